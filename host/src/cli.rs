@@ -1,0 +1,233 @@
+//! The host's command line, parsed with `lexopt` to keep the host's
+//! dependencies lean.
+
+use std::ffi::OsString;
+
+use lexopt::prelude::*;
+
+use crate::video::Rate;
+
+pub const USAGE: &str = "\
+Usage: scope-host <COMMAND>
+
+Commands:
+  pipelines [--json]    list every registered pipeline with its parameters
+  self-check [--json]   report each plugin's registration; exit 0 only when all registered
+  run --pipeline ID...  run a chain of pipelines over video frames
+
+Run options:
+  --pipeline ID            a pipeline in the chain (repeat for a chain, in order)
+  --input PATH|-|testsrc   a file, stdin, or the built-in moving test pattern
+  --input-format y4m|rgb24 default y4m; rgb24 needs --size
+  --output PATH|-|null     default - (stdout)
+  --output-format y4m|rgb24
+  --frames N               stop after N frames
+  --size WxH               frame size of generators and rgb24 input (default 512x512)
+  --fps N[:D]              frame rate of generated frames (default 30)
+  --set [PIPELINE.]KEY=VALUE  a parameter (repeatable)
+  --prompt TEXT            the prompt, for pipelines that support prompts
+
+Options:
+  -h, --help      print this help
+  -V, --version   print the host and plugin API versions
+";
+
+/// Where frames come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file.
+    Path(OsString),
+    /// Standard input.
+    Stdin,
+    /// The built-in moving pattern.
+    TestSrc,
+}
+
+/// Where frames go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A file.
+    Path(OsString),
+    /// Standard output.
+    Stdout,
+    /// Nowhere (for benchmarks and checks).
+    Null,
+}
+
+/// A stream format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// YUV4MPEG2.
+    Y4m,
+    /// Raw interleaved RGB24.
+    Rgb24,
+}
+
+/// The arguments of `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunArgs {
+    pub pipelines: Vec<String>,
+    pub input: Option<Input>,
+    pub input_format: Format,
+    pub output: Output,
+    pub output_format: Format,
+    pub frames: Option<u64>,
+    pub size: Option<(u32, u32)>,
+    pub fps: Option<Rate>,
+    pub sets: Vec<String>,
+    pub prompt: Option<String>,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Version,
+    Pipelines { json: bool },
+    SelfCheck { json: bool },
+    Run(RunArgs),
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let command = match parser.next().map_err(|e| e.to_string())? {
+        None => return Err("no command given".into()),
+        Some(Short('h') | Long("help")) => return Ok(Command::Help),
+        Some(Short('V') | Long("version")) => return Ok(Command::Version),
+        Some(Value(command)) => command.string().map_err(|e| e.to_string())?,
+        Some(other) => return Err(other.unexpected().to_string()),
+    };
+    let result = match command.as_str() {
+        "pipelines" => parse_json_flag(&mut parser).map(|json| Command::Pipelines { json }),
+        "self-check" => parse_json_flag(&mut parser).map(|json| Command::SelfCheck { json }),
+        "run" => parse_run(&mut parser).map(Command::Run),
+        other => return Err(format!("unknown command `{other}`")),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+fn parse_json_flag(parser: &mut lexopt::Parser) -> Result<bool, lexopt::Error> {
+    let mut json = false;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("json") => json = true,
+            other => return Err(other.unexpected()),
+        }
+    }
+    Ok(json)
+}
+
+fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
+    let mut run = RunArgs {
+        pipelines: Vec::new(),
+        input: None,
+        input_format: Format::Y4m,
+        output: Output::Stdout,
+        output_format: Format::Y4m,
+        frames: None,
+        size: None,
+        fps: None,
+        sets: Vec::new(),
+        prompt: None,
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("pipeline") => run.pipelines.push(parser.value()?.string()?),
+            Long("input") => {
+                let value = parser.value()?;
+                run.input = Some(match value.to_str() {
+                    Some("-") => Input::Stdin,
+                    Some("testsrc") => Input::TestSrc,
+                    _ => Input::Path(value),
+                });
+            }
+            Long("output") => {
+                let value = parser.value()?;
+                run.output = match value.to_str() {
+                    Some("-") => Output::Stdout,
+                    Some("null") => Output::Null,
+                    _ => Output::Path(value),
+                };
+            }
+            Long("input-format") => run.input_format = parser.value()?.parse_with(parse_format)?,
+            Long("output-format") => {
+                run.output_format = parser.value()?.parse_with(parse_format)?
+            }
+            Long("frames") => run.frames = Some(parser.value()?.parse()?),
+            Long("size") => run.size = Some(parser.value()?.parse_with(parse_size)?),
+            Long("fps") => {
+                run.fps = Some(parser.value()?.parse_with(|s| {
+                    Rate::parse(s)
+                        .ok_or("expected a positive frame rate such as `30` or `30000:1001`")
+                })?);
+            }
+            Long("set") => run.sets.push(parser.value()?.string()?),
+            Long("prompt") => run.prompt = Some(parser.value()?.string()?),
+            other => return Err(other.unexpected()),
+        }
+    }
+    Ok(run)
+}
+
+fn parse_format(text: &str) -> Result<Format, &'static str> {
+    match text {
+        "y4m" => Ok(Format::Y4m),
+        "rgb24" => Ok(Format::Rgb24),
+        _ => Err("expected `y4m` or `rgb24`"),
+    }
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), &'static str> {
+    let invalid = "expected WIDTHxHEIGHT, such as `512x512`";
+    let (w, h) = text.split_once(['x', 'X']).ok_or(invalid)?;
+    let (w, h): (u32, u32) = (
+        w.parse().map_err(|_| invalid)?,
+        h.parse().map_err(|_| invalid)?,
+    );
+    if w == 0 || h == 0 || w > 16384 || h > 16384 {
+        return Err("width and height must be between 1 and 16384");
+    }
+    Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &str) -> Result<Command, String> {
+        parse(args.split_whitespace().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn parses_a_full_run() {
+        let Command::Run(run) = parse_str(
+            "run --pipeline a --pipeline b --input testsrc --output null --frames 3 --size 64x32 --fps 25 --set a.k=1 --set j=x --output-format rgb24",
+        )
+        .unwrap() else {
+            panic!("not a run")
+        };
+        assert_eq!(run.pipelines, ["a", "b"]);
+        assert_eq!(run.input, Some(Input::TestSrc));
+        assert_eq!(run.output, Output::Null);
+        assert_eq!(run.frames, Some(3));
+        assert_eq!(run.size, Some((64, 32)));
+        assert_eq!(run.fps, Some(Rate::new(25, 1)));
+        assert_eq!(run.sets, ["a.k=1", "j=x"]);
+        assert_eq!(run.output_format, Format::Rgb24);
+    }
+
+    #[test]
+    fn refuses_bad_values_with_the_accepted_form() {
+        let err = parse_str("run --size 12by4").unwrap_err();
+        assert!(err.contains("WIDTHxHEIGHT"), "{err}");
+        let err = parse_str("run --input-format mp4").unwrap_err();
+        assert!(err.contains("`y4m` or `rgb24`"), "{err}");
+        assert!(parse_str("pipelines --yaml")
+            .unwrap_err()
+            .contains("--yaml"));
+        assert!(parse_str("launch")
+            .unwrap_err()
+            .contains("unknown command `launch`"));
+    }
+}

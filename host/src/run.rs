@@ -1,0 +1,503 @@
+//! Runs a checked plan: a source thread, one thread per pipeline and the sink
+//! on the calling thread, joined by bounded channels so that a stream of any
+//! length flows through in constant memory.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use scope_plugin_api::{Frame, Load, Mode, Params, Pipeline};
+
+use crate::cli::{Format, Input, Output, RunArgs};
+use crate::guard;
+use crate::plan::{Plan, SourcePlan, StagePlan};
+use crate::video::rgb24::{self, Rgb24Reader};
+use crate::video::y4m::{Y4mReader, Y4mWriter};
+use crate::video::{testsrc, Rate};
+use crate::Io;
+
+/// Frames in flight between two stages. Two keeps every stage busy without
+/// holding more than a handful of frames.
+const QUEUE: usize = 2;
+/// Calls of a generator that may return no frame in a row before it counts as stuck.
+const MAX_EMPTY_CALLS: u32 = 1000;
+const DEFAULT_SIZE: (u32, u32) = (512, 512);
+
+type Log = Arc<Mutex<Box<dyn Write + Send>>>;
+
+fn say(log: &Log, message: &str) {
+    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = writeln!(log, "{message}");
+}
+
+/// Counters for the summary line of one stage.
+#[derive(Default, Clone)]
+struct Stats {
+    name: String,
+    frames: u64,
+    busy: Duration,
+    failed: bool,
+}
+
+enum Reader {
+    Y4m(Y4mReader<BufReader<Box<dyn Read + Send>>>),
+    Rgb(Rgb24Reader<BufReader<Box<dyn Read + Send>>>),
+}
+
+impl Reader {
+    fn read(&mut self) -> Result<Option<Frame>, String> {
+        match self {
+            Reader::Y4m(r) => r.read_frame(),
+            Reader::Rgb(r) => r.read_frame(),
+        }
+        .map_err(|e| format!("cannot read the input {e}"))
+    }
+}
+
+/// Runs the plan; returns the exit status.
+pub fn run(plan: Plan, args: &RunArgs, io: Io) -> i32 {
+    let log: Log = Arc::new(Mutex::new(io.stderr));
+    match run_inner(plan, args, io.stdin, io.stdout, io.stdout_is_terminal, &log) {
+        Ok(ok) => i32::from(!ok),
+        Err(message) => {
+            say(&log, &format!("error: {message}"));
+            1
+        }
+    }
+}
+
+fn run_inner(
+    plan: Plan,
+    args: &RunArgs,
+    stdin: Box<dyn Read + Send>,
+    stdout: Box<dyn Write + Send>,
+    stdout_is_terminal: bool,
+    log: &Log,
+) -> Result<bool, String> {
+    // Open the input first: a y4m stream decides the frame size.
+    let (mut reader, size, rate) = match &plan.source {
+        SourcePlan::Stream(input, format) => {
+            let raw: Box<dyn Read + Send> =
+                match input {
+                    Input::Stdin => stdin,
+                    Input::Path(path) => Box::new(File::open(path).map_err(|e| {
+                        format!("cannot open input `{}`: {e}", path.to_string_lossy())
+                    })?),
+                    Input::TestSrc => unreachable!("planned as a test source"),
+                };
+            let buffered = BufReader::with_capacity(1 << 20, raw);
+            match format {
+                Format::Y4m => {
+                    let r = Y4mReader::new(buffered)
+                        .map_err(|e| format!("cannot read the input {e}"))?;
+                    let h = r.header();
+                    (
+                        Some(Reader::Y4m(r)),
+                        (h.width, h.height),
+                        args.fps.unwrap_or(h.rate),
+                    )
+                }
+                Format::Rgb24 => {
+                    let (w, h) = args.size.expect("checked by the plan");
+                    let rate = args.fps.unwrap_or(Rate::new(30, 1));
+                    (
+                        Some(Reader::Rgb(Rgb24Reader::new(buffered, w, h))),
+                        (w, h),
+                        rate,
+                    )
+                }
+            }
+        }
+        SourcePlan::TestSrc | SourcePlan::Generator => (
+            None,
+            args.size.unwrap_or(DEFAULT_SIZE),
+            args.fps.unwrap_or(Rate::new(30, 1)),
+        ),
+    };
+    let mut sink = Sink::open(
+        &args.output,
+        args.output_format,
+        stdout,
+        stdout_is_terminal,
+        rate,
+    )?;
+
+    // Load every pipeline before the first frame, so a bad load fails fast.
+    let mut loaded = Vec::new();
+    for stage in &plan.stages {
+        let load = Load {
+            width: size.0,
+            height: size.1,
+            params: stage.load.clone(),
+        };
+        let pipeline = match guard::catch(|| stage.pipeline.entry.load(&load)) {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Err(format!("pipeline `{}` failed to load: {e}", stage.id())),
+            Err(panic) => {
+                return Err(format!(
+                    "pipeline `{}` failed to load: it {panic}",
+                    stage.id()
+                ))
+            }
+        };
+        loaded.push(pipeline);
+    }
+
+    let started = Instant::now();
+    let limit = args.frames;
+    let mut stages = plan.stages.into_iter().zip(loaded);
+    let (first_tx, mut rx) = sync_channel::<Frame>(QUEUE);
+    let outcome = std::thread::scope(|scope| {
+        let source = scope.spawn({
+            let log = log.clone();
+            let generator = matches!(plan.source, SourcePlan::Generator)
+                .then(|| stages.next().expect("a chain"));
+            let source_name = match (&generator, &plan.source) {
+                (Some((stage, _)), _) => stage.id().to_owned(),
+                (None, SourcePlan::TestSrc) => "testsrc".into(),
+                _ => "input".into(),
+            };
+            move || {
+                let mut stats = Stats {
+                    name: source_name,
+                    ..Stats::default()
+                };
+                match generator {
+                    Some((stage, pipeline)) => {
+                        generate(stage, pipeline, limit, &first_tx, &mut stats, &log)
+                    }
+                    None => read_source(reader.take(), size, limit, &first_tx, &mut stats, &log),
+                }
+                stats
+            }
+        });
+        let mut workers = Vec::new();
+        for (stage, pipeline) in stages {
+            let (tx, next_rx) = sync_channel::<Frame>(QUEUE);
+            let input = std::mem::replace(&mut rx, next_rx);
+            let log = log.clone();
+            workers.push(scope.spawn(move || transform(stage, pipeline, input, &tx, &log)));
+        }
+        let sink_stats = sink.drain(rx, log);
+        let mut all = vec![source.join().unwrap_or_default()];
+        all.extend(workers.into_iter().map(|w| w.join().unwrap_or_default()));
+        all.push(sink_stats);
+        all
+    });
+    summarize(&outcome, started.elapsed(), log);
+    Ok(outcome.iter().all(|s| !s.failed))
+}
+
+fn read_source(
+    mut reader: Option<Reader>,
+    (width, height): (u32, u32),
+    limit: Option<u64>,
+    tx: &SyncSender<Frame>,
+    stats: &mut Stats,
+    log: &Log,
+) {
+    while limit.is_none_or(|n| stats.frames < n) {
+        let t = Instant::now();
+        let frame = match &mut reader {
+            Some(r) => match r.read() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    say(log, &format!("error: {e}"));
+                    stats.failed = true;
+                    break;
+                }
+            },
+            None => testsrc::frame(width, height, stats.frames),
+        };
+        stats.busy += t.elapsed();
+        stats.frames += 1;
+        if tx.send(frame).is_err() {
+            break;
+        }
+    }
+}
+
+fn report_failure(log: &Log, stats: &mut Stats, what: &str, frame: u64) {
+    say(
+        log,
+        &format!(
+            "error: pipeline `{}` {what} (at frame {frame}); it was unloaded",
+            stats.name
+        ),
+    );
+    stats.failed = true;
+}
+
+/// Calls a pipeline's `process`, turning an error or a panic into a message.
+fn call(
+    pipeline: &mut Box<dyn Pipeline>,
+    input: Vec<Frame>,
+    params: &Params,
+) -> Result<Vec<Frame>, String> {
+    match guard::catch(|| pipeline.process(input, params)) {
+        Ok(Ok(frames)) => Ok(frames),
+        Ok(Err(e)) => Err(format!("failed: {e}")),
+        Err(panic) => Err(panic),
+    }
+}
+
+fn generate(
+    stage: StagePlan,
+    mut pipeline: Box<dyn Pipeline>,
+    limit: Option<u64>,
+    tx: &SyncSender<Frame>,
+    stats: &mut Stats,
+    log: &Log,
+) {
+    stats.name = stage.id().to_owned();
+    let mut empty_calls = 0;
+    'calls: while limit.is_none_or(|n| stats.frames < n) {
+        let t = Instant::now();
+        let result = call(&mut pipeline, Vec::new(), &stage.runtime);
+        stats.busy += t.elapsed();
+        let frames = match result {
+            Ok(frames) => frames,
+            Err(e) => return report_failure(log, stats, &e, stats.frames + 1),
+        };
+        empty_calls = if frames.is_empty() {
+            empty_calls + 1
+        } else {
+            0
+        };
+        if empty_calls == MAX_EMPTY_CALLS {
+            let what = format!("returned no frame in {MAX_EMPTY_CALLS} calls in a row");
+            return report_failure(log, stats, &what, stats.frames + 1);
+        }
+        for frame in frames {
+            if limit.is_some_and(|n| stats.frames >= n) || tx.send(frame).is_err() {
+                break 'calls;
+            }
+            stats.frames += 1;
+        }
+    }
+    drop_quietly(pipeline);
+}
+
+/// Feeds a video-mode pipeline the frames its `prepare` asks for. A pipeline
+/// that fails is unloaded and from then on frames pass through unchanged, so
+/// the rest of the chain keeps running.
+fn transform(
+    stage: StagePlan,
+    pipeline: Box<dyn Pipeline>,
+    rx: Receiver<Frame>,
+    tx: &SyncSender<Frame>,
+    log: &Log,
+) -> Stats {
+    debug_assert_eq!(stage.mode, Mode::Video);
+    let mut stats = Stats {
+        name: stage.id().to_owned(),
+        ..Stats::default()
+    };
+    let mut pipeline = Some(pipeline);
+    let mut received = 0u64;
+    loop {
+        let Some(active) = pipeline.as_mut() else {
+            // Unloaded: pass frames through.
+            for frame in rx.iter() {
+                if tx.send(frame).is_err() {
+                    break;
+                }
+            }
+            return stats;
+        };
+        let wanted = match guard::catch(|| active.prepare(&stage.runtime)) {
+            Ok(requirements) => requirements.input_size.max(1),
+            Err(panic) => {
+                report_failure(log, &mut stats, &format!("prepare {panic}"), received + 1);
+                pipeline = None;
+                continue;
+            }
+        };
+        let mut input = Vec::with_capacity(wanted);
+        while input.len() < wanted {
+            match rx.recv() {
+                Ok(frame) => input.push(frame),
+                Err(_) => {
+                    if !input.is_empty() {
+                        say(log, &format!(
+                            "note: pipeline `{}` asked for {wanted} frames; the stream ended with {} left over, which were dropped",
+                            stats.name,
+                            input.len()
+                        ));
+                    }
+                    if let Some(p) = pipeline.take() {
+                        drop_quietly(p);
+                    }
+                    return stats;
+                }
+            }
+        }
+        received += wanted as u64;
+        let t = Instant::now();
+        let result = call(active, input, &stage.runtime);
+        stats.busy += t.elapsed();
+        match result {
+            Ok(frames) => {
+                for frame in frames {
+                    stats.frames += 1;
+                    if tx.send(frame).is_err() {
+                        return stats;
+                    }
+                }
+            }
+            Err(e) => {
+                report_failure(log, &mut stats, &e, received);
+                if let Some(p) = pipeline.take() {
+                    drop_quietly(p);
+                }
+            }
+        }
+    }
+}
+
+fn drop_quietly(pipeline: Box<dyn Pipeline>) {
+    let _ = guard::catch(move || drop(pipeline));
+}
+
+enum SinkKind {
+    Y4m(Option<Y4mWriter<BufWriter<Box<dyn Write + Send>>>>),
+    Rgb(BufWriter<Box<dyn Write + Send>>),
+    Null,
+}
+
+struct Sink {
+    kind: SinkKind,
+    // The writer is created with the first frame's size.
+    output: Option<BufWriter<Box<dyn Write + Send>>>,
+    rate: Rate,
+    size: Option<(u32, u32)>,
+}
+
+impl Sink {
+    fn open(
+        output: &Output,
+        format: Format,
+        stdout: Box<dyn Write + Send>,
+        stdout_is_terminal: bool,
+        rate: Rate,
+    ) -> Result<Sink, String> {
+        let writer: Box<dyn Write + Send> = match output {
+            Output::Null => return Ok(Sink { kind: SinkKind::Null, output: None, rate, size: None }),
+            Output::Stdout if stdout_is_terminal => {
+                return Err("refusing to write video to a terminal: add `--output FILE`, pipe it (`| ffplay -`), or use `--output null`".into())
+            }
+            Output::Stdout => stdout,
+            Output::Path(path) => Box::new(
+                File::create(path).map_err(|e| format!("cannot create output `{}`: {e}", path.to_string_lossy()))?,
+            ),
+        };
+        let buffered = BufWriter::with_capacity(1 << 20, writer);
+        Ok(match format {
+            Format::Y4m => Sink {
+                kind: SinkKind::Y4m(None),
+                output: Some(buffered),
+                rate,
+                size: None,
+            },
+            Format::Rgb24 => Sink {
+                kind: SinkKind::Rgb(buffered),
+                output: None,
+                rate,
+                size: None,
+            },
+        })
+    }
+
+    fn write(&mut self, frame: &Frame) -> io::Result<()> {
+        let size = (frame.width(), frame.height());
+        if *self.size.get_or_insert(size) != size {
+            let (w, h) = self.size.unwrap_or_default();
+            return Err(io::Error::other(format!(
+                "a pipeline changed the frame size from {w}x{h} to {}x{}; an output stream has one size",
+                size.0, size.1
+            )));
+        }
+        match &mut self.kind {
+            SinkKind::Null => Ok(()),
+            SinkKind::Rgb(out) => rgb24::write_frame(out, frame),
+            SinkKind::Y4m(writer) => {
+                if writer.is_none() {
+                    let out = self.output.take().expect("opened with an output");
+                    *writer = Some(Y4mWriter::new(out, size.0, size.1, self.rate)?);
+                }
+                writer.as_mut().expect("created above").write_frame(frame)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.kind {
+            SinkKind::Null => Ok(()),
+            SinkKind::Rgb(out) => out.flush(),
+            SinkKind::Y4m(Some(writer)) => writer.flush(),
+            SinkKind::Y4m(None) => Ok(()),
+        }
+    }
+
+    fn drain(&mut self, rx: Receiver<Frame>, log: &Log) -> Stats {
+        let mut stats = Stats {
+            name: "output".into(),
+            ..Stats::default()
+        };
+        let mut result = Ok(());
+        for frame in rx.iter() {
+            let t = Instant::now();
+            result = self.write(&frame);
+            stats.busy += t.elapsed();
+            if result.is_err() {
+                break;
+            }
+            stats.frames += 1;
+        }
+        if result.is_ok() {
+            result = self.flush();
+        }
+        match result {
+            Ok(()) => {}
+            // The reader went away (`| head`, a closed player): not our failure.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                say(log, "note: the output was closed by its reader");
+            }
+            Err(e) => {
+                say(log, &format!("error: cannot write the output: {e}"));
+                stats.failed = true;
+            }
+        }
+        stats
+    }
+}
+
+fn summarize(stats: &[Stats], elapsed: Duration, log: &Log) {
+    let frames = stats.last().map_or(0, |s| s.frames);
+    let seconds = elapsed.as_secs_f64();
+    let fps = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    let mut lines = vec![format!(
+        "{frames} frames in {seconds:.2} s ({:.1} fps)",
+        fps(frames, seconds)
+    )];
+    let width = stats.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for s in stats {
+        let busy = s.busy.as_secs_f64();
+        let status = if s.failed { "  FAILED" } else { "" };
+        lines.push(format!(
+            "  {:<width$}  {:>6} frames  {busy:>7.3} s busy  {:>8.1} fps{status}",
+            s.name,
+            s.frames,
+            fps(s.frames, busy)
+        ));
+    }
+    say(log, &lines.join("\n"));
+}
+
+/// True when standard output is a terminal.
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}

@@ -1,0 +1,77 @@
+//! Video in and out: YUV4MPEG2 and raw RGB24 streams, the colour conversion
+//! between them and the host's RGB frames, and the built-in test pattern.
+
+pub mod color;
+pub mod rgb24;
+pub mod testsrc;
+pub mod y4m;
+
+use std::fmt;
+use std::io;
+
+/// A frame rate as a fraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Numerator.
+    pub num: u32,
+    /// Denominator.
+    pub den: u32,
+}
+
+impl Rate {
+    /// `num / den` frames per second.
+    pub fn new(num: u32, den: u32) -> Self {
+        Rate { num, den }
+    }
+
+    /// Parses `N` or `N:D`; refuses zero and garbage.
+    pub fn parse(text: &str) -> Option<Rate> {
+        let (num, den) = text.split_once(':').unwrap_or((text, "1"));
+        let rate = Rate::new(num.parse().ok()?, den.parse().ok()?);
+        (rate.num > 0 && rate.den > 0).then_some(rate)
+    }
+}
+
+/// A stream that could not be read, with the byte offset where it went wrong.
+#[derive(Debug)]
+pub struct VideoError {
+    offset: u64,
+    message: String,
+    source: Option<io::Error>,
+}
+
+impl VideoError {
+    /// An error at byte `offset` of the stream.
+    pub fn at(offset: u64, message: impl Into<String>) -> Self {
+        VideoError {
+            offset,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A read failure at byte `offset`.
+    pub fn io(offset: u64, source: io::Error) -> Self {
+        VideoError {
+            offset,
+            message: "reading failed".into(),
+            source: Some(source),
+        }
+    }
+}
+
+impl fmt::Display for VideoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at byte {}: {}", self.offset, self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for VideoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}

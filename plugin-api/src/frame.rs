@@ -1,0 +1,202 @@
+use crate::Error;
+
+/// One video frame: 8-bit RGB, interleaved, row-major, `width × height × 3`
+/// bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Frame {
+    width: u32,
+    height: u32,
+    data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Frame({}x{})", self.width, self.height)
+    }
+}
+
+impl Frame {
+    /// A black frame.
+    pub fn new(width: u32, height: u32) -> Self {
+        Frame::filled(width, height, [0, 0, 0])
+    }
+
+    /// A frame of one colour.
+    pub fn filled(width: u32, height: u32, rgb: [u8; 3]) -> Self {
+        let pixels = width as usize * height as usize;
+        let data = if rgb == [rgb[0]; 3] {
+            vec![rgb[0]; pixels * 3]
+        } else {
+            rgb.iter().copied().cycle().take(pixels * 3).collect()
+        };
+        Frame {
+            width,
+            height,
+            data,
+        }
+    }
+
+    /// Wraps RGB bytes; refuses a buffer of the wrong length.
+    pub fn from_rgb(width: u32, height: u32, data: Vec<u8>) -> Result<Self, Error> {
+        let expected = width as usize * height as usize * 3;
+        if data.len() != expected {
+            return Err(Error::new(format!(
+                "a {width}x{height} RGB frame has {expected} bytes, got {}",
+                data.len()
+            )));
+        }
+        Ok(Frame {
+            width,
+            height,
+            data,
+        })
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The RGB bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The RGB bytes, writable.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
+
+    /// The RGB bytes, owned.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
+    /// The pixel at `(x, y)`.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+
+    /// The frame as floats in `[0, 1]`.
+    pub fn to_float(&self) -> FloatFrame {
+        FloatFrame {
+            width: self.width,
+            height: self.height,
+            data: self.data.iter().map(|&b| f32::from(b) / 255.0).collect(),
+        }
+    }
+
+    /// Applies `f` to every channel value as a float in `[0, 1]`; results are
+    /// clamped and rounded back to bytes. `f` is evaluated once per possible
+    /// byte value, so this costs a table lookup per byte.
+    pub fn map_float(mut self, f: impl Fn(f32) -> f32) -> Frame {
+        let mut table = [0u8; 256];
+        for (i, out) in table.iter_mut().enumerate() {
+            *out = to_byte(f(i as f32 / 255.0));
+        }
+        for b in &mut self.data {
+            *b = table[usize::from(*b)];
+        }
+        self
+    }
+}
+
+/// A frame as floats in `[0, 1]`, for processing that is easier in floating
+/// point. Convert back with [`FloatFrame::to_frame`].
+#[derive(Clone, PartialEq)]
+pub struct FloatFrame {
+    width: u32,
+    height: u32,
+    data: Vec<f32>,
+}
+
+impl std::fmt::Debug for FloatFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FloatFrame({}x{})", self.width, self.height)
+    }
+}
+
+impl FloatFrame {
+    /// Wraps RGB floats; refuses a buffer of the wrong length.
+    pub fn from_data(width: u32, height: u32, data: Vec<f32>) -> Result<Self, Error> {
+        let expected = width as usize * height as usize * 3;
+        if data.len() != expected {
+            return Err(Error::new(format!(
+                "a {width}x{height} RGB frame has {expected} values, got {}",
+                data.len()
+            )));
+        }
+        Ok(FloatFrame {
+            width,
+            height,
+            data,
+        })
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The RGB values.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The RGB values, writable.
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// Back to bytes: values are clamped to `[0, 1]` and rounded.
+    pub fn to_frame(&self) -> Frame {
+        Frame {
+            width: self.width,
+            height: self.height,
+            data: self.data.iter().map(|&v| to_byte(v)).collect(),
+        }
+    }
+}
+
+fn to_byte(v: f32) -> u8 {
+    // NaN stays NaN through `clamp`, and `NaN as u8` is 0.
+    (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_round_trip_is_lossless() {
+        let data: Vec<u8> = (0..=255).cycle().take(4 * 2 * 3).collect();
+        let frame = Frame::from_rgb(4, 2, data).unwrap();
+        assert_eq!(frame.to_float().to_frame(), frame);
+    }
+
+    #[test]
+    fn map_float_clamps_and_rounds() {
+        let frame = Frame::filled(2, 1, [0, 128, 255]).map_float(|v| v * 2.0 - 0.1);
+        assert_eq!(frame.pixel(0, 0), [0, 231, 255]);
+        assert_eq!(frame.pixel(1, 0), [0, 231, 255]);
+        let nan = Frame::filled(1, 1, [9, 9, 9]).map_float(|_| f32::NAN);
+        assert_eq!(nan.pixel(0, 0), [0, 0, 0]);
+    }
+
+    #[test]
+    fn from_rgb_refuses_a_short_buffer() {
+        let err = Frame::from_rgb(2, 2, vec![0; 11]).unwrap_err();
+        assert_eq!(err.message(), "a 2x2 RGB frame has 12 bytes, got 11");
+    }
+}
