@@ -1,0 +1,177 @@
+//! The sources that travel inside the `scopectl` binary: the plugin SDK, the
+//! host runtime and the example plugins. They are written out on demand,
+//! with their manifests made standalone (no workspace inheritance), into a
+//! directory named by a hash of their content, so every home and every build
+//! that shares a target directory also shares their compiled artifacts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use toml_edit::{DocumentMut, Item, Table};
+
+use crate::fsx;
+
+mod files {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// Where the SDK was written: the `scope-plugin-api` and `scope-host` crates.
+#[derive(Debug, Clone)]
+pub struct Sdk {
+    /// The `scope-plugin-api` crate.
+    pub plugin_api: PathBuf,
+    /// The `scope-host` runtime crate.
+    pub host: PathBuf,
+}
+
+/// Writes the SDK below `parent` (once per content hash) and returns its paths.
+pub fn write_sdk(parent: &Path) -> Result<Sdk> {
+    let dir = parent.join(format!("sdk-{}", content_hash(files::SDK)));
+    write_tree(&dir, files::SDK)?;
+    Ok(Sdk {
+        plugin_api: dir.join("plugin-api"),
+        host: dir.join("host"),
+    })
+}
+
+/// The names of the example plugins shipped in this binary (their directories).
+pub fn example_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = files::EXAMPLES
+        .iter()
+        .filter_map(|(path, _)| path.strip_suffix("/Cargo.toml"))
+        .collect();
+    names.dedup();
+    names
+}
+
+/// Writes the example plugins into `dir/<name>/`. Files whose content is
+/// already there are left untouched, so cargo sees nothing new.
+pub fn write_examples(dir: &Path) -> Result<Vec<PathBuf>> {
+    for (path, contents) in files::EXAMPLES {
+        fsx::write_if_changed(&dir.join(path), contents)?;
+    }
+    Ok(example_names().into_iter().map(|n| dir.join(n)).collect())
+}
+
+fn content_hash(files: &[(&str, &[u8])]) -> String {
+    let mut hasher = Sha256::new();
+    for (path, contents) in files {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update((contents.len() as u64).to_le_bytes());
+        hasher.update(contents);
+    }
+    hasher.update(files::WORKSPACE_MANIFEST.as_bytes());
+    let digest = hasher.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a tree once: into a temporary sibling, then one rename, so a
+/// half-written tree is never mistaken for a complete one.
+fn write_tree(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().expect("a named directory");
+    fs_err::create_dir_all(parent)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".sdk-")
+        .tempdir_in(parent)
+        .with_context(|| format!("cannot create a directory in `{}`", parent.display()))?;
+    let workspace: DocumentMut = files::WORKSPACE_MANIFEST.parse().expect("the workspace manifest parses");
+    for (path, contents) in files {
+        let target = staging.path().join(path);
+        fs_err::create_dir_all(target.parent().expect("a file in a directory"))?;
+        if path.ends_with("Cargo.toml") {
+            let text = std::str::from_utf8(contents).expect("manifests are UTF-8");
+            fs_err::write(&target, standalone_manifest(text, &workspace))?;
+        } else {
+            fs_err::write(&target, contents)?;
+        }
+    }
+    let staged = staging.keep();
+    if let Err(err) = fs_err::rename(&staged, dir) {
+        let _ = fs_err::remove_dir_all(&staged);
+        // Another process finished the same tree first: that is fine.
+        if !dir.is_dir() {
+            return Err(err.into());
+        }
+    }
+    Ok(())
+}
+
+/// Replaces `x.workspace = true` with the workspace's values, makes internal
+/// path dependencies relative to a sibling directory, and drops `[lints]`.
+fn standalone_manifest(text: &str, workspace: &DocumentMut) -> String {
+    let mut doc: DocumentMut = text.parse().expect("embedded manifests parse");
+    let ws = workspace["workspace"].as_table().expect("a [workspace] table");
+    doc.remove("lints");
+    if let Some(package) = doc.get_mut("package").and_then(Item::as_table_mut) {
+        let inherited = ws.get("package").and_then(Item::as_table);
+        for (key, item) in package.iter_mut() {
+            if is_inherited(item) {
+                if let Some(value) = inherited.and_then(|t| t.get(key.get())) {
+                    *item = value.clone();
+                }
+            }
+        }
+    }
+    if let Some(deps) = doc.get_mut("dependencies").and_then(Item::as_table_mut) {
+        let pinned = ws.get("dependencies").and_then(Item::as_table);
+        for (name, item) in deps.iter_mut() {
+            if !is_inherited(item) {
+                continue;
+            }
+            let Some(value) = pinned.and_then(|t| t.get(name.get())) else {
+                continue;
+            };
+            let mut table = Table::new();
+            table.set_implicit(false);
+            match value.as_str() {
+                Some(version) => {
+                    table.insert("version", toml_edit::value(version));
+                }
+                None => {
+                    for (k, v) in value.as_table_like().expect("a dependency table").iter() {
+                        let v = match (k, v.as_str()) {
+                            ("path", Some(path)) => toml_edit::value(format!("../{path}")),
+                            _ => v.clone(),
+                        };
+                        table.insert(k, v);
+                    }
+                }
+            }
+            *item = Item::Value(toml_edit::Value::InlineTable(table.into_inline_table()));
+        }
+    }
+    doc.to_string()
+}
+
+fn is_inherited(item: &Item) -> bool {
+    item.as_table_like()
+        .and_then(|t| t.get("workspace"))
+        .and_then(Item::as_bool)
+        == Some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_manifests_become_standalone() {
+        let workspace: DocumentMut = files::WORKSPACE_MANIFEST.parse().unwrap();
+        let host = files::SDK.iter().find(|(p, _)| *p == "host/Cargo.toml").unwrap();
+        let text = standalone_manifest(std::str::from_utf8(host.1).unwrap(), &workspace);
+        assert!(!text.contains("workspace"), "{text}");
+        assert!(text.contains(r#"scope-plugin-api = { path = "../plugin-api", version = "0.1.0" }"#), "{text}");
+        assert!(text.contains("edition = \"2021\""), "{text}");
+        assert!(!text.contains("[lints]"), "{text}");
+    }
+
+    #[test]
+    fn the_examples_are_embedded() {
+        assert_eq!(example_names(), ["color-generator", "invert", "temporal-blend"]);
+    }
+}

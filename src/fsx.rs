@@ -1,0 +1,65 @@
+//! Writing files safely. State files are replaced atomically: written to a
+//! temporary file in the same directory, synced, renamed over the old one,
+//! and the directory synced, so a crash leaves either the old or the new
+//! content, never a mix.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Replaces `path` with `contents` atomically.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().context("a file path has a parent")?;
+    fs_err::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Writes `path` only when its content differs, keeping the modification
+/// time of unchanged files (cargo rebuilds what looks modified).
+pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
+    if fs_err::read(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    write_atomic(path, contents)
+}
+
+/// Points the symlink `link` at `target`, replacing it atomically.
+pub fn symlink_atomic(target: &Path, link: &Path) -> Result<()> {
+    let dir = link.parent().context("a link path has a parent")?;
+    fs_err::create_dir_all(dir)?;
+    let name = link.file_name().context("a link has a name")?.to_string_lossy();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = fs_err::remove_file(&temp);
+    symlink(target, &temp).with_context(|| format!("cannot create a link in `{}`", dir.display()))?;
+    fs_err::rename(&temp, link)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(windows)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::windows::fs::symlink_dir(target, link)
+}
+
+fn sync_dir(dir: &Path) {
+    // Best effort: not every platform lets a directory be opened and synced.
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}

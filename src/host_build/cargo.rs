@@ -1,0 +1,143 @@
+//! Running cargo on the generated host crate.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context, Result};
+use cargo_metadata::{Message, MetadataCommand, PackageId, TargetKind};
+
+use super::{cargo_command, describe_spawn_error, HostBuilder, Profile};
+use crate::plugin_crate::PluginCrate;
+use crate::printer::Printer;
+
+/// A host build that failed, with what cargo and the compiler said.
+#[derive(Debug)]
+pub struct BuildFailure {
+    /// The plugins whose code did not compile.
+    pub plugins: Vec<String>,
+    /// The compiler's rendered diagnostics, or cargo's own error output.
+    pub diagnostics: String,
+}
+
+impl std::fmt::Display for BuildFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.plugins.as_slice() {
+            [] => write!(f, "the host build failed:\n{}", self.diagnostics.trim_end()),
+            [one] => write!(f, "plugin `{one}` does not compile:\n{}", self.diagnostics.trim_end()),
+            many => write!(
+                f,
+                "plugins {} do not compile:\n{}",
+                many.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+                self.diagnostics.trim_end()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildFailure {}
+
+fn offline() -> bool {
+    std::env::var_os("CARGO_NET_OFFLINE").is_some_and(|v| v == "true")
+}
+
+/// Builds the crate and returns the path of the binary.
+pub fn build(
+    builder: &HostBuilder,
+    target_dir: &Path,
+    bin_name: &str,
+    plugins: &[PluginCrate],
+    printer: &Printer,
+) -> Result<PathBuf> {
+    let manifest = builder.crate_dir.join("Cargo.toml");
+    // The resolved graph tells how many crates there are to compile and
+    // which package is which plugin.
+    let mut metadata = MetadataCommand::new();
+    metadata.manifest_path(&manifest);
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        metadata.cargo_path(cargo);
+    }
+    let metadata = metadata.exec().map_err(|err| {
+        let diagnostics = match &err {
+            cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),
+            other => other.to_string(),
+        };
+        anyhow::Error::new(BuildFailure { plugins: Vec::new(), diagnostics })
+    })?;
+    let plugin_of: HashMap<PackageId, String> = metadata
+        .packages
+        .iter()
+        .filter(|p| plugins.iter().any(|pl| pl.name == p.name.as_str() && pl.dir == p.manifest_path.parent().map(|d| d.as_std_path().to_path_buf()).unwrap_or_default()))
+        .map(|p| (p.id.clone(), p.name.to_string()))
+        .collect();
+    let total = metadata.resolve.as_ref().map_or(0, |r| r.nodes.len()) as u64;
+
+    let mut command = cargo_command();
+    command
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--message-format=json")
+        .env("CARGO_TARGET_DIR", target_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if builder.profile == Profile::Release {
+        command.arg("--release");
+    }
+    if offline() {
+        command.arg("--offline");
+    }
+    let mut child = command.spawn().map_err(describe_spawn_error)?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    // Drain stderr on its own thread so a chatty cargo never blocks on a full pipe.
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    let bar = printer.bar("Compiling", total);
+    let mut binary = None;
+    let mut diagnostics = String::new();
+    let mut failed_plugins = Vec::new();
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        match message.context("cannot read cargo's output")? {
+            Message::CompilerArtifact(artifact) => {
+                if !artifact.target.kind.contains(&TargetKind::CustomBuild) {
+                    bar.inc(1);
+                    bar.set_message(artifact.target.name.clone());
+                }
+                if artifact.target.name == bin_name {
+                    binary = artifact.executable.map(|p| p.into_std_path_buf());
+                }
+            }
+            Message::CompilerMessage(msg) => {
+                if msg.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Error {
+                    if let Some(plugin) = plugin_of.get(&msg.package_id) {
+                        if !failed_plugins.contains(plugin) {
+                            failed_plugins.push(plugin.clone());
+                        }
+                    }
+                    if let Some(rendered) = &msg.message.rendered {
+                        diagnostics.push_str(rendered);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    bar.finish_and_clear();
+    let status = child.wait().context("cargo did not finish")?;
+    let cargo_stderr = stderr_reader.join().unwrap_or_default();
+    if !status.success() {
+        if diagnostics.is_empty() {
+            diagnostics = cargo_stderr;
+        }
+        return Err(BuildFailure { plugins: failed_plugins, diagnostics }.into());
+    }
+    printer.detail("Built", format!("host with {} crates", total));
+    binary.with_context(|| format!("cargo finished but reported no `{bin_name}` binary"))
+}

@@ -1,0 +1,26 @@
+//! `scopectl`: the plugin manager of the Scope real-time video host.
+//!
+//! Map of the crate — which module owns what:
+//!
+//! - [`cli`]: the command line (clap definitions); [`commands`]: one function
+//!   per command, each a thin layer over the modules below.
+//! - [`home`]: the home directory's layout (`plugins.toml`, `resolved.lock`,
+//!   `generations/`, `current`, `bin/scope-host`, the disposable `build/`).
+//! - [`generation`]: staging and publishing immutable generations.
+//! - [`fsx`]: every atomic write and symlink switch of state files.
+//! - [`plugin_crate`]: reading a plugin crate from its directory.
+//! - [`host_build`]: generating the host crate and building it with cargo.
+//! - [`embedded`]: the SDK and example plugin sources carried in the binary.
+//! - [`printer`]: status lines and progress bars; [`error`]: error reports.
+
+pub mod cli;
+pub mod commands;
+pub mod embedded;
+pub mod error;
+pub mod fsx;
+pub mod generation;
+pub mod home;
+pub mod host_build;
+pub mod plugin_crate;
+pub mod printer;
+pub mod time;

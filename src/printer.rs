@@ -1,0 +1,92 @@
+//! The one handle that decides what reaches the terminal: quiet, normal or
+//! verbose status lines on stderr, colour, and whether progress bars are
+//! drawn (only when stderr is a terminal and `SCOPE_NO_PROGRESS` is unset).
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How much to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// Status lines.
+    Normal,
+    /// Status lines and details.
+    Verbose,
+}
+
+/// Writes status lines and hands out progress bars.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    verbosity: Verbosity,
+    color: bool,
+    progress: bool,
+}
+
+impl Printer {
+    /// A printer for this process's stderr.
+    pub fn new(verbosity: Verbosity, color: Option<bool>) -> Printer {
+        let terminal = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let no_progress = std::env::var_os("SCOPE_NO_PROGRESS").is_some_and(|v| !v.is_empty());
+        Printer {
+            verbosity,
+            color: color.unwrap_or(terminal && !no_color),
+            progress: terminal && !no_progress && verbosity > Verbosity::Quiet,
+        }
+    }
+
+    /// `   Verb message`, cargo style: the verb right-aligned in 12 columns.
+    pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Normal {
+            self.line(verb, message);
+        }
+    }
+
+    /// A status line shown only with `--verbose`.
+    pub fn detail(&self, verb: &str, message: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Verbose {
+            self.line(verb, message);
+        }
+    }
+
+    fn line(&self, verb: &str, message: impl std::fmt::Display) {
+        let verb = if self.color {
+            format!("\x1b[1;32m{verb:>12}\x1b[0m")
+        } else {
+            format!("{verb:>12}")
+        };
+        let _ = writeln!(std::io::stderr(), "{verb} {message}");
+    }
+
+    /// A warning, shown unless quiet.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        if self.verbosity >= Verbosity::Normal {
+            let label = if self.color { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
+            let _ = writeln!(std::io::stderr(), "{label}: {message}");
+        }
+    }
+
+    /// Whether colour is on.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    /// A progress bar of `len` steps, hidden when progress is off.
+    pub fn bar(&self, verb: &str, len: u64) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        let template = format!("{{prefix:>12.cyan.bold}} [{{bar:30}}] {{pos}}/{{len}}: {{wide_msg}}");
+        bar.set_style(
+            ProgressStyle::with_template(&template)
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(verb.to_owned());
+        bar
+    }
+}
