@@ -48,8 +48,16 @@ fn embed(out: &mut String, name: &str, root: &Path, crates: &[&str], keep_prefix
                     .expect("below the parent")
                     .to_path_buf()
             };
-            let key = key.to_str().expect("paths in this repository are UTF-8").replace('\\', "/");
-            writeln!(out, "    ({key:?}, include_bytes!({:?})),", file.display().to_string()).unwrap();
+            let key = key
+                .to_str()
+                .expect("paths in this repository are UTF-8")
+                .replace('\\', "/");
+            writeln!(
+                out,
+                "    ({key:?}, include_bytes!({:?})),",
+                file.display().to_string()
+            )
+            .unwrap();
         }
     }
     writeln!(out, "];").unwrap();
@@ -76,7 +84,12 @@ fn sorted_dirs(dir: &Path) -> Vec<String> {
 fn sorted_dirs_and_files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|e| e.expect("readable entry").file_name().into_string().expect("UTF-8 name"))
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 name")
+        })
         .collect();
     names.sort();
     names

@@ -79,7 +79,9 @@ fn write_tree(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
         .prefix(".sdk-")
         .tempdir_in(parent)
         .with_context(|| format!("cannot create a directory in `{}`", parent.display()))?;
-    let workspace: DocumentMut = files::WORKSPACE_MANIFEST.parse().expect("the workspace manifest parses");
+    let workspace: DocumentMut = files::WORKSPACE_MANIFEST
+        .parse()
+        .expect("the workspace manifest parses");
     for (path, contents) in files {
         let target = staging.path().join(path);
         fs_err::create_dir_all(target.parent().expect("a file in a directory"))?;
@@ -105,7 +107,9 @@ fn write_tree(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
 /// path dependencies relative to a sibling directory, and drops `[lints]`.
 fn standalone_manifest(text: &str, workspace: &DocumentMut) -> String {
     let mut doc: DocumentMut = text.parse().expect("embedded manifests parse");
-    let ws = workspace["workspace"].as_table().expect("a [workspace] table");
+    let ws = workspace["workspace"]
+        .as_table()
+        .expect("a [workspace] table");
     doc.remove("lints");
     if let Some(package) = doc.get_mut("package").and_then(Item::as_table_mut) {
         let inherited = ws.get("package").and_then(Item::as_table);
@@ -162,16 +166,25 @@ mod tests {
     #[test]
     fn embedded_manifests_become_standalone() {
         let workspace: DocumentMut = files::WORKSPACE_MANIFEST.parse().unwrap();
-        let host = files::SDK.iter().find(|(p, _)| *p == "host/Cargo.toml").unwrap();
+        let host = files::SDK
+            .iter()
+            .find(|(p, _)| *p == "host/Cargo.toml")
+            .unwrap();
         let text = standalone_manifest(std::str::from_utf8(host.1).unwrap(), &workspace);
         assert!(!text.contains("workspace"), "{text}");
-        assert!(text.contains(r#"scope-plugin-api = { path = "../plugin-api", version = "0.1.0" }"#), "{text}");
+        assert!(
+            text.contains(r#"scope-plugin-api = { path = "../plugin-api", version = "0.1.0" }"#),
+            "{text}"
+        );
         assert!(text.contains("edition = \"2021\""), "{text}");
         assert!(!text.contains("[lints]"), "{text}");
     }
 
     #[test]
     fn the_examples_are_embedded() {
-        assert_eq!(example_names(), ["color-generator", "invert", "temporal-blend"]);
+        assert_eq!(
+            example_names(),
+            ["color-generator", "invert", "temporal-blend"]
+        );
     }
 }

@@ -34,11 +34,19 @@ impl std::error::Error for Hinted {}
 /// Writes `err` to stderr in the project's format.
 pub fn report(err: &anyhow::Error, color: bool) {
     let mut out = std::io::stderr().lock();
-    let label = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+    let label = if color {
+        "\x1b[1;31merror\x1b[0m"
+    } else {
+        "error"
+    };
     let _ = writeln!(out, "{label}: {err}");
     let mut hint = None;
     for cause in err.chain().skip(1) {
-        let _ = writeln!(out, "  Caused by: {}", cause.to_string().replace('\n', "\n  "));
+        let _ = writeln!(
+            out,
+            "  Caused by: {}",
+            cause.to_string().replace('\n', "\n  ")
+        );
     }
     for cause in err.chain() {
         if let Some(h) = cause.downcast_ref::<Hinted>() {
@@ -46,7 +54,11 @@ pub fn report(err: &anyhow::Error, color: bool) {
         }
     }
     if let Some(hint) = hint {
-        let label = if color { "\x1b[1;36mhint\x1b[0m" } else { "hint" };
+        let label = if color {
+            "\x1b[1;36mhint\x1b[0m"
+        } else {
+            "hint"
+        };
         let _ = writeln!(out, "\n{label}: {hint}");
     }
 }

@@ -16,7 +16,14 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
+    // A new file gets the usual permissions, not the temporary file's
+    // owner-only ones; a replaced file keeps its own.
+    let permissions = match fs_err::metadata(path) {
+        Ok(meta) => meta.permissions(),
+        Err(_) => default_permissions(),
+    };
     temp.write_all(contents)
+        .and_then(|()| temp.as_file().set_permissions(permissions))
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     temp.persist(path)
@@ -38,13 +45,32 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
 pub fn symlink_atomic(target: &Path, link: &Path) -> Result<()> {
     let dir = link.parent().context("a link path has a parent")?;
     fs_err::create_dir_all(dir)?;
-    let name = link.file_name().context("a link has a name")?.to_string_lossy();
+    let name = link
+        .file_name()
+        .context("a link has a name")?
+        .to_string_lossy();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let _ = fs_err::remove_file(&temp);
-    symlink(target, &temp).with_context(|| format!("cannot create a link in `{}`", dir.display()))?;
+    symlink(target, &temp)
+        .with_context(|| format!("cannot create a link in `{}`", dir.display()))?;
     fs_err::rename(&temp, link)?;
     sync_dir(dir);
     Ok(())
+}
+
+#[cfg(unix)]
+fn default_permissions() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o644)
+}
+
+#[cfg(not(unix))]
+fn default_permissions() -> std::fs::Permissions {
+    let mut permissions = std::fs::metadata(".")
+        .expect("the working directory exists")
+        .permissions();
+    permissions.set_readonly(false);
+    permissions
 }
 
 #[cfg(unix)]

@@ -16,7 +16,11 @@ use anyhow::{Context, Result};
 use crate::fsx;
 
 /// The name of the host binary inside a generation and under `bin/`.
-pub const HOST_BINARY: &str = if cfg!(windows) { "scope-host.exe" } else { "scope-host" };
+pub const HOST_BINARY: &str = if cfg!(windows) {
+    "scope-host.exe"
+} else {
+    "scope-host"
+};
 
 /// A home directory.
 #[derive(Debug, Clone)]
@@ -105,7 +109,10 @@ impl Home {
     /// Makes generation `n` the active one: `current` switches with one
     /// atomic rename, and `bin/scope-host` points through it.
     pub fn activate(&self, n: u64) -> Result<()> {
-        fsx::symlink_atomic(&Path::new("generations").join(n.to_string()), &self.root.join("current"))?;
+        fsx::symlink_atomic(
+            &Path::new("generations").join(n.to_string()),
+            &self.root.join("current"),
+        )?;
         let host = self.host_path();
         let expected = Path::new("..").join("current").join(HOST_BINARY);
         if fs_err::read_link(&host).ok().as_deref() != Some(expected.as_path()) {

@@ -32,7 +32,10 @@ impl PluginCrate {
             .with_context(|| format!("plugin directory `{}` does not exist", dir.display()))?;
         let manifest = dir.join("Cargo.toml");
         if !manifest.is_file() {
-            bail!("`{}` is not a Rust crate: it has no `Cargo.toml`", dir.display());
+            bail!(
+                "`{}` is not a Rust crate: it has no `Cargo.toml`",
+                dir.display()
+            );
         }
         let metadata = MetadataCommand::new()
             .manifest_path(&manifest)
@@ -43,7 +46,12 @@ impl PluginCrate {
             .packages
             .into_iter()
             .find(|p| p.manifest_path.as_std_path() == manifest)
-            .with_context(|| format!("`{}` is a workspace without a package of its own", manifest.display()))?;
+            .with_context(|| {
+                format!(
+                    "`{}` is a workspace without a package of its own",
+                    manifest.display()
+                )
+            })?;
         let Some(api) = package
             .dependencies
             .iter()
@@ -54,14 +62,24 @@ impl PluginCrate {
                 package.name
             );
         };
-        if !package.targets.iter().any(|t| t.kind.contains(&TargetKind::Lib)) {
-            bail!("`{}` is not a Scope plugin: it has no library target", package.name);
+        if !package
+            .targets
+            .iter()
+            .any(|t| t.kind.contains(&TargetKind::Lib))
+        {
+            bail!(
+                "`{}` is not a Scope plugin: it has no library target",
+                package.name
+            );
         }
         let register = package.metadata["scope"]["register"]
             .as_str()
             .unwrap_or("register_pipelines")
             .to_owned();
-        let valid_ident = register.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        let valid_ident = register
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
             && register.chars().all(|c| c.is_alphanumeric() || c == '_');
         if !valid_ident {
             bail!("`{}` names `{register}` as its registration function, which is not a Rust identifier", package.name);

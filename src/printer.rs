@@ -64,7 +64,11 @@ impl Printer {
     /// A warning, shown unless quiet.
     pub fn warn(&self, message: impl std::fmt::Display) {
         if self.verbosity >= Verbosity::Normal {
-            let label = if self.color { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
+            let label = if self.color {
+                "\x1b[1;33mwarning\x1b[0m"
+            } else {
+                "warning"
+            };
             let _ = writeln!(std::io::stderr(), "{label}: {message}");
         }
     }
@@ -80,9 +84,9 @@ impl Printer {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-        let template = format!("{{prefix:>12.cyan.bold}} [{{bar:30}}] {{pos}}/{{len}}: {{wide_msg}}");
+        let template = "{prefix:>12.cyan.bold} [{bar:30}] {pos}/{len}: {wide_msg}";
         bar.set_style(
-            ProgressStyle::with_template(&template)
+            ProgressStyle::with_template(template)
                 .expect("a valid template")
                 .progress_chars("=> "),
         );

@@ -27,16 +27,26 @@ pub fn demo(global: &GlobalArgs, args: &DemoArgs, printer: &Printer) -> Result<E
     let home = Home::open(&root)?;
     let started = Instant::now();
 
-    printer.status("Preparing", format!("example plugins in {}", home.root().join("examples").display()));
+    printer.status(
+        "Preparing",
+        format!(
+            "example plugins in {}",
+            home.root().join("examples").display()
+        ),
+    );
     let plugins = embedded::write_examples(&home.root().join("examples"))?
         .iter()
         .map(|dir| PluginCrate::read(dir))
         .collect::<Result<Vec<_>>>()?;
     let plugins_toml = plugins_toml(&plugins);
 
-    let names: Vec<String> = plugins.iter().map(|p| format!("{} v{}", p.name, p.version)).collect();
+    let names: Vec<String> = plugins
+        .iter()
+        .map(|p| format!("{} v{}", p.name, p.version))
+        .collect();
     printer.status("Building", format!("host with {}", names.join(", ")));
-    let builder = HostBuilder::for_build_dir(&home.build_dir(), Profile::from_env()?);
+    let builder =
+        HostBuilder::for_build_dir(&home.build_dir(), Profile::from_env()?, global.offline);
     let built = builder.build(&plugins, printer)?;
 
     let generation = match reusable_generation(&home, &built.binary)? {
@@ -63,10 +73,16 @@ pub fn demo(global: &GlobalArgs, args: &DemoArgs, printer: &Printer) -> Result<E
         }
     };
 
-    let output = args.output.clone().unwrap_or_else(|| home.root().join("demo.y4m"));
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| home.root().join("demo.y4m"));
     let host = home.host_path();
     let run_args = run_args(args.frames, &output);
-    printer.status("Running", format!("{} → {}", CHAIN.join(" → "), output.display()));
+    printer.status(
+        "Running",
+        format!("{} → {}", CHAIN.join(" → "), output.display()),
+    );
     let status = Command::new(&host)
         .args(&run_args)
         .status()
@@ -74,18 +90,36 @@ pub fn demo(global: &GlobalArgs, args: &DemoArgs, printer: &Printer) -> Result<E
     if !status.success() {
         bail!("the host exited with {status} while writing the demo video");
     }
-    printer.status("Finished", format!("demo in {:.1} s", started.elapsed().as_secs_f64()));
+    printer.status(
+        "Finished",
+        format!("demo in {:.1} s", started.elapsed().as_secs_f64()),
+    );
 
-    let shown_args = run_args.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" ");
+    let shown_args = run_args
+        .iter()
+        .map(|a| shell_word(a))
+        .collect::<Vec<_>>()
+        .join(" ");
     let host_shown = shell_word(host.as_os_str().to_string_lossy().as_ref());
-    println!("Wrote {} frames of 512x512 video to {}", args.frames, output.display());
-    println!("Home {} is at generation {generation}; its host has these pipelines:", home.root().display());
+    println!(
+        "Wrote {} frames of 512x512 video to {}",
+        args.frames,
+        output.display()
+    );
+    println!(
+        "Home {} is at generation {generation}; its host has these pipelines:",
+        home.root().display()
+    );
     println!();
     println!("  {host_shown} pipelines");
     println!();
     println!("To do it by hand:");
     println!("  {host_shown} {shown_args}");
-    println!("  ffplay {}        # or: mpv {}", output.display(), output.display());
+    println!(
+        "  ffplay {}        # or: mpv {}",
+        output.display(),
+        output.display()
+    );
     println!("  {host_shown} run --input testsrc --pipeline invert --pipeline temporal-blend --frames 120 --output - | ffplay -");
     Ok(ExitCode::SUCCESS)
 }
@@ -95,7 +129,12 @@ fn run_args(frames: u64, output: &Path) -> Vec<String> {
     for id in CHAIN {
         args.extend(["--pipeline".to_owned(), id.to_owned()]);
     }
-    args.extend(["--frames".into(), frames.to_string(), "--size".into(), "512x512".into()]);
+    args.extend([
+        "--frames".into(),
+        frames.to_string(),
+        "--size".into(),
+        "512x512".into(),
+    ]);
     for (key, v) in COLOR {
         args.extend(["--set".into(), format!("{key}={v}")]);
     }
@@ -160,4 +199,3 @@ fn shell_word(word: &str) -> String {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
-

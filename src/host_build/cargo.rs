@@ -25,11 +25,18 @@ impl std::fmt::Display for BuildFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.plugins.as_slice() {
             [] => write!(f, "the host build failed:\n{}", self.diagnostics.trim_end()),
-            [one] => write!(f, "plugin `{one}` does not compile:\n{}", self.diagnostics.trim_end()),
+            [one] => write!(
+                f,
+                "plugin `{one}` does not compile:\n{}",
+                self.diagnostics.trim_end()
+            ),
             many => write!(
                 f,
                 "plugins {} do not compile:\n{}",
-                many.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+                many.iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 self.diagnostics.trim_end()
             ),
         }
@@ -37,10 +44,6 @@ impl std::fmt::Display for BuildFailure {
 }
 
 impl std::error::Error for BuildFailure {}
-
-fn offline() -> bool {
-    std::env::var_os("CARGO_NET_OFFLINE").is_some_and(|v| v == "true")
-}
 
 /// Builds the crate and returns the path of the binary.
 pub fn build(
@@ -55,6 +58,9 @@ pub fn build(
     // which package is which plugin.
     let mut metadata = MetadataCommand::new();
     metadata.manifest_path(&manifest);
+    if builder.offline {
+        metadata.other_options(vec!["--offline".to_owned()]);
+    }
     if let Some(cargo) = std::env::var_os("CARGO") {
         metadata.cargo_path(cargo);
     }
@@ -63,12 +69,24 @@ pub fn build(
             cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),
             other => other.to_string(),
         };
-        anyhow::Error::new(BuildFailure { plugins: Vec::new(), diagnostics })
+        anyhow::Error::new(BuildFailure {
+            plugins: Vec::new(),
+            diagnostics,
+        })
     })?;
     let plugin_of: HashMap<PackageId, String> = metadata
         .packages
         .iter()
-        .filter(|p| plugins.iter().any(|pl| pl.name == p.name.as_str() && pl.dir == p.manifest_path.parent().map(|d| d.as_std_path().to_path_buf()).unwrap_or_default()))
+        .filter(|p| {
+            plugins.iter().any(|pl| {
+                pl.name == p.name.as_str()
+                    && pl.dir
+                        == p.manifest_path
+                            .parent()
+                            .map(|d| d.as_std_path().to_path_buf())
+                            .unwrap_or_default()
+            })
+        })
         .map(|p| (p.id.clone(), p.name.to_string()))
         .collect();
     let total = metadata.resolve.as_ref().map_or(0, |r| r.nodes.len()) as u64;
@@ -86,7 +104,7 @@ pub fn build(
     if builder.profile == Profile::Release {
         command.arg("--release");
     }
-    if offline() {
+    if builder.offline {
         command.arg("--offline");
     }
     let mut child = command.spawn().map_err(describe_spawn_error)?;
@@ -114,16 +132,16 @@ pub fn build(
                     binary = artifact.executable.map(|p| p.into_std_path_buf());
                 }
             }
-            Message::CompilerMessage(msg) => {
-                if msg.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Error {
-                    if let Some(plugin) = plugin_of.get(&msg.package_id) {
-                        if !failed_plugins.contains(plugin) {
-                            failed_plugins.push(plugin.clone());
-                        }
+            Message::CompilerMessage(msg)
+                if msg.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Error =>
+            {
+                if let Some(plugin) = plugin_of.get(&msg.package_id) {
+                    if !failed_plugins.contains(plugin) {
+                        failed_plugins.push(plugin.clone());
                     }
-                    if let Some(rendered) = &msg.message.rendered {
-                        diagnostics.push_str(rendered);
-                    }
+                }
+                if let Some(rendered) = &msg.message.rendered {
+                    diagnostics.push_str(rendered);
                 }
             }
             _ => {}
@@ -136,7 +154,11 @@ pub fn build(
         if diagnostics.is_empty() {
             diagnostics = cargo_stderr;
         }
-        return Err(BuildFailure { plugins: failed_plugins, diagnostics }.into());
+        return Err(BuildFailure {
+            plugins: failed_plugins,
+            diagnostics,
+        }
+        .into());
     }
     printer.detail("Built", format!("host with {} crates", total));
     binary.with_context(|| format!("cargo finished but reported no `{bin_name}` binary"))

@@ -101,17 +101,29 @@ mod tests {
 
     #[test]
     fn the_manifest_patches_the_api_and_renames_plugins() {
-        let sdk = Sdk { plugin_api: "/sdk/plugin-api".into(), host: "/sdk/host".into() };
+        let sdk = Sdk {
+            plugin_api: "/sdk/plugin-api".into(),
+            host: "/sdk/host".into(),
+        };
         let toml = cargo_toml("scope-host", &[plugin("my-fx")], &sdk);
-        assert!(toml.contains(r#"plugin_my_fx = { path = "/src/my-fx", package = "my-fx" }"#), "{toml}");
-        assert!(toml.contains("[patch.crates-io]\nscope-plugin-api = { path = \"/sdk/plugin-api\" }"), "{toml}");
+        assert!(
+            toml.contains(r#"plugin_my_fx = { path = "/src/my-fx", package = "my-fx" }"#),
+            "{toml}"
+        );
+        assert!(
+            toml.contains("[patch.crates-io]\nscope-plugin-api = { path = \"/sdk/plugin-api\" }"),
+            "{toml}"
+        );
         assert!(toml.contains("[[bin]]\nname = \"scope-host\""), "{toml}");
     }
 
     #[test]
     fn main_registers_every_plugin() {
         let main = main_rs(&[plugin("a-b"), plugin("c")]);
-        assert!(main.contains("register: plugin_a_b::register_pipelines,"), "{main}");
+        assert!(
+            main.contains("register: plugin_a_b::register_pipelines,"),
+            "{main}"
+        );
         assert!(main.contains("name: \"c\","), "{main}");
     }
 }

@@ -50,6 +50,8 @@ pub struct HostBuilder {
     pub target_dir: PathBuf,
     /// The profile.
     pub profile: Profile,
+    /// Build from what cargo has cached, without the network.
+    pub offline: bool,
 }
 
 /// A freshly built host.
@@ -64,7 +66,7 @@ pub struct BuiltHost {
 impl HostBuilder {
     /// A builder that keeps its crate in `build_dir/host` and compiles into
     /// `CARGO_TARGET_DIR`, or `build_dir/target` when that is unset.
-    pub fn for_build_dir(build_dir: &Path, profile: Profile) -> HostBuilder {
+    pub fn for_build_dir(build_dir: &Path, profile: Profile, offline: bool) -> HostBuilder {
         let target_dir = std::env::var_os("CARGO_TARGET_DIR")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -73,6 +75,7 @@ impl HostBuilder {
             crate_dir: build_dir.join("host"),
             target_dir,
             profile,
+            offline: offline || std::env::var_os("CARGO_NET_OFFLINE").is_some_and(|v| v == "true"),
         }
     }
 
@@ -88,7 +91,10 @@ impl HostBuilder {
             &self.crate_dir.join("Cargo.toml"),
             manifest::cargo_toml(&bin_name, plugins, &sdk).as_bytes(),
         )?;
-        fsx::write_if_changed(&self.crate_dir.join("main.rs"), manifest::main_rs(plugins).as_bytes())?;
+        fsx::write_if_changed(
+            &self.crate_dir.join("main.rs"),
+            manifest::main_rs(plugins).as_bytes(),
+        )?;
         let binary = cargo::build(self, &target_dir, &bin_name, plugins, printer)?;
         Ok(BuiltHost {
             binary,

@@ -27,15 +27,11 @@ pub fn yuv_row_to_rgb(y: &[u8], u: &[u8], v: &[u8], chroma_shift: u32, rgb: &mut
     debug_assert_eq!(rgb.len(), y.len() * 3);
     if chroma_shift == 1 {
         // Two pixels share one chroma pair: the common case, kept branch-free.
-        let pairs = y.len() / 2;
-        for (i, ((ys, out), (&cu, &cv))) in y
+        for ((ys, out), (&cu, &cv)) in y
             .chunks_exact(2)
             .zip(rgb.chunks_exact_mut(6))
             .zip(u.iter().zip(v))
-            .enumerate()
-            .take(pairs)
         {
-            let _ = i;
             let (r, g, b) = chroma_terms(cu, cv);
             for (k, &yy) in ys.iter().enumerate() {
                 let l = (i32::from(yy) - 16) * Y_GAIN + HALF;

@@ -1,0 +1,85 @@
+//! `scopectl demo`, as a new user runs it.
+
+mod support;
+
+use std::process::Command;
+
+use support::{output, stderr, stdout, TestContext};
+
+#[test]
+fn demo_builds_a_host_writes_a_video_and_reuses_its_build() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let first = output(context.scopectl().args(["demo", "--frames", "12"]));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let home = context.home();
+    let video = home.join("demo.y4m");
+    assert!(stdout(&first).contains(&format!(
+        "Wrote 12 frames of 512x512 video to {}",
+        video.display()
+    )));
+    assert!(
+        stdout(&first).contains("run --pipeline color-generator --pipeline invert"),
+        "{}",
+        stdout(&first)
+    );
+
+    let probe = output(
+        Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-count_frames",
+                "-show_entries",
+                "stream=width,height,nb_read_frames",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&video),
+    );
+    assert_eq!(stdout(&probe).trim(), "512,512,12", "{}", stderr(&probe));
+
+    // The real layout of a home.
+    assert_eq!(
+        fs_err::read_link(home.join("current")).unwrap(),
+        std::path::Path::new("generations/1")
+    );
+    for file in [
+        "scope-host",
+        "plugins.toml",
+        "resolved.lock",
+        "generation.toml",
+    ] {
+        assert!(home.join("generations/1").join(file).is_file(), "{file}");
+    }
+    let pipelines = output(Command::new(home.join("bin/scope-host")).args(["pipelines", "--json"]));
+    let json: serde_json::Value = serde_json::from_slice(&pipelines.stdout).unwrap();
+    let ids: Vec<&str> = json["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["color-generator", "invert", "temporal-blend"]);
+    let red = &json["pipelines"][0]["params"][0];
+    assert_eq!(red["key"], "color_r");
+    assert_eq!(
+        (
+            red["min"].as_i64(),
+            red["max"].as_i64(),
+            red["default"].as_i64()
+        ),
+        (Some(0), Some(255), Some(128))
+    );
+    assert_eq!(json["pipelines"][1]["params"][0]["max"].as_f64(), Some(1.0));
+
+    // A second run compiles nothing new and makes no new generation.
+    let second = output(context.scopectl().args(["demo", "--frames", "3"]));
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("Fresh generation 1 already has this host"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(!home.join("generations/2").exists());
+}

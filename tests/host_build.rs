@@ -1,0 +1,270 @@
+//! Building hosts from plugin crates, and the frame pipeline of a real host
+//! checked against ffmpeg.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cargo_metadata::MetadataCommand;
+use scopectl::host_build::{HostBuilder, Profile};
+use scopectl::plugin_crate::PluginCrate;
+use scopectl::printer::{Printer, Verbosity};
+use support::{output, repo, shared_target_dir, stderr};
+
+fn builder(temp: &Path) -> HostBuilder {
+    HostBuilder {
+        crate_dir: temp.join("host"),
+        target_dir: shared_target_dir(),
+        profile: Profile::Dev,
+        offline: true,
+    }
+}
+
+fn plugin(relative: &str) -> PluginCrate {
+    PluginCrate::read(&repo().join(relative)).expect("a readable plugin crate")
+}
+
+fn quiet() -> Printer {
+    Printer::new(Verbosity::Quiet, Some(false))
+}
+
+fn examples() -> Vec<PluginCrate> {
+    ["color-generator", "invert", "temporal-blend"]
+        .iter()
+        .map(|name| plugin(&format!("fixtures/plugins/{name}")))
+        .collect()
+}
+
+/// Builds a host with the example plugins and copies it out of the shared
+/// target directory.
+fn example_host(temp: &Path) -> PathBuf {
+    let built = builder(temp)
+        .build(&examples(), &quiet())
+        .expect("the example host builds");
+    let host = temp.join("scope-host");
+    fs_err::copy(&built.binary, &host).unwrap();
+    host
+}
+
+#[test]
+fn a_plugin_that_does_not_compile_fails_the_build_naming_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let plugins = vec![
+        plugin("fixtures/plugins/invert"),
+        plugin("fixtures/broken-plugins/does-not-compile"),
+    ];
+    let err = builder(temp.path()).build(&plugins, &quiet()).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.starts_with("plugin `does-not-compile` does not compile:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mismatched types"),
+        "the compiler's diagnostics are shown: {text}"
+    );
+    assert!(text.contains("src/lib.rs"), "{text}");
+}
+
+#[test]
+fn a_crate_without_the_api_dependency_is_not_a_plugin() {
+    let err = PluginCrate::read(&repo().join("fixtures/broken-plugins/not-a-plugin")).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "`not-a-plugin` is not a Scope plugin: it has no dependency on `scope-plugin-api`"
+        ),
+        "{err}"
+    );
+    let err = PluginCrate::read(&repo().join("fixtures/no-such-dir")).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    let err = PluginCrate::read(&repo().join("fixtures")).unwrap_err();
+    assert!(err.to_string().contains("has no `Cargo.toml`"), "{err}");
+}
+
+#[test]
+fn a_path_plugin_from_this_repository_shares_the_hosts_api_crate() {
+    let temp = tempfile::tempdir().unwrap();
+    let builder = builder(temp.path());
+    let built = builder
+        .build(&[plugin("fixtures/plugins/invert")], &quiet())
+        .unwrap();
+    let metadata = MetadataCommand::new()
+        .manifest_path(builder.crate_dir.join("Cargo.toml"))
+        .other_options(vec!["--offline".to_owned()])
+        .exec()
+        .unwrap();
+    let api: Vec<_> = metadata
+        .packages
+        .iter()
+        .filter(|p| p.name.as_str() == "scope-plugin-api")
+        .collect();
+    assert_eq!(api.len(), 1, "one copy of the API crate: {api:#?}");
+    assert!(
+        api[0].manifest_path.as_str().contains("scope-sdk"),
+        "the host's SDK copy, not the checkout's: {}",
+        api[0].manifest_path
+    );
+    let check = output(Command::new(&built.binary).args(["self-check", "--json"]));
+    assert!(check.status.success(), "{}", stderr(&check));
+    let json: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(json["pipelines"], serde_json::json!(["invert"]));
+    assert_eq!(json["plugins"][0]["name"], "scope-invert");
+}
+
+fn ffmpeg(args: &[&str]) {
+    let out = output(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-y"])
+            .args(args),
+    );
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", stderr(&out));
+}
+
+/// The average PSNR ffmpeg measures between two videos.
+fn psnr(a: &Path, b: &Path) -> f64 {
+    let out = output(
+        Command::new("ffmpeg")
+            .args(["-hide_banner", "-i"])
+            .arg(a)
+            .arg("-i")
+            .arg(b)
+            .args(["-lavfi", "psnr", "-f", "null", "-"]),
+    );
+    let text = stderr(&out);
+    assert!(out.status.success(), "ffmpeg could not compare: {text}");
+    let average = text
+        .split("average:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no PSNR in: {text}"));
+    average.parse().unwrap()
+}
+
+#[test]
+fn invert_matches_ffmpeg_negate_and_ffmpeg_reads_the_output() {
+    support::require_ffmpeg();
+    let temp = tempfile::tempdir().unwrap();
+    let host = example_host(temp.path());
+    let dir = temp.path();
+    let (input, reference, ours) = (dir.join("in.y4m"), dir.join("ref.y4m"), dir.join("out.y4m"));
+    let input_s = input.to_str().unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=30",
+        "-frames:v",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        input_s,
+    ]);
+    ffmpeg(&[
+        "-i",
+        input_s,
+        "-vf",
+        "negate",
+        "-pix_fmt",
+        "yuv420p",
+        reference.to_str().unwrap(),
+    ]);
+
+    let run = output(
+        Command::new(&host)
+            .args(["run", "--pipeline", "invert", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&ours),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stderr(&run).contains("30 frames in"), "{}", stderr(&run));
+    let db = psnr(&ours, &reference);
+    assert!(db >= 35.0, "PSNR against ffmpeg's negate is {db:.2} dB");
+
+    let refused_output = dir.join("refused.y4m");
+    let refused = output(
+        Command::new(&host)
+            .args([
+                "run",
+                "--pipeline",
+                "invert",
+                "--set",
+                "intensity=7",
+                "--input",
+            ])
+            .arg(&input)
+            .arg("--output")
+            .arg(&refused_output),
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused)
+            .contains("pipeline `invert`: `intensity` must be between 0.0 and 1.0, got 7"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        !refused_output.exists(),
+        "refused before any frame: nothing was written"
+    );
+}
+
+#[test]
+fn the_host_reads_444_and_mono_as_ffmpeg_writes_them_and_keeps_odd_sizes() {
+    support::require_ffmpeg();
+    let temp = tempfile::tempdir().unwrap();
+    let host = example_host(temp.path());
+    for pix_fmt in ["yuv444p", "gray", "yuv420p"] {
+        let input = temp.path().join(format!("{pix_fmt}.y4m"));
+        let output_path = temp.path().join(format!("{pix_fmt}-out.y4m"));
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=101x77:rate=25",
+            "-frames:v",
+            "5",
+            "-pix_fmt",
+            pix_fmt,
+            "-strict",
+            "-1",
+            input.to_str().unwrap(),
+        ]);
+        let run = output(
+            Command::new(&host)
+                .args([
+                    "run",
+                    "--pipeline",
+                    "invert",
+                    "--pipeline",
+                    "temporal-blend",
+                    "--set",
+                    "window=2",
+                    "--input",
+                ])
+                .arg(&input)
+                .arg("--output")
+                .arg(&output_path),
+        );
+        assert!(run.status.success(), "{pix_fmt}: {}", stderr(&run));
+        let probe = output(
+            Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-count_frames",
+                    "-show_entries",
+                    "stream=width,height,nb_read_frames,pix_fmt",
+                    "-of",
+                    "csv=p=0",
+                ])
+                .arg(&output_path),
+        );
+        assert_eq!(
+            support::stdout(&probe).trim(),
+            "101,77,yuv420p,4",
+            "{pix_fmt}: one frame short of a full window is dropped"
+        );
+    }
+}

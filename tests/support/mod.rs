@@ -1,0 +1,101 @@
+//! Test support: a scratch home, a scrubbed environment for the real
+//! `scopectl` binary, and one shared target directory for every host the
+//! tests build, so the SDK and example plugins compile once per run.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The target directory every test host is built in.
+pub fn shared_target_dir() -> PathBuf {
+    repo().join("target").join("test-hosts")
+}
+
+/// A scratch home and the environment the binary runs in.
+pub struct TestContext {
+    pub temp: tempfile::TempDir,
+}
+
+impl TestContext {
+    pub fn new() -> TestContext {
+        TestContext {
+            temp: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.temp.path().join("home")
+    }
+
+    /// `scopectl` with a scrubbed environment: no user config, no progress,
+    /// no colour, fixed width, dev-profile hosts, never the network.
+    pub fn scopectl(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scopectl"));
+        command.arg("--home").arg(self.home());
+        scrub(&mut command, self.temp.path());
+        command
+    }
+}
+
+/// Scrubs a command's environment as the tests need it.
+pub fn scrub(command: &mut Command, scratch: &Path) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("SCOPE_") || key == "NO_COLOR" || key == "CARGO_TARGET_DIR" {
+            command.env_remove(&key);
+        }
+    }
+    command
+        .env("HOME", scratch)
+        .env("SCOPE_NO_PROGRESS", "1")
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env("SCOPE_HOST_PROFILE", "dev")
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("CARGO_HOME", cargo_home());
+}
+
+/// The cargo home with the registry cache the workspace build filled
+/// (tests point `HOME` elsewhere, so it is passed explicitly).
+pub fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("CARGO_HOME or HOME is set")
+}
+
+/// Runs a command and returns its output, with a readable panic if it cannot start.
+pub fn output(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+/// stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// stdout as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether ffmpeg is on PATH; the video tests need it (`.ci/run` installs it).
+pub fn require_ffmpeg() {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "these tests need ffmpeg on PATH: apt-get install -y ffmpeg"
+    );
+}
