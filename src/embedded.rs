@@ -49,7 +49,17 @@ pub fn example_names() -> Vec<&'static str> {
 /// already there are left untouched, so cargo sees nothing new.
 pub fn write_examples(dir: &Path) -> Result<Vec<PathBuf>> {
     for (path, contents) in files::EXAMPLES {
-        fsx::write_if_changed(&dir.join(path), contents)?;
+        let target = dir.join(path);
+        if path.ends_with("/Cargo.toml") {
+            // Its own workspace, so a home that lies inside some cargo
+            // workspace does not make the example a stray member of it.
+            let text = std::str::from_utf8(contents).expect("manifests are UTF-8");
+            let mut doc: DocumentMut = text.parse().expect("embedded manifests parse");
+            doc.insert("workspace", Item::Table(Table::new()));
+            fsx::write_if_changed(&target, doc.to_string().as_bytes())?;
+        } else {
+            fsx::write_if_changed(&target, contents)?;
+        }
     }
     Ok(example_names().into_iter().map(|n| dir.join(n)).collect())
 }

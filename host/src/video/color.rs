@@ -2,6 +2,10 @@
 //! is by default) and interleaved 8-bit RGB. Fixed-point integer arithmetic,
 //! written as plain loops over rows so that the compiler vectorises them.
 //!
+//! Every public function is compiled twice on x86-64: for the baseline CPU
+//! and with AVX2, chosen at run time. The host is meant to run on the machine
+//! that built it, but a home may move, so no `-C target-cpu=native`.
+//!
 //! Chroma is upsampled by repeating each sample over the pixels it covers,
 //! and downsampled by averaging those pixels. The two are exact inverses, so
 //! a frame that passes through unchanged keeps its chroma bit for bit, and
@@ -16,14 +20,41 @@ const G_FROM_U: i32 = 6419;
 const G_FROM_V: i32 = 13320;
 const B_FROM_U: i32 = 33050;
 
+/// Defines `pub fn $name` that runs `$imp` with AVX2 where the CPU has it.
+macro_rules! simd_dispatch {
+    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $imp:ident;) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) {
+                    $imp($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2, checked on the line above.
+                    #[allow(unsafe_code)]
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $imp($($arg),*)
+        }
+    };
+}
+
 #[inline(always)]
 fn clamp_byte(v: i32) -> u8 {
     v.clamp(0, 255) as u8
 }
 
-/// Converts one row: `y` has one sample per pixel, `u` and `v` one sample per
-/// `1 << chroma_shift` pixels.
-pub fn yuv_row_to_rgb(y: &[u8], u: &[u8], v: &[u8], chroma_shift: u32, rgb: &mut [u8]) {
+simd_dispatch! {
+    /// Converts one row: `y` has one sample per pixel, `u` and `v` one sample
+    /// per `1 << chroma_shift` pixels.
+    pub fn yuv_row_to_rgb(y: &[u8], u: &[u8], v: &[u8], chroma_shift: u32, rgb: &mut [u8]) => yuv_row_to_rgb_impl;
+}
+
+#[inline(always)]
+fn yuv_row_to_rgb_impl(y: &[u8], u: &[u8], v: &[u8], chroma_shift: u32, rgb: &mut [u8]) {
     debug_assert_eq!(rgb.len(), y.len() * 3);
     if chroma_shift == 1 {
         // Two pixels share one chroma pair: the common case, kept branch-free.
@@ -67,8 +98,13 @@ fn pixel_to_rgb(y: u8, u: u8, v: u8, out: &mut [u8]) {
     out[2] = clamp_byte((l + b) >> SHIFT);
 }
 
-/// Converts a row of luma only (a `mono` stream) to grey RGB.
-pub fn luma_row_to_rgb(y: &[u8], rgb: &mut [u8]) {
+simd_dispatch! {
+    /// Converts a row of luma only (a `mono` stream) to grey RGB.
+    pub fn luma_row_to_rgb(y: &[u8], rgb: &mut [u8]) => luma_row_to_rgb_impl;
+}
+
+#[inline(always)]
+fn luma_row_to_rgb_impl(y: &[u8], rgb: &mut [u8]) {
     for (&yy, out) in y.iter().zip(rgb.chunks_exact_mut(3)) {
         let l = clamp_byte(((i32::from(yy) - 16) * Y_GAIN + HALF) >> SHIFT);
         out.fill(l);
@@ -88,17 +124,27 @@ const V_B: i32 = -4681;
 const Y_OFFSET: i32 = (16 << RGB_SHIFT) + (1 << (RGB_SHIFT - 1));
 const C_OFFSET: i32 = (128 << RGB_SHIFT) + (1 << (RGB_SHIFT - 1));
 
-/// Converts one RGB row to luma.
-pub fn rgb_row_to_luma(rgb: &[u8], y: &mut [u8]) {
+simd_dispatch! {
+    /// Converts one RGB row to luma.
+    pub fn rgb_row_to_luma(rgb: &[u8], y: &mut [u8]) => rgb_row_to_luma_impl;
+}
+
+#[inline(always)]
+fn rgb_row_to_luma_impl(rgb: &[u8], y: &mut [u8]) {
     for (px, out) in rgb.chunks_exact(3).zip(y.iter_mut()) {
         let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
         *out = ((Y_R * r + Y_G * g + Y_B * b + Y_OFFSET) >> RGB_SHIFT) as u8;
     }
 }
 
-/// Computes one row of 4:2:0 chroma from one or two RGB rows (two, except
-/// for the last row of an odd height), averaging each 2×2 block.
-pub fn rgb_rows_to_chroma420(top: &[u8], bottom: Option<&[u8]>, u: &mut [u8], v: &mut [u8]) {
+simd_dispatch! {
+    /// Computes one row of 4:2:0 chroma from one or two RGB rows (two, except
+    /// for the last row of an odd height), averaging each 2×2 block.
+    pub fn rgb_rows_to_chroma420(top: &[u8], bottom: Option<&[u8]>, u: &mut [u8], v: &mut [u8]) => rgb_rows_to_chroma420_impl;
+}
+
+#[inline(always)]
+fn rgb_rows_to_chroma420_impl(top: &[u8], bottom: Option<&[u8]>, u: &mut [u8], v: &mut [u8]) {
     let bottom = bottom.unwrap_or(top);
     let width = top.len() / 3;
     let full_pairs = width / 2;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The host's `invert` on a 1080p, 120-frame y4m, side by side with ffmpeg doing
+# the same work (YUV→RGB, negate, RGB→YUV) and with ffmpeg's plain `negate`
+# (which works on YUV directly). Prints frames per second, peak memory and
+# the host's per-stage busy time.
+#
+# Needs ffmpeg and hyperfine (apt-get install -y ffmpeg hyperfine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=target/bench
+mkdir -p "$work"
+frames=120
+
+cargo run --release -q -- demo --home "$work/home" --frames 1 --output "$work/demo.y4m" >/dev/null
+host="$work/home/bin/scope-host"
+input="$work/in1080.y4m"
+[ -f "$input" ] || ffmpeg -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
+  -frames:v "$frames" -pix_fmt yuv420p "$input"
+
+ours="$host run --pipeline invert --input $input --output -"
+same="ffmpeg -v error -i $input -vf format=rgb24,negate,format=yuv420p -f yuv4mpegpipe -"
+plain="ffmpeg -v error -i $input -vf negate -f yuv4mpegpipe -"
+
+hyperfine --warmup 1 --runs 5 --export-json "$work/invert.json" \
+  -n scope-host "$ours > /dev/null" \
+  -n "ffmpeg rgb24,negate" "$same > /dev/null" \
+  -n "ffmpeg negate" "$plain > /dev/null" >/dev/null
+
+echo "1080p, $frames frames (median of 5 runs, $(nproc) cores)"
+python3 - "$work/invert.json" "$frames" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+frames = int(sys.argv[2])
+fps = {r["command"]: frames / r["median"] for r in results}
+for name, value in fps.items():
+    print(f"  {name:<22} {value:8.1f} fps")
+print(f"  ratio scope-host / ffmpeg rgb24,negate: {fps['scope-host'] / fps['ffmpeg rgb24,negate']:.2f}")
+PY
+for name in scope-host same plain; do
+  case $name in scope-host) cmd=$ours;; same) cmd=$same;; plain) cmd=$plain;; esac
+  /usr/bin/time -f "  peak memory $name: %M KiB" $cmd 2>&1 >/dev/null | grep "peak memory" || true
+done
+echo "where the host's time goes (busy seconds per stage: input = parse + YUV→RGB,"
+echo "invert = the pipeline, output = RGB→YUV + write):"
+$ours 2>&1 >/dev/null | sed 's/^/  /'
