@@ -1,0 +1,546 @@
+//! Turning pubgrub's derivation tree into sentences a person can act on.
+//!
+//! The tree is walked iteratively (explicit stack, no recursion), so a
+//! 2,000-deep chain of plugins renders without overflowing the stack
+//! (pubgrub-rs issue 293 is about its recursive reporter). Each derived fact
+//! becomes one line, "Because A and B, C.", children before parents; a fact
+//! used again later is numbered and referred to by number. Version ranges
+//! are simplified against the versions that exist, and requirements are
+//! shown as their authors wrote them (`^0.3`, not `>=0.3.0, <0.4.0-0`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use pubgrub::{DerivationTree, Derived, External, Ranges, Term};
+use semver::Version;
+
+use crate::index::{Index, IndexError};
+use crate::provider::{Pkg, Provider, Range, DECLARER_SIDE};
+use crate::ranges::req_to_ranges;
+
+type Tree = DerivationTree<Pkg, Range, String>;
+type Node = Derived<Pkg, Range, String>;
+
+/// An explanation of why no set of versions works, and what to try.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The explanation, one sentence per line.
+    pub text: String,
+    /// What to try.
+    pub hint: String,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\n\nhint: {}", self.text, self.hint)
+    }
+}
+
+struct Line {
+    text: String,
+    number: Option<usize>,
+}
+
+struct Explainer<'p, 'a, I: Index + ?Sized> {
+    provider: &'p Provider<'a, I>,
+    lines: Vec<Line>,
+    /// Which line explains each derived node (by address).
+    line_of: HashMap<usize, usize>,
+    versions: HashMap<Arc<str>, Vec<Version>>,
+}
+
+fn key(node: &Node) -> usize {
+    std::ptr::from_ref(node) as usize
+}
+
+/// Explains `tree` in sentences and picks a hint.
+pub(crate) fn explain<I: Index + ?Sized>(
+    tree: &Tree,
+    provider: &Provider<'_, I>,
+) -> Result<Report, IndexError> {
+    let mut explainer = Explainer {
+        provider,
+        lines: Vec::new(),
+        line_of: HashMap::new(),
+        versions: HashMap::new(),
+    };
+    match tree {
+        DerivationTree::External(external) => {
+            let sentence = explainer.external(external)?;
+            explainer.lines.push(Line {
+                text: format!("{sentence}."),
+                number: None,
+            });
+        }
+        DerivationTree::Derived(root) => explainer.walk(root)?,
+    }
+    let numbered = explainer
+        .lines
+        .iter()
+        .filter(|l| l.number.is_some())
+        .count();
+    let text = explainer
+        .lines
+        .iter()
+        .map(|line| match line.number {
+            Some(n) if numbered > 0 => format!("({n}) {}", line.text),
+            _ => line.text.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let hint = hint(tree, provider)?;
+    Ok(Report { text, hint })
+}
+
+impl<I: Index + ?Sized> Explainer<'_, '_, I> {
+    /// Post-order over derived nodes with an explicit stack.
+    fn walk(&mut self, root: &Node) -> Result<(), IndexError> {
+        let mut stack: Vec<(&Node, bool)> = vec![(root, false)];
+        while let Some((node, children_done)) = stack.pop() {
+            if self.line_of.contains_key(&key(node)) {
+                continue;
+            }
+            if !children_done {
+                stack.push((node, true));
+                for cause in [&node.cause2, &node.cause1] {
+                    if let DerivationTree::Derived(child) = cause.as_ref() {
+                        if !self.line_of.contains_key(&key(child)) {
+                            stack.push((child, false));
+                        }
+                    }
+                }
+                continue;
+            }
+            self.emit(node)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, node: &Node) -> Result<(), IndexError> {
+        // A fact that only says "versions that do not exist do not exist"
+        // adds nothing: drop it, and let a node that rests on it alone share
+        // its other cause's line.
+        let trivial = [
+            self.is_trivial(&node.cause1, &node.cause2)?,
+            self.is_trivial(&node.cause2, &node.cause1)?,
+        ];
+        for (cause, other_trivial) in [(&node.cause1, trivial[1]), (&node.cause2, trivial[0])] {
+            if let (DerivationTree::Derived(child), true) = (cause.as_ref(), other_trivial) {
+                let line = self.line_of[&key(child)];
+                self.line_of.insert(key(node), line);
+                return Ok(());
+            }
+        }
+        let conclusion = self.terms(&node.terms)?;
+        let previous = self.lines.len().checked_sub(1);
+        let mut facts = Vec::new();
+        let mut derived = Vec::new();
+        let mut follows_previous = false;
+        for (cause, is_trivial) in [
+            (node.cause1.as_ref(), trivial[0]),
+            (node.cause2.as_ref(), trivial[1]),
+        ] {
+            match cause {
+                _ if is_trivial => {}
+                DerivationTree::External(external) => {
+                    let sentence = self.external(external)?;
+                    if !sentence.is_empty() {
+                        // What a plugin needs reads before what is missing.
+                        let first = matches!(external, External::FromDependencyOf(..));
+                        facts.push((!first, sentence));
+                    }
+                }
+                DerivationTree::Derived(child) => {
+                    let line = self.line_of[&key(child)];
+                    if Some(line) == previous && !follows_previous {
+                        follows_previous = true;
+                    } else {
+                        let child_conclusion = self.terms(&child.terms)?;
+                        let number = self.number(line);
+                        derived.push(format!("{child_conclusion} ({number})"));
+                    }
+                }
+            }
+        }
+        facts.sort_by_key(|(later, _)| *later);
+        let derived_count = derived.len();
+        let causes: Vec<String> = derived
+            .into_iter()
+            .chain(facts.into_iter().map(|(_, s)| s))
+            .collect();
+        let text = match (follows_previous, causes.as_slice()) {
+            (true, []) => format!("So {conclusion}."),
+            (true, causes) => format!("And because {}, {conclusion}.", causes.join(" and ")),
+            (false, []) => format!("{conclusion}."),
+            // One fact and what it implies say the same: state the fact.
+            (false, [fact]) if derived_count == 0 => format!("{fact}."),
+            (false, causes) => format!("Because {}, {conclusion}.", causes.join(" and ")),
+        };
+        self.line_of.insert(key(node), self.lines.len());
+        self.lines.push(Line { text, number: None });
+        Ok(())
+    }
+
+    /// A `NoVersions` fact about versions of a known plugin that do not
+    /// exist, next to a fact about the versions that do: it only widens the
+    /// other fact to every version. (Next to a requirement, it is the news.)
+    fn is_trivial(&mut self, tree: &Tree, other: &Tree) -> Result<bool, IndexError> {
+        let DerivationTree::External(External::NoVersions(Pkg::Plugin(name), range)) = tree else {
+            return Ok(false);
+        };
+        let about_own_versions = match other {
+            DerivationTree::Derived(_) => true,
+            DerivationTree::External(External::FromDependencyOf(dependent, ..)) => {
+                *dependent == Pkg::Plugin(name.clone())
+            }
+            DerivationTree::External(_) => false,
+        };
+        let versions = self.known_versions(name)?;
+        Ok(about_own_versions
+            && !versions.is_empty()
+            && !versions.iter().any(|v| range.contains(v)))
+    }
+
+    fn number(&mut self, line: usize) -> usize {
+        let next = self.lines.iter().filter(|l| l.number.is_some()).count() + 1;
+        *self.lines[line].number.get_or_insert(next)
+    }
+
+    fn known_versions(&mut self, name: &Arc<str>) -> Result<&[Version], IndexError> {
+        if !self.versions.contains_key(name) {
+            let mut versions: Vec<Version> = self
+                .provider
+                .index
+                .versions(name)?
+                .into_iter()
+                .map(|c| c.version)
+                .collect();
+            versions.sort();
+            self.versions.insert(name.clone(), versions);
+        }
+        Ok(&self.versions[name])
+    }
+
+    /// `scope-fx 2.0.0`, `scope-fx >=1.0.0, <2.0.0`, `any version of scope-fx`.
+    fn describe(&mut self, pkg: &Pkg, range: &Range) -> Result<String, IndexError> {
+        Ok(match pkg {
+            Pkg::Root => "plugins.toml".to_owned(),
+            Pkg::Api => match self
+                .provider
+                .req_text
+                .borrow()
+                .get(&(Pkg::Api, range.clone()))
+            {
+                Some(written) => format!("{} {written}", crate::API_CRATE),
+                None => format!("{} {}", crate::API_CRATE, show_range(range)),
+            },
+            Pkg::Conflict { declarer, other } => {
+                format!("the conflict between {declarer} and {other}")
+            }
+            Pkg::Plugin(name) => {
+                let versions = self.known_versions(name)?;
+                let inside: Vec<&Version> = versions.iter().filter(|v| range.contains(v)).collect();
+                if let [only] = inside.as_slice() {
+                    format!("{name} {only}")
+                } else if range == &Ranges::full()
+                    || (!inside.is_empty() && inside.len() == versions.len())
+                {
+                    format!("any version of {name}")
+                } else {
+                    let simple = range.simplify(versions.iter());
+                    format!("{name} {}", show_range(&simple))
+                }
+            }
+        })
+    }
+
+    /// How a requirement reads: as written where known, else as a range.
+    fn requirement(&mut self, pkg: &Pkg, range: &Range) -> Result<String, IndexError> {
+        let written = self
+            .provider
+            .req_text
+            .borrow()
+            .get(&(pkg.clone(), range.clone()))
+            .cloned();
+        match written.as_deref() {
+            Some("*") => Ok(pkg.to_string()),
+            Some(text) => Ok(format!("{pkg} {text}")),
+            None => self.describe(pkg, range),
+        }
+    }
+
+    fn external(&mut self, external: &External<Pkg, Range, String>) -> Result<String, IndexError> {
+        Ok(match external {
+            External::NotRoot(..) => String::new(),
+            External::NoVersions(Pkg::Api, _) => {
+                format!(
+                    "the host provides {} {}",
+                    crate::API_CRATE,
+                    self.provider.request.api_version
+                )
+            }
+            External::NoVersions(Pkg::Plugin(name), range) => {
+                let described = self.describe(&Pkg::Plugin(name.clone()), range)?;
+                let offered = self.provider.index.versions(name)?;
+                if offered.is_empty() {
+                    format!("no plugin named {name} was found")
+                } else if offered
+                    .iter()
+                    .any(|c| range.contains(&c.version) && c.yanked)
+                {
+                    match described.strip_prefix("any version of ") {
+                        Some(name) => format!("every version of {name} is yanked"),
+                        None => format!("every version of {described} is yanked"),
+                    }
+                } else if offered.iter().any(|c| range.contains(&c.version)) {
+                    format!(
+                        "{described} is a pre-release, which is chosen only when asked for by name"
+                    )
+                } else {
+                    let wanted = self.requirement(&Pkg::Plugin(name.clone()), range)?;
+                    match prereleases_near(&offered, range).as_slice() {
+                        [] => format!("there is no version of {wanted}"),
+                        pre => format!(
+                            "no release of {wanted} exists (only the pre-release {})",
+                            pre.join(", ")
+                        ),
+                    }
+                }
+            }
+            External::NoVersions(pkg, range) => {
+                format!("there is no {}", self.describe(pkg, range)?)
+            }
+            External::FromDependencyOf(Pkg::Root, _, dep, range) => {
+                format!("plugins.toml asks for {}", self.requirement(dep, range)?)
+            }
+            External::FromDependencyOf(pkg, versions, Pkg::Conflict { declarer, other }, side) => {
+                let who = self.describe(pkg, versions)?;
+                if side.contains(&DECLARER_SIDE) {
+                    format!("{who} conflicts with {other}")
+                } else {
+                    format!("{who} cannot be installed with {declarer}")
+                }
+            }
+            External::FromDependencyOf(pkg, versions, dep, range) => {
+                let who = self.describe(pkg, versions)?;
+                let verb = if *dep == Pkg::Api {
+                    "needs"
+                } else {
+                    "depends on"
+                };
+                format!("{who} {verb} {}", self.requirement(dep, range)?)
+            }
+            External::Custom(pkg, range, reason) => {
+                format!("{} is unavailable: {reason}", self.describe(pkg, range)?)
+            }
+        })
+    }
+
+    /// The fact a derived node establishes.
+    fn terms(&mut self, terms: &pubgrub::Map<Pkg, Term<Range>>) -> Result<String, IndexError> {
+        let mut positive = Vec::new();
+        let mut negative = Vec::new();
+        let mut sorted: Vec<(&Pkg, &Term<Range>)> = terms.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        let mut conflicts = Vec::new();
+        for (pkg, term) in sorted {
+            match (pkg, term) {
+                (Pkg::Conflict { declarer, other }, Term::Negative(side)) => {
+                    conflicts.push(if side.contains(&DECLARER_SIDE) {
+                        format!("conflicts with {other}")
+                    } else {
+                        format!("cannot be installed with {declarer}")
+                    });
+                }
+                (Pkg::Conflict { .. }, Term::Positive(_)) => {}
+                (_, Term::Positive(_)) if *pkg == Pkg::Root => {}
+                (_, Term::Positive(range)) => positive.push(self.describe(pkg, range)?),
+                (_, Term::Negative(range)) => negative.push(self.describe(pkg, range)?),
+            }
+        }
+        if let ([one], [], [conflict]) = (
+            positive.as_slice(),
+            negative.as_slice(),
+            conflicts.as_slice(),
+        ) {
+            return Ok(format!("{one} {conflict}"));
+        }
+        Ok(match (positive.as_slice(), negative.as_slice()) {
+            ([], []) => "no set of plugin versions satisfies plugins.toml".to_owned(),
+            ([], [needed]) => format!("{needed} is needed"),
+            ([one], []) => format!("{one} cannot be used"),
+            ([one], [needed]) => format!("{one} needs {needed}"),
+            (many, []) => format!("{} cannot be used together", many.join(" and ")),
+            (many, needed) => format!(
+                "{} cannot be used together unless {} is chosen",
+                many.join(" and "),
+                needed.join(" and ")
+            ),
+        })
+    }
+}
+
+/// A range as a person writes it: `>=1.2.0, <2.0.0`, `=1.4.0`, `*`.
+pub(crate) fn show_range(range: &Range) -> String {
+    if range == &Ranges::full() {
+        return "*".into();
+    }
+    if range.is_empty() {
+        return "(no version)".into();
+    }
+    if let Some(only) = range.as_singleton() {
+        return format!("={only}");
+    }
+    let show = |v: &Version| {
+        // `2.0.0-0` is how upper bounds skip pre-releases; people write `2.0.0`.
+        if v.pre.as_str() == "0" {
+            format!("{}.{}.{}", v.major, v.minor, v.patch)
+        } else {
+            v.to_string()
+        }
+    };
+    let parts: Vec<String> = range
+        .iter()
+        .map(|(lo, hi)| {
+            let lo = match lo {
+                Bound::Included(v) => Some(format!(">={}", show(v))),
+                Bound::Excluded(v) => Some(format!(">{}", show(v))),
+                Bound::Unbounded => None,
+            };
+            let hi = match hi {
+                Bound::Included(v) => Some(format!("<={}", show(v))),
+                Bound::Excluded(v) => Some(format!("<{}", show(v))),
+                Bound::Unbounded => None,
+            };
+            match (lo, hi) {
+                (Some(lo), Some(hi)) => format!("{lo}, {hi}"),
+                (Some(one), None) | (None, Some(one)) => one,
+                (None, None) => "*".into(),
+            }
+        })
+        .collect();
+    parts.join(" or ")
+}
+
+/// Pre-releases whose release would fall in `range` (`2.0.0-rc.1` for `^2`).
+fn prereleases_near(offered: &[crate::index::Candidate], range: &Range) -> Vec<String> {
+    offered
+        .iter()
+        .filter(|c| !c.version.pre.is_empty())
+        .filter(|c| {
+            range.contains(&Version::new(
+                c.version.major,
+                c.version.minor,
+                c.version.patch,
+            ))
+        })
+        .map(|c| c.version.to_string())
+        .collect()
+}
+
+/// Every external fact in the tree, iteratively.
+fn externals(tree: &Tree) -> Vec<&External<Pkg, Range, String>> {
+    let mut found = Vec::new();
+    let mut stack = vec![tree];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(node) = stack.pop() {
+        match node {
+            DerivationTree::External(external) => found.push(external),
+            DerivationTree::Derived(derived) => {
+                if seen.insert(key(derived)) {
+                    stack.push(&derived.cause1);
+                    stack.push(&derived.cause2);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// What to try, from the facts that made resolution fail.
+fn hint<I: Index + ?Sized>(tree: &Tree, provider: &Provider<'_, I>) -> Result<String, IndexError> {
+    let host = &provider.request.api_version;
+    let facts = externals(tree);
+    for fact in &facts {
+        if let External::FromDependencyOf(Pkg::Plugin(name), _, Pkg::Api, range) = fact {
+            if !range.contains(host) {
+                return Ok(match newest_for_host(provider, name)? {
+                    Some(version) => format!(
+                        "{name} {version} is the newest version that works with this host ({} {host}): `scopectl install {name}@{}`",
+                        crate::API_CRATE,
+                        caret(&version)
+                    ),
+                    None => format!(
+                        "no version of {name} works with this host ({} {host}); remove it, or wait for a release built for this API",
+                        crate::API_CRATE
+                    ),
+                });
+            }
+        }
+    }
+    for fact in &facts {
+        if let External::FromDependencyOf(_, _, Pkg::Conflict { declarer, other }, _) = fact {
+            return Ok(format!(
+                "{declarer} and {other} cannot be installed together: uninstall one of them"
+            ));
+        }
+    }
+    for fact in &facts {
+        if let External::NoVersions(Pkg::Plugin(name), range) = fact {
+            let offered = provider.index.versions(name)?;
+            if offered.is_empty() {
+                return Ok(format!(
+                    "check the name `{name}`, and the registry it comes from"
+                ));
+            }
+            let pre: Vec<&Version> = offered
+                .iter()
+                .filter(|c| !c.version.pre.is_empty())
+                .filter(|c| {
+                    range.contains(&c.version)
+                        || prereleases_near(std::slice::from_ref(c), range).len() == 1
+                })
+                .map(|c| &c.version)
+                .collect();
+            if let Some(newest) = pre.iter().max() {
+                return Ok(format!("pre-releases are chosen only when asked for by name: `scopectl install {name}@={newest}`"));
+            }
+            if offered
+                .iter()
+                .any(|c| range.contains(&c.version) && c.yanked)
+            {
+                return Ok(format!("yanked versions of {name} are used only when already locked; ask for a version that is not yanked"));
+            }
+        }
+    }
+    Ok("loosen the version requirements in plugins.toml, or run `scopectl update` to let locked plugins move".into())
+}
+
+/// The newest version of `name` whose API requirement matches the host's.
+fn newest_for_host<I: Index + ?Sized>(
+    provider: &Provider<'_, I>,
+    name: &Arc<str>,
+) -> Result<Option<Version>, IndexError> {
+    for candidate in provider.candidates(name)?.iter() {
+        let manifest = provider.manifest(name, &candidate.version)?;
+        if req_to_ranges(&manifest.api).contains(&provider.request.api_version) {
+            return Ok(Some(candidate.version.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// The shortest caret requirement that selects `version`: `1.4` for 1.4.0.
+fn caret(version: &Version) -> String {
+    if !version.pre.is_empty() {
+        return format!("={version}");
+    }
+    match (version.major, version.minor, version.patch) {
+        (0, 0, patch) => format!("0.0.{patch}"),
+        (0, minor, 0) => format!("0.{minor}"),
+        (major, minor, 0) if major > 0 => format!("{major}.{minor}"),
+        _ => version.to_string(),
+    }
+}

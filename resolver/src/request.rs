@@ -1,0 +1,74 @@
+//! What a resolution is asked to do.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use semver::{Version, VersionReq};
+
+use crate::ranges::names_prerelease;
+
+/// Which locked plugins may move.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Unlock {
+    /// None: every locked plugin keeps its version unless a constraint forces it.
+    #[default]
+    Nothing,
+    /// These may move to their newest allowed version (`update NAME...`).
+    Plugins(BTreeSet<String>),
+    /// All of them (`update`).
+    All,
+}
+
+/// A resolution request: what the user asked for, what is locked, and the
+/// host's API version.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The user's requirements (`plugins.toml`), by normalised name.
+    pub requirements: BTreeMap<String, VersionReq>,
+    /// The locked versions (`resolved.lock`), by normalised name.
+    pub locked: BTreeMap<String, Version>,
+    /// Which locked plugins may move.
+    pub unlock: Unlock,
+    /// The `scope-plugin-api` version the host is built with.
+    pub api_version: Version,
+}
+
+impl Request {
+    /// A request with no locks.
+    pub fn new(api_version: Version) -> Request {
+        Request {
+            requirements: BTreeMap::new(),
+            locked: BTreeMap::new(),
+            unlock: Unlock::Nothing,
+            api_version,
+        }
+    }
+
+    /// Adds a requirement.
+    pub fn require(mut self, plugin: &str, req: VersionReq) -> Request {
+        self.requirements.insert(crate::normalize(plugin), req);
+        self
+    }
+
+    /// Adds a locked version.
+    pub fn lock(mut self, plugin: &str, version: Version) -> Request {
+        self.locked.insert(crate::normalize(plugin), version);
+        self
+    }
+
+    /// Whether `plugin` may leave its locked version for a newer one.
+    pub fn unlocks(&self, plugin: &str) -> bool {
+        match &self.unlock {
+            Unlock::Nothing => false,
+            Unlock::All => true,
+            Unlock::Plugins(names) => names.contains(plugin),
+        }
+    }
+
+    /// Pre-releases of a plugin are candidates only when the user's own
+    /// requirement names one, or one is already locked. Decided once, before
+    /// solving.
+    pub fn allows_prerelease(&self, plugin: &str) -> bool {
+        self.requirements.get(plugin).is_some_and(names_prerelease)
+            || self.locked.get(plugin).is_some_and(|v| !v.pre.is_empty())
+    }
+}
