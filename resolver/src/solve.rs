@@ -280,20 +280,6 @@ impl<I: Index + ?Sized> World<'_, '_, I> {
                 });
             }
         }
-        for (dep, req) in &manifest.dependencies {
-            let dep = crate::normalize(dep);
-            if let Some(chosen) = self.chosen.get(&dep) {
-                if !req_to_ranges(req).contains(chosen) {
-                    return Ok(Constraint::Needs {
-                        plugin: p,
-                        version: v,
-                        dependency: dep,
-                        req: req.clone(),
-                        chosen: chosen.clone(),
-                    });
-                }
-            }
-        }
         // Nothing in this set excludes it on its own: ask the solver.
         let mut pinned = self.provider.request.clone();
         pinned.requirements.insert(
@@ -305,10 +291,18 @@ impl<I: Index + ?Sized> World<'_, '_, I> {
                 report: report.text,
             }),
             Err(other) => Err(other),
-            // It fits after all, but only with other plugins moving, which the lock prevents.
-            Ok(_) => Ok(Constraint::Unsolvable {
-                report: format!("choosing {p} {v} would move other locked plugins"),
-            }),
+            // It fits, but only if plugins that stay where they are moved too.
+            Ok(_) => {
+                for (dep, req) in &manifest.dependencies {
+                    let dep = crate::normalize(dep);
+                    if let Some(chosen) = self.chosen.get(&dep) {
+                        if !req_to_ranges(req).contains(chosen) {
+                            return Ok(Constraint::Needs { plugin: p, version: v, dependency: dep, req: req.clone(), chosen: chosen.clone() });
+                        }
+                    }
+                }
+                Ok(Constraint::Unsolvable { report: format!("choosing {p} {v} would move other plugins that stay where they are") })
+            }
         }
     }
 }
