@@ -30,8 +30,21 @@ fn universe(plugins: usize, future_api: bool, seed: u64) -> (MemoryIndex, Reques
                     (j < plugins).then(|| (format!("p{j}"), req(&format!(">={}.0", rng.u64(0..5)))))
                 })
                 .collect();
-            let api = if future_api && i % 2 == 0 && n >= 40 { req("^0.2") } else { req("^0.1") };
-            index.add(&format!("p{i}"), version, false, Manifest { dependencies, api, conflicts: vec![] });
+            let api = if future_api && i % 2 == 0 && n >= 40 {
+                req("^0.2")
+            } else {
+                req("^0.1")
+            };
+            index.add(
+                &format!("p{i}"),
+                version,
+                false,
+                Manifest {
+                    dependencies,
+                    api,
+                    conflicts: vec![],
+                },
+            );
         }
     }
     let mut request = Request::new(HOST_API);
@@ -48,9 +61,26 @@ fn backtracking(levels: usize) -> (MemoryIndex, Request) {
     let mut index = MemoryIndex::new();
     for level in 0..levels {
         for k in 0..50u64 {
-            let dependencies = if level + 1 < levels { vec![(format!("l{}", level + 1), req(&format!("^{k}")))] } else { vec![] };
-            let api = if level + 1 == levels && k > 0 { req("^0.2") } else { req("^0.1") };
-            index.add(&format!("l{level}"), Version::new(k, 0, 0), false, Manifest { dependencies, api, conflicts: vec![] });
+            let dependencies = if level + 1 < levels {
+                vec![(format!("l{}", level + 1), req(&format!("^{k}")))]
+            } else {
+                vec![]
+            };
+            let api = if level + 1 == levels && k > 0 {
+                req("^0.2")
+            } else {
+                req("^0.1")
+            };
+            index.add(
+                &format!("l{level}"),
+                Version::new(k, 0, 0),
+                false,
+                Manifest {
+                    dependencies,
+                    api,
+                    conflicts: vec![],
+                },
+            );
         }
     }
     (index, Request::new(HOST_API).require("l0", req("*")))
@@ -73,52 +103,121 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    if let Some(case) = std::env::var_os("PROFILE") {
+        let (index, request) = if case == "backtracking" {
+            backtracking(20)
+        } else {
+            universe(1000, case == "future", 1)
+        };
+        for _ in 0..40 {
+            resolve(&index, &request).expect("solvable");
+        }
+        // `PROFILE=random|future|backtracking`: one case, many times, for a profiler.
+        return;
+    }
     println!("resolver benchmark, median of {RUNS} runs (targets: resolve <= 50 ms, any report <= 50 ms)");
 
     let (index, request) = universe(1000, false, 1);
     let time = median(|| {
         resolve(&index, &request).expect("solvable");
     });
-    println!("  1,000 plugins x 50 versions, random compatible constraints:  {}", ms(time));
+    println!(
+        "  1,000 plugins x 50 versions, random compatible constraints:  {}",
+        ms(time)
+    );
 
     let (index, request) = universe(1000, true, 2);
     let time = median(|| {
         resolve(&index, &request).expect("solvable");
     });
-    println!("  the same, half the newest versions need a future API:        {}", ms(time));
+    println!(
+        "  the same, half the newest versions need a future API:        {}",
+        ms(time)
+    );
 
     let (index, request) = backtracking(20);
     let time = median(|| {
         resolve(&index, &request).expect("solvable");
     });
-    println!("  heavy backtracking: 20-level chain, only the oldest works:   {}", ms(time));
+    println!(
+        "  heavy backtracking: 20-level chain, only the oldest works:   {}",
+        ms(time)
+    );
 
     // Reports: resolution plus rendering, for failures of several shapes.
     let (mut index, _) = universe(1000, false, 3);
-    index.add("needs-future", Version::new(1, 0, 0), false, Manifest { dependencies: vec![("p0".into(), req("*"))], api: req("^0.3"), conflicts: vec![] });
-    let request = Request::new(HOST_API).require("needs-future", req("*")).require("p0", req("*"));
+    index.add(
+        "needs-future",
+        Version::new(1, 0, 0),
+        false,
+        Manifest {
+            dependencies: vec![("p0".into(), req("*"))],
+            api: req("^0.3"),
+            conflicts: vec![],
+        },
+    );
+    let request = Request::new(HOST_API)
+        .require("needs-future", req("*"))
+        .require("p0", req("*"));
     let time = median(|| {
-        assert!(matches!(resolve(&index, &request), Err(ResolveError::NoSolution(_))));
+        assert!(matches!(
+            resolve(&index, &request),
+            Err(ResolveError::NoSolution(_))
+        ));
     });
-    println!("  report: a plugin that needs a future API, in that universe:  {}", ms(time));
+    println!(
+        "  report: a plugin that needs a future API, in that universe:  {}",
+        ms(time)
+    );
 
     let (mut index, mut request) = backtracking(20);
-    index.add("l19", Version::new(0, 0, 0), true, Manifest { dependencies: vec![], api: req("^0.9"), conflicts: vec![] });
+    index.add(
+        "l19",
+        Version::new(0, 0, 0),
+        true,
+        Manifest {
+            dependencies: vec![],
+            api: req("^0.9"),
+            conflicts: vec![],
+        },
+    );
     request = request.require("l19", req(">=0.0.0"));
     let time = median(|| {
         let _ = resolve(&index, &request);
     });
-    println!("  report: the backtracking chain with nothing left that works: {}", ms(time));
+    println!(
+        "  report: the backtracking chain with nothing left that works: {}",
+        ms(time)
+    );
 
     let mut index = MemoryIndex::new();
     for i in 0..2000 {
-        let dependencies = if i < 1999 { vec![(format!("c{}", i + 1), req("^1"))] } else { vec![] };
+        let dependencies = if i < 1999 {
+            vec![(format!("c{}", i + 1), req("^1"))]
+        } else {
+            vec![]
+        };
         let api = req(if i == 1999 { "^0.2" } else { "^0.1" });
-        index.add(&format!("c{i}"), Version::new(1, 0, 0), false, Manifest { dependencies, api, conflicts: vec![] });
+        index.add(
+            &format!("c{i}"),
+            Version::new(1, 0, 0),
+            false,
+            Manifest {
+                dependencies,
+                api,
+                conflicts: vec![],
+            },
+        );
     }
     let request = Request::new(HOST_API).require("c0", req("*"));
     let time = median(|| {
-        assert!(matches!(resolve(&index, &request), Err(ResolveError::NoSolution(_))));
+        assert!(matches!(
+            resolve(&index, &request),
+            Err(ResolveError::NoSolution(_))
+        ));
     });
-    println!("  report: a 2,000-deep chain whose last plugin needs a future API: {}", ms(time));
+    println!(
+        "  report: a 2,000-deep chain whose last plugin needs a future API: {}",
+        ms(time)
+    );
 }

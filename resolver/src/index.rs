@@ -64,6 +64,14 @@ impl MemoryIndex {
             .insert(version, (yanked, manifest));
     }
 
+    fn key<'a>(&self, plugin: &'a str) -> std::borrow::Cow<'a, str> {
+        if plugin.contains('_') {
+            crate::normalize(plugin).into()
+        } else {
+            plugin.into()
+        }
+    }
+
     /// Every plugin name.
     pub fn plugins(&self) -> impl Iterator<Item = &str> {
         self.plugins.keys().map(String::as_str)
@@ -74,7 +82,7 @@ impl Index for MemoryIndex {
     fn versions(&self, plugin: &str) -> Result<Vec<Candidate>, IndexError> {
         Ok(self
             .plugins
-            .get(&crate::normalize(plugin))
+            .get(self.key(plugin).as_ref())
             .map(|versions| {
                 versions
                     .iter()
@@ -89,7 +97,7 @@ impl Index for MemoryIndex {
 
     fn manifest(&self, plugin: &str, version: &Version) -> Result<Manifest, IndexError> {
         self.plugins
-            .get(&crate::normalize(plugin))
+            .get(self.key(plugin).as_ref())
             .and_then(|versions| versions.get(version))
             .map(|(_, manifest)| manifest.clone())
             .ok_or_else(|| IndexError {

@@ -39,5 +39,9 @@ pub const API_CRATE: &str = "scope-plugin-api";
 
 /// Plugin names match with `-` and `_` as the same character.
 pub fn normalize(name: &str) -> String {
-    name.replace('_', "-")
+    if name.contains('_') {
+        name.replace('_', "-")
+    } else {
+        name.to_owned()
+    }
 }

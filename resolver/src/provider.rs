@@ -6,15 +6,25 @@
 //! a proxy with two versions: the versions of A that declare it need the
 //! proxy at `0.0.0`, every version of B needs it at `1.0.0`, so A and B can
 //! never both be chosen while either can be chosen alone.
+//!
+//! The solver does not see semver versions. Each plugin's offered versions
+//! are sorted once and the solver works on their ranks (`u32`): a
+//! requirement becomes the ranks of the versions it matches. Over the
+//! versions that exist this is exactly the same set algebra, and ranges of
+//! small integers are far cheaper to intersect than ranges of semver
+//! versions. The host's API is rank 0 (the host's version) and rank 1 (any
+//! other version), so a requirement the host cannot meet is still a
+//! non-empty range and the report can say what the host provides.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
+use rustc_hash::FxHashMap as HashMap;
 use semver::{Version, VersionReq};
 
 use crate::index::{Candidate, Index, IndexError, Manifest};
@@ -52,12 +62,142 @@ impl fmt::Display for Pkg {
     }
 }
 
-pub(crate) const DECLARER_SIDE: Version = Version::new(0, 0, 0);
-pub(crate) const OTHER_SIDE: Version = Version::new(1, 0, 0);
+pub(crate) const DECLARER_SIDE: u32 = 0;
+pub(crate) const OTHER_SIDE: u32 = 1;
+/// The API's ranks: the host's version, and any other.
+pub(crate) const HOST_API: u32 = 0;
+const OTHER_API: u32 = 1;
 
-pub(crate) type Range = Ranges<Version>;
+/// Requirements as written, for reports: by dependency and range, and by
+/// the dependent too (pubgrub merges versions that need the same range,
+/// even when their requirements were written differently).
+#[derive(Default)]
+pub(crate) struct Written {
+    by_dependency: HashMap<(Pkg, Range), BTreeSet<String>>,
+    by_edge: HashMap<(Pkg, Pkg, Range), BTreeSet<String>>,
+}
+
+impl Written {
+    fn record(&mut self, dependent: &Pkg, dep: &Pkg, range: &Range, req: &VersionReq) {
+        let text = req.to_string();
+        self.by_dependency
+            .entry((dep.clone(), range.clone()))
+            .or_default()
+            .insert(text.clone());
+        self.by_edge
+            .entry((dependent.clone(), dep.clone(), range.clone()))
+            .or_default()
+            .insert(text);
+    }
+
+    /// How `dependent` wrote its requirement on `dep` (any dependent when `None`).
+    pub fn get(&self, dependent: Option<&Pkg>, dep: &Pkg, range: &Range) -> Option<String> {
+        let texts = match dependent {
+            Some(dependent) => self
+                .by_edge
+                .get(&(dependent.clone(), dep.clone(), range.clone())),
+            None => self.by_dependency.get(&(dep.clone(), range.clone())),
+        }?;
+        Some(texts.iter().cloned().collect::<Vec<_>>().join(" or "))
+    }
+
+    /// The version ranges `dep`'s requirements with this rank range stand for.
+    pub fn reqs(&self, dep: &Pkg, range: &Range) -> Vec<VersionReq> {
+        self.by_dependency
+            .get(&(dep.clone(), range.clone()))
+            .map(|texts| {
+                texts
+                    .iter()
+                    .filter_map(|t| VersionReq::parse(t).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A set of ranks.
+pub(crate) type Range = Ranges<u32>;
 
 type ManifestCache = HashMap<(Arc<str>, Version), Rc<Manifest>>;
+type DependencyCache = HashMap<(Arc<str>, u32), Rc<Vec<(Pkg, Range)>>>;
+
+/// Every version a plugin's source offers, ascending; a version's rank is its index.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub versions: Vec<Version>,
+    pub yanked: Vec<bool>,
+    /// Whether the rank may be chosen: no pre-release unless allowed, no
+    /// yanked version unless locked.
+    pub valid: Vec<bool>,
+    pub locked: Option<u32>,
+}
+
+impl Table {
+    /// The ranks of the versions in `range`. A range no version meets is
+    /// the rank just past the last version, which no version has: the
+    /// solver then reports that nothing matches, rather than taking the
+    /// requirement for one that can never hold.
+    fn ranks(&self, range: &Ranges<Version>) -> Range {
+        use std::ops::Bound;
+        let first_at_least = |v: &Version| self.versions.partition_point(|x| x < v) as u32;
+        let first_above = |v: &Version| self.versions.partition_point(|x| x <= v) as u32;
+        let n = self.versions.len() as u32;
+        let ranks = range.iter().fold(Ranges::empty(), |acc, (lo, hi)| {
+            let lo = match lo {
+                Bound::Included(v) => first_at_least(v),
+                Bound::Excluded(v) => first_above(v),
+                Bound::Unbounded => 0,
+            };
+            let hi = match hi {
+                Bound::Included(v) => first_above(v),
+                Bound::Excluded(v) => first_at_least(v),
+                Bound::Unbounded => n,
+            };
+            if lo < hi {
+                acc.union(&Ranges::between(lo, hi))
+            } else {
+                acc
+            }
+        });
+        if ranks.is_empty() {
+            Ranges::singleton(n)
+        } else {
+            ranks
+        }
+    }
+
+    /// The versions of `ranks`, as a version range over the versions that exist.
+    pub fn versions_of(&self, ranks: &Range) -> Ranges<Version> {
+        use std::ops::Bound;
+        let n = self.versions.len() as u32;
+        ranks.iter().fold(Ranges::empty(), |acc, (lo, hi)| {
+            let lo = match lo {
+                Bound::Included(r) => *r,
+                Bound::Excluded(r) => r + 1,
+                Bound::Unbounded => 0,
+            };
+            let hi = match hi {
+                Bound::Included(r) => r + 1,
+                Bound::Excluded(r) => *r,
+                Bound::Unbounded => n,
+            }
+            .min(n);
+            if lo >= hi {
+                return acc;
+            }
+            let upper = match self.versions.get(hi as usize) {
+                Some(v) => Ranges::strictly_lower_than(v.clone()),
+                None => Ranges::full(),
+            };
+            let lower = if lo == 0 {
+                Ranges::full()
+            } else {
+                Ranges::higher_than(self.versions[lo as usize].clone())
+            };
+            acc.union(&lower.intersection(&upper))
+        })
+    }
+}
 
 /// The solver's view of an [`Index`] and a [`Request`], with caches.
 pub struct Provider<'a, I: Index + ?Sized> {
@@ -67,10 +207,9 @@ pub struct Provider<'a, I: Index + ?Sized> {
     known_conflicts: BTreeSet<(Arc<str>, Arc<str>)>,
     /// Conflicts declared by the versions this solve looked at.
     pub(crate) seen_conflicts: RefCell<BTreeSet<(Arc<str>, Arc<str>)>>,
-    candidates: RefCell<HashMap<Arc<str>, Rc<Vec<Candidate>>>>,
+    tables: RefCell<HashMap<Arc<str>, Rc<Table>>>,
     manifests: RefCell<ManifestCache>,
-    /// The text of each requirement, to show the user's own words in reports.
-    pub(crate) req_text: RefCell<HashMap<(Pkg, Range), String>>,
+    dependencies: RefCell<DependencyCache>,
 }
 
 impl<'a, I: Index + ?Sized> Provider<'a, I> {
@@ -84,33 +223,61 @@ impl<'a, I: Index + ?Sized> Provider<'a, I> {
             request,
             known_conflicts,
             seen_conflicts: RefCell::default(),
-            candidates: RefCell::default(),
+            tables: RefCell::default(),
             manifests: RefCell::default(),
-            req_text: RefCell::default(),
+            dependencies: RefCell::default(),
         }
     }
 
-    /// The versions that may be chosen for `plugin`, newest first: no
-    /// pre-release unless allowed for it, no yanked version unless locked.
-    pub(crate) fn candidates(&self, plugin: &Arc<str>) -> Result<Rc<Vec<Candidate>>, IndexError> {
-        if let Some(found) = self.candidates.borrow().get(plugin) {
+    /// The versions `plugin`'s source offers, with their ranks.
+    pub(crate) fn table(&self, plugin: &Arc<str>) -> Result<Rc<Table>, IndexError> {
+        if let Some(found) = self.tables.borrow().get(plugin) {
             return Ok(found.clone());
         }
+        let mut offered = self.index.versions(plugin)?;
+        offered.sort_by(|a, b| a.version.cmp(&b.version));
+        offered.dedup_by(|a, b| a.version == b.version);
         let locked = self.request.locked.get(plugin.as_ref());
         let prerelease_ok = self.request.allows_prerelease(plugin);
-        let mut versions: Vec<Candidate> = self
-            .index
-            .versions(plugin)?
-            .into_iter()
-            .filter(|c| prerelease_ok || c.version.pre.is_empty())
-            .filter(|c| !c.yanked || locked == Some(&c.version))
+        let valid = offered
+            .iter()
+            .map(|c| {
+                (prerelease_ok || c.version.pre.is_empty())
+                    && (!c.yanked || locked == Some(&c.version))
+            })
             .collect();
-        versions.sort_by(|a, b| b.version.cmp(&a.version));
-        let versions = Rc::new(versions);
-        self.candidates
+        let versions: Vec<Version> = offered.iter().map(|c| c.version.clone()).collect();
+        let table = Rc::new(Table {
+            locked: locked
+                .and_then(|l| versions.binary_search(l).ok())
+                .map(|i| i as u32),
+            yanked: offered.iter().map(|c| c.yanked).collect(),
+            valid,
+            versions,
+        });
+        self.tables
             .borrow_mut()
-            .insert(plugin.clone(), versions.clone());
-        Ok(versions)
+            .insert(plugin.clone(), table.clone());
+        Ok(table)
+    }
+
+    /// The version of a plugin's rank.
+    pub(crate) fn version(&self, plugin: &Arc<str>, rank: u32) -> Result<Version, IndexError> {
+        Ok(self.table(plugin)?.versions[rank as usize].clone())
+    }
+
+    /// The versions that may be chosen for `plugin`, newest first: no
+    /// pre-release unless allowed, no yanked version unless locked.
+    pub(crate) fn candidates(&self, plugin: &Arc<str>) -> Result<Vec<Candidate>, IndexError> {
+        let table = self.table(plugin)?;
+        Ok((0..table.versions.len())
+            .rev()
+            .filter(|&i| table.valid[i])
+            .map(|i| Candidate {
+                version: table.versions[i].clone(),
+                yanked: table.yanked[i],
+            })
+            .collect())
     }
 
     pub(crate) fn manifest(
@@ -127,13 +294,89 @@ impl<'a, I: Index + ?Sized> Provider<'a, I> {
         Ok(manifest)
     }
 
-    fn range_of(&self, dep: Pkg, req: &VersionReq) -> Range {
-        let range = req_to_ranges(req);
-        self.req_text
-            .borrow_mut()
-            .entry((dep, range.clone()))
-            .or_insert_with(|| req.to_string());
-        range
+    /// The ranks `req` matches among `dep`'s versions. For the API: the
+    /// host's version and others when it matches the host, others only when not.
+    fn range_of(&self, dep: &Pkg, req: &VersionReq) -> Result<Range, IndexError> {
+        Ok(match dep {
+            Pkg::Plugin(name) => self.table(name)?.ranks(&req_to_ranges(req)),
+            Pkg::Api if req_to_ranges(req).contains(&self.request.api_version) => Ranges::full(),
+            _ => Ranges::singleton(OTHER_API),
+        })
+    }
+
+    /// Every requirement this solve looked at, as written. Built only for a
+    /// report, so solving never pays for it.
+    pub(crate) fn written(&self) -> Result<Written, IndexError> {
+        let mut written = Written::default();
+        for (name, req) in &self.request.requirements {
+            let dep = Pkg::Plugin(Arc::from(name.as_str()));
+            written.record(&Pkg::Root, &dep, &self.range_of(&dep, req)?, req);
+        }
+        let seen: Vec<(Arc<str>, u32)> = self.dependencies.borrow().keys().cloned().collect();
+        for (name, rank) in seen {
+            let manifest = self.manifest(&name, &self.version(&name, rank)?)?;
+            let dependent = Pkg::Plugin(name);
+            for (dep, req) in &manifest.dependencies {
+                let dep = Pkg::Plugin(crate::normalize(dep).into());
+                written.record(&dependent, &dep, &self.range_of(&dep, req)?, req);
+            }
+            written.record(
+                &dependent,
+                &Pkg::Api,
+                &self.range_of(&Pkg::Api, &manifest.api)?,
+                &manifest.api,
+            );
+        }
+        Ok(written)
+    }
+
+    /// What `plugin` at `rank` needs, as the solver sees it; computed once.
+    fn plugin_dependencies(
+        &self,
+        name: &Arc<str>,
+        rank: u32,
+    ) -> Result<Rc<Vec<(Pkg, Range)>>, IndexError> {
+        let key = (name.clone(), rank);
+        if let Some(found) = self.dependencies.borrow().get(&key) {
+            return Ok(found.clone());
+        }
+        let version = self.version(name, rank)?;
+        let manifest = self.manifest(name, &version)?;
+        let mut deps = Vec::new();
+        for (dep, req) in &manifest.dependencies {
+            let dep: Arc<str> = crate::normalize(dep).into();
+            if dep == *name {
+                continue; // A crate cannot depend on itself; ignore a stray entry.
+            }
+            let pkg = Pkg::Plugin(dep);
+            let range = self.range_of(&pkg, req)?;
+            self.add(&mut deps, pkg, range);
+        }
+        let api = self.range_of(&Pkg::Api, &manifest.api)?;
+        self.add(&mut deps, Pkg::Api, api);
+        for other in &manifest.conflicts {
+            let other: Arc<str> = crate::normalize(other).into();
+            self.seen_conflicts
+                .borrow_mut()
+                .insert((name.clone(), other.clone()));
+            let proxy = Pkg::Conflict {
+                declarer: name.clone(),
+                other,
+            };
+            self.add(&mut deps, proxy, Ranges::singleton(DECLARER_SIDE));
+        }
+        for (declarer, other) in &self.known_conflicts {
+            if other == name {
+                let proxy = Pkg::Conflict {
+                    declarer: declarer.clone(),
+                    other: other.clone(),
+                };
+                self.add(&mut deps, proxy, Ranges::singleton(OTHER_SIDE));
+            }
+        }
+        let deps = Rc::new(deps);
+        self.dependencies.borrow_mut().insert(key, deps.clone());
+        Ok(deps)
     }
 
     /// Adds a dependency; a package named twice must satisfy both.
@@ -147,7 +390,7 @@ impl<'a, I: Index + ?Sized> Provider<'a, I> {
 
 impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
     type P = Pkg;
-    type V = Version;
+    type V = u32;
     type VS = Range;
     type M = String;
     type Err = IndexError;
@@ -164,8 +407,12 @@ impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
             return (3, 0, Reverse(0));
         };
         let count = self
-            .candidates(name)
-            .map(|c| c.iter().filter(|c| range.contains(&c.version)).count())
+            .table(name)
+            .map(|t| {
+                (0..t.valid.len())
+                    .filter(|&i| t.valid[i] && range.contains(&(i as u32)))
+                    .count()
+            })
             .unwrap_or(0);
         let tier = match count {
             0 => 2,
@@ -175,27 +422,22 @@ impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
         (tier, stats.conflict_count(), Reverse(count))
     }
 
-    fn choose_version(&self, package: &Pkg, range: &Range) -> Result<Option<Version>, IndexError> {
+    fn choose_version(&self, package: &Pkg, range: &Range) -> Result<Option<u32>, IndexError> {
         Ok(match package {
-            Pkg::Root => Some(Version::new(0, 0, 0)),
-            Pkg::Api => Some(self.request.api_version.clone()).filter(|v| range.contains(v)),
+            Pkg::Root => Some(0),
+            Pkg::Api => Some(HOST_API).filter(|r| range.contains(r)),
             Pkg::Conflict { .. } => [DECLARER_SIDE, OTHER_SIDE]
                 .into_iter()
-                .find(|v| range.contains(v)),
+                .find(|r| range.contains(r)),
             Pkg::Plugin(name) => {
-                let candidates = self.candidates(name)?;
-                let preferred = self
-                    .request
+                let table = self.table(name)?;
+                let fits =
+                    |r: &u32| table.valid.get(*r as usize) == Some(&true) && range.contains(r);
+                let locked = table
                     .locked
-                    .get(name.as_ref())
                     .filter(|_| !self.request.unlocks(name))
-                    .filter(|v| range.contains(v) && candidates.iter().any(|c| &c.version == *v));
-                preferred.cloned().or_else(|| {
-                    candidates
-                        .iter()
-                        .find(|c| range.contains(&c.version))
-                        .map(|c| c.version.clone())
-                })
+                    .filter(fits);
+                locked.or_else(|| (0..table.versions.len() as u32).rev().find(fits))
             }
         })
     }
@@ -203,53 +445,21 @@ impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
     fn get_dependencies(
         &self,
         package: &Pkg,
-        version: &Version,
+        rank: &u32,
     ) -> Result<Dependencies<Pkg, Range, String>, IndexError> {
-        let mut deps = Vec::new();
-        match package {
+        let deps = match package {
             Pkg::Root => {
+                let mut deps = Vec::new();
                 for (name, req) in &self.request.requirements {
                     let pkg = Pkg::Plugin(Arc::from(name.as_str()));
-                    let range = self.range_of(pkg.clone(), req);
+                    let range = self.range_of(&pkg, req)?;
                     self.add(&mut deps, pkg, range);
                 }
+                deps
             }
-            Pkg::Api | Pkg::Conflict { .. } => {}
-            Pkg::Plugin(name) => {
-                let manifest = self.manifest(name, version)?;
-                for (dep, req) in &manifest.dependencies {
-                    let dep: Arc<str> = crate::normalize(dep).into();
-                    if dep == *name {
-                        continue; // A crate cannot depend on itself; ignore a stray entry.
-                    }
-                    let pkg = Pkg::Plugin(dep);
-                    let range = self.range_of(pkg.clone(), req);
-                    self.add(&mut deps, pkg, range);
-                }
-                let api = self.range_of(Pkg::Api, &manifest.api);
-                self.add(&mut deps, Pkg::Api, api);
-                for other in &manifest.conflicts {
-                    let other: Arc<str> = crate::normalize(other).into();
-                    self.seen_conflicts
-                        .borrow_mut()
-                        .insert((name.clone(), other.clone()));
-                    let proxy = Pkg::Conflict {
-                        declarer: name.clone(),
-                        other,
-                    };
-                    self.add(&mut deps, proxy, Ranges::singleton(DECLARER_SIDE));
-                }
-                for (declarer, other) in &self.known_conflicts {
-                    if other == name {
-                        let proxy = Pkg::Conflict {
-                            declarer: declarer.clone(),
-                            other: other.clone(),
-                        };
-                        self.add(&mut deps, proxy, Ranges::singleton(OTHER_SIDE));
-                    }
-                }
-            }
-        }
+            Pkg::Api | Pkg::Conflict { .. } => Vec::new(),
+            Pkg::Plugin(name) => self.plugin_dependencies(name, *rank)?.as_ref().clone(),
+        };
         Ok(Dependencies::Available(deps.into_iter().collect()))
     }
 }

@@ -17,7 +17,7 @@ use pubgrub::{DerivationTree, Derived, External, Ranges, Term};
 use semver::Version;
 
 use crate::index::{Index, IndexError};
-use crate::provider::{Pkg, Provider, Range, DECLARER_SIDE};
+use crate::provider::{Pkg, Provider, Range, Written, DECLARER_SIDE, HOST_API};
 use crate::ranges::req_to_ranges;
 
 type Tree = DerivationTree<Pkg, Range, String>;
@@ -45,10 +45,10 @@ struct Line {
 
 struct Explainer<'p, 'a, I: Index + ?Sized> {
     provider: &'p Provider<'a, I>,
+    written: Written,
     lines: Vec<Line>,
     /// Which line explains each derived node (by address).
     line_of: HashMap<usize, usize>,
-    versions: HashMap<Arc<str>, Vec<Version>>,
 }
 
 fn key(node: &Node) -> usize {
@@ -62,9 +62,9 @@ pub(crate) fn explain<I: Index + ?Sized>(
 ) -> Result<Report, IndexError> {
     let mut explainer = Explainer {
         provider,
+        written: provider.written()?,
         lines: Vec::new(),
         line_of: HashMap::new(),
-        versions: HashMap::new(),
     };
     match tree {
         DerivationTree::External(external) => {
@@ -90,7 +90,7 @@ pub(crate) fn explain<I: Index + ?Sized>(
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let hint = hint(tree, provider)?;
+    let hint = hint(tree, provider, &explainer.written)?;
     Ok(Report { text, hint })
 }
 
@@ -197,10 +197,9 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
             }
             DerivationTree::External(_) => false,
         };
-        let versions = self.known_versions(name)?;
-        Ok(about_own_versions
-            && !versions.is_empty()
-            && !versions.iter().any(|v| range.contains(v)))
+        let table = self.provider.table(name)?;
+        let n = table.versions.len() as u32;
+        Ok(about_own_versions && n > 0 && !(0..n).any(|r| range.contains(&r)))
     }
 
     fn number(&mut self, line: usize) -> usize {
@@ -208,62 +207,53 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
         *self.lines[line].number.get_or_insert(next)
     }
 
-    fn known_versions(&mut self, name: &Arc<str>) -> Result<&[Version], IndexError> {
-        if !self.versions.contains_key(name) {
-            let mut versions: Vec<Version> = self
-                .provider
-                .index
-                .versions(name)?
-                .into_iter()
-                .map(|c| c.version)
-                .collect();
-            versions.sort();
-            self.versions.insert(name.clone(), versions);
-        }
-        Ok(&self.versions[name])
-    }
-
     /// `scope-fx 2.0.0`, `scope-fx >=1.0.0, <2.0.0`, `any version of scope-fx`.
     fn describe(&mut self, pkg: &Pkg, range: &Range) -> Result<String, IndexError> {
+        let host = &self.provider.request.api_version;
         Ok(match pkg {
             Pkg::Root => "plugins.toml".to_owned(),
-            Pkg::Api => match self
-                .provider
-                .req_text
-                .borrow()
-                .get(&(Pkg::Api, range.clone()))
-            {
-                Some(written) => format!("{} {written}", crate::API_CRATE),
-                None => format!("{} {}", crate::API_CRATE, show_range(range)),
+            Pkg::Api => match self.written(pkg, range) {
+                Some(req) => format!("{} {req}", crate::API_CRATE),
+                None if range.contains(&HOST_API) => format!("{} {host}", crate::API_CRATE),
+                None => format!("{} other than {host}", crate::API_CRATE),
             },
             Pkg::Conflict { declarer, other } => {
                 format!("the conflict between {declarer} and {other}")
             }
             Pkg::Plugin(name) => {
-                let versions = self.known_versions(name)?;
-                let inside: Vec<&Version> = versions.iter().filter(|v| range.contains(v)).collect();
+                let table = self.provider.table(name)?;
+                let n = table.versions.len() as u32;
+                let inside: Vec<u32> = (0..n).filter(|r| range.contains(r)).collect();
                 if let [only] = inside.as_slice() {
-                    format!("{name} {only}")
+                    format!("{name} {}", table.versions[*only as usize])
                 } else if range == &Ranges::full()
-                    || (!inside.is_empty() && inside.len() == versions.len())
+                    || (!inside.is_empty() && inside.len() as u32 == n)
                 {
                     format!("any version of {name}")
+                } else if inside.is_empty() {
+                    match self.written(pkg, range) {
+                        Some(req) => format!("{name} {req}"),
+                        None => format!("{name} (no version)"),
+                    }
                 } else {
-                    let simple = range.simplify(versions.iter());
-                    format!("{name} {}", show_range(&simple))
+                    format!("{name} {}", show_range(&table.versions_of(range)))
                 }
             }
         })
     }
 
-    /// How a requirement reads: as written where known, else as a range.
-    fn requirement(&mut self, pkg: &Pkg, range: &Range) -> Result<String, IndexError> {
-        let written = self
-            .provider
-            .req_text
-            .borrow()
-            .get(&(pkg.clone(), range.clone()))
-            .cloned();
+    fn written(&self, pkg: &Pkg, range: &Range) -> Option<String> {
+        self.written.get(None, pkg, range)
+    }
+
+    /// How `dependent` wrote its requirement on `pkg`, else the range.
+    fn requirement(
+        &mut self,
+        dependent: &Pkg,
+        pkg: &Pkg,
+        range: &Range,
+    ) -> Result<String, IndexError> {
+        let written = self.written.get(Some(dependent), pkg, range);
         match written.as_deref() {
             Some("*") => Ok(pkg.to_string()),
             Some(text) => Ok(format!("{pkg} {text}")),
@@ -282,25 +272,35 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
                 )
             }
             External::NoVersions(Pkg::Plugin(name), range) => {
-                let described = self.describe(&Pkg::Plugin(name.clone()), range)?;
-                let offered = self.provider.index.versions(name)?;
-                if offered.is_empty() {
+                let pkg = Pkg::Plugin(name.clone());
+                let described = self.describe(&pkg, range)?;
+                let table = self.provider.table(name)?;
+                let inside: Vec<usize> = (0..table.versions.len())
+                    .filter(|&r| range.contains(&(r as u32)))
+                    .collect();
+                if table.versions.is_empty() {
                     format!("no plugin named {name} was found")
-                } else if offered
-                    .iter()
-                    .any(|c| range.contains(&c.version) && c.yanked)
-                {
+                } else if inside.iter().any(|&r| table.yanked[r]) {
                     match described.strip_prefix("any version of ") {
                         Some(name) => format!("every version of {name} is yanked"),
                         None => format!("every version of {described} is yanked"),
                     }
-                } else if offered.iter().any(|c| range.contains(&c.version)) {
+                } else if !inside.is_empty() {
                     format!(
                         "{described} is a pre-release, which is chosen only when asked for by name"
                     )
                 } else {
-                    let wanted = self.requirement(&Pkg::Plugin(name.clone()), range)?;
-                    match prereleases_near(&offered, range).as_slice() {
+                    let wanted = match self.written(&pkg, range) {
+                        Some(text) if text == "*" => name.to_string(),
+                        Some(text) => format!("{name} {text}"),
+                        None => described.clone(),
+                    };
+                    let reqs = self.written.reqs(&pkg, range);
+                    let near: Vec<String> = reqs
+                        .iter()
+                        .flat_map(|req| prereleases_near(&table.versions, &req_to_ranges(req)))
+                        .collect();
+                    match near.as_slice() {
                         [] => format!("there is no version of {wanted}"),
                         pre => format!(
                             "no release of {wanted} exists (only the pre-release {})",
@@ -313,7 +313,10 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
                 format!("there is no {}", self.describe(pkg, range)?)
             }
             External::FromDependencyOf(Pkg::Root, _, dep, range) => {
-                format!("plugins.toml asks for {}", self.requirement(dep, range)?)
+                format!(
+                    "plugins.toml asks for {}",
+                    self.requirement(&Pkg::Root, dep, range)?
+                )
             }
             External::FromDependencyOf(pkg, versions, Pkg::Conflict { declarer, other }, side) => {
                 let who = self.describe(pkg, versions)?;
@@ -330,7 +333,7 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
                 } else {
                     "depends on"
                 };
-                format!("{who} {verb} {}", self.requirement(dep, range)?)
+                format!("{who} {verb} {}", self.requirement(pkg, dep, range)?)
             }
             External::Custom(pkg, range, reason) => {
                 format!("{} is unavailable: {reason}", self.describe(pkg, range)?)
@@ -383,7 +386,7 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
 }
 
 /// A range as a person writes it: `>=1.2.0, <2.0.0`, `=1.4.0`, `*`.
-pub(crate) fn show_range(range: &Range) -> String {
+pub(crate) fn show_range(range: &Ranges<Version>) -> String {
     if range == &Ranges::full() {
         return "*".into();
     }
@@ -425,18 +428,12 @@ pub(crate) fn show_range(range: &Range) -> String {
 }
 
 /// Pre-releases whose release would fall in `range` (`2.0.0-rc.1` for `^2`).
-fn prereleases_near(offered: &[crate::index::Candidate], range: &Range) -> Vec<String> {
-    offered
+fn prereleases_near(versions: &[Version], range: &Ranges<Version>) -> Vec<String> {
+    versions
         .iter()
-        .filter(|c| !c.version.pre.is_empty())
-        .filter(|c| {
-            range.contains(&Version::new(
-                c.version.major,
-                c.version.minor,
-                c.version.patch,
-            ))
-        })
-        .map(|c| c.version.to_string())
+        .filter(|v| !v.pre.is_empty())
+        .filter(|v| range.contains(&Version::new(v.major, v.minor, v.patch)))
+        .map(ToString::to_string)
         .collect()
 }
 
@@ -460,12 +457,16 @@ fn externals(tree: &Tree) -> Vec<&External<Pkg, Range, String>> {
 }
 
 /// What to try, from the facts that made resolution fail.
-fn hint<I: Index + ?Sized>(tree: &Tree, provider: &Provider<'_, I>) -> Result<String, IndexError> {
+fn hint<I: Index + ?Sized>(
+    tree: &Tree,
+    provider: &Provider<'_, I>,
+    written: &Written,
+) -> Result<String, IndexError> {
     let host = &provider.request.api_version;
     let facts = externals(tree);
     for fact in &facts {
         if let External::FromDependencyOf(Pkg::Plugin(name), _, Pkg::Api, range) = fact {
-            if !range.contains(host) {
+            if !range.contains(&HOST_API) {
                 return Ok(match newest_for_host(provider, name)? {
                     Some(version) => format!(
                         "{name} {version} is the newest version that works with this host ({} {host}): `scopectl install {name}@{}`",
@@ -489,28 +490,35 @@ fn hint<I: Index + ?Sized>(tree: &Tree, provider: &Provider<'_, I>) -> Result<St
     }
     for fact in &facts {
         if let External::NoVersions(Pkg::Plugin(name), range) = fact {
-            let offered = provider.index.versions(name)?;
-            if offered.is_empty() {
+            let table = provider.table(name)?;
+            if table.versions.is_empty() {
                 return Ok(format!(
                     "check the name `{name}`, and the registry it comes from"
                 ));
             }
-            let pre: Vec<&Version> = offered
+            let pkg = Pkg::Plugin(name.clone());
+            let reqs = written.reqs(&pkg, range);
+            let wanted = match reqs.as_slice() {
+                [] => table.versions_of(range),
+                reqs => reqs
+                    .iter()
+                    .fold(Ranges::empty(), |acc, req| acc.union(&req_to_ranges(req))),
+            };
+            let pre = table
+                .versions
                 .iter()
-                .filter(|c| !c.version.pre.is_empty())
-                .filter(|c| {
-                    range.contains(&c.version)
-                        || prereleases_near(std::slice::from_ref(c), range).len() == 1
+                .filter(|v| !v.pre.is_empty())
+                .filter(|v| {
+                    wanted.contains(v)
+                        || !prereleases_near(std::slice::from_ref(v), &wanted).is_empty()
                 })
-                .map(|c| &c.version)
-                .collect();
-            if let Some(newest) = pre.iter().max() {
+                .max();
+            if let Some(newest) = pre {
                 return Ok(format!("pre-releases are chosen only when asked for by name: `scopectl install {name}@={newest}`"));
             }
-            if offered
-                .iter()
-                .any(|c| range.contains(&c.version) && c.yanked)
-            {
+            let yanked =
+                (0..table.versions.len()).any(|r| table.yanked[r] && range.contains(&(r as u32)));
+            if yanked {
                 return Ok(format!("yanked versions of {name} are used only when already locked; ask for a version that is not yanked"));
             }
         }

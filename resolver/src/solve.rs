@@ -89,7 +89,7 @@ pub fn resolve<I: Index + ?Sized>(
     let mut known = BTreeSet::new();
     loop {
         let provider = Provider::new(index, request, known.clone());
-        let outcome = pubgrub::resolve(&provider, Pkg::Root, Version::new(0, 0, 0));
+        let outcome = pubgrub::resolve(&provider, Pkg::Root, 0u32);
         match outcome {
             Ok(selected) => {
                 // A conflict declared by a version seen in this solve binds the
@@ -99,13 +99,12 @@ pub fn resolve<I: Index + ?Sized>(
                     known.extend(seen);
                     continue;
                 }
-                let chosen: BTreeMap<String, Version> = selected
-                    .into_iter()
-                    .filter_map(|(pkg, version)| match pkg {
-                        Pkg::Plugin(name) => Some((name.to_string(), version)),
-                        _ => None,
-                    })
-                    .collect();
+                let mut chosen = BTreeMap::new();
+                for (pkg, rank) in selected {
+                    if let Pkg::Plugin(name) = pkg {
+                        chosen.insert(name.to_string(), provider.version(&name, rank)?);
+                    }
+                }
                 return build(&provider, chosen);
             }
             Err(PubGrubError::NoSolution(tree)) => {
@@ -139,6 +138,23 @@ fn build<I: Index + ?Sized>(
         chosen: &chosen,
         manifests: &manifests,
     };
+    // Who requires what, gathered in one pass over the chosen manifests.
+    let mut dependents: BTreeMap<String, Vec<Requirement>> = BTreeMap::new();
+    for (other, manifest) in &manifests {
+        for (dep, req) in &manifest.dependencies {
+            let dep = crate::normalize(dep);
+            if dep != *other {
+                let by = Requirer::Plugin {
+                    name: other.clone(),
+                    version: chosen[other].clone(),
+                };
+                dependents.entry(dep).or_default().push(Requirement {
+                    by,
+                    req: req.clone(),
+                });
+            }
+        }
+    }
     for (name, version) in &chosen {
         let mut required_by = Vec::new();
         if let Some(req) = request.requirements.get(name) {
@@ -147,20 +163,7 @@ fn build<I: Index + ?Sized>(
                 req: req.clone(),
             });
         }
-        for (other, manifest) in &manifests {
-            for (dep, req) in &manifest.dependencies {
-                if crate::normalize(dep) == *name && other != name {
-                    let by = Requirer::Plugin {
-                        name: other.clone(),
-                        version: chosen[other].clone(),
-                    };
-                    required_by.push(Requirement {
-                        by,
-                        req: req.clone(),
-                    });
-                }
-            }
-        }
+        required_by.extend(dependents.remove(name).unwrap_or_default());
         let locked = request.locked.get(name);
         let newest = provider
             .candidates(&Arc::from(name.as_str()))?
@@ -297,11 +300,21 @@ impl<I: Index + ?Sized> World<'_, '_, I> {
                     let dep = crate::normalize(dep);
                     if let Some(chosen) = self.chosen.get(&dep) {
                         if !req_to_ranges(req).contains(chosen) {
-                            return Ok(Constraint::Needs { plugin: p, version: v, dependency: dep, req: req.clone(), chosen: chosen.clone() });
+                            return Ok(Constraint::Needs {
+                                plugin: p,
+                                version: v,
+                                dependency: dep,
+                                req: req.clone(),
+                                chosen: chosen.clone(),
+                            });
                         }
                     }
                 }
-                Ok(Constraint::Unsolvable { report: format!("choosing {p} {v} would move other plugins that stay where they are") })
+                Ok(Constraint::Unsolvable {
+                    report: format!(
+                        "choosing {p} {v} would move other plugins that stay where they are"
+                    ),
+                })
             }
         }
     }

@@ -12,8 +12,20 @@ fn req(s: &str) -> VersionReq {
 }
 
 fn add(index: &mut MemoryIndex, name: &str, version: &str, api: &str, deps: &[(&str, &str)]) {
-    let dependencies = deps.iter().map(|(d, r)| ((*d).to_owned(), req(r))).collect();
-    index.add(name, v(version), false, Manifest { dependencies, api: req(api), conflicts: vec![] });
+    let dependencies = deps
+        .iter()
+        .map(|(d, r)| ((*d).to_owned(), req(r)))
+        .collect();
+    index.add(
+        name,
+        v(version),
+        false,
+        Manifest {
+            dependencies,
+            api: req(api),
+            conflicts: vec![],
+        },
+    );
 }
 
 #[test]
@@ -21,10 +33,15 @@ fn a_newer_compatible_version_is_an_update() {
     let mut index = MemoryIndex::new();
     add(&mut index, "fx", "1.0.0", "*", &[]);
     add(&mut index, "fx", "1.3.0", "*", &[]);
-    let request = Request::new(v("0.1.0")).require("fx", req("^1")).lock("fx", v("1.0.0"));
+    let request = Request::new(v("0.1.0"))
+        .require("fx", req("^1"))
+        .lock("fx", v("1.0.0"));
     let found = newer(&index, &request, "fx").unwrap();
     assert!(found.update_available());
-    assert_eq!((found.installed, found.newest_compatible, found.newest), (v("1.0.0"), v("1.3.0"), Some(v("1.3.0"))));
+    assert_eq!(
+        (found.installed, found.newest_compatible, found.newest),
+        (v("1.0.0"), v("1.3.0"), Some(v("1.3.0")))
+    );
     assert_eq!(found.blocked_by, None);
 }
 
@@ -33,7 +50,9 @@ fn a_newer_version_for_another_api_is_reported_with_the_reason() {
     let mut index = MemoryIndex::new();
     add(&mut index, "scope-fx", "0.2.0", "^0.1", &[]);
     add(&mut index, "scope-fx", "0.3.0", "^0.2", &[]);
-    let request = Request::new(v("0.1.4")).require("scope-fx", req("*")).lock("scope-fx", v("0.2.0"));
+    let request = Request::new(v("0.1.4"))
+        .require("scope-fx", req("*"))
+        .lock("scope-fx", v("0.2.0"));
     let found = newer(&index, &request, "scope-fx").unwrap();
     assert!(!found.update_available());
     assert_eq!(found.newest, Some(v("0.3.0")));
@@ -57,14 +76,19 @@ fn a_newer_version_another_plugin_excludes_names_that_plugin() {
     assert!(!found.update_available());
     let blocked = found.blocked_by.unwrap();
     assert!(matches!(blocked, Constraint::Requirement { .. }));
-    assert_eq!(blocked.to_string(), "glow 1.0.0 requires blur ^0.3, which 0.4.0 does not match");
+    assert_eq!(
+        blocked.to_string(),
+        "glow 1.0.0 requires blur ^0.3, which 0.4.0 does not match"
+    );
 }
 
 #[test]
 fn nothing_newer_is_no_update_and_no_reason() {
     let mut index = MemoryIndex::new();
     add(&mut index, "fx", "1.0.0", "*", &[]);
-    let request = Request::new(v("0.1.0")).require("fx", req("*")).lock("fx", v("1.0.0"));
+    let request = Request::new(v("0.1.0"))
+        .require("fx", req("*"))
+        .lock("fx", v("1.0.0"));
     let found = newer(&index, &request, "fx").unwrap();
     assert!(!found.update_available());
     assert_eq!((found.newest, found.blocked_by), (Some(v("1.0.0")), None));
@@ -77,12 +101,24 @@ fn a_newer_version_blocked_further_down_gets_the_solvers_explanation() {
     add(&mut index, "app", "2.0.0", "*", &[("lib", "^2")]);
     add(&mut index, "lib", "1.0.0", "*", &[]);
     add(&mut index, "lib", "2.0.0", "^0.9", &[]);
-    let request = Request::new(v("0.1.0")).require("app", req("*")).lock("app", v("1.0.0")).lock("lib", v("1.0.0"));
+    let request = Request::new(v("0.1.0"))
+        .require("app", req("*"))
+        .lock("app", v("1.0.0"))
+        .lock("lib", v("1.0.0"));
     let found = newer(&index, &request, "app").unwrap();
     assert!(!found.update_available());
     let Some(Constraint::Unsolvable { report }) = found.blocked_by else {
-        panic!("expected the solver's explanation, got {:?}", found.blocked_by);
+        panic!(
+            "expected the solver's explanation, got {:?}",
+            found.blocked_by
+        );
     };
-    assert!(report.contains("lib 2.0.0 needs scope-plugin-api ^0.9"), "{report}");
-    assert!(report.contains("the host provides scope-plugin-api 0.1.0"), "{report}");
+    assert!(
+        report.contains("lib 2.0.0 needs scope-plugin-api ^0.9"),
+        "{report}"
+    );
+    assert!(
+        report.contains("the host provides scope-plugin-api 0.1.0"),
+        "{report}"
+    );
 }

@@ -42,8 +42,16 @@ fn random_universe(rng: &mut fastrand::Rng) -> Universe {
                 .filter(|(dep, _)| dep != name)
                 .collect();
             let api = VersionReq::parse(["*", "^0.1", "^0.1", "^0.2"][rng.usize(0..4)]).unwrap();
-            let conflicts = if rng.u8(0..10) == 0 { vec![names[rng.usize(0..names.len())].clone()] } else { vec![] };
-            let manifest = Manifest { dependencies, api, conflicts };
+            let conflicts = if rng.u8(0..10) == 0 {
+                vec![names[rng.usize(0..names.len())].clone()]
+            } else {
+                vec![]
+            };
+            let manifest = Manifest {
+                dependencies,
+                api,
+                conflicts,
+            };
             index.add(name, version, rng.u8(0..7) == 0, manifest);
         }
     }
@@ -58,7 +66,11 @@ fn random_universe(rng: &mut fastrand::Rng) -> Universe {
             request = request.lock(name, pick.version.clone());
         }
     }
-    Universe { index, request, names }
+    Universe {
+        index,
+        request,
+        names,
+    }
 }
 
 /// Every rule a solution must keep; `None` when it keeps them all.
@@ -79,7 +91,9 @@ fn violation(universe: &Universe, chosen: &BTreeMap<String, Version>) -> Option<
             return Some(format!("{name} {version} is yanked and not locked"));
         }
         if !version.pre.is_empty() && !request.allows_prerelease(name) {
-            return Some(format!("{name} {version} is a pre-release nobody asked for"));
+            return Some(format!(
+                "{name} {version} is a pre-release nobody asked for"
+            ));
         }
         let manifest = universe.index.manifest(name, version).unwrap();
         if !req_to_ranges(&manifest.api).contains(&HOST_API) {
@@ -88,7 +102,11 @@ fn violation(universe: &Universe, chosen: &BTreeMap<String, Version>) -> Option<
         for (dep, req) in &manifest.dependencies {
             match chosen.get(dep) {
                 Some(v) if req_to_ranges(req).contains(v) => {}
-                other => return Some(format!("{name} {version} needs {dep} {req}, chosen {other:?}")),
+                other => {
+                    return Some(format!(
+                        "{name} {version} needs {dep} {req}, chosen {other:?}"
+                    ))
+                }
             }
         }
         for other in &manifest.conflicts {
@@ -106,8 +124,13 @@ fn solvable(universe: &Universe) -> bool {
         .names
         .iter()
         .map(|name| {
-            let mut versions: Vec<Option<Version>> =
-                universe.index.versions(name).unwrap().into_iter().map(|c| Some(c.version)).collect();
+            let mut versions: Vec<Option<Version>> = universe
+                .index
+                .versions(name)
+                .unwrap()
+                .into_iter()
+                .map(|c| Some(c.version))
+                .collect();
             versions.push(None);
             versions
         })
@@ -148,15 +171,29 @@ fn agrees_with_brute_force_on_random_universes() {
         let exists = solvable(&universe);
         match resolve(&universe.index, &universe.request) {
             Ok(resolution) => {
-                let chosen = resolution.plugins.iter().map(|(n, p)| (n.clone(), p.version.clone())).collect();
+                let chosen = resolution
+                    .plugins
+                    .iter()
+                    .map(|(n, p)| (n.clone(), p.version.clone()))
+                    .collect();
                 if let Some(problem) = violation(&universe, &chosen) {
-                    panic!("case {case}: the resolver's solution breaks a rule: {problem}\n{:?}", universe.request);
+                    panic!(
+                        "case {case}: the resolver's solution breaks a rule: {problem}\n{:?}",
+                        universe.request
+                    );
                 }
-                assert!(exists, "case {case}: the oracle found no solution but the resolver did");
+                assert!(
+                    exists,
+                    "case {case}: the oracle found no solution but the resolver did"
+                );
                 solved += 1;
             }
             Err(ResolveError::NoSolution(report)) => {
-                assert!(!exists, "case {case}: a solution exists but the resolver said:\n{report}\n{:?}", universe.request);
+                assert!(
+                    !exists,
+                    "case {case}: a solution exists but the resolver said:\n{report}\n{:?}",
+                    universe.request
+                );
                 assert!(!report.text.is_empty() && !report.hint.is_empty());
                 unsolvable += 1;
             }
@@ -164,7 +201,10 @@ fn agrees_with_brute_force_on_random_universes() {
         }
     }
     // Both outcomes must be exercised for the comparison to mean anything.
-    assert!(solved > 100 && unsolvable > 100, "solved {solved}, unsolvable {unsolvable}");
+    assert!(
+        solved > 100 && unsolvable > 100,
+        "solved {solved}, unsolvable {unsolvable}"
+    );
 }
 
 #[test]
@@ -178,7 +218,16 @@ fn a_two_thousand_deep_chain_reports_without_overflowing_the_stack() {
             vec![]
         };
         let api = VersionReq::parse(if i + 1 == depth { "^0.2" } else { "^0.1" }).unwrap();
-        index.add(&format!("p{i}"), Version::new(1, 0, 0), false, Manifest { dependencies, api, conflicts: vec![] });
+        index.add(
+            &format!("p{i}"),
+            Version::new(1, 0, 0),
+            false,
+            Manifest {
+                dependencies,
+                api,
+                conflicts: vec![],
+            },
+        );
     }
     let request = Request::new(HOST_API).require("p0", VersionReq::parse("^1").unwrap());
     // A thread with a small stack, as test threads and worker threads have.
@@ -197,8 +246,8 @@ fn a_two_thousand_deep_chain_reports_without_overflowing_the_stack() {
     assert_eq!(
         lines[lines.len() - 3..],
         [
-            "And because p0 1.0.0 depends on p1 ^1, p0 1.0.0 needs scope-plugin-api ^0.2.",
-            "And because p0 1.0.0 needs scope-plugin-api ^0.1, p0 1.0.0 cannot be used.",
+            "And because the host provides scope-plugin-api 0.1.0, p1 1.0.0 cannot be used.",
+            "And because p0 1.0.0 depends on p1 ^1, p0 1.0.0 cannot be used.",
             "And because plugins.toml asks for p0 ^1, no set of plugin versions satisfies plugins.toml.",
         ]
     );
