@@ -1,0 +1,480 @@
+//! Git sources: URL and revision checks, a bare cache per repository,
+//! revision resolution, checkouts keyed by commit, and remote tips.
+//!
+//! Everything a user typed is checked before any git operation starts:
+//! only https, ssh, scp-like (`git@host:path`) and explicit `file://` URLs,
+//! nothing that could be read as an option or a transport helper
+//! (`ext::`, `fd::`). libgit2 runs no hooks; submodules are refused.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Direction, FetchOptions, Oid, Repository};
+use sha2::{Digest, Sha256};
+
+use crate::redact::redact;
+
+/// A git failure, with the repository named (credentials removed).
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The URL is not one scopectl accepts.
+    #[error("`{url}` is not an accepted git URL: {reason}; use https://, ssh://, git@host:path or file://")]
+    BadUrl {
+        /// The URL, redacted.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The branch, tag or commit is not one scopectl accepts.
+    #[error("`{rev}` is not an accepted git revision: {reason}")]
+    BadRevision {
+        /// The revision.
+        rev: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The revision does not exist in the repository.
+    #[error("{url} has no {what}")]
+    NotFound {
+        /// The URL, redacted.
+        url: String,
+        /// `branch \`x\``, `tag \`x\``, `commit \`x\``.
+        what: String,
+    },
+    /// The plugin uses submodules.
+    #[error("{url} at {commit} uses git submodules, which scopectl does not fetch; vendor them into the plugin's repository")]
+    Submodules {
+        /// The URL, redacted.
+        url: String,
+        /// The commit.
+        commit: String,
+    },
+    /// libgit2 failed.
+    #[error("git failed for {url}: {message}")]
+    Git {
+        /// The URL, redacted.
+        url: String,
+        /// libgit2's message, redacted.
+        message: String,
+    },
+    /// The filesystem failed.
+    #[error("git checkout of {url} failed")]
+    Io {
+        /// The URL, redacted.
+        url: String,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A validated git URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitUrl {
+    url: String,
+    normalized: String,
+}
+
+impl GitUrl {
+    /// Checks `url`; refuses anything but https, ssh, scp-like and `file://`.
+    pub fn parse(url: &str) -> Result<GitUrl, GitError> {
+        let bad = |reason: &str| GitError::BadUrl {
+            url: redact(url),
+            reason: reason.to_owned(),
+        };
+        if url.starts_with('-') {
+            return Err(bad("it starts with `-`, which git could read as an option"));
+        }
+        if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(bad("it contains spaces or control characters"));
+        }
+        let plain = url.strip_prefix("git+").unwrap_or(url);
+        if let Some((transport, _)) = plain.split_once("::") {
+            if !transport.contains('/') {
+                return Err(bad(&format!(
+                    "the `{transport}::` transport runs programs and is not allowed"
+                )));
+            }
+        }
+        let normalized = if let Some((scheme, rest)) = plain.split_once("://") {
+            let scheme = scheme.to_ascii_lowercase();
+            match scheme.as_str() {
+                "https" | "ssh" => {}
+                "file" if !rest.is_empty() => {}
+                "http" => return Err(bad("plain http is not allowed")),
+                other => return Err(bad(&format!("the `{other}` scheme is not allowed"))),
+            }
+            if scheme != "file" {
+                let host_end = rest.find('/').unwrap_or(rest.len());
+                if host_end == 0 {
+                    return Err(bad("it names no host"));
+                }
+            }
+            normalize(&scheme, rest)
+        } else if let Some((host, path)) = scp_like(plain) {
+            normalize("ssh", &format!("{host}/{}", path.trim_start_matches('/')))
+        } else {
+            return Err(bad("it has no scheme"));
+        };
+        Ok(GitUrl {
+            url: plain.to_owned(),
+            normalized,
+        })
+    }
+
+    /// The URL as given (without a `git+` prefix).
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL with case, a trailing `/` and a trailing `.git` folded away:
+    /// two spellings of one repository normalise alike.
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+
+    /// A directory name for this repository: readable and unique.
+    pub fn cache_key(&self) -> String {
+        let name: String = self
+            .normalized
+            .rsplit('/')
+            .next()
+            .unwrap_or("repo")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let digest = Sha256::digest(self.normalized.as_bytes());
+        let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{name}-{hash}")
+    }
+
+    /// The URL for messages (credentials removed).
+    pub fn redacted(&self) -> String {
+        redact(&self.url)
+    }
+}
+
+/// `user@host:path` (not `C:\...`, not a URL).
+fn scp_like(url: &str) -> Option<(&str, &str)> {
+    let (host, path) = url.split_once(':')?;
+    if host.is_empty() || host.contains('/') || path.starts_with("//") || host.len() == 1 {
+        return None;
+    }
+    Some((host, path))
+}
+
+fn normalize(scheme: &str, rest: &str) -> String {
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    // Host names are case-insensitive; user names and paths are not.
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => format!("{user}@{}", host.to_ascii_lowercase()),
+        None => authority.to_ascii_lowercase(),
+    };
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    format!("{scheme}://{authority}{path}")
+}
+
+/// What to take from a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitRef {
+    /// The remote's default branch.
+    DefaultBranch,
+    /// A branch.
+    Branch(String),
+    /// A tag.
+    Tag(String),
+    /// A full or abbreviated commit id, or any other revision.
+    Rev(String),
+}
+
+impl GitRef {
+    /// Checks the name of a branch, tag or revision before git sees it.
+    pub fn validate(&self) -> Result<(), GitError> {
+        let name = match self {
+            GitRef::DefaultBranch => return Ok(()),
+            GitRef::Branch(n) | GitRef::Tag(n) | GitRef::Rev(n) => n,
+        };
+        let bad = |reason: &str| GitError::BadRevision {
+            rev: name.clone(),
+            reason: reason.to_owned(),
+        };
+        if name.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        if name.starts_with('-') {
+            return Err(bad("it starts with `-`, which git could read as an option"));
+        }
+        if name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+        {
+            return Err(bad("it contains a character git does not allow in names"));
+        }
+        if name.contains("..")
+            || name.contains("@{")
+            || name.ends_with('/')
+            || name.ends_with(".lock")
+        {
+            return Err(bad("it is not a valid git name"));
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            GitRef::DefaultBranch => "default branch".into(),
+            GitRef::Branch(b) => format!("branch `{b}`"),
+            GitRef::Tag(t) => format!("tag `{t}`"),
+            GitRef::Rev(r) => format!("commit `{r}`"),
+        }
+    }
+}
+
+/// The git cache: bare repositories under `db/`, checkouts under `checkouts/`.
+#[derive(Debug, Clone)]
+pub struct GitCache {
+    root: PathBuf,
+}
+
+impl GitCache {
+    /// A cache rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> GitCache {
+        GitCache { root: root.into() }
+    }
+
+    fn git_err(url: &GitUrl, err: git2::Error) -> GitError {
+        GitError::Git {
+            url: url.redacted(),
+            message: redact(err.message()),
+        }
+    }
+
+    fn io_err(url: &GitUrl, source: std::io::Error) -> GitError {
+        GitError::Io {
+            url: url.redacted(),
+            source,
+        }
+    }
+
+    /// The bare repository for `url`, created when missing.
+    fn database(&self, url: &GitUrl) -> Result<Repository, GitError> {
+        let path = self.root.join("db").join(url.cache_key());
+        match Repository::open_bare(&path) {
+            Ok(repo) => Ok(repo),
+            Err(_) => {
+                fs_err::create_dir_all(&path).map_err(|e| Self::io_err(url, e))?;
+                Repository::init_bare(&path).map_err(|e| Self::git_err(url, e))
+            }
+        }
+    }
+
+    /// Fetches `url` into its bare cache and resolves `reference` to a commit.
+    pub fn fetch(&self, url: &GitUrl, reference: &GitRef) -> Result<Oid, GitError> {
+        reference.validate()?;
+        let repo = self.database(url)?;
+        let mut remote = repo
+            .remote_anonymous(url.as_str())
+            .map_err(|e| Self::git_err(url, e))?;
+        // `+` on tags: a tag that moved upstream moves here too.
+        let refspecs = [
+            "+refs/heads/*:refs/remotes/origin/*",
+            "+refs/tags/*:refs/tags/*",
+            "+HEAD:refs/remotes/origin/HEAD",
+        ];
+        let mut options = FetchOptions::new();
+        options.download_tags(git2::AutotagOption::None);
+        remote
+            .fetch(&refspecs, Some(&mut options), None)
+            .map_err(|e| Self::git_err(url, e))?;
+        Self::resolve(&repo, url, reference)
+    }
+
+    fn resolve(repo: &Repository, url: &GitUrl, reference: &GitRef) -> Result<Oid, GitError> {
+        let not_found = || GitError::NotFound {
+            url: url.redacted(),
+            what: reference.describe(),
+        };
+        let spec = match reference {
+            GitRef::DefaultBranch => "refs/remotes/origin/HEAD".to_owned(),
+            GitRef::Branch(b) => format!("refs/remotes/origin/{b}"),
+            GitRef::Tag(t) => format!("refs/tags/{t}"),
+            GitRef::Rev(r) => {
+                // A branch or tag given with `@REV` is fine too.
+                for candidate in [format!("refs/remotes/origin/{r}"), format!("refs/tags/{r}")] {
+                    if let Ok(reference) = repo.find_reference(&candidate) {
+                        return reference
+                            .peel_to_commit()
+                            .map(|c| c.id())
+                            .map_err(|e| Self::git_err(url, e));
+                    }
+                }
+                r.clone()
+            }
+        };
+        let object = repo.revparse_single(&spec).map_err(|_| not_found())?;
+        object
+            .peel_to_commit()
+            .map(|c| c.id())
+            .map_err(|_| not_found())
+    }
+
+    /// Checks out `commit` into a directory keyed by it and returns that
+    /// directory. A complete checkout is reused; a partial one is redone.
+    pub fn checkout(&self, url: &GitUrl, commit: Oid) -> Result<PathBuf, GitError> {
+        let dest = self
+            .root
+            .join("checkouts")
+            .join(url.cache_key())
+            .join(commit.to_string());
+        let marker = dest.join(".scope-checkout-ok");
+        if marker.is_file() {
+            return Ok(dest);
+        }
+        let repo = self.database(url)?;
+        let object = repo
+            .find_object(commit, None)
+            .map_err(|e| Self::git_err(url, e))?;
+        let tree = object.peel_to_tree().map_err(|e| Self::git_err(url, e))?;
+        if tree.get_name(".gitmodules").is_some() {
+            return Err(GitError::Submodules {
+                url: url.redacted(),
+                commit: commit.to_string(),
+            });
+        }
+        let parent = dest.parent().expect("checkouts have a parent");
+        fs_err::create_dir_all(parent).map_err(|e| Self::io_err(url, e))?;
+        if dest.exists() {
+            fs_err::remove_dir_all(&dest).map_err(|e| Self::io_err(url, e))?;
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(".checkout-")
+            .tempdir_in(parent)
+            .map_err(|e| Self::io_err(url, e))?;
+        let mut builder = git2::build::CheckoutBuilder::new();
+        builder.force().target_dir(staging.path());
+        repo.checkout_tree(&object, Some(&mut builder))
+            .map_err(|e| Self::git_err(url, e))?;
+        fs_err::write(
+            staging.path().join(".scope-checkout-ok"),
+            commit.to_string(),
+        )
+        .map_err(|e| Self::io_err(url, e))?;
+        let staged = staging.keep();
+        fs_err::rename(&staged, &dest).map_err(|e| Self::io_err(url, e))?;
+        Ok(dest)
+    }
+}
+
+/// The commit a remote branch (or the default branch) points at now, like
+/// `git ls-remote`, without fetching.
+pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
+    let reference = branch.map_or(GitRef::DefaultBranch, |b| GitRef::Branch(b.to_owned()));
+    reference.validate()?;
+    let git_err = |e: git2::Error| GitError::Git {
+        url: url.redacted(),
+        message: redact(e.message()),
+    };
+    let mut remote = git2::Remote::create_detached(url.as_str()).map_err(git_err)?;
+    remote.connect(Direction::Fetch).map_err(git_err)?;
+    let wanted = branch.map_or("HEAD".to_owned(), |b| format!("refs/heads/{b}"));
+    let tip = remote
+        .list()
+        .map_err(git_err)?
+        .iter()
+        .find(|head| head.name() == wanted)
+        .map(|head| head.oid());
+    tip.ok_or_else(|| GitError::NotFound {
+        url: url.redacted(),
+        what: reference.describe(),
+    })
+}
+
+/// Whether `dir` holds a checkout made by [`GitCache::checkout`].
+pub fn is_complete_checkout(dir: &Path) -> bool {
+    dir.join(".scope-checkout-ok").is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_documented_forms_and_normalises_them_alike() {
+        let forms = [
+            "https://Example.org/me/color-generator.git",
+            "https://example.org/me/color-generator",
+            "git+https://example.org/me/color-generator/",
+        ];
+        let normalized: Vec<String> = forms
+            .iter()
+            .map(|u| GitUrl::parse(u).unwrap().normalized().to_owned())
+            .collect();
+        assert!(
+            normalized
+                .iter()
+                .all(|n| n == "https://example.org/me/color-generator"),
+            "{normalized:?}"
+        );
+        assert_eq!(
+            GitUrl::parse("git@example.org:me/fx.git")
+                .unwrap()
+                .normalized(),
+            "ssh://git@example.org/me/fx"
+        );
+        assert_eq!(
+            GitUrl::parse("git+ssh://git@example.org/me/fx")
+                .unwrap()
+                .normalized(),
+            "ssh://git@example.org/me/fx"
+        );
+        assert_eq!(
+            GitUrl::parse("file:///srv/repos/fx").unwrap().normalized(),
+            "file:///srv/repos/fx"
+        );
+    }
+
+    #[test]
+    fn refuses_dangerous_and_unknown_forms() {
+        for (url, why) in [
+            ("-uhelp", "starts with `-`"),
+            ("ext::sh -c touch% /tmp/pwned", "spaces"),
+            ("ext::sh", "`ext::` transport"),
+            ("fd::17", "`fd::` transport"),
+            ("git+ext::x", "`ext::` transport"),
+            ("http://example.org/x", "plain http"),
+            ("ftp://example.org/x", "`ftp` scheme"),
+            ("/srv/repos/x", "no scheme"),
+            ("https:///x", "no host"),
+        ] {
+            let err = GitUrl::parse(url).unwrap_err().to_string();
+            assert!(err.contains(why), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_revisions_git_could_misread() {
+        for rev in ["-x", "a b", "a..b", "x^", "@{-1}", ""] {
+            assert!(GitRef::Rev(rev.into()).validate().is_err(), "{rev}");
+        }
+        GitRef::Tag("v1.0.0".into()).validate().unwrap();
+        GitRef::Branch("feature/x".into()).validate().unwrap();
+    }
+
+    #[test]
+    fn credentials_never_reach_messages() {
+        let err = GitUrl::parse("ftp://me:pw@example.org/x")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("pw"), "{err}");
+    }
+}

@@ -1,0 +1,14 @@
+//! Everything that brings a plugin's source onto the machine.
+//!
+//! - [`unpack`] extracts a downloaded `.crate` archive into a private
+//!   directory and moves it into place only when every entry was safe and
+//!   the whole archive was read; hostile archives are refused by name.
+//! - [`git`] validates git URLs and revisions before any git operation,
+//!   keeps one bare cache per normalised URL, resolves a branch, tag or
+//!   commit to a commit id, checks that commit out into a directory keyed by
+//!   it, and asks a remote for a branch's tip without fetching.
+//! - [`redact`] keeps credentials out of every message.
+
+pub mod git;
+pub mod redact;
+pub mod unpack;
