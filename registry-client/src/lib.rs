@@ -11,4 +11,6 @@
 
 pub mod git;
 pub mod redact;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod unpack;
