@@ -7,10 +7,15 @@
 //!   keeps one bare cache per normalised URL, resolves a branch, tag or
 //!   commit to a commit id, checks that commit out into a directory keyed by
 //!   it, and asks a remote for a branch's tip without fetching.
+//! - [`registry`] reads sparse registries through one [`http`] client:
+//!   `config.json`, index entries revalidated into an on-disk cache,
+//!   offline reads, and downloads verified against the index's SHA-256.
 //! - [`redact`] keeps credentials out of every message.
 
 pub mod git;
+pub mod http;
 pub mod redact;
+pub mod registry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod unpack;

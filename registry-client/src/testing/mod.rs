@@ -2,5 +2,7 @@
 //! the sources capability, a fixture registry served on `127.0.0.1`).
 
 mod git;
+mod registry;
 
 pub use git::GitRepo;
+pub use registry::{FixtureRegistry, Package, Switches};

@@ -1,0 +1,324 @@
+//! One HTTP client for every registry request: bounded timeouts, retries
+//! with exponential backoff and jitter for transient failures only
+//! (connection errors, resets, timeouts, 5xx, 429 with `Retry-After`),
+//! never for other 4xx answers. Progress and retry warnings go to a
+//! [`Reporter`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::StatusCode;
+
+use crate::redact::redact;
+
+/// Told about progress and retries; the CLI draws it.
+pub trait Reporter: Send + Sync {
+    /// A request failed transiently and will be tried again after `wait`.
+    fn retrying(&self, url: &str, why: &str, wait: Duration, attempts_left: u32) {
+        let _ = (url, why, wait, attempts_left);
+    }
+    /// `bytes` more bytes of a download arrived.
+    fn downloaded(&self, bytes: u64) {
+        let _ = bytes;
+    }
+    /// A file finished downloading.
+    fn finished(&self, name: &str) {
+        let _ = name;
+    }
+}
+
+/// A reporter that says nothing.
+pub struct Silent;
+
+impl Reporter for Silent {}
+
+/// Timeouts and retries, from `SCOPE_HTTP_TIMEOUT` and `SCOPE_HTTP_RETRIES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Per request, body included.
+    pub timeout: Duration,
+    /// How many times a transient failure is retried.
+    pub retries: u32,
+    /// The first backoff; it doubles with each retry.
+    pub backoff: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout: Duration::from_secs(30),
+            retries: 3,
+            backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The defaults, overridden by `SCOPE_HTTP_TIMEOUT` (seconds) and `SCOPE_HTTP_RETRIES`.
+    pub fn from_env() -> Result<HttpSettings, HttpError> {
+        let mut settings = HttpSettings::default();
+        let read = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+        if let Some(value) = read("SCOPE_HTTP_TIMEOUT") {
+            let secs: f64 = value
+                .parse()
+                .ok()
+                .filter(|s: &f64| *s > 0.0 && s.is_finite())
+                .ok_or_else(|| {
+                    HttpError::Settings(format!(
+                        "SCOPE_HTTP_TIMEOUT is `{value}`; give a number of seconds, e.g. 30"
+                    ))
+                })?;
+            settings.timeout = Duration::from_secs_f64(secs);
+        }
+        if let Some(value) = read("SCOPE_HTTP_RETRIES") {
+            settings.retries = value.parse().map_err(|_| {
+                HttpError::Settings(format!(
+                    "SCOPE_HTTP_RETRIES is `{value}`; give a whole number, e.g. 3"
+                ))
+            })?;
+        }
+        Ok(settings)
+    }
+}
+
+/// A request that failed for good.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The server could not be reached or the transfer broke, after every retry.
+    #[error("cannot fetch {url}: {message}")]
+    Transport {
+        /// The URL, redacted.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The server answered with an error status.
+    #[error("{url} answered {status}")]
+    Status {
+        /// The URL, redacted.
+        url: String,
+        /// The status.
+        status: StatusCode,
+    },
+    /// A setting is invalid.
+    #[error("{0}")]
+    Settings(String),
+    /// The body could not be stored.
+    #[error("cannot store the download of {url}")]
+    Store {
+        /// The URL, redacted.
+        url: String,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The answer to a GET.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body (empty when it went to a [`Sink`]).
+    pub body: Vec<u8>,
+}
+
+/// Where a response body streams to. A retry starts the body again, so the
+/// sink must be able to forget what it got.
+pub trait Sink: Send {
+    /// Forget everything written so far.
+    fn reset(&mut self) -> std::io::Result<()>;
+    /// Take the next piece of the body.
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+}
+
+impl Sink for Vec<u8> {
+    fn reset(&mut self) -> std::io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
+/// The shared HTTP client.
+pub struct Http {
+    client: reqwest::Client,
+    settings: HttpSettings,
+    reporter: Arc<dyn Reporter>,
+}
+
+enum Attempt {
+    Done(Answer),
+    Fail(HttpError),
+    Retry { why: String, wait: Option<Duration> },
+}
+
+impl Http {
+    /// A client with these settings (rustls; HTTP/2 where the server offers it).
+    pub fn new(settings: HttpSettings, reporter: Arc<dyn Reporter>) -> Result<Http, HttpError> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .user_agent(concat!("scopectl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError::Settings(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Http {
+            client,
+            settings,
+            reporter,
+        })
+    }
+
+    /// The reporter.
+    pub fn reporter(&self) -> &dyn Reporter {
+        self.reporter.as_ref()
+    }
+
+    /// GETs `url` with `headers` (and `token` as `Authorization`), retrying
+    /// transient failures. Any final status is returned; the caller decides.
+    pub async fn get(
+        &self,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        token: Option<&str>,
+    ) -> Result<Answer, HttpError> {
+        let mut body = Vec::new();
+        let mut answer = self.get_into(url, headers, token, &mut body).await?;
+        answer.body = body;
+        Ok(answer)
+    }
+
+    /// Like [`Http::get`], streaming a successful body into `sink`.
+    pub async fn get_into(
+        &self,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        token: Option<&str>,
+        sink: &mut dyn Sink,
+    ) -> Result<Answer, HttpError> {
+        let mut attempt = 0;
+        loop {
+            let (why, wait) = match self.attempt(url, headers, token, sink).await {
+                Attempt::Done(answer) => return Ok(answer),
+                Attempt::Fail(err) => return Err(err),
+                Attempt::Retry { why, wait } => (why, wait),
+            };
+            if attempt >= self.settings.retries {
+                return Err(HttpError::Transport {
+                    url: redact(url),
+                    message: format!("{why} (after {} attempts)", attempt + 1),
+                });
+            }
+            let backoff = self.settings.backoff.saturating_mul(1 << attempt.min(10));
+            let jitter = backoff.mul_f64(fastrand::f64() * 0.5);
+            let wait = wait
+                .unwrap_or(backoff + jitter)
+                .min(Duration::from_secs(60));
+            self.reporter
+                .retrying(&redact(url), &why, wait, self.settings.retries - attempt);
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        token: Option<&str>,
+        sink: &mut dyn Sink,
+    ) -> Attempt {
+        let mut request = self.client.get(url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, token);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                return Attempt::Retry {
+                    why: describe(&err),
+                    wait: None,
+                }
+            }
+        };
+        let status = response.status();
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            let wait = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Attempt::Retry {
+                why: format!("the server answered {status}"),
+                wait,
+            };
+        }
+        let headers = response.headers().clone();
+        if let Err(source) = sink.reset() {
+            return Attempt::Fail(HttpError::Store {
+                url: redact(url),
+                source,
+            });
+        }
+        let mut response = response;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    self.reporter.downloaded(chunk.len() as u64);
+                    if let Err(source) = sink.write(&chunk) {
+                        return Attempt::Fail(HttpError::Store {
+                            url: redact(url),
+                            source,
+                        });
+                    }
+                }
+                Ok(None) => break,
+                // A body cut short or stalled: transient.
+                Err(err) => {
+                    return Attempt::Retry {
+                        why: describe(&err),
+                        wait: None,
+                    }
+                }
+            }
+        }
+        Attempt::Done(Answer {
+            status,
+            headers,
+            body: Vec::new(),
+        })
+    }
+}
+
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else if err.is_body() || err.is_decode() {
+        "the response body broke off"
+    } else {
+        "the request failed"
+    };
+    let mut detail = String::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        detail = cause.to_string();
+        source = cause.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {}", redact(&detail))
+    }
+}
