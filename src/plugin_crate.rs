@@ -22,6 +22,8 @@ pub struct PluginCrate {
     pub register: String,
     /// Its requirement on `scope-plugin-api`.
     pub api_requirement: String,
+    /// Plugins it must never be installed with (`[package.metadata.scope] conflicts`).
+    pub conflicts: Vec<String>,
 }
 
 impl PluginCrate {
@@ -84,7 +86,18 @@ impl PluginCrate {
         if !valid_ident {
             bail!("`{}` names `{register}` as its registration function, which is not a Rust identifier", package.name);
         }
+        let conflicts = match &package.metadata["scope"]["conflicts"] {
+            serde_json::Value::Null => Vec::new(),
+            serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_string) => {
+                items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+            }
+            other => bail!(
+                "`{}` has `[package.metadata.scope] conflicts = {other}`; it must be a list of plugin names",
+                package.name
+            ),
+        };
         Ok(PluginCrate {
+            conflicts,
             name: package.name.to_string(),
             version: package.version.to_string(),
             dir,

@@ -10,10 +10,12 @@
 //! - [`registry`] reads sparse registries through one [`http`] client:
 //!   `config.json`, index entries revalidated into an on-disk cache,
 //!   offline reads, and downloads verified against the index's SHA-256.
+//! - [`plugins`] gathers what the resolver needs from a registry.
 //! - [`redact`] keeps credentials out of every message.
 
 pub mod git;
 pub mod http;
+pub mod plugins;
 pub mod redact;
 pub mod registry;
 #[cfg(feature = "test-support")]

@@ -90,6 +90,9 @@ pub enum RegistryError {
     },
 }
 
+/// One crate's index entry, or why it could not be had.
+pub type Fetched = (String, Result<Option<IndexKrate>, RegistryError>);
+
 /// A sparse registry.
 pub struct Registry {
     name: String,
@@ -417,8 +420,7 @@ impl Registry {
                 (i, name.clone(), registry.krate(&name).await)
             });
         }
-        let mut results: Vec<Option<(String, Result<Option<IndexKrate>, RegistryError>)>> =
-            (0..names.len()).map(|_| None).collect();
+        let mut results: Vec<Option<Fetched>> = (0..names.len()).map(|_| None).collect();
         while let Some(joined) = tasks.join_next().await {
             let (i, name, result) = joined.expect("index tasks do not panic");
             results[i] = Some((name, result));

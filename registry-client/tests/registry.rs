@@ -339,3 +339,41 @@ fn concurrent_fetches_return_every_entry_in_order() {
     assert_eq!(got, names.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(results.iter().all(|(_, r)| matches!(r, Ok(Some(_)))));
 }
+
+#[test]
+fn plugins_and_the_plugins_they_depend_on_reach_the_resolver() {
+    use scope_registry_client::plugins::{collect, to_index};
+    use scope_resolver::{resolve, Request};
+    let s = scene();
+    Package::new("glow", "1.0.0")
+        .api("^0.1")
+        .dep("blur", "^0.3")
+        .dep("serde-like", "1")
+        .publish(&s.server);
+    Package::new("blur", "0.3.0").api("^0.1").publish(&s.server);
+    Package::new("blur", "0.3.1").api("^0.2").publish(&s.server);
+    Package::new("serde-like", "1.0.0").publish(&s.server);
+    let registry = Arc::new(s.registry());
+    let plugins = run(collect(&registry, &["glow".to_owned()])).unwrap();
+    assert_eq!(
+        plugins.keys().collect::<Vec<_>>(),
+        ["blur", "glow"],
+        "the non-plugin is left to cargo"
+    );
+    let index = to_index(&plugins);
+    let request =
+        Request::new(semver::Version::new(0, 1, 0)).require("glow", semver::VersionReq::STAR);
+    let resolution = resolve(&index, &request).unwrap();
+    assert_eq!(
+        resolution.plugins["blur"].version,
+        semver::Version::new(0, 3, 0),
+        "0.3.1 needs API 0.2"
+    );
+
+    let err = run(collect(&registry, &["serde-like".to_owned()])).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`serde-like` is not a Scope plugin"),
+        "{err}"
+    );
+}

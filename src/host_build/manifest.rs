@@ -96,6 +96,7 @@ mod tests {
             dir: PathBuf::from(format!("/src/{name}")),
             register: "register_pipelines".into(),
             api_requirement: "^0.1".into(),
+            conflicts: Vec::new(),
         }
     }
 
