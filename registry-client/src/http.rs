@@ -57,9 +57,20 @@ impl Default for HttpSettings {
 impl HttpSettings {
     /// The defaults, overridden by `SCOPE_HTTP_TIMEOUT` (seconds) and `SCOPE_HTTP_RETRIES`.
     pub fn from_env() -> Result<HttpSettings, HttpError> {
-        let mut settings = HttpSettings::default();
         let read = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
-        if let Some(value) = read("SCOPE_HTTP_TIMEOUT") {
+        HttpSettings::from_values(
+            read("SCOPE_HTTP_TIMEOUT").as_deref(),
+            read("SCOPE_HTTP_RETRIES").as_deref(),
+        )
+    }
+
+    /// The defaults, overridden by a timeout in seconds and a retry count as written.
+    pub fn from_values(
+        timeout: Option<&str>,
+        retries: Option<&str>,
+    ) -> Result<HttpSettings, HttpError> {
+        let mut settings = HttpSettings::default();
+        if let Some(value) = timeout {
             let secs: f64 = value
                 .parse()
                 .ok()
@@ -71,7 +82,7 @@ impl HttpSettings {
                 })?;
             settings.timeout = Duration::from_secs_f64(secs);
         }
-        if let Some(value) = read("SCOPE_HTTP_RETRIES") {
+        if let Some(value) = retries {
             settings.retries = value.parse().map_err(|_| {
                 HttpError::Settings(format!(
                     "SCOPE_HTTP_RETRIES is `{value}`; give a whole number, e.g. 3"
@@ -320,5 +331,31 @@ fn describe(err: &reqwest::Error) -> String {
         kind.to_owned()
     } else {
         format!("{kind}: {}", redact(&detail))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_environment_values() {
+        let settings = HttpSettings::from_values(Some("2.5"), Some("0")).unwrap();
+        assert_eq!(
+            (settings.timeout, settings.retries),
+            (Duration::from_millis(2500), 0)
+        );
+        assert_eq!(
+            HttpSettings::from_values(None, None).unwrap(),
+            HttpSettings::default()
+        );
+        let err = HttpSettings::from_values(Some("soon"), None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "SCOPE_HTTP_TIMEOUT is `soon`; give a number of seconds, e.g. 30"
+        );
+        assert!(HttpSettings::from_values(None, Some("-1")).is_err());
     }
 }

@@ -128,11 +128,31 @@ impl Registry {
         http: Arc<Http>,
         offline: bool,
     ) -> Result<Registry, RegistryError> {
+        Registry::default_registry_in(None, None, cache_root, http, offline)
+    }
+
+    /// Like [`Registry::default_registry`], reading cargo's configuration
+    /// from `config_root` upwards and from `cargo_home` (both default to
+    /// cargo's own choice: the working directory and `CARGO_HOME`).
+    pub fn default_registry_in(
+        config_root: Option<&Path>,
+        cargo_home: Option<&Path>,
+        cache_root: &Path,
+        http: Arc<Http>,
+        offline: bool,
+    ) -> Result<Registry, RegistryError> {
         let location = |message: String| RegistryError::Location {
             registry: "crates-io".into(),
             message,
         };
-        let url = IndexUrl::crates_io(None, None, None).map_err(|e| location(e.to_string()))?;
+        let utf8 = |p: &Path| {
+            tame_index::PathBuf::from_path_buf(p.to_owned())
+                .map_err(|p| location(format!("{} is not UTF-8", p.display())))
+        };
+        let config_root = config_root.map(utf8).transpose()?;
+        let cargo_home = cargo_home.map(utf8).transpose()?;
+        let url = IndexUrl::crates_io(config_root, cargo_home.as_deref(), None)
+            .map_err(|e| location(e.to_string()))?;
         if !url.is_sparse() {
             return Err(location(format!(
                 "cargo is configured to use the git index `{}`; scopectl reads sparse indexes only: set `registries.crates-io.protocol = \"sparse\"` in cargo's config",

@@ -377,3 +377,31 @@ fn plugins_and_the_plugins_they_depend_on_reach_the_resolver() {
         "{err}"
     );
 }
+
+#[test]
+fn the_default_registry_follows_cargos_source_replacement() {
+    let s = scene();
+    Package::new("scope-fx", "1.0.0")
+        .api("^0.1")
+        .publish(&s.server);
+    let cargo_home = s.temp.path().join("cargo-home");
+    fs_err::create_dir_all(&cargo_home).unwrap();
+    let config = format!(
+        "[source.crates-io]\nreplace-with = \"mirror\"\n\n[source.mirror]\nregistry = \"{}\"\n",
+        s.server.index_url()
+    );
+    fs_err::write(cargo_home.join("config.toml"), config).unwrap();
+    let http = Arc::new(Http::new(settings(), s.warnings.clone()).unwrap());
+    let registry = Registry::default_registry_in(
+        Some(s.temp.path()),
+        Some(&cargo_home),
+        &s.temp.path().join("cache"),
+        http,
+        false,
+    )
+    .unwrap();
+    let krate = run(registry.krate("scope-fx"))
+        .unwrap()
+        .expect("served by the replacement");
+    assert_eq!(krate.versions.len(), 1);
+}
