@@ -24,20 +24,10 @@ fn demo_builds_a_host_writes_a_video_and_reuses_its_build() {
         stdout(&first)
     );
 
-    let probe = output(
-        Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-count_frames",
-                "-show_entries",
-                "stream=width,height,nb_read_frames",
-                "-of",
-                "csv=p=0",
-            ])
-            .arg(&video),
+    assert_eq!(
+        support::probe(&video, "width,height,nb_read_frames"),
+        "512,512,12"
     );
-    assert_eq!(stdout(&probe).trim(), "512,512,12", "{}", stderr(&probe));
 
     // The real layout of a home.
     assert_eq!(

@@ -248,21 +248,8 @@ fn the_host_reads_444_and_mono_as_ffmpeg_writes_them_and_keeps_odd_sizes() {
                 .arg(&output_path),
         );
         assert!(run.status.success(), "{pix_fmt}: {}", stderr(&run));
-        let probe = output(
-            Command::new("ffprobe")
-                .args([
-                    "-v",
-                    "error",
-                    "-count_frames",
-                    "-show_entries",
-                    "stream=width,height,nb_read_frames,pix_fmt",
-                    "-of",
-                    "csv=p=0",
-                ])
-                .arg(&output_path),
-        );
         assert_eq!(
-            support::stdout(&probe).trim(),
+            support::probe(&output_path, "width,height,pix_fmt,nb_read_frames"),
             "101,77,yuv420p,4",
             "{pix_fmt}: one frame short of a full window is dropped"
         );

@@ -302,17 +302,7 @@ impl Registry {
             let token = self.token.as_deref().ok_or_else(|| self.auth_required())?;
             answer = self.http.get(&url, &[], Some(token)).await?;
         }
-        match answer.status {
-            StatusCode::OK => {}
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(self.auth_required()),
-            status => {
-                return Err(HttpError::Status {
-                    url: redact(&url),
-                    status,
-                }
-                .into())
-            }
-        }
+        self.expect_ok(&url, answer.status)?;
         let mut config = parse(&answer.body)?;
         // A registry that refused us without a token requires one, whatever it says.
         config.auth_required |= refused_without_token;
@@ -321,6 +311,19 @@ impl Registry {
         }
         let _ = fs_err::write(&cached, &answer.body);
         Ok(config)
+    }
+
+    /// A 200, or the error that the status means.
+    fn expect_ok(&self, url: &str, status: StatusCode) -> Result<(), RegistryError> {
+        match status {
+            StatusCode::OK => Ok(()),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(self.auth_required()),
+            status => Err(HttpError::Status {
+                url: redact(url),
+                status,
+            }
+            .into()),
+        }
     }
 
     fn auth_required(&self) -> RegistryError {
@@ -503,17 +506,7 @@ impl Registry {
             .http
             .get_into(&url, &[], self.token_for(Some(config)), &mut sink)
             .await?;
-        match answer.status {
-            StatusCode::OK => {}
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(self.auth_required()),
-            status => {
-                return Err(HttpError::Status {
-                    url: redact(&url),
-                    status,
-                }
-                .into())
-            }
-        }
+        self.expect_ok(&url, answer.status)?;
         let actual = hex(&sink.hasher.finalize());
         if actual != checksum {
             // The temporary file is removed when dropped: nothing is kept.

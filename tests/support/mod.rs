@@ -99,3 +99,22 @@ pub fn require_ffmpeg() {
         "these tests need ffmpeg on PATH: apt-get install -y ffmpeg"
     );
 }
+
+/// What ffprobe says of a video's first stream: `entries` (e.g.
+/// `width,height,nb_read_frames`) as one CSV line.
+pub fn probe(video: &Path, entries: &str) -> String {
+    let out = output(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-show_entries"])
+            .arg(format!("stream={entries}"))
+            .args(["-of", "csv=p=0"])
+            .arg(video),
+    );
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        video.display(),
+        stderr(&out)
+    );
+    stdout(&out).trim().to_owned()
+}
