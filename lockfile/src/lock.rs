@@ -1,0 +1,288 @@
+//! `resolved.lock`.
+
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
+
+/// The format version this scopectl writes and reads.
+pub const LOCK_VERSION: i64 = 1;
+
+/// Where a pinned plugin came from, exactly.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PinSource {
+    /// A registry crate and its SHA-256.
+    Registry {
+        /// The registry's name (`crates-io` for the default).
+        registry: String,
+        /// Hex SHA-256 of the `.crate`.
+        checksum: String,
+    },
+    /// A git commit.
+    Git {
+        /// The URL.
+        url: String,
+        /// What was asked for (`branch=main`, `tag=v1`, `rev=abc`, or empty for the default branch).
+        reference: String,
+        /// The full commit id.
+        commit: String,
+    },
+    /// A local directory.
+    Path {
+        /// The directory.
+        path: PathBuf,
+    },
+}
+
+/// One chosen plugin.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pin {
+    /// Its name.
+    pub name: String,
+    /// Its exact version.
+    pub version: Version,
+    /// Its source.
+    pub source: PinSource,
+    /// The plugins it depends on, by name, sorted.
+    pub dependencies: Vec<String>,
+}
+
+/// One crate of the host build's graph, as cargo locked it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CratePin {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: Version,
+    /// cargo's source string (`registry+...`, `git+...#commit`), none for path crates.
+    pub source: Option<String>,
+    /// Its checksum, for registry crates.
+    pub checksum: Option<String>,
+}
+
+/// `resolved.lock`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lockfile {
+    /// The host runtime's version.
+    pub host_version: Version,
+    /// The plugin API version the host provides.
+    pub api_version: Version,
+    /// Every plugin, sorted by name.
+    pub plugins: Vec<Pin>,
+    /// The host build's full crate graph, sorted.
+    pub crates: Vec<CratePin>,
+}
+
+/// A `resolved.lock` that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Not valid TOML.
+    #[error("{path} is not valid TOML:\n{message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's report.
+        message: String,
+    },
+    /// Written by a newer scopectl.
+    #[error("{path} has format version {found}, newer than this scopectl reads ({LOCK_VERSION}); upgrade scopectl")]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+    },
+    /// A key is missing or malformed.
+    #[error(
+        "{path}: {message}; the file is written by scopectl: regenerate it with `scopectl sync`"
+    )]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Lockfile {
+    /// Sorts everything, so equal content is equal text.
+    pub fn normalize(&mut self) {
+        for pin in &mut self.plugins {
+            pin.dependencies.sort();
+            pin.dependencies.dedup();
+        }
+        self.plugins.sort();
+        self.crates.sort();
+        self.crates.dedup();
+    }
+
+    /// The file's text: deterministic, sorted, diff-friendly.
+    pub fn to_toml(&self) -> String {
+        let mut lock = self.clone();
+        lock.normalize();
+        let mut doc = DocumentMut::new();
+        doc.decor_mut()
+            .set_prefix("# Written by scopectl: exactly what was chosen. Do not edit by hand.\n");
+        doc.insert("version", value(LOCK_VERSION));
+        doc.insert("host_version", value(lock.host_version.to_string()));
+        doc.insert("api_version", value(lock.api_version.to_string()));
+        let mut plugins = ArrayOfTables::new();
+        for pin in &lock.plugins {
+            let mut t = Table::new();
+            t.insert("name", value(&pin.name));
+            t.insert("version", value(pin.version.to_string()));
+            match &pin.source {
+                PinSource::Registry { registry, checksum } => {
+                    t.insert("source", value(format!("registry+{registry}")));
+                    t.insert("checksum", value(checksum));
+                }
+                PinSource::Git {
+                    url,
+                    reference,
+                    commit,
+                } => {
+                    t.insert("source", value(format!("git+{url}")));
+                    t.insert("reference", value(reference));
+                    t.insert("commit", value(commit));
+                }
+                PinSource::Path { path } => {
+                    t.insert("source", value(format!("path+{}", path.display())));
+                }
+            }
+            t.insert(
+                "dependencies",
+                value(pin.dependencies.iter().collect::<Array>()),
+            );
+            plugins.push(t);
+        }
+        doc.insert("plugin", Item::ArrayOfTables(plugins));
+        let mut crates = ArrayOfTables::new();
+        for c in &lock.crates {
+            let mut t = Table::new();
+            t.insert("name", value(&c.name));
+            t.insert("version", value(c.version.to_string()));
+            if let Some(source) = &c.source {
+                t.insert("source", value(source));
+            }
+            if let Some(checksum) = &c.checksum {
+                t.insert("checksum", value(checksum));
+            }
+            crates.push(t);
+        }
+        doc.insert("crate", Item::ArrayOfTables(crates));
+        doc.to_string()
+    }
+
+    /// Parses the file at `path` from `text`.
+    pub fn parse(path: &Path, text: &str) -> Result<Lockfile, LockError> {
+        let doc: DocumentMut =
+            text.parse()
+                .map_err(|e: toml_edit::TomlError| LockError::Syntax {
+                    path: path.to_owned(),
+                    message: e.to_string().trim_end().to_owned(),
+                })?;
+        let invalid = |message: String| LockError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let found = doc
+            .get("version")
+            .and_then(Item::as_integer)
+            .ok_or_else(|| invalid("no `version` key".into()))?;
+        if found > LOCK_VERSION {
+            return Err(LockError::TooNew {
+                path: path.to_owned(),
+                found,
+            });
+        }
+        let text_of = |table: &Table, key: &str, what: &str| -> Result<String, LockError> {
+            table
+                .get(key)
+                .and_then(Item::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(format!("{what} has no `{key}`")))
+        };
+        let version_of = |table: &Table, key: &str, what: &str| -> Result<Version, LockError> {
+            let text = text_of(table, key, what)?;
+            Version::parse(&text).map_err(|e| {
+                invalid(format!(
+                    "{what}: `{key} = \"{text}\"` is not a version: {e}"
+                ))
+            })
+        };
+        let root = doc.as_table();
+        let host_version = version_of(root, "host_version", "the file")?;
+        let api_version = version_of(root, "api_version", "the file")?;
+        let mut plugins = Vec::new();
+        for t in doc
+            .get("plugin")
+            .and_then(Item::as_array_of_tables)
+            .into_iter()
+            .flatten()
+        {
+            let name = text_of(t, "name", "a [[plugin]]")?;
+            let what = format!("plugin `{name}`");
+            let version = version_of(t, "version", &what)?;
+            let source_text = text_of(t, "source", &what)?;
+            let source = if let Some(registry) = source_text.strip_prefix("registry+") {
+                PinSource::Registry {
+                    registry: registry.to_owned(),
+                    checksum: text_of(t, "checksum", &what)?,
+                }
+            } else if let Some(url) = source_text.strip_prefix("git+") {
+                PinSource::Git {
+                    url: url.to_owned(),
+                    reference: text_of(t, "reference", &what)?,
+                    commit: text_of(t, "commit", &what)?,
+                }
+            } else if let Some(dir) = source_text.strip_prefix("path+") {
+                PinSource::Path {
+                    path: PathBuf::from(dir),
+                }
+            } else {
+                return Err(invalid(format!(
+                    "{what} has an unknown source `{source_text}`"
+                )));
+            };
+            let dependencies = t
+                .get("dependencies")
+                .and_then(Item::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            plugins.push(Pin {
+                name,
+                version,
+                source,
+                dependencies,
+            });
+        }
+        let mut crates = Vec::new();
+        for t in doc
+            .get("crate")
+            .and_then(Item::as_array_of_tables)
+            .into_iter()
+            .flatten()
+        {
+            let name = text_of(t, "name", "a [[crate]]")?;
+            let what = format!("crate `{name}`");
+            crates.push(CratePin {
+                version: version_of(t, "version", &what)?,
+                source: t.get("source").and_then(Item::as_str).map(str::to_owned),
+                checksum: t.get("checksum").and_then(Item::as_str).map(str::to_owned),
+                name,
+            });
+        }
+        let mut lock = Lockfile {
+            host_version,
+            api_version,
+            plugins,
+            crates,
+        };
+        lock.normalize();
+        Ok(lock)
+    }
+}
