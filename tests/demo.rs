@@ -42,6 +42,27 @@ fn demo_builds_a_host_writes_a_video_and_reuses_its_build() {
     ] {
         assert!(home.join("generations/1").join(file).is_file(), "{file}");
     }
+    let lock_path = home.join("resolved.lock");
+    let lock =
+        scope_lockfile::Lockfile::parse(&lock_path, &fs_err::read_to_string(&lock_path).unwrap())
+            .unwrap();
+    let pinned: Vec<&str> = lock.plugins.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        pinned,
+        ["color-generator", "scope-invert", "temporal-blend"]
+    );
+    let graph: Vec<&str> = lock.crates.iter().map(|c| c.name.as_str()).collect();
+    for name in ["fastrand", "lexopt", "scope-host", "scope-plugin-api"] {
+        assert!(
+            graph.contains(&name),
+            "the host's crate graph lists {name}: {graph:?}"
+        );
+    }
+    let plugins_toml = fs_err::read_to_string(home.join("plugins.toml")).unwrap();
+    let intent =
+        scope_lockfile::PluginsToml::parse(&home.join("plugins.toml"), &plugins_toml).unwrap();
+    assert_eq!(intent.plugins().len(), 3);
+
     let pipelines = output(Command::new(home.join("bin/scope-host")).args(["pipelines", "--json"]));
     let json: serde_json::Value = serde_json::from_slice(&pipelines.stdout).unwrap();
     let ids: Vec<&str> = json["pipelines"]

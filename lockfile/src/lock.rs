@@ -60,6 +60,45 @@ pub struct CratePin {
     pub checksum: Option<String>,
 }
 
+impl CratePin {
+    /// Every package of a `Cargo.lock`: the crate graph cargo resolved.
+    pub fn from_cargo_lock(path: &Path, text: &str) -> Result<Vec<CratePin>, LockError> {
+        let doc: DocumentMut =
+            text.parse()
+                .map_err(|e: toml_edit::TomlError| LockError::Syntax {
+                    path: path.to_owned(),
+                    message: e.to_string().trim_end().to_owned(),
+                })?;
+        let invalid = |message: String| LockError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let mut crates = Vec::new();
+        for t in doc
+            .get("package")
+            .and_then(Item::as_array_of_tables)
+            .into_iter()
+            .flatten()
+        {
+            let name = t
+                .get("name")
+                .and_then(Item::as_str)
+                .ok_or_else(|| invalid("a [[package]] has no name".into()))?;
+            let version = t.get("version").and_then(Item::as_str).unwrap_or("");
+            let version =
+                Version::parse(version).map_err(|e| invalid(format!("package `{name}`: {e}")))?;
+            crates.push(CratePin {
+                name: name.to_owned(),
+                version,
+                source: t.get("source").and_then(Item::as_str).map(str::to_owned),
+                checksum: t.get("checksum").and_then(Item::as_str).map(str::to_owned),
+            });
+        }
+        crates.sort();
+        Ok(crates)
+    }
+}
+
 /// `resolved.lock`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lockfile {

@@ -5,7 +5,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use toml_edit::{value, DocumentMut, InlineTable, Table};
+use scope_lockfile::{CratePin, Lockfile, Pin, PinSource, PluginSpec, PluginsToml};
 
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::embedded;
@@ -38,7 +38,7 @@ pub fn demo(global: &GlobalArgs, args: &DemoArgs, printer: &Printer) -> Result<E
         .iter()
         .map(|dir| PluginCrate::read(dir))
         .collect::<Result<Vec<_>>>()?;
-    let plugins_toml = plugins_toml(&plugins);
+    let plugins_toml = plugins_toml(&home, &plugins);
 
     let names: Vec<String> = plugins
         .iter()
@@ -56,7 +56,7 @@ pub fn demo(global: &GlobalArgs, args: &DemoArgs, printer: &Printer) -> Result<E
         }
         None => {
             let n = home.generations()?.last().map_or(1, |last| last + 1);
-            let lock = resolved_lock(&plugins);
+            let lock = resolved_lock(&plugins, &built.cargo_lock)?;
             NewGeneration {
                 host: &built.binary,
                 plugins_toml: &plugins_toml,
@@ -155,37 +155,41 @@ fn reusable_generation(home: &Home, binary: &Path) -> Result<Option<u64>> {
     Ok(same.then_some(current))
 }
 
-fn plugins_toml(plugins: &[PluginCrate]) -> String {
-    let mut doc = DocumentMut::new();
-    doc.decor_mut()
-        .set_prefix("# The scopectl demo: the example plugins that ship inside scopectl.\n");
-    let mut table = Table::new();
+fn plugins_toml(home: &Home, plugins: &[PluginCrate]) -> String {
+    let mut file = PluginsToml::empty(&home.plugins_toml());
     for plugin in plugins {
-        let mut spec = InlineTable::new();
-        spec.insert("path", plugin.dir.to_string_lossy().as_ref().into());
-        table.insert(&plugin.name, value(spec));
+        file.set(
+            &plugin.name,
+            PluginSpec::Path {
+                path: plugin.dir.clone(),
+            },
+        );
     }
-    doc.insert("plugins", toml_edit::Item::Table(table));
-    doc.to_string()
+    format!("# The scopectl demo: the example plugins that ship inside scopectl.\n{file}")
 }
 
-fn resolved_lock(plugins: &[PluginCrate]) -> String {
-    let mut doc = DocumentMut::new();
-    doc.insert("version", value(1));
-    doc.insert("api_version", value(scope_plugin_api::API_VERSION));
-    let mut pins = toml_edit::ArrayOfTables::new();
-    let mut sorted: Vec<&PluginCrate> = plugins.iter().collect();
-    sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    for plugin in sorted {
-        let mut pin = Table::new();
-        pin.insert("name", value(&plugin.name));
-        pin.insert("version", value(&plugin.version));
-        pin.insert("source", value(format!("path+{}", plugin.dir.display())));
-        pin.insert("api", value(&plugin.api_requirement));
-        pins.push(pin);
-    }
-    doc.insert("plugin", toml_edit::Item::ArrayOfTables(pins));
-    doc.to_string()
+/// The pins of the example plugins and the crate graph cargo locked for the host.
+fn resolved_lock(plugins: &[PluginCrate], cargo_lock: &Path) -> Result<String> {
+    let text = fs_err::read_to_string(cargo_lock)?;
+    let lock = Lockfile {
+        host_version: semver::Version::parse(env!("CARGO_PKG_VERSION"))?,
+        api_version: semver::Version::parse(scope_plugin_api::API_VERSION)?,
+        plugins: plugins
+            .iter()
+            .map(|p| {
+                Ok(Pin {
+                    name: p.name.clone(),
+                    version: semver::Version::parse(&p.version)?,
+                    source: PinSource::Path {
+                        path: p.dir.clone(),
+                    },
+                    dependencies: Vec::new(),
+                })
+            })
+            .collect::<Result<_>>()?,
+        crates: CratePin::from_cargo_lock(cargo_lock, &text)?,
+    };
+    Ok(lock.to_toml())
 }
 
 /// Quotes a word for a POSIX shell when it needs it.
