@@ -8,7 +8,8 @@
 //!   `generations/`, `current`, `bin/scope-host`, the disposable `build/`).
 //! - [`generation`]: staging and publishing immutable generations.
 //! - [`fsx`]: every atomic write and symlink switch of state files.
-//! - [`plugin_crate`]: reading a plugin crate from its directory.
+//! - [`plugin_crate`]: reading a plugin crate from its directory;
+//!   [`spec`]: plugin specs as typed on the command line.
 //! - [`host_build`]: generating the host crate and building it with cargo.
 //! - [`embedded`]: the SDK and example plugin sources carried in the binary.
 //! - [`printer`]: status lines and progress bars; [`error`]: error reports.
@@ -23,4 +24,5 @@ pub mod home;
 pub mod host_build;
 pub mod plugin_crate;
 pub mod printer;
+pub mod spec;
 pub mod time;
