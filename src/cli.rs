@@ -57,6 +57,18 @@ pub enum Command {
     /// untouched), builds the host, runs `color-generator → invert` and writes
     /// a short y4m video.
     Demo(DemoArgs),
+    /// Switch to the previous generation (or generation N) without rebuilding
+    Rollback {
+        /// The generation to switch to
+        #[arg(long, value_name = "N")]
+        to: Option<u64>,
+    },
+    /// List the generations: number, time, command, what changed, which is current
+    History {
+        /// Print one JSON object (see the README)
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `demo`.

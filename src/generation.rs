@@ -52,3 +52,55 @@ impl NewGeneration<'_> {
         doc.to_string()
     }
 }
+
+/// What a generation's `generation.toml` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerationInfo {
+    /// Its number.
+    pub number: u64,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// The command line that made it.
+    pub command: String,
+    /// What changed.
+    pub changes: Vec<String>,
+}
+
+impl GenerationInfo {
+    /// Reads generation `n` of `home`; refuses one without a host binary.
+    pub fn read(home: &Home, n: u64) -> Result<GenerationInfo> {
+        let dir = home.generation_dir(n);
+        if !dir.join(HOST_BINARY).is_file() {
+            anyhow::bail!(
+                "generation {n} does not exist in {} (or has no host)",
+                home.root().display()
+            );
+        }
+        let path = dir.join("generation.toml");
+        let text = fs_err::read_to_string(&path)?;
+        let doc: DocumentMut = text
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        let text_of = |key: &str| {
+            doc.get(key)
+                .and_then(toml_edit::Item::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let changes = doc
+            .get("changes")
+            .and_then(toml_edit::Item::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(GenerationInfo {
+            number: n,
+            created: text_of("created"),
+            command: text_of("command"),
+            changes,
+        })
+    }
+}

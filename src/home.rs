@@ -121,3 +121,110 @@ impl Home {
         Ok(())
     }
 }
+
+/// The home's exclusive lock, held by every command that changes it.
+#[derive(Debug)]
+pub struct HomeLock {
+    _file: std::fs::File,
+}
+
+impl Home {
+    /// Takes the home's lock. When another command holds it, `on_wait` is
+    /// called once (to print `Blocking: waiting for lock on <home>`) and the
+    /// wait lasts at most `timeout`, or as long as it takes.
+    pub fn lock(
+        &self,
+        timeout: Option<std::time::Duration>,
+        on_wait: impl FnOnce(),
+    ) -> Result<HomeLock> {
+        let path = self.root.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file `{}`", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(HomeLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => on_wait(),
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(err).with_context(|| format!("cannot lock `{}`", path.display()));
+            }
+        }
+        let Some(timeout) = timeout else {
+            file.lock()
+                .with_context(|| format!("cannot lock `{}`", path.display()))?;
+            return Ok(HomeLock { _file: file });
+        };
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(HomeLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(crate::error::Hinted::new(
+                        format!(
+                            "gave up after {:.1} s waiting for the lock on {}",
+                            timeout.as_secs_f64(),
+                            self.root.display()
+                        ),
+                        "another scopectl command is changing this home; wait for it, or raise SCOPE_LOCK_TIMEOUT",
+                    )
+                    .into());
+                }
+                Err(std::fs::TryLockError::Error(err)) => {
+                    return Err(err).with_context(|| format!("cannot lock `{}`", path.display()));
+                }
+            }
+        }
+    }
+}
+
+/// `SCOPE_LOCK_TIMEOUT`: seconds to wait for the home's lock; unset waits as long as it takes.
+pub fn lock_timeout() -> Result<Option<std::time::Duration>> {
+    match std::env::var("SCOPE_LOCK_TIMEOUT") {
+        Err(_) => Ok(None),
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => {
+            let secs: f64 = v
+                .parse()
+                .ok()
+                .filter(|s: &f64| *s >= 0.0 && s.is_finite())
+                .with_context(|| {
+                    format!("SCOPE_LOCK_TIMEOUT is `{v}`; give a number of seconds")
+                })?;
+            Ok(Some(std::time::Duration::from_secs_f64(secs)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_locker_waits_then_gives_up_after_the_timeout() {
+        let temp = tempfile::tempdir().unwrap();
+        let home = Home::open(temp.path()).unwrap();
+        let held = home
+            .lock(None, || panic!("the first locker does not wait"))
+            .unwrap();
+        let mut waited = false;
+        let err = home
+            .lock(Some(std::time::Duration::from_millis(200)), || {
+                waited = true
+            })
+            .unwrap_err();
+        assert!(waited, "told the user it is waiting");
+        assert!(
+            err.to_string()
+                .starts_with("gave up after 0.2 s waiting for the lock on"),
+            "{err}"
+        );
+        drop(held);
+        home.lock(Some(std::time::Duration::ZERO), || panic!("free now"))
+            .unwrap();
+    }
+}

@@ -61,6 +61,11 @@ impl Printer {
         let _ = writeln!(std::io::stderr(), "{verb} {message}");
     }
 
+    /// A line that must reach the user even when quiet: the wait for a lock.
+    pub fn blocking(&self, message: &str) {
+        let _ = writeln!(std::io::stderr(), "{message}");
+    }
+
     /// A warning, shown unless quiet.
     pub fn warn(&self, message: impl std::fmt::Display) {
         if self.verbosity >= Verbosity::Normal {

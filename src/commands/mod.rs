@@ -2,6 +2,8 @@
 //! returns an exit status; the work happens in the library modules.
 
 mod demo;
+mod history;
+mod rollback;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,12 @@ pub fn run(cli: Cli) -> ExitCode {
     let printer = Printer::new(verbosity, color);
     let result = match cli.command {
         Command::Demo(args) => demo::demo(&cli.global, &args, &printer),
+        Command::Rollback { to } => {
+            open_home(&cli.global).and_then(|home| rollback::rollback(&home, to, &printer))
+        }
+        Command::History { json } => {
+            open_home(&cli.global).and_then(|home| history::history(&home, json))
+        }
     };
     match result {
         Ok(code) => code,
@@ -31,4 +39,23 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The home of `--home`, `SCOPE_HOME` or `~/.scope`.
+fn open_home(global: &crate::cli::GlobalArgs) -> anyhow::Result<crate::home::Home> {
+    let root = match &global.home {
+        Some(home) => home.clone(),
+        None => crate::home::Home::default_root()?,
+    };
+    crate::home::Home::open(&root)
+}
+
+/// Takes the home's lock, saying so when another command holds it.
+fn lock_home(home: &crate::home::Home, printer: &Printer) -> anyhow::Result<crate::home::HomeLock> {
+    home.lock(crate::home::lock_timeout()?, || {
+        printer.blocking(&format!(
+            "Blocking: waiting for lock on {}",
+            home.root().display()
+        ));
+    })
 }
