@@ -16,7 +16,7 @@ pub struct Cli {
 }
 
 /// Flags every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// The home directory holding plugins.toml, resolved.lock and generations
     /// [default: $SCOPE_HOME, else ~/.scope]
@@ -57,6 +57,37 @@ pub enum Command {
     /// untouched), builds the host, runs `color-generator → invert` and writes
     /// a short y4m video.
     Demo(DemoArgs),
+    /// Add plugins: resolve, build, probe and switch to a new generation
+    Install(InstallArgs),
+    /// Remove plugins, rebuild and switch
+    Uninstall {
+        /// The plugins to remove
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Installed plugins: name, version, source, editable, dependency of, pipelines
+    List {
+        /// Print one JSON object (see the README)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the active generation match plugins.toml
+    Sync {
+        /// Fail if resolved.lock is missing or would change
+        #[arg(long)]
+        locked: bool,
+        /// --locked and --offline together
+        #[arg(long)]
+        frozen: bool,
+    },
+    /// Rebuild the active pins into a new generation
+    Build,
+    /// Delete old generations (never the current one)
+    Gc {
+        /// How many of the newest generations to keep besides the current one
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        keep: usize,
+    },
     /// Switch to the previous generation (or generation N) without rebuilding
     Rollback {
         /// The generation to switch to
@@ -80,4 +111,28 @@ pub struct DemoArgs {
     /// Where to write the video [default: <home>/demo.y4m]
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// What to install: NAME[@REQ], NAME==VERSION, a git URL[@REV], a local
+    /// directory, or a scope://install-plugin deep link
+    #[arg(required = true, value_name = "SPEC")]
+    pub specs: Vec<String>,
+    /// The registry (named in plugins.toml) for registry specs
+    #[arg(long, value_name = "NAME")]
+    pub registry: Option<String>,
+    /// A git branch
+    #[arg(long, conflicts_with_all = ["tag", "rev"])]
+    pub branch: Option<String>,
+    /// A git tag
+    #[arg(long, conflicts_with = "rev")]
+    pub tag: Option<String>,
+    /// A git commit or revision
+    #[arg(long)]
+    pub rev: Option<String>,
+    /// Resolve and print what would change, touching nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -27,6 +27,14 @@ pub struct NewGeneration<'a> {
 impl NewGeneration<'_> {
     /// Writes the generation as number `n` of `home`.
     pub fn create(&self, home: &Home, n: u64) -> Result<()> {
+        let staged = self.stage(home, n)?;
+        fs_err::rename(&staged, home.generation_dir(n))?;
+        Ok(())
+    }
+
+    /// Writes the generation into a hidden staging directory beside the
+    /// generations and returns it; renaming it to its number publishes it.
+    pub fn stage(&self, home: &Home, n: u64) -> Result<std::path::PathBuf> {
         let generations = home.generations_dir();
         fs_err::create_dir_all(&generations)?;
         let staging = tempfile::Builder::new()
@@ -38,9 +46,7 @@ impl NewGeneration<'_> {
         fs_err::write(dir.join("plugins.toml"), self.plugins_toml)?;
         fs_err::write(dir.join("resolved.lock"), self.resolved_lock)?;
         fs_err::write(dir.join("generation.toml"), self.metadata(n))?;
-        let staged = staging.keep();
-        fs_err::rename(&staged, home.generation_dir(n))?;
-        Ok(())
+        Ok(staging.keep())
     }
 
     fn metadata(&self, n: u64) -> String {

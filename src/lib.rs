@@ -2,11 +2,13 @@
 //!
 //! Map of the crate — which module owns what:
 //!
+//! - [`change`]: bringing a home to what `plugins.toml` asks for.
 //! - [`cli`]: the command line (clap definitions); [`commands`]: one function
 //!   per command, each a thin layer over the modules below.
 //! - [`home`]: the home directory's layout (`plugins.toml`, `resolved.lock`,
 //!   `generations/`, `current`, `bin/scope-host`, the disposable `build/`).
-//! - [`generation`]: staging and publishing immutable generations.
+//! - [`generation`]: staging and publishing immutable generations;
+//!   [`transaction`]: the order of a change, its journal and recovery.
 //! - [`fsx`]: every atomic write and symlink switch of state files.
 //! - [`plugin_crate`]: reading a plugin crate from its directory;
 //!   [`spec`]: plugin specs as typed on the command line.
@@ -14,6 +16,7 @@
 //! - [`embedded`]: the SDK and example plugin sources carried in the binary.
 //! - [`printer`]: status lines and progress bars; [`error`]: error reports.
 
+pub mod change;
 pub mod cli;
 pub mod commands;
 pub mod embedded;
@@ -26,3 +29,4 @@ pub mod plugin_crate;
 pub mod printer;
 pub mod spec;
 pub mod time;
+pub mod transaction;

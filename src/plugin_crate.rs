@@ -24,6 +24,8 @@ pub struct PluginCrate {
     pub api_requirement: String,
     /// Plugins it must never be installed with (`[package.metadata.scope] conflicts`).
     pub conflicts: Vec<String>,
+    /// Its normal dependencies other than the API: (crate name, requirement).
+    pub dependencies: Vec<(String, String)>,
 }
 
 impl PluginCrate {
@@ -96,7 +98,14 @@ impl PluginCrate {
                 package.name
             ),
         };
+        let dependencies = package
+            .dependencies
+            .iter()
+            .filter(|d| d.kind == DependencyKind::Normal && d.name != API_CRATE)
+            .map(|d| (d.name.clone(), d.req.to_string()))
+            .collect();
         Ok(PluginCrate {
+            dependencies,
             conflicts,
             name: package.name.to_string(),
             version: package.version.to_string(),

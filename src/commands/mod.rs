@@ -1,8 +1,11 @@
 //! One function per command. Each takes resolved settings and a printer and
 //! returns an exit status; the work happens in the library modules.
 
+mod change;
 mod demo;
+mod gc;
 mod history;
+mod list;
 mod rollback;
 
 use std::process::ExitCode;
@@ -25,6 +28,19 @@ pub fn run(cli: Cli) -> ExitCode {
     let printer = Printer::new(verbosity, color);
     let result = match cli.command {
         Command::Demo(args) => demo::demo(&cli.global, &args, &printer),
+        Command::Install(args) => open_home(&cli.global)
+            .and_then(|home| change::install(&home, &cli.global, &args, &printer)),
+        Command::Uninstall { names } => open_home(&cli.global)
+            .and_then(|home| change::uninstall(&home, &cli.global, &names, &printer)),
+        Command::Sync { locked, frozen } => open_home(&cli.global)
+            .and_then(|home| change::sync(&home, &cli.global, locked, frozen, &printer)),
+        Command::Build => {
+            open_home(&cli.global).and_then(|home| change::build(&home, &cli.global, &printer))
+        }
+        Command::List { json } => open_home(&cli.global).and_then(|home| list::list(&home, json)),
+        Command::Gc { keep } => {
+            open_home(&cli.global).and_then(|home| gc::gc(&home, keep, &printer))
+        }
         Command::Rollback { to } => {
             open_home(&cli.global).and_then(|home| rollback::rollback(&home, to, &printer))
         }
@@ -36,7 +52,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             crate::error::report(&err, printer.color());
-            ExitCode::FAILURE
+            // A spec that is not a spec is a usage error, like a bad flag.
+            if err
+                .chain()
+                .any(|cause| cause.downcast_ref::<crate::spec::SpecError>().is_some())
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

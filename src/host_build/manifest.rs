@@ -50,10 +50,14 @@ pub fn cargo_toml(bin_name: &str, plugins: &[PluginCrate], sdk: &Sdk) -> String 
     }
     doc.insert("dependencies", Item::Table(deps));
 
-    // Plugins depend on the API by version, as published crates do; this
-    // points that requirement at the SDK the host is built with.
+    // Plugins depend on the API, and on each other, by version, as
+    // published crates do; this points those requirements at the SDK the
+    // host is built with and at the installed copies of the plugins.
     let mut registry_patch = Table::new();
     registry_patch.insert(API_CRATE, value(path_dep(&sdk.plugin_api)));
+    for plugin in plugins {
+        registry_patch.insert(&plugin.name, value(path_dep(&plugin.dir)));
+    }
     let mut patch = Table::new();
     patch.set_implicit(true);
     patch.insert("crates-io", Item::Table(registry_patch));
@@ -97,6 +101,7 @@ mod tests {
             register: "register_pipelines".into(),
             api_requirement: "^0.1".into(),
             conflicts: Vec::new(),
+            dependencies: Vec::new(),
         }
     }
 
@@ -112,7 +117,9 @@ mod tests {
             "{toml}"
         );
         assert!(
-            toml.contains("[patch.crates-io]\nscope-plugin-api = { path = \"/sdk/plugin-api\" }"),
+            toml.contains(
+                "[patch.crates-io]\nscope-plugin-api = { path = \"/sdk/plugin-api\" }\nmy-fx = { path = \"/src/my-fx\" }\n"
+            ),
             "{toml}"
         );
         assert!(toml.contains("[[bin]]\nname = \"scope-host\""), "{toml}");

@@ -1,0 +1,355 @@
+//! Bringing a home to what a `plugins.toml` asks for: locate every plugin,
+//! resolve, build the host, probe it, and commit a new generation — or
+//! find that nothing changes and do nothing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use scope_lockfile::{CratePin, Lockfile, Pin, PinSource, PluginSpec, PluginsToml};
+use scope_resolver::{Manifest, MemoryIndex, Request, ResolveError, Unlock};
+use semver::{Version, VersionReq};
+
+use crate::error::Hinted;
+use crate::generation::NewGeneration;
+use crate::host_build::{HostBuilder, Profile};
+use crate::plugin_crate::PluginCrate;
+use crate::printer::Printer;
+use crate::transaction::{failpoint, Transaction};
+
+/// A plugin found where its spec points.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// The crate.
+    pub krate: PluginCrate,
+    /// Its exact source for the lock.
+    pub source: PinSource,
+}
+
+/// Finds the plugin a spec points at.
+pub fn locate(spec: &PluginSpec) -> Result<Located> {
+    match spec {
+        PluginSpec::Path { path } => {
+            let krate = PluginCrate::read(path)?;
+            let source = PinSource::Path { path: krate.dir.clone() };
+            Ok(Located { krate, source })
+        }
+        PluginSpec::Git { url, .. } => Err(Hinted::new(
+            format!("installing from git (`{url}`) is not available in this build of scopectl yet"),
+            "clone the repository and install it as a local directory: `scopectl install ./path`",
+        )
+        .into()),
+        PluginSpec::Registry { .. } => Err(Hinted::new(
+            "installing from a registry is not available in this build of scopectl yet",
+            "download the crate's source and install it as a local directory: `scopectl install ./path`",
+        )
+        .into()),
+    }
+}
+
+/// What a change does.
+pub struct Change<'a> {
+    /// The `plugins.toml` to reach.
+    pub desired: &'a PluginsToml,
+    /// The lock now in force, if any.
+    pub locked: Option<&'a Lockfile>,
+    /// Rebuild even when nothing changed (`scopectl build`).
+    pub rebuild: bool,
+    /// Print the plan, change nothing.
+    pub dry_run: bool,
+    /// Fail if the lock would change (`--locked`).
+    pub locked_only: bool,
+    /// Build from cargo's cache only.
+    pub offline: bool,
+    /// The command line, for the generation's metadata.
+    pub command: String,
+}
+
+/// How a change ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do.
+    Unchanged,
+    /// `--dry-run`: what would change.
+    WouldChange(Vec<String>),
+    /// A new generation is active.
+    Committed(u64),
+}
+
+impl Change<'_> {
+    /// What the change would do, touching nothing.
+    pub fn dry_run(&self, home: &crate::home::Home) -> Result<Outcome> {
+        let located = self.locate_all()?;
+        let pins = self.resolve(&located)?;
+        let old = self.locked.map(|l| l.plugins.clone()).unwrap_or_default();
+        let current = home
+            .current()
+            .and_then(|n| fs_err::read_to_string(home.generation_dir(n).join("plugins.toml")).ok());
+        if pins == old && current.as_deref() == Some(self.desired.to_string().as_str()) {
+            return Ok(Outcome::Unchanged);
+        }
+        Ok(Outcome::WouldChange(describe_changes(&old, &pins)))
+    }
+
+    /// Runs the change inside `transaction`.
+    pub fn run(&self, transaction: &Transaction<'_>, printer: &Printer) -> Result<Outcome> {
+        let home = transaction.home();
+        let located = self.locate_all()?;
+        let pins = self.resolve(&located)?;
+        failpoint("after-resolve");
+        let old_pins = self.locked.map(|l| l.plugins.clone()).unwrap_or_default();
+        let changes = describe_changes(&old_pins, &pins);
+        if self.locked_only && pins != old_pins {
+            return Err(Hinted::new(
+                format!(
+                    "resolved.lock needs to change, and --locked forbids it:\n  {}",
+                    changes.join("\n  ")
+                ),
+                "run without --locked to update resolved.lock",
+            )
+            .into());
+        }
+        let current_toml = home
+            .current()
+            .and_then(|n| fs_err::read_to_string(home.generation_dir(n).join("plugins.toml")).ok());
+        let unchanged =
+            pins == old_pins && current_toml.as_deref() == Some(self.desired.to_string().as_str());
+        if unchanged && !self.rebuild {
+            return Ok(Outcome::Unchanged);
+        }
+        let chosen: Vec<PluginCrate> = located
+            .iter()
+            .filter(|l| pins.iter().any(|p| p.name == l.krate.name))
+            .map(|l| l.krate.clone())
+            .collect();
+        let names: Vec<String> = chosen
+            .iter()
+            .map(|p| format!("{} v{}", p.name, p.version))
+            .collect();
+        printer.status(
+            "Building",
+            format!(
+                "host with {}",
+                if names.is_empty() {
+                    "no plugins".into()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        );
+        let builder =
+            HostBuilder::for_build_dir(&home.build_dir(), Profile::from_env()?, self.offline);
+        let built = builder.build(&chosen, printer)?;
+        failpoint("after-build");
+        probe(&built.binary)?;
+        failpoint("after-probe");
+        let cargo_lock = fs_err::read_to_string(&built.cargo_lock)?;
+        let lock = Lockfile {
+            host_version: Version::parse(env!("CARGO_PKG_VERSION"))?,
+            api_version: Version::parse(scope_plugin_api::API_VERSION)?,
+            plugins: pins,
+            crates: CratePin::from_cargo_lock(&built.cargo_lock, &cargo_lock)?,
+        };
+        let generation = NewGeneration {
+            host: &built.binary,
+            plugins_toml: &self.desired.to_string(),
+            resolved_lock: &lock.to_toml(),
+            command: self.command.clone(),
+            changes: if changes.is_empty() {
+                vec!["rebuilt".into()]
+            } else {
+                changes
+            },
+        };
+        Ok(Outcome::Committed(transaction.commit(&generation)?))
+    }
+
+    fn locate_all(&self) -> Result<Vec<Located>> {
+        let mut located = Vec::new();
+        for (name, spec) in self.desired.plugins() {
+            let found = locate(spec).with_context(|| format!("cannot use plugin `{name}`"))?;
+            if found.krate.name.replace('_', "-") != *name {
+                bail!(
+                    "`{}` in plugins.toml points at the crate `{}`; the entry must be named after its crate",
+                    name,
+                    found.krate.name
+                );
+            }
+            located.push(found);
+        }
+        Ok(located)
+    }
+
+    /// Chooses versions: each local plugin offers exactly its one version.
+    fn resolve(&self, located: &[Located]) -> Result<Vec<Pin>> {
+        let names: Vec<String> = located.iter().map(|l| l.krate.name.clone()).collect();
+        let mut index = MemoryIndex::new();
+        let mut request = Request::new(Version::parse(scope_plugin_api::API_VERSION)?);
+        for l in located {
+            let version = Version::parse(&l.krate.version)?;
+            let api = VersionReq::parse(&l.krate.api_requirement).with_context(|| {
+                format!(
+                    "`{}` has an invalid scope-plugin-api requirement",
+                    l.krate.name
+                )
+            })?;
+            let dependencies = l
+                .krate
+                .dependencies
+                .iter()
+                .filter(|(dep, _)| names.contains(dep))
+                .map(|(dep, req)| Ok((dep.clone(), VersionReq::parse(req)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let manifest = Manifest {
+                dependencies,
+                api,
+                conflicts: l.krate.conflicts.clone(),
+            };
+            index.add(&l.krate.name, version.clone(), false, manifest);
+            request = request.require(&l.krate.name, VersionReq::parse(&format!("={version}"))?);
+        }
+        if let Some(lock) = self.locked {
+            for pin in &lock.plugins {
+                request = request.lock(&pin.name, pin.version.clone());
+            }
+        }
+        request.unlock = Unlock::Nothing;
+        let resolution = match scope_resolver::resolve(&index, &request) {
+            Ok(resolution) => resolution,
+            Err(ResolveError::NoSolution(report)) => {
+                return Err(Hinted::new(
+                    format!("no set of plugin versions works:\n{}", report.text),
+                    report.hint,
+                )
+                .into())
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let mut pins = Vec::new();
+        for (name, pick) in &resolution.plugins {
+            let l = located
+                .iter()
+                .find(|l| l.krate.name.replace('_', "-") == *name)
+                .expect("resolved from the located");
+            let dependencies = l
+                .krate
+                .dependencies
+                .iter()
+                .map(|(dep, _)| dep.replace('_', "-"))
+                .filter(|dep| resolution.plugins.contains_key(dep))
+                .collect();
+            pins.push(Pin {
+                name: l.krate.name.clone(),
+                version: pick.version.clone(),
+                source: l.source.clone(),
+                dependencies,
+            });
+        }
+        let mut lock = Lockfile {
+            host_version: Version::new(0, 0, 0),
+            api_version: Version::new(0, 0, 0),
+            plugins: pins,
+            crates: vec![],
+        };
+        lock.normalize();
+        Ok(lock.plugins)
+    }
+}
+
+/// Runs `scope-host self-check --json` on a new host; refuses a host in
+/// which any plugin failed to register or a pipeline id is taken twice.
+pub fn probe(binary: &std::path::Path) -> Result<()> {
+    let out = std::process::Command::new(binary)
+        .args(["self-check", "--json"])
+        .output()
+        .with_context(|| format!("cannot run the new host `{}`", binary.display()))?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "the new host's self-check printed no JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    if out.status.success() && report["ok"] == true {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    for plugin in report["plugins"].as_array().into_iter().flatten() {
+        for error in plugin["errors"].as_array().into_iter().flatten() {
+            problems.push(format!(
+                "plugin `{}`: {}",
+                plugin["name"].as_str().unwrap_or("?"),
+                error.as_str().unwrap_or("?")
+            ));
+        }
+    }
+    Err(Hinted::new(
+        format!(
+            "the new host failed its self-check; nothing was changed:\n  {}",
+            problems.join("\n  ")
+        ),
+        "fix the plugin, or uninstall the one that fails",
+    )
+    .into())
+}
+
+/// `+ name vX`, `- name vX`, `~ name vX -> vY`, in name order.
+pub fn describe_changes(old: &[Pin], new: &[Pin]) -> Vec<String> {
+    let old: BTreeMap<&str, &Pin> = old.iter().map(|p| (p.name.as_str(), p)).collect();
+    let new: BTreeMap<&str, &Pin> = new.iter().map(|p| (p.name.as_str(), p)).collect();
+    let mut names: Vec<&str> = old.keys().chain(new.keys()).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| match (old.get(name), new.get(name)) {
+            (None, Some(n)) => Some(format!("+ {name} v{}", n.version)),
+            (Some(o), None) => Some(format!("- {name} v{}", o.version)),
+            (Some(o), Some(n)) if o.version != n.version => {
+                Some(format!("~ {name} v{} -> v{}", o.version, n.version))
+            }
+            (Some(o), Some(n)) if o.source != n.source => {
+                Some(format!("~ {name} v{} (new source)", n.version))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The home's `plugins.toml`, or an empty one.
+pub fn read_plugins_toml(path: &std::path::Path) -> Result<PluginsToml> {
+    match fs_err::read_to_string(path) {
+        Ok(text) => Ok(PluginsToml::parse(path, &text)?),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(PluginsToml::empty(path)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The home's `resolved.lock`, if there is one.
+pub fn read_lock(path: &std::path::Path) -> Result<Option<Lockfile>> {
+    match fs_err::read_to_string(path) {
+        Ok(text) => Ok(Some(Lockfile::parse(path, &text)?)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A directory spec made absolute against the working directory.
+pub fn absolute(spec: PluginSpec) -> Result<PluginSpec> {
+    Ok(match spec {
+        PluginSpec::Path { path } => {
+            let absolute = if path.is_absolute() {
+                path
+            } else {
+                std::env::current_dir()?.join(path)
+            };
+            let canonical: PathBuf = fs_err::canonicalize(&absolute).map_err(|_| {
+                Hinted::new(
+                    format!("`{}` does not exist", absolute.display()),
+                    "check the path of the plugin's directory",
+                )
+            })?;
+            PluginSpec::Path { path: canonical }
+        }
+        other => other,
+    })
+}

@@ -1,0 +1,204 @@
+//! The commands that change which plugins are installed: `install`,
+//! `uninstall`, `sync` and `build`, each a thin layer over [`crate::change`].
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use scope_lockfile::PluginsToml;
+
+use crate::change::{absolute, locate, read_lock, read_plugins_toml, Change, Outcome};
+use crate::cli::{GlobalArgs, InstallArgs};
+use crate::error::Hinted;
+use crate::home::Home;
+use crate::printer::Printer;
+use crate::spec::{self, RefFlags};
+use crate::transaction::Transaction;
+
+/// The command line for the generation's metadata, without `--home DIR`.
+fn command_line() -> String {
+    let mut words = vec!["scopectl".to_owned()];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--home" {
+            args.next();
+        } else if !arg.starts_with("--home=") {
+            words.push(arg);
+        }
+    }
+    words.join(" ")
+}
+
+fn report(outcome: Outcome, printer: &Printer) -> ExitCode {
+    match outcome {
+        Outcome::Unchanged => printer.status("Fresh", "nothing to change"),
+        Outcome::WouldChange(changes) => {
+            for change in &changes {
+                println!("{change}");
+            }
+            printer.status(
+                "Dry run",
+                format!("{} change(s); nothing was touched", changes.len()),
+            );
+        }
+        Outcome::Committed(n) => printer.status("Activated", format!("generation {n}")),
+    }
+    ExitCode::SUCCESS
+}
+
+struct Run<'a> {
+    desired: &'a PluginsToml,
+    global: &'a GlobalArgs,
+    rebuild: bool,
+    dry_run: bool,
+    locked_only: bool,
+}
+
+impl Run<'_> {
+    fn go(self, home: &Home, printer: &Printer) -> Result<ExitCode> {
+        let locked = read_lock(&home.resolved_lock())?;
+        let change = Change {
+            desired: self.desired,
+            locked: locked.as_ref(),
+            rebuild: self.rebuild,
+            dry_run: self.dry_run,
+            locked_only: self.locked_only,
+            offline: self.global.offline,
+            command: command_line(),
+        };
+        if self.dry_run {
+            // A dry run reads and resolves; it takes no lock and changes nothing.
+            return Ok(report(change.dry_run(home)?, printer));
+        }
+        let transaction = Transaction::begin(home, printer)?;
+        Ok(report(change.run(&transaction, printer)?, printer))
+    }
+}
+
+pub fn install(
+    home: &Home,
+    global: &GlobalArgs,
+    args: &InstallArgs,
+    printer: &Printer,
+) -> Result<ExitCode> {
+    let mut desired = read_plugins_toml(&home.plugins_toml())?;
+    let flags = RefFlags {
+        branch: args.branch.clone(),
+        tag: args.tag.clone(),
+        rev: args.rev.clone(),
+    };
+    for text in &args.specs {
+        let requested = spec::parse(text, args.registry.as_deref(), &flags)?;
+        let spec = absolute(requested.spec)?;
+        let name = match requested.name {
+            Some(name) => name,
+            None => locate(&spec)?.krate.name.replace('_', "-"),
+        };
+        desired.set(&name, spec);
+    }
+    Run {
+        desired: &desired,
+        global,
+        rebuild: false,
+        dry_run: args.dry_run,
+        locked_only: false,
+    }
+    .go(home, printer)
+}
+
+pub fn uninstall(
+    home: &Home,
+    global: &GlobalArgs,
+    names: &[String],
+    printer: &Printer,
+) -> Result<ExitCode> {
+    let mut desired = read_plugins_toml(&home.plugins_toml())?;
+    let locked = read_lock(&home.resolved_lock())?;
+    let removing: Vec<String> = names.iter().map(|n| n.replace('_', "-")).collect();
+    for name in &removing {
+        if !desired.plugins().contains_key(name) {
+            let installed: Vec<&str> = desired.plugins().keys().map(String::as_str).collect();
+            return Err(Hinted::new(
+                format!("`{name}` is not installed"),
+                format!(
+                    "installed plugins: {}",
+                    if installed.is_empty() {
+                        "none".into()
+                    } else {
+                        installed.join(", ")
+                    }
+                ),
+            )
+            .into());
+        }
+        let dependents: Vec<String> = locked
+            .iter()
+            .flat_map(|l| &l.plugins)
+            .filter(|p| {
+                !removing.contains(&p.name.replace('_', "-")) && p.dependencies.contains(name)
+            })
+            .map(|p| p.name.clone())
+            .collect();
+        if !dependents.is_empty() {
+            return Err(Hinted::new(
+                format!(
+                    "cannot uninstall `{name}`: {} depends on it",
+                    dependents.join(", ")
+                ),
+                format!("uninstall {} too, or first", dependents.join(", ")),
+            )
+            .into());
+        }
+        desired.remove(name);
+    }
+    Run {
+        desired: &desired,
+        global,
+        rebuild: false,
+        dry_run: false,
+        locked_only: false,
+    }
+    .go(home, printer)
+}
+
+pub fn sync(
+    home: &Home,
+    global: &GlobalArgs,
+    locked: bool,
+    frozen: bool,
+    printer: &Printer,
+) -> Result<ExitCode> {
+    let desired = read_plugins_toml(&home.plugins_toml())?;
+    let mut global = global.clone();
+    global.offline |= frozen;
+    let locked_only = locked || frozen;
+    if locked_only && !home.resolved_lock().is_file() {
+        return Err(Hinted::new(
+            format!(
+                "{} is missing, and --locked needs it",
+                home.resolved_lock().display()
+            ),
+            "run `scopectl sync` without --locked to create it",
+        )
+        .into());
+    }
+    Run {
+        desired: &desired,
+        global: &global,
+        rebuild: false,
+        dry_run: false,
+        locked_only,
+    }
+    .go(home, printer)
+}
+
+pub fn build(home: &Home, global: &GlobalArgs, printer: &Printer) -> Result<ExitCode> {
+    let desired = read_plugins_toml(&home.plugins_toml())?;
+    Run {
+        desired: &desired,
+        global,
+        rebuild: true,
+        dry_run: false,
+        locked_only: false,
+    }
+    .go(home, printer)
+}
