@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use scope_lockfile::PluginsToml;
+use scope_lockfile::{Lockfile, PluginsToml};
 
 use crate::change::{absolute, locate, read_lock, read_plugins_toml, Change, Outcome};
 use crate::cli::{GlobalArgs, InstallArgs};
@@ -46,18 +46,30 @@ fn report(outcome: Outcome, printer: &Printer) -> ExitCode {
 }
 
 struct Run<'a> {
-    desired: &'a PluginsToml,
     global: &'a GlobalArgs,
     rebuild: bool,
     dry_run: bool,
     locked_only: bool,
 }
 
+/// An edit of `plugins.toml`, made under the home's lock on what it holds then.
+type Edit<'e> = dyn FnOnce(&mut PluginsToml, Option<&Lockfile>) -> Result<()> + 'e;
+
 impl Run<'_> {
-    fn go(self, home: &Home, printer: &Printer) -> Result<ExitCode> {
+    fn go(self, home: &Home, printer: &Printer, edit: Box<Edit<'_>>) -> Result<ExitCode> {
+        // A dry run reads and resolves; it takes no lock and changes nothing.
+        // Everything else reads the files only once it holds the lock, so
+        // two commands at once never build on a stale plugins.toml.
+        let transaction = if self.dry_run {
+            None
+        } else {
+            Some(Transaction::begin(home, printer)?)
+        };
         let locked = read_lock(&home.resolved_lock())?;
+        let mut desired = read_plugins_toml(&home.plugins_toml())?;
+        edit(&mut desired, locked.as_ref())?;
         let change = Change {
-            desired: self.desired,
+            desired: &desired,
             locked: locked.as_ref(),
             rebuild: self.rebuild,
             dry_run: self.dry_run,
@@ -65,12 +77,11 @@ impl Run<'_> {
             offline: self.global.offline,
             command: command_line(),
         };
-        if self.dry_run {
-            // A dry run reads and resolves; it takes no lock and changes nothing.
-            return Ok(report(change.dry_run(home)?, printer));
-        }
-        let transaction = Transaction::begin(home, printer)?;
-        Ok(report(change.run(&transaction, printer)?, printer))
+        let outcome = match &transaction {
+            None => change.dry_run(home)?,
+            Some(transaction) => change.run(transaction, printer)?,
+        };
+        Ok(report(outcome, printer))
     }
 }
 
@@ -80,12 +91,13 @@ pub fn install(
     args: &InstallArgs,
     printer: &Printer,
 ) -> Result<ExitCode> {
-    let mut desired = read_plugins_toml(&home.plugins_toml())?;
     let flags = RefFlags {
         branch: args.branch.clone(),
         tag: args.tag.clone(),
         rev: args.rev.clone(),
     };
+    // Specs are checked before the lock is taken: a typo never waits.
+    let mut wanted = Vec::new();
     for text in &args.specs {
         let requested = spec::parse(text, args.registry.as_deref(), &flags)?;
         let spec = absolute(requested.spec)?;
@@ -93,16 +105,21 @@ pub fn install(
             Some(name) => name,
             None => locate(&spec)?.krate.name.replace('_', "-"),
         };
-        desired.set(&name, spec);
+        wanted.push((name, spec));
     }
+    let edit = move |desired: &mut PluginsToml, _: Option<&Lockfile>| {
+        for (name, spec) in wanted {
+            desired.set(&name, spec);
+        }
+        Ok(())
+    };
     Run {
-        desired: &desired,
         global,
         rebuild: false,
         dry_run: args.dry_run,
         locked_only: false,
     }
-    .go(home, printer)
+    .go(home, printer, Box::new(edit))
 }
 
 pub fn uninstall(
@@ -111,53 +128,53 @@ pub fn uninstall(
     names: &[String],
     printer: &Printer,
 ) -> Result<ExitCode> {
-    let mut desired = read_plugins_toml(&home.plugins_toml())?;
-    let locked = read_lock(&home.resolved_lock())?;
     let removing: Vec<String> = names.iter().map(|n| n.replace('_', "-")).collect();
-    for name in &removing {
-        if !desired.plugins().contains_key(name) {
-            let installed: Vec<&str> = desired.plugins().keys().map(String::as_str).collect();
-            return Err(Hinted::new(
-                format!("`{name}` is not installed"),
-                format!(
-                    "installed plugins: {}",
-                    if installed.is_empty() {
-                        "none".into()
-                    } else {
-                        installed.join(", ")
-                    }
-                ),
-            )
-            .into());
+    let edit = move |desired: &mut PluginsToml, locked: Option<&Lockfile>| {
+        for name in &removing {
+            if !desired.plugins().contains_key(name) {
+                let installed: Vec<&str> = desired.plugins().keys().map(String::as_str).collect();
+                return Err(Hinted::new(
+                    format!("`{name}` is not installed"),
+                    format!(
+                        "installed plugins: {}",
+                        if installed.is_empty() {
+                            "none".into()
+                        } else {
+                            installed.join(", ")
+                        }
+                    ),
+                )
+                .into());
+            }
+            let dependents: Vec<String> = locked
+                .iter()
+                .flat_map(|l| &l.plugins)
+                .filter(|p| {
+                    !removing.contains(&p.name.replace('_', "-")) && p.dependencies.contains(name)
+                })
+                .map(|p| p.name.clone())
+                .collect();
+            if !dependents.is_empty() {
+                return Err(Hinted::new(
+                    format!(
+                        "cannot uninstall `{name}`: {} depends on it",
+                        dependents.join(", ")
+                    ),
+                    format!("uninstall {} too, or first", dependents.join(", ")),
+                )
+                .into());
+            }
+            desired.remove(name);
         }
-        let dependents: Vec<String> = locked
-            .iter()
-            .flat_map(|l| &l.plugins)
-            .filter(|p| {
-                !removing.contains(&p.name.replace('_', "-")) && p.dependencies.contains(name)
-            })
-            .map(|p| p.name.clone())
-            .collect();
-        if !dependents.is_empty() {
-            return Err(Hinted::new(
-                format!(
-                    "cannot uninstall `{name}`: {} depends on it",
-                    dependents.join(", ")
-                ),
-                format!("uninstall {} too, or first", dependents.join(", ")),
-            )
-            .into());
-        }
-        desired.remove(name);
-    }
+        Ok(())
+    };
     Run {
-        desired: &desired,
         global,
         rebuild: false,
         dry_run: false,
         locked_only: false,
     }
-    .go(home, printer)
+    .go(home, printer, Box::new(edit))
 }
 
 pub fn sync(
@@ -167,7 +184,6 @@ pub fn sync(
     frozen: bool,
     printer: &Printer,
 ) -> Result<ExitCode> {
-    let desired = read_plugins_toml(&home.plugins_toml())?;
     let mut global = global.clone();
     global.offline |= frozen;
     let locked_only = locked || frozen;
@@ -182,23 +198,20 @@ pub fn sync(
         .into());
     }
     Run {
-        desired: &desired,
         global: &global,
         rebuild: false,
         dry_run: false,
         locked_only,
     }
-    .go(home, printer)
+    .go(home, printer, Box::new(|_, _| Ok(())))
 }
 
 pub fn build(home: &Home, global: &GlobalArgs, printer: &Printer) -> Result<ExitCode> {
-    let desired = read_plugins_toml(&home.plugins_toml())?;
     Run {
-        desired: &desired,
         global,
         rebuild: true,
         dry_run: false,
         locked_only: false,
     }
-    .go(home, printer)
+    .go(home, printer, Box::new(|_, _| Ok(())))
 }

@@ -1,0 +1,319 @@
+//! The package-manager commands on local plugins, driving the real binary:
+//! installs, reinstall no-ops, uninstall and its refusal, rollback, sync
+//! under --locked, failures that change nothing, crashes at every phase,
+//! and two commands at once.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use support::{output, repo, stderr, stdout, TestContext};
+
+fn fixture(path: &str) -> String {
+    repo().join(path).display().to_string()
+}
+
+fn invert() -> String {
+    fixture("fixtures/plugins/invert")
+}
+
+fn install(context: &TestContext, specs: &[&str]) -> Output {
+    output(context.scopectl().arg("install").args(specs))
+}
+
+fn ok(out: Output) -> Output {
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    out
+}
+
+/// The four pieces a user sees, as bytes (absent as `None`).
+fn visible(home: &Path) -> Vec<Option<Vec<u8>>> {
+    let read = |p: PathBuf| fs_err::read(p).ok();
+    vec![
+        read(home.join("plugins.toml")),
+        read(home.join("resolved.lock")),
+        fs_err::read_link(home.join("current"))
+            .ok()
+            .map(|p| p.into_os_string().into_encoded_bytes()),
+        read(home.join("bin/scope-host")),
+    ]
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+#[test]
+fn install_list_reinstall_and_a_plugin_that_depends_on_another() {
+    let context = TestContext::new();
+    let home = context.home();
+    ok(install(&context, &[&invert()]));
+    let lock = fs_err::read_to_string(home.join("resolved.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("source = \"path+{}\"", invert())),
+        "{lock}"
+    );
+
+    let before = visible(&home);
+    let again = ok(install(&context, &[&invert()]));
+    assert!(
+        stderr(&again).contains("Fresh nothing to change"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(visible(&home), before, "a reinstall is a no-op");
+    assert!(!home.join("generations/2").exists());
+
+    ok(install(
+        &context,
+        &[&fixture("fixtures/test-plugins/invert-twice")],
+    ));
+    let list = json(&ok(output(context.scopectl().args(["list", "--json"]))));
+    assert_eq!(list["version"], 1);
+    let plugins = list["plugins"].as_array().unwrap();
+    let row = |name: &str| plugins.iter().find(|p| p["name"] == name).unwrap().clone();
+    assert_eq!(
+        row("scope-invert")["dependency_of"],
+        serde_json::json!(["invert-twice"])
+    );
+    assert_eq!(
+        row("scope-invert")["pipelines"],
+        serde_json::json!(["invert"])
+    );
+    assert_eq!(row("invert-twice")["editable"], true);
+
+    let history = json(&ok(output(context.scopectl().args(["history", "--json"]))));
+    let commands: Vec<&str> = history["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands.len(), 2);
+    assert!(commands[1].starts_with("scopectl install "), "{commands:?}");
+}
+
+#[test]
+fn uninstall_refuses_a_plugin_another_depends_on_then_removes_both() {
+    let context = TestContext::new();
+    let home = context.home();
+    ok(install(
+        &context,
+        &[&invert(), &fixture("fixtures/test-plugins/invert-twice")],
+    ));
+    let before = visible(&home);
+    let refused = output(context.scopectl().args(["uninstall", "scope-invert"]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("cannot uninstall `scope-invert`: invert-twice depends on it"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(visible(&home), before);
+    ok(output(context.scopectl().args([
+        "uninstall",
+        "invert-twice",
+        "scope-invert",
+    ])));
+    let list = json(&ok(output(context.scopectl().args(["list", "--json"]))));
+    assert_eq!(list["plugins"], serde_json::json!([]));
+}
+
+#[test]
+fn rollback_restores_the_previous_host_byte_for_byte() {
+    let context = TestContext::new();
+    let home = context.home();
+    ok(install(&context, &[&invert()]));
+    let first = visible(&home);
+    ok(install(
+        &context,
+        &[&fixture("fixtures/plugins/color-generator")],
+    ));
+    assert_ne!(visible(&home), first);
+    ok(output(
+        context
+            .scopectl()
+            .arg("rollback")
+            .env("CARGO", "/bin/false"),
+    ));
+    assert_eq!(
+        visible(&home),
+        first,
+        "all four pieces are back, without cargo"
+    );
+}
+
+#[test]
+fn sync_locked_reproduces_a_lock_on_a_fresh_home_and_refuses_a_change() {
+    let context = TestContext::new();
+    ok(install(&context, &[&invert()]));
+    let fresh = TestContext::new();
+    fs_err::create_dir_all(fresh.home()).unwrap();
+    for file in ["plugins.toml", "resolved.lock"] {
+        fs_err::copy(context.home().join(file), fresh.home().join(file)).unwrap();
+    }
+    ok(output(fresh.scopectl().args(["sync", "--locked"])));
+    assert_eq!(
+        fs_err::read(fresh.home().join("resolved.lock")).unwrap(),
+        fs_err::read(context.home().join("resolved.lock")).unwrap(),
+        "the same lock, byte for byte"
+    );
+    let again = ok(output(fresh.scopectl().arg("sync")));
+    assert!(
+        stderr(&again).contains("nothing to change"),
+        "{}",
+        stderr(&again)
+    );
+
+    let mut toml = fs_err::read_to_string(fresh.home().join("plugins.toml")).unwrap();
+    toml.push_str(&format!(
+        "color-generator = {{ path = \"{}\" }}\n",
+        fixture("fixtures/plugins/color-generator")
+    ));
+    fs_err::write(fresh.home().join("plugins.toml"), &toml).unwrap();
+    let before = visible(&fresh.home());
+    let refused = output(fresh.scopectl().args(["sync", "--locked"]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("--locked forbids it"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        stderr(&refused).contains("+ color-generator v0.1.0"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(visible(&fresh.home()), before);
+}
+
+#[test]
+fn every_failure_exits_1_and_changes_nothing() {
+    let context = TestContext::new();
+    let home = context.home();
+    ok(install(&context, &[&invert()]));
+    let before = visible(&home);
+    for (spec, expected) in [
+        (fixture("fixtures/no-such-plugin"), "does not exist"),
+        (
+            fixture("fixtures/broken-plugins/not-a-plugin"),
+            "is not a Scope plugin",
+        ),
+        (
+            fixture("fixtures/broken-plugins/does-not-compile"),
+            "plugin `does-not-compile` does not compile",
+        ),
+        (
+            fixture("fixtures/test-plugins/register-panics"),
+            "failed its self-check",
+        ),
+        (
+            fixture("fixtures/test-plugins/conflicts-with-invert"),
+            "cannot be installed together",
+        ),
+    ] {
+        let out = install(&context, &[&spec]);
+        assert_eq!(out.status.code(), Some(1), "{spec}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{spec}: {}", stderr(&out));
+        assert_eq!(
+            visible(&home),
+            before,
+            "{spec}: the four pieces are unchanged"
+        );
+    }
+    let usage = install(&context, &["not a spec!"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert_eq!(visible(&home), before);
+}
+
+#[test]
+fn a_crash_at_any_phase_leaves_the_old_state_or_the_complete_new_one() {
+    let phases = [
+        ("after-resolve", false),
+        ("after-build", false),
+        ("after-probe", false),
+        ("before-stage", false),
+        ("after-stage", false),
+        ("before-switch", false),
+        ("after-switch", true),
+    ];
+    for (phase, switched) in phases {
+        let context = TestContext::new();
+        let home = context.home();
+        ok(install(&context, &[&invert()]));
+        let before = visible(&home);
+        let crashed = output(
+            context
+                .scopectl()
+                .args(["install", &fixture("fixtures/plugins/color-generator")])
+                .env("SCOPE_FAILPOINT", phase),
+        );
+        assert!(
+            !crashed.status.success(),
+            "{phase}: the process was stopped"
+        );
+        if switched {
+            assert_eq!(
+                fs_err::read_link(home.join("current")).unwrap(),
+                Path::new("generations/2"),
+                "{phase}"
+            );
+        } else {
+            assert_eq!(
+                visible(&home),
+                before,
+                "{phase}: nothing a user sees changed"
+            );
+        }
+        // The next command cleans up, and works.
+        let next = ok(install(
+            &context,
+            &[&fixture("fixtures/plugins/color-generator")],
+        ));
+        let plugins = json(&ok(output(context.scopectl().args(["list", "--json"]))))["plugins"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(plugins, 2, "{phase}: {}", stderr(&next));
+        let toml = fs_err::read_to_string(home.join("plugins.toml")).unwrap();
+        let current = fs_err::read_link(home.join("current")).unwrap();
+        let generation_toml =
+            fs_err::read_to_string(home.join(&current).join("plugins.toml")).unwrap();
+        assert_eq!(
+            toml, generation_toml,
+            "{phase}: plugins.toml matches the active generation"
+        );
+        let leftovers: Vec<String> = fs_err::read_dir(home.join("generations"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{phase}: {leftovers:?}");
+        assert!(!home.join(".transaction").exists(), "{phase}");
+    }
+}
+
+#[test]
+fn two_installs_at_once_both_land_one_after_the_other() {
+    let context = TestContext::new();
+    ok(install(&context, &[&invert()]));
+    let mut first = context.scopectl();
+    first.args(["install", &fixture("fixtures/plugins/color-generator")]);
+    let mut second = context.scopectl();
+    second.args(["install", &fixture("fixtures/plugins/temporal-blend")]);
+    let a = std::thread::spawn(move || first.output().unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let b = std::thread::spawn(move || second.output().unwrap());
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    let (a, b) = (ok(a), ok(b));
+    let blocked = [&a, &b]
+        .iter()
+        .any(|o| stderr(o).contains("Blocking: waiting for lock on"));
+    assert!(blocked, "one waited:\n{}\n{}", stderr(&a), stderr(&b));
+    let plugins = json(&ok(output(context.scopectl().args(["list", "--json"]))))["plugins"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(plugins, 3, "both landed");
+}
