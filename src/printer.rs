@@ -78,6 +78,11 @@ impl Printer {
         }
     }
 
+    /// Whether progress bars are drawn.
+    pub fn shows_progress(&self) -> bool {
+        self.progress
+    }
+
     /// Whether colour is on.
     pub fn color(&self) -> bool {
         self.color

@@ -255,3 +255,22 @@ fn the_host_reads_444_and_mono_as_ffmpeg_writes_them_and_keeps_odd_sizes() {
         );
     }
 }
+
+#[test]
+fn reading_a_manifest_directly_agrees_with_cargo_metadata() {
+    for dir in [
+        "fixtures/plugins/color-generator",
+        "fixtures/plugins/invert",
+        "fixtures/plugins/temporal-blend",
+        "fixtures/test-plugins/invert-twice",
+        "fixtures/test-plugins/conflicts-with-invert",
+    ] {
+        let dir = fs_err::canonicalize(repo().join(dir)).unwrap();
+        assert_eq!(
+            PluginCrate::read(&dir).unwrap(),
+            PluginCrate::read_with_cargo(&dir).unwrap(),
+            "{}",
+            dir.display()
+        );
+    }
+}

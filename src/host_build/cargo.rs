@@ -1,6 +1,5 @@
 //! Running cargo on the generated host crate.
 
-use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -54,42 +53,13 @@ pub fn build(
     printer: &Printer,
 ) -> Result<PathBuf> {
     let manifest = builder.crate_dir.join("Cargo.toml");
-    // The resolved graph tells how many crates there are to compile and
-    // which package is which plugin.
-    let mut metadata = MetadataCommand::new();
-    metadata.manifest_path(&manifest);
-    if builder.offline {
-        metadata.other_options(vec!["--offline".to_owned()]);
-    }
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        metadata.cargo_path(cargo);
-    }
-    let metadata = metadata.exec().map_err(|err| {
-        let diagnostics = match &err {
-            cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),
-            other => other.to_string(),
-        };
-        anyhow::Error::new(BuildFailure {
-            plugins: Vec::new(),
-            diagnostics,
-        })
-    })?;
-    let plugin_of: HashMap<PackageId, String> = metadata
-        .packages
-        .iter()
-        .filter(|p| {
-            plugins.iter().any(|pl| {
-                pl.name == p.name.as_str()
-                    && pl.dir
-                        == p.manifest_path
-                            .parent()
-                            .map(|d| d.as_std_path().to_path_buf())
-                            .unwrap_or_default()
-            })
-        })
-        .map(|p| (p.id.clone(), p.name.to_string()))
-        .collect();
-    let total = metadata.resolve.as_ref().map_or(0, |r| r.nodes.len()) as u64;
+    // Only a progress bar needs the number of crates up front, and asking
+    // cargo for the resolved graph costs a run of its own.
+    let total = if printer.shows_progress() {
+        crate_count(builder, &manifest)?
+    } else {
+        0
+    };
 
     let mut command = cargo_command();
     command
@@ -135,9 +105,9 @@ pub fn build(
             Message::CompilerMessage(msg)
                 if msg.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Error =>
             {
-                if let Some(plugin) = plugin_of.get(&msg.package_id) {
-                    if !failed_plugins.contains(plugin) {
-                        failed_plugins.push(plugin.clone());
+                if let Some(plugin) = plugin_of(plugins, &msg.package_id) {
+                    if !failed_plugins.contains(&plugin) {
+                        failed_plugins.push(plugin);
                     }
                 }
                 if let Some(rendered) = &msg.message.rendered {
@@ -162,4 +132,39 @@ pub fn build(
     }
     printer.detail("Built", format!("host with {} crates", total));
     binary.with_context(|| format!("cargo finished but reported no `{bin_name}` binary"))
+}
+
+/// The plugin a package id belongs to: a path package's id names its directory
+/// (`path+file:///dir#name@version`).
+fn plugin_of(plugins: &[PluginCrate], id: &PackageId) -> Option<String> {
+    plugins
+        .iter()
+        .find(|p| {
+            id.repr
+                .starts_with(&format!("path+file://{}#", p.dir.display()))
+        })
+        .map(|p| p.name.clone())
+}
+
+/// How many crates the host build has, from cargo's resolved graph.
+fn crate_count(builder: &HostBuilder, manifest: &Path) -> Result<u64> {
+    let mut metadata = MetadataCommand::new();
+    metadata.manifest_path(manifest);
+    if builder.offline {
+        metadata.other_options(vec!["--offline".to_owned()]);
+    }
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        metadata.cargo_path(cargo);
+    }
+    let metadata = metadata.exec().map_err(|err| {
+        let diagnostics = match &err {
+            cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),
+            other => other.to_string(),
+        };
+        anyhow::Error::new(BuildFailure {
+            plugins: Vec::new(),
+            diagnostics,
+        })
+    })?;
+    Ok(metadata.resolve.as_ref().map_or(0, |r| r.nodes.len()) as u64)
 }
