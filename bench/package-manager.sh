@@ -22,11 +22,18 @@ hyperfine -N --warmup 2 --runs 20 \
   -n "no-op sync" "$scopectl -q sync" \
   -n "reinstall of an installed spec" "$scopectl -q install $invert" 2>&1 | grep -E "^Benchmark|Time"
 
-# The same host crate scopectl generates, built by hand: touch its main.rs so
-# cargo relinks, as an install of a plugin whose crates are compiled does.
+# The same change by hand: the host crate scopectl generates, without and
+# with the plugin; each timed run starts from the built "without" state and
+# adds the plugin (manifest and main.rs), then runs cargo, as an install does.
 hand="$work/hand"
-cp -r "$work/home/build/host" "$hand"
+$scopectl -q uninstall color-generator
+cp -r "$work/home/build/host" "$work/without"
+$scopectl -q install "$color"
+cp -r "$work/home/build/host" "$work/with"
+cp -r "$work/without" "$hand"
+reset="cp $work/without/Cargo.toml $work/without/main.rs $hand/ && cargo build --release -q --manifest-path $hand/Cargo.toml"
+change="cp $work/with/Cargo.toml $work/with/main.rs $hand/ && cargo build --release -q --manifest-path $hand/Cargo.toml"
 hyperfine --runs 5 \
   --prepare "$scopectl -q uninstall color-generator" -n "scopectl install (warm)" "$scopectl -q install $color" \
-  --prepare "touch $hand/main.rs" -n "cargo build of the same crate" "cargo build --release -q --manifest-path $hand/Cargo.toml" \
+  --prepare "$reset" -n "cargo build of the same change by hand" "$change" \
   2>&1 | grep -E "^Benchmark|Time|±"
