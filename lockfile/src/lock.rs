@@ -63,12 +63,7 @@ pub struct CratePin {
 impl CratePin {
     /// Every package of a `Cargo.lock`: the crate graph cargo resolved.
     pub fn from_cargo_lock(path: &Path, text: &str) -> Result<Vec<CratePin>, LockError> {
-        let doc: DocumentMut =
-            text.parse()
-                .map_err(|e: toml_edit::TomlError| LockError::Syntax {
-                    path: path.to_owned(),
-                    message: e.to_string().trim_end().to_owned(),
-                })?;
+        let doc = parse_toml(path, text)?;
         let invalid = |message: String| LockError::Invalid {
             path: path.to_owned(),
             message,
@@ -214,12 +209,7 @@ impl Lockfile {
 
     /// Parses the file at `path` from `text`.
     pub fn parse(path: &Path, text: &str) -> Result<Lockfile, LockError> {
-        let doc: DocumentMut =
-            text.parse()
-                .map_err(|e: toml_edit::TomlError| LockError::Syntax {
-                    path: path.to_owned(),
-                    message: e.to_string().trim_end().to_owned(),
-                })?;
+        let doc = parse_toml(path, text)?;
         let invalid = |message: String| LockError::Invalid {
             path: path.to_owned(),
             message,
@@ -324,4 +314,12 @@ impl Lockfile {
         lock.normalize();
         Ok(lock)
     }
+}
+
+fn parse_toml(path: &Path, text: &str) -> Result<DocumentMut, LockError> {
+    text.parse()
+        .map_err(|e: toml_edit::TomlError| LockError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
 }
