@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use scope_lockfile::{CratePin, Lockfile, Pin, PinSource, PluginSpec, PluginsToml};
+use scope_lockfile::{CratePin, GitReference, Lockfile, Pin, PinSource, PluginSpec, PluginsToml};
+use scope_registry_client::git::{GitCache, GitRef, GitUrl};
 use scope_resolver::{Manifest, MemoryIndex, Request, ResolveError, Unlock};
 use semver::{Version, VersionReq};
 
@@ -26,29 +27,83 @@ pub struct Located {
     pub source: PinSource,
 }
 
-/// Finds the plugin a spec points at.
-pub fn locate(spec: &PluginSpec) -> Result<Located> {
-    match spec {
-        PluginSpec::Path { path } => {
-            let krate = PluginCrate::read(path)?;
-            let source = PinSource::Path { path: krate.dir.clone() };
-            Ok(Located { krate, source })
+/// Where git sources are cached, and what is locked.
+pub struct Sources<'a> {
+    /// The git cache (`<home>/cache/git`).
+    pub git: GitCache,
+    /// The lock in force, to keep locked commits.
+    pub locked: Option<&'a Lockfile>,
+}
+
+impl<'a> Sources<'a> {
+    /// The sources of `home`.
+    pub fn of(home: &crate::home::Home, locked: Option<&'a Lockfile>) -> Sources<'a> {
+        Sources {
+            git: GitCache::new(home.root().join("cache").join("git")),
+            locked,
         }
-        PluginSpec::Git { url, .. } => Err(Hinted::new(
-            format!("installing from git (`{url}`) is not available in this build of scopectl yet"),
-            "clone the repository and install it as a local directory: `scopectl install ./path`",
-        )
-        .into()),
-        PluginSpec::Registry { .. } => Err(Hinted::new(
-            "installing from a registry is not available in this build of scopectl yet",
-            "download the crate's source and install it as a local directory: `scopectl install ./path`",
-        )
-        .into()),
+    }
+
+    /// Finds the plugin a spec points at: a directory as it is now; a git
+    /// repository at its locked commit when the lock has this very spec,
+    /// else at the commit its branch, tag or revision names now.
+    pub fn locate(&self, spec: &PluginSpec) -> Result<Located> {
+        match spec {
+            PluginSpec::Path { path } => {
+                let krate = PluginCrate::read(path)?;
+                let source = PinSource::Path { path: krate.dir.clone() };
+                Ok(Located { krate, source })
+            }
+            PluginSpec::Git { url, reference } => {
+                let git_url = GitUrl::parse(url)?;
+                let wanted = reference_text(reference);
+                let locked = self.locked.into_iter().flat_map(|l| &l.plugins).find_map(|pin| match &pin.source {
+                    PinSource::Git { url: u, reference: r, commit } if GitUrl::parse(u).ok().map(|g| g.normalized().to_owned())
+                        == Some(git_url.normalized().to_owned())
+                        && *r == wanted =>
+                    {
+                        Some(commit.clone())
+                    }
+                    _ => None,
+                });
+                let git_ref = match &locked {
+                    Some(commit) => GitRef::Rev(commit.clone()),
+                    None => match reference {
+                        GitReference::DefaultBranch => GitRef::DefaultBranch,
+                        GitReference::Branch(b) => GitRef::Branch(b.clone()),
+                        GitReference::Tag(t) => GitRef::Tag(t.clone()),
+                        GitReference::Rev(r) => GitRef::Rev(r.clone()),
+                    },
+                };
+                let commit = self.git.fetch(&git_url, &git_ref)?;
+                let dir = self.git.checkout(&git_url, commit)?;
+                let krate = PluginCrate::read(&dir)?;
+                let source = PinSource::Git { url: url.clone(), reference: wanted, commit: commit.to_string() };
+                Ok(Located { krate, source })
+            }
+            PluginSpec::Registry { .. } => Err(Hinted::new(
+                "installing from a registry is not available in this build of scopectl yet",
+                "download the crate's source and install it as a local directory: `scopectl install ./path`",
+            )
+            .into()),
+        }
+    }
+}
+
+/// How a git reference is recorded in `resolved.lock`.
+fn reference_text(reference: &GitReference) -> String {
+    match reference {
+        GitReference::DefaultBranch => String::new(),
+        GitReference::Branch(b) => format!("branch={b}"),
+        GitReference::Tag(t) => format!("tag={t}"),
+        GitReference::Rev(r) => format!("rev={r}"),
     }
 }
 
 /// What a change does.
 pub struct Change<'a> {
+    /// Where plugins are found.
+    pub sources: &'a Sources<'a>,
     /// The `plugins.toml` to reach.
     pub desired: &'a PluginsToml,
     /// The lock now in force, if any.
@@ -167,7 +222,10 @@ impl Change<'_> {
     fn locate_all(&self) -> Result<Vec<Located>> {
         let mut located = Vec::new();
         for (name, spec) in self.desired.plugins() {
-            let found = locate(spec).with_context(|| format!("cannot use plugin `{name}`"))?;
+            let found = self
+                .sources
+                .locate(spec)
+                .with_context(|| format!("cannot use plugin `{name}`"))?;
             if found.krate.name.replace('_', "-") != *name {
                 bail!(
                     "`{}` in plugins.toml points at the crate `{}`; the entry must be named after its crate",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use scope_lockfile::{Lockfile, PluginsToml};
 
-use crate::change::{absolute, locate, read_lock, read_plugins_toml, Change, Outcome};
+use crate::change::{absolute, read_lock, read_plugins_toml, Change, Outcome, Sources};
 use crate::cli::{GlobalArgs, InstallArgs};
 use crate::error::Hinted;
 use crate::home::Home;
@@ -68,7 +68,9 @@ impl Run<'_> {
         let locked = read_lock(&home.resolved_lock())?;
         let mut desired = read_plugins_toml(&home.plugins_toml())?;
         edit(&mut desired, locked.as_ref())?;
+        let sources = Sources::of(home, locked.as_ref());
         let change = Change {
+            sources: &sources,
             desired: &desired,
             locked: locked.as_ref(),
             rebuild: self.rebuild,
@@ -103,7 +105,13 @@ pub fn install(
         let spec = absolute(requested.spec)?;
         let name = match requested.name {
             Some(name) => name,
-            None => locate(&spec)?.krate.name.replace('_', "-"),
+            // Named by its crate: look before taking the lock. Nothing locked
+            // is consulted here; the change itself uses the lock.
+            None => Sources::of(home, None)
+                .locate(&spec)?
+                .krate
+                .name
+                .replace('_', "-"),
         };
         wanted.push((name, spec));
     }
