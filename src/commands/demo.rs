@@ -107,7 +107,7 @@ pub fn demo(global: &GlobalArgs, args: &DemoArgs, printer: &Printer) -> Result<E
         output.display()
     );
     println!(
-        "Home {} is at generation {generation}; its host has these pipelines:",
+        "Home {} is at generation {generation}. Its pipelines and their parameters:",
         home.root().display()
     );
     println!();
