@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use scope_lockfile::{CratePin, GitReference, Lockfile, Pin, PinSource, PluginSpec, PluginsToml};
 use scope_registry_client::git::{GitCache, GitRef, GitUrl};
+use scope_registry_client::plugins::add_to_index;
+use tame_index::IndexKrate;
+
+use crate::registries::{Registries, DEFAULT_REGISTRY};
 use scope_resolver::{Manifest, MemoryIndex, Request, ResolveError, Unlock};
 use semver::{Version, VersionReq};
 
@@ -27,19 +31,34 @@ pub struct Located {
     pub source: PinSource,
 }
 
-/// Where git sources are cached, and what is locked.
+/// Where plugins come from: git caches, registries, and what is locked.
 pub struct Sources<'a> {
     /// The git cache (`<home>/cache/git`).
     pub git: GitCache,
+    /// The registries (`<home>/cache/registry`).
+    pub registries: Registries,
     /// The lock in force, to keep locked commits.
     pub locked: Option<&'a Lockfile>,
 }
 
 impl<'a> Sources<'a> {
-    /// The sources of `home`.
-    pub fn of(home: &crate::home::Home, locked: Option<&'a Lockfile>) -> Sources<'a> {
+    /// The sources of `home`, with the registries `plugins.toml` names.
+    pub fn of(
+        home: &crate::home::Home,
+        locked: Option<&'a Lockfile>,
+        named_registries: BTreeMap<String, String>,
+        offline: bool,
+        printer: &Printer,
+    ) -> Sources<'a> {
+        let cache = home.root().join("cache");
         Sources {
-            git: GitCache::new(home.root().join("cache").join("git")),
+            git: GitCache::new(cache.join("git")),
+            registries: Registries::new(
+                &cache.join("registry"),
+                named_registries,
+                offline,
+                printer,
+            ),
             locked,
         }
     }
@@ -51,21 +70,31 @@ impl<'a> Sources<'a> {
         match spec {
             PluginSpec::Path { path } => {
                 let krate = PluginCrate::read(path)?;
-                let source = PinSource::Path { path: krate.dir.clone() };
+                let source = PinSource::Path {
+                    path: krate.dir.clone(),
+                };
                 Ok(Located { krate, source })
             }
             PluginSpec::Git { url, reference } => {
                 let git_url = GitUrl::parse(url)?;
                 let wanted = reference_text(reference);
-                let locked = self.locked.into_iter().flat_map(|l| &l.plugins).find_map(|pin| match &pin.source {
-                    PinSource::Git { url: u, reference: r, commit } if GitUrl::parse(u).ok().map(|g| g.normalized().to_owned())
-                        == Some(git_url.normalized().to_owned())
-                        && *r == wanted =>
-                    {
-                        Some(commit.clone())
-                    }
-                    _ => None,
-                });
+                let locked = self
+                    .locked
+                    .into_iter()
+                    .flat_map(|l| &l.plugins)
+                    .find_map(|pin| match &pin.source {
+                        PinSource::Git {
+                            url: u,
+                            reference: r,
+                            commit,
+                        } if GitUrl::parse(u).ok().map(|g| g.normalized().to_owned())
+                            == Some(git_url.normalized().to_owned())
+                            && *r == wanted =>
+                        {
+                            Some(commit.clone())
+                        }
+                        _ => None,
+                    });
                 let git_ref = match &locked {
                     Some(commit) => GitRef::Rev(commit.clone()),
                     None => match reference {
@@ -78,16 +107,26 @@ impl<'a> Sources<'a> {
                 let commit = self.git.fetch(&git_url, &git_ref)?;
                 let dir = self.git.checkout(&git_url, commit)?;
                 let krate = PluginCrate::read(&dir)?;
-                let source = PinSource::Git { url: url.clone(), reference: wanted, commit: commit.to_string() };
+                let source = PinSource::Git {
+                    url: url.clone(),
+                    reference: wanted,
+                    commit: commit.to_string(),
+                };
                 Ok(Located { krate, source })
             }
-            PluginSpec::Registry { .. } => Err(Hinted::new(
-                "installing from a registry is not available in this build of scopectl yet",
-                "download the crate's source and install it as a local directory: `scopectl install ./path`",
-            )
-            .into()),
+            PluginSpec::Registry { .. } => {
+                unreachable!("registry plugins are resolved across versions, not located")
+            }
         }
     }
+}
+
+/// Every plugin a change can choose from: local and git plugins (one
+/// version each) and registry plugins with all their versions.
+struct Gathered {
+    located: Vec<Located>,
+    /// Registry crates by name: the registry they come from and their index entry.
+    registry: BTreeMap<String, (String, IndexKrate)>,
 }
 
 /// How a git reference is recorded in `resolved.lock`.
@@ -134,8 +173,8 @@ pub enum Outcome {
 impl Change<'_> {
     /// What the change would do, touching nothing.
     pub fn dry_run(&self, home: &crate::home::Home) -> Result<Outcome> {
-        let located = self.locate_all()?;
-        let pins = self.resolve(&located)?;
+        let gathered = self.gather()?;
+        let pins = self.resolve(&gathered)?;
         let old = self.locked.map(|l| l.plugins.clone()).unwrap_or_default();
         let current = home
             .current()
@@ -149,8 +188,8 @@ impl Change<'_> {
     /// Runs the change inside `transaction`.
     pub fn run(&self, transaction: &Transaction<'_>, printer: &Printer) -> Result<Outcome> {
         let home = transaction.home();
-        let located = self.locate_all()?;
-        let pins = self.resolve(&located)?;
+        let gathered = self.gather()?;
+        let pins = self.resolve(&gathered)?;
         failpoint("after-resolve");
         let old_pins = self.locked.map(|l| l.plugins.clone()).unwrap_or_default();
         let changes = describe_changes(&old_pins, &pins);
@@ -172,11 +211,7 @@ impl Change<'_> {
         if unchanged && !self.rebuild {
             return Ok(Outcome::Unchanged);
         }
-        let chosen: Vec<PluginCrate> = located
-            .iter()
-            .filter(|l| pins.iter().any(|p| p.name == l.krate.name))
-            .map(|l| l.krate.clone())
-            .collect();
+        let chosen = self.materialize(&gathered, &pins)?;
         let names: Vec<String> = chosen
             .iter()
             .map(|p| format!("{} v{}", p.name, p.version))
@@ -219,9 +254,17 @@ impl Change<'_> {
         Ok(Outcome::Committed(transaction.commit(&generation)?))
     }
 
-    fn locate_all(&self) -> Result<Vec<Located>> {
+    fn gather(&self) -> Result<Gathered> {
         let mut located = Vec::new();
+        let mut wanted: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
         for (name, spec) in self.desired.plugins() {
+            if let PluginSpec::Registry { registry, .. } = spec {
+                wanted
+                    .entry(registry.clone())
+                    .or_default()
+                    .push(name.clone());
+                continue;
+            }
             let found = self
                 .sources
                 .locate(spec)
@@ -235,14 +278,38 @@ impl Change<'_> {
             }
             located.push(found);
         }
-        Ok(located)
+        let mut registry = BTreeMap::new();
+        for (from, names) in wanted {
+            let label = from.clone().unwrap_or_else(|| DEFAULT_REGISTRY.to_owned());
+            for (name, krate) in self.sources.registries.collect(from.as_deref(), &names)? {
+                registry.insert(name, (label.clone(), krate));
+            }
+        }
+        Ok(Gathered { located, registry })
     }
 
-    /// Chooses versions: each local plugin offers exactly its one version.
-    fn resolve(&self, located: &[Located]) -> Result<Vec<Pin>> {
-        let names: Vec<String> = located.iter().map(|l| l.krate.name.clone()).collect();
+    /// Chooses versions: each local or git plugin offers exactly its one
+    /// version, a registry plugin every version its index lists.
+    fn resolve(&self, gathered: &Gathered) -> Result<Vec<Pin>> {
+        let located = &gathered.located;
+        let names: Vec<String> = located
+            .iter()
+            .map(|l| l.krate.name.clone())
+            .chain(gathered.registry.keys().cloned())
+            .collect();
         let mut index = MemoryIndex::new();
+        let krates: BTreeMap<String, IndexKrate> = gathered
+            .registry
+            .iter()
+            .map(|(name, (_, krate))| (name.clone(), krate.clone()))
+            .collect();
+        add_to_index(&mut index, &krates, |name| names.iter().any(|n| n == name));
         let mut request = Request::new(Version::parse(scope_plugin_api::API_VERSION)?);
+        for (name, spec) in self.desired.plugins() {
+            if let PluginSpec::Registry { req, .. } = spec {
+                request = request.require(name, req.clone());
+            }
+        }
         for l in located {
             let version = Version::parse(&l.krate.version)?;
             let api = VersionReq::parse(&l.krate.api_requirement).with_context(|| {
@@ -285,21 +352,46 @@ impl Change<'_> {
         };
         let mut pins = Vec::new();
         for (name, pick) in &resolution.plugins {
-            let l = located
+            let chosen = |dep: &str| resolution.plugins.contains_key(&dep.replace('_', "-"));
+            if let Some(l) = located
                 .iter()
                 .find(|l| l.krate.name.replace('_', "-") == *name)
-                .expect("resolved from the located");
-            let dependencies = l
-                .krate
-                .dependencies
+            {
+                let dependencies = l
+                    .krate
+                    .dependencies
+                    .iter()
+                    .map(|(dep, _)| dep.replace('_', "-"))
+                    .filter(|dep| chosen(dep))
+                    .collect();
+                pins.push(Pin {
+                    name: l.krate.name.clone(),
+                    version: pick.version.clone(),
+                    source: l.source.clone(),
+                    dependencies,
+                });
+                continue;
+            }
+            let (registry, krate) = &gathered.registry[name];
+            let version = krate
+                .versions
                 .iter()
-                .map(|(dep, _)| dep.replace('_', "-"))
-                .filter(|dep| resolution.plugins.contains_key(dep))
+                .find(|v| Version::parse(&v.version).ok().as_ref() == Some(&pick.version))
+                .expect("the resolver chose a version the index lists");
+            let dependencies = version
+                .deps
+                .iter()
+                .map(|d| d.crate_name().replace('_', "-"))
+                .filter(|dep| chosen(dep))
                 .collect();
+            let checksum = version.checksum.to_string();
             pins.push(Pin {
-                name: l.krate.name.clone(),
+                name: krate.name().to_owned(),
                 version: pick.version.clone(),
-                source: l.source.clone(),
+                source: PinSource::Registry {
+                    registry: registry.clone(),
+                    checksum,
+                },
                 dependencies,
             });
         }
@@ -311,6 +403,35 @@ impl Change<'_> {
         };
         lock.normalize();
         Ok(lock.plugins)
+    }
+}
+
+impl Change<'_> {
+    /// The crate of every pin: local and git plugins where they were found,
+    /// registry plugins downloaded, verified and unpacked.
+    fn materialize(&self, gathered: &Gathered, pins: &[Pin]) -> Result<Vec<PluginCrate>> {
+        let mut crates = Vec::new();
+        for pin in pins {
+            let krate = match &pin.source {
+                PinSource::Registry { registry, checksum } => {
+                    let dir = self.sources.registries.fetch_source(
+                        registry,
+                        &pin.name,
+                        &pin.version.to_string(),
+                        checksum,
+                    )?;
+                    PluginCrate::read(&dir)?
+                }
+                _ => gathered
+                    .located
+                    .iter()
+                    .find(|l| l.krate.name == pin.name)
+                    .map(|l| l.krate.clone())
+                    .expect("a local or git pin was located"),
+            };
+            crates.push(krate);
+        }
+        Ok(crates)
     }
 }
 

@@ -27,6 +27,7 @@ pub mod home;
 pub mod host_build;
 pub mod plugin_crate;
 pub mod printer;
+pub mod registries;
 pub mod spec;
 pub mod time;
 pub mod transaction;

@@ -74,6 +74,17 @@ pub async fn collect(
 /// Puts fetched plugins into a resolver index.
 pub fn to_index(plugins: &BTreeMap<String, IndexKrate>) -> MemoryIndex {
     let mut index = MemoryIndex::new();
+    add_to_index(&mut index, plugins, |name| plugins.contains_key(name));
+    index
+}
+
+/// Adds fetched plugins to `index`; a dependency counts as a plugin when
+/// `is_plugin` says so.
+pub fn add_to_index(
+    index: &mut MemoryIndex,
+    plugins: &BTreeMap<String, IndexKrate>,
+    is_plugin: impl Fn(&str) -> bool,
+) {
     for (name, krate) in plugins {
         for version in &krate.versions {
             let Ok(parsed) = Version::parse(&version.version) else {
@@ -92,7 +103,7 @@ pub fn to_index(plugins: &BTreeMap<String, IndexKrate>) -> MemoryIndex {
                 let req = dep.version_requirement();
                 if dep.crate_name() == API_CRATE {
                     manifest.api = req;
-                } else if plugins.contains_key(dep.crate_name()) {
+                } else if is_plugin(dep.crate_name()) {
                     manifest
                         .dependencies
                         .push((dep.crate_name().to_owned(), req));
@@ -101,5 +112,4 @@ pub fn to_index(plugins: &BTreeMap<String, IndexKrate>) -> MemoryIndex {
             index.add(name, parsed, version.yanked, manifest);
         }
     }
-    index
 }

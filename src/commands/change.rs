@@ -68,7 +68,13 @@ impl Run<'_> {
         let locked = read_lock(&home.resolved_lock())?;
         let mut desired = read_plugins_toml(&home.plugins_toml())?;
         edit(&mut desired, locked.as_ref())?;
-        let sources = Sources::of(home, locked.as_ref());
+        let sources = Sources::of(
+            home,
+            locked.as_ref(),
+            desired.registries().clone(),
+            self.global.offline,
+            printer,
+        );
         let change = Change {
             sources: &sources,
             desired: &desired,
@@ -107,7 +113,7 @@ pub fn install(
             Some(name) => name,
             // Named by its crate: look before taking the lock. Nothing locked
             // is consulted here; the change itself uses the lock.
-            None => Sources::of(home, None)
+            None => Sources::of(home, None, Default::default(), global.offline, printer)
                 .locate(&spec)?
                 .krate
                 .name

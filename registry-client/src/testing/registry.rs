@@ -198,10 +198,17 @@ impl Package {
         for (name, req) in &self.deps {
             manifest.push_str(&format!("{name} = \"{req}\"\n"));
         }
-        let mut files = vec![
+        // A plugin's library registers nothing unless the test gives it a body.
+        let mut files = BTreeMap::from([
             ("Cargo.toml".to_owned(), manifest),
-            ("src/lib.rs".to_owned(), String::new()),
-        ];
+            (
+                "src/lib.rs".to_owned(),
+                "pub fn register_pipelines(_: &mut scope_plugin_api::Registry) {}\n".to_owned(),
+            ),
+        ]);
+        if !self.deps.iter().any(|(name, _)| name == "scope-plugin-api") {
+            files.insert("src/lib.rs".to_owned(), String::new());
+        }
         files.extend(self.files.iter().cloned());
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
             Vec::new(),

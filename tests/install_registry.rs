@@ -1,0 +1,183 @@
+//! Installing plugins from a registry: the fixture registry on 127.0.0.1,
+//! named in plugins.toml.
+
+mod support;
+
+use scope_registry_client::testing::{FixtureRegistry, Package};
+use support::{output, stderr, TestContext};
+
+fn with_registry(context: &TestContext, server: &FixtureRegistry) {
+    fs_err::create_dir_all(context.home()).unwrap();
+    let toml = format!(
+        "# Plugins from the fixture registry.\n[plugins]\n\n[registries.fixture]\nindex = \"{}\"\n",
+        server.index_url()
+    );
+    fs_err::write(context.home().join("plugins.toml"), toml).unwrap();
+}
+
+fn lock_of(context: &TestContext) -> scope_lockfile::Lockfile {
+    let path = context.home().join("resolved.lock");
+    scope_lockfile::Lockfile::parse(&path, &fs_err::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_registry_plugin_and_the_plugin_it_depends_on_are_installed_and_pinned_by_checksum() {
+    let context = TestContext::new();
+    let server = FixtureRegistry::start();
+    let base = Package::new("fx-base", "1.0.0")
+        .api("^0.1")
+        .publish(&server);
+    Package::new("fx-base", "1.1.0")
+        .api("^0.2")
+        .publish(&server); // needs a future API
+    Package::new("glow", "1.0.0")
+        .api("^0.1")
+        .dep("fx-base", "^1")
+        .publish(&server);
+    with_registry(&context, &server);
+
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", "glow", "--registry", "fixture"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Building host with fx-base v1.0.0, glow v1.0.0"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("Downloaded glow v1.0.0"),
+        "{}",
+        stderr(&out)
+    );
+    let host = context.home().join("bin/scope-host");
+    let check = output(std::process::Command::new(&host).args(["self-check", "--json"]));
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let plugins: Vec<&str> = report["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        plugins,
+        ["fx-base", "glow"],
+        "the host has both plugins compiled in"
+    );
+    let lock = lock_of(&context);
+    let pins: Vec<(String, String)> = lock
+        .plugins
+        .iter()
+        .map(|p| (p.name.clone(), p.version.to_string()))
+        .collect();
+    assert_eq!(
+        pins,
+        [
+            ("fx-base".to_owned(), "1.0.0".to_owned()),
+            ("glow".to_owned(), "1.0.0".to_owned())
+        ]
+    );
+    assert_eq!(
+        lock.plugins[0].source,
+        scope_lockfile::PinSource::Registry {
+            registry: "fixture".into(),
+            checksum: base
+        }
+    );
+    assert_eq!(lock.plugins[1].dependencies, ["fx-base"]);
+    let toml = fs_err::read_to_string(context.home().join("plugins.toml")).unwrap();
+    assert!(
+        toml.starts_with("# Plugins from the fixture registry.\n"),
+        "comments survive: {toml}"
+    );
+    assert!(
+        toml.contains("glow = { version = \"*\", registry = \"fixture\" }"),
+        "{toml}"
+    );
+    assert!(
+        !toml.contains("fx-base ="),
+        "a dependency plugin is not something the user asked for: {toml}"
+    );
+
+    let again = output(
+        context
+            .scopectl()
+            .args(["install", "glow", "--registry", "fixture"]),
+    );
+    assert!(
+        stderr(&again).contains("nothing to change"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn a_wrong_checksum_or_a_failing_registry_changes_nothing() {
+    let context = TestContext::new();
+    let server = FixtureRegistry::start();
+    Package::new("tampered", "1.0.0")
+        .api("^0.1")
+        .wrong_checksum()
+        .publish(&server);
+    Package::new("fine", "1.0.0").api("^0.1").publish(&server);
+    with_registry(&context, &server);
+    let before = fs_err::read(context.home().join("plugins.toml")).unwrap();
+
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", "tampered", "--registry", "fixture"]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("failed verification"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs_err::read(context.home().join("plugins.toml")).unwrap(),
+        before
+    );
+    assert!(!context.home().join("current").exists());
+
+    server.switches(|s| s.fail_next = 1000);
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", "fine", "--registry", "fixture"])
+            .env("SCOPE_HTTP_RETRIES", "1"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the server answered 500"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("warning:"),
+        "the retry was announced: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs_err::read(context.home().join("plugins.toml")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn an_undefined_registry_is_named() {
+    let context = TestContext::new();
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", "glow", "--registry", "nowhere"]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("registry `nowhere` is not defined"),
+        "{}",
+        stderr(&out)
+    );
+}
