@@ -149,8 +149,6 @@ pub struct Change<'a> {
     pub locked: Option<&'a Lockfile>,
     /// Rebuild even when nothing changed (`scopectl build`).
     pub rebuild: bool,
-    /// Print the plan, change nothing.
-    pub dry_run: bool,
     /// Fail if the lock would change (`--locked`).
     pub locked_only: bool,
     /// Build from cargo's cache only.
@@ -168,6 +166,8 @@ pub enum Outcome {
     WouldChange(Vec<String>),
     /// A new generation is active.
     Committed(u64),
+    /// `--no-build`: `plugins.toml` and `resolved.lock` were updated; no host was built.
+    Recorded(Vec<String>),
 }
 
 impl Change<'_> {
@@ -183,6 +183,29 @@ impl Change<'_> {
             return Ok(Outcome::Unchanged);
         }
         Ok(Outcome::WouldChange(describe_changes(&old, &pins)))
+    }
+
+    /// `--no-build`: records the new `plugins.toml` and the resolved pins in
+    /// `resolved.lock` (whose crate graph the next build fills in), and
+    /// builds nothing. `sync` builds later.
+    pub fn record(&self, transaction: &Transaction<'_>) -> Result<Outcome> {
+        let home = transaction.home();
+        let gathered = self.gather()?;
+        let pins = self.resolve(&gathered)?;
+        let old = self.locked.map(|l| l.plugins.clone()).unwrap_or_default();
+        let on_disk = fs_err::read_to_string(home.plugins_toml()).ok();
+        if pins == old && on_disk.as_deref() == Some(self.desired.to_string().as_str()) {
+            return Ok(Outcome::Unchanged);
+        }
+        let lock = Lockfile {
+            host_version: Version::parse(env!("CARGO_PKG_VERSION"))?,
+            api_version: Version::parse(scope_plugin_api::API_VERSION)?,
+            plugins: pins.clone(),
+            crates: Vec::new(),
+        };
+        crate::fsx::write_atomic(&home.resolved_lock(), lock.to_toml().as_bytes())?;
+        crate::fsx::write_atomic(&home.plugins_toml(), self.desired.to_string().as_bytes())?;
+        Ok(Outcome::Recorded(describe_changes(&old, &pins)))
     }
 
     /// Runs the change inside `transaction`.

@@ -133,6 +133,10 @@ pub struct InstallArgs {
     #[arg(long)]
     pub rev: Option<String>,
     /// Resolve and print what would change, touching nothing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_build")]
     pub dry_run: bool,
+    /// Record the change in plugins.toml and resolved.lock without building;
+    /// `scopectl sync` builds it later
+    #[arg(long)]
+    pub no_build: bool,
 }

@@ -317,3 +317,44 @@ fn two_installs_at_once_both_land_one_after_the_other() {
         .len();
     assert_eq!(plugins, 3, "both landed");
 }
+
+#[test]
+fn no_build_records_the_change_and_sync_builds_it() {
+    let context = TestContext::new();
+    let home = context.home();
+    ok(install(&context, &[&invert()]));
+    let current = fs_err::read_link(home.join("current")).unwrap();
+    let host = fs_err::read(home.join("bin/scope-host")).unwrap();
+    let out = ok(output(context.scopectl().args([
+        "install",
+        "--no-build",
+        &fixture("fixtures/plugins/color-generator"),
+    ])));
+    assert_eq!(stdout(&out), "+ color-generator v0.1.0\n");
+    assert!(
+        stderr(&out).contains("run `scopectl sync` to build the host"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(fs_err::read_to_string(home.join("plugins.toml"))
+        .unwrap()
+        .contains("color-generator"));
+    assert!(fs_err::read_to_string(home.join("resolved.lock"))
+        .unwrap()
+        .contains("name = \"color-generator\""));
+    assert_eq!(
+        fs_err::read_link(home.join("current")).unwrap(),
+        current,
+        "no generation was made"
+    );
+    assert_eq!(fs_err::read(home.join("bin/scope-host")).unwrap(), host);
+
+    ok(output(context.scopectl().args(["sync", "--locked"])));
+    let list = json(&ok(output(context.scopectl().args(["list", "--json"]))));
+    assert_eq!(list["plugins"].as_array().unwrap().len(), 2);
+    let lock = fs_err::read_to_string(home.join("resolved.lock")).unwrap();
+    assert!(
+        lock.contains("[[crate]]"),
+        "the build filled in the crate graph"
+    );
+}

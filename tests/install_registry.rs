@@ -181,3 +181,30 @@ fn an_undefined_registry_is_named() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_crash_after_the_download_changes_nothing_and_the_next_install_works() {
+    let context = TestContext::new();
+    let server = FixtureRegistry::start();
+    Package::new("fine", "1.0.0").api("^0.1").publish(&server);
+    with_registry(&context, &server);
+    let before = fs_err::read(context.home().join("plugins.toml")).unwrap();
+    let crashed = output(
+        context
+            .scopectl()
+            .args(["install", "fine", "--registry", "fixture"])
+            .env("SCOPE_FAILPOINT", "after-download"),
+    );
+    assert!(!crashed.status.success());
+    assert_eq!(
+        fs_err::read(context.home().join("plugins.toml")).unwrap(),
+        before
+    );
+    assert!(!context.home().join("current").exists());
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", "fine", "--registry", "fixture"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -41,6 +41,15 @@ fn report(outcome: Outcome, printer: &Printer) -> ExitCode {
             );
         }
         Outcome::Committed(n) => printer.status("Activated", format!("generation {n}")),
+        Outcome::Recorded(changes) => {
+            for change in &changes {
+                println!("{change}");
+            }
+            printer.status(
+                "Recorded",
+                "plugins.toml and resolved.lock; run `scopectl sync` to build the host",
+            );
+        }
     }
     ExitCode::SUCCESS
 }
@@ -49,6 +58,7 @@ struct Run<'a> {
     global: &'a GlobalArgs,
     rebuild: bool,
     dry_run: bool,
+    no_build: bool,
     locked_only: bool,
 }
 
@@ -80,13 +90,13 @@ impl Run<'_> {
             desired: &desired,
             locked: locked.as_ref(),
             rebuild: self.rebuild,
-            dry_run: self.dry_run,
             locked_only: self.locked_only,
             offline: self.global.offline,
             command: command_line(),
         };
         let outcome = match &transaction {
             None => change.dry_run(home)?,
+            Some(transaction) if self.no_build => change.record(transaction)?,
             Some(transaction) => change.run(transaction, printer)?,
         };
         Ok(report(outcome, printer))
@@ -131,6 +141,7 @@ pub fn install(
         global,
         rebuild: false,
         dry_run: args.dry_run,
+        no_build: args.no_build,
         locked_only: false,
     }
     .go(home, printer, Box::new(edit))
@@ -186,6 +197,7 @@ pub fn uninstall(
         global,
         rebuild: false,
         dry_run: false,
+        no_build: false,
         locked_only: false,
     }
     .go(home, printer, Box::new(edit))
@@ -215,6 +227,7 @@ pub fn sync(
         global: &global,
         rebuild: false,
         dry_run: false,
+        no_build: false,
         locked_only,
     }
     .go(home, printer, Box::new(|_, _| Ok(())))
@@ -225,6 +238,7 @@ pub fn build(home: &Home, global: &GlobalArgs, printer: &Printer) -> Result<Exit
         global,
         rebuild: true,
         dry_run: false,
+        no_build: false,
         locked_only: false,
     }
     .go(home, printer, Box::new(|_, _| Ok(())))
