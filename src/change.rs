@@ -314,6 +314,12 @@ impl Change<'_> {
     /// Chooses versions: each local or git plugin offers exactly its one
     /// version, a registry plugin every version its index lists.
     fn resolve(&self, gathered: &Gathered) -> Result<Vec<Pin>> {
+        let resolution = self.solve(gathered)?;
+        Ok(self.pins(gathered, &resolution))
+    }
+
+    /// Runs the resolver over everything gathered.
+    fn solve(&self, gathered: &Gathered) -> Result<scope_resolver::Resolution> {
         let located = &gathered.located;
         let names: Vec<String> = located
             .iter()
@@ -373,6 +379,12 @@ impl Change<'_> {
             }
             Err(other) => return Err(other.into()),
         };
+        Ok(resolution)
+    }
+
+    /// The lock's pins for a resolution.
+    fn pins(&self, gathered: &Gathered, resolution: &scope_resolver::Resolution) -> Vec<Pin> {
+        let located = &gathered.located;
         let mut pins = Vec::new();
         for (name, pick) in &resolution.plugins {
             let chosen = |dep: &str| resolution.plugins.contains_key(&dep.replace('_', "-"));
@@ -425,7 +437,12 @@ impl Change<'_> {
             crates: vec![],
         };
         lock.normalize();
-        Ok(lock.plugins)
+        lock.plugins
+    }
+
+    /// Why each plugin is in the set, and why at its version.
+    pub fn explain(&self) -> Result<scope_resolver::Resolution> {
+        self.solve(&self.gather()?)
     }
 }
 

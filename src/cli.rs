@@ -88,6 +88,21 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 3)]
         keep: usize,
     },
+    /// Why a plugin is installed, and why at this version
+    Why {
+        /// The plugin
+        name: String,
+    },
+    /// Rebuild an editable (local) plugin from its directory as it is now, and switch
+    Reload {
+        /// The plugin
+        name: String,
+    },
+    /// Print shell completions
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
     /// Switch to the previous generation (or generation N) without rebuilding
     Rollback {
         /// The generation to switch to

@@ -358,3 +358,94 @@ fn no_build_records_the_change_and_sync_builds_it() {
         "the build filled in the crate graph"
     );
 }
+
+#[test]
+fn why_names_who_required_a_plugin_and_why_this_version() {
+    let context = TestContext::new();
+    ok(install(
+        &context,
+        &[&invert(), &fixture("fixtures/test-plugins/invert-twice")],
+    ));
+    let out = ok(output(context.scopectl().args(["why", "scope_invert"])));
+    let text = stdout(&out);
+    assert!(text.starts_with("scope-invert v0.2.0\n"), "{text}");
+    assert!(
+        text.contains("  you asked for it in plugins.toml: =0.2.0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  invert-twice v0.1.0 depends on it: ^0.2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  this version: it is the newest version that can be chosen"),
+        "{text}"
+    );
+    let missing = output(context.scopectl().args(["why", "nothing"]));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("`nothing` is not installed"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn reload_rebuilds_an_edited_local_plugin_and_refuses_others() {
+    let context = TestContext::new();
+    let home = context.home();
+    // A copy of the invert plugin that the test edits.
+    let dir = context.temp.path().join("my-invert");
+    fs_err::create_dir_all(dir.join("src")).unwrap();
+    let manifest =
+        fs_err::read_to_string(repo().join("fixtures/plugins/invert/Cargo.toml")).unwrap();
+    fs_err::write(dir.join("Cargo.toml"), format!("{manifest}\n[workspace]\n")).unwrap();
+    let source = fs_err::read_to_string(repo().join("fixtures/plugins/invert/src/lib.rs")).unwrap();
+    fs_err::write(dir.join("src/lib.rs"), &source).unwrap();
+    ok(install(&context, &[dir.to_str().unwrap()]));
+
+    let description = |home: &Path| {
+        let out = output(
+            std::process::Command::new(home.join("bin/scope-host")).args(["pipelines", "--json"]),
+        );
+        json(&out)["pipelines"][0]["description"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        description(&home),
+        "Inverts the colors of input video frames"
+    );
+    fs_err::write(
+        dir.join("src/lib.rs"),
+        source.replace(
+            "Inverts the colors of input video frames",
+            "Edited just now",
+        ),
+    )
+    .unwrap();
+    let out = ok(output(context.scopectl().args(["reload", "scope-invert"])));
+    assert!(
+        stderr(&out).contains("Activated generation 2"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(description(&home), "Edited just now");
+
+    let mut toml = fs_err::read_to_string(home.join("plugins.toml")).unwrap();
+    toml.push_str("from-registry = \"1\"\n");
+    fs_err::write(home.join("plugins.toml"), toml).unwrap();
+    let refused = output(context.scopectl().args(["reload", "from-registry"]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("is not editable"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        stderr(&refused).contains("scopectl update from-registry"),
+        "{}",
+        stderr(&refused)
+    );
+}

@@ -243,3 +243,88 @@ pub fn build(home: &Home, global: &GlobalArgs, printer: &Printer) -> Result<Exit
     }
     .go(home, printer, Box::new(|_, _| Ok(())))
 }
+
+/// `scopectl why NAME`.
+pub fn why(home: &Home, global: &GlobalArgs, name: &str, printer: &Printer) -> Result<ExitCode> {
+    let name = name.replace('_', "-");
+    let locked = read_lock(&home.resolved_lock())?;
+    let desired = read_plugins_toml(&home.plugins_toml())?;
+    let sources = Sources::of(
+        home,
+        locked.as_ref(),
+        desired.registries().clone(),
+        global.offline,
+        printer,
+    );
+    let change = Change {
+        sources: &sources,
+        desired: &desired,
+        locked: locked.as_ref(),
+        rebuild: false,
+        locked_only: false,
+        offline: global.offline,
+        command: String::new(),
+    };
+    let resolution = change.explain()?;
+    let Some(pick) = resolution.plugins.get(&name) else {
+        let installed: Vec<&str> = resolution.plugins.keys().map(String::as_str).collect();
+        return Err(Hinted::new(
+            format!("`{name}` is not installed"),
+            format!(
+                "installed plugins: {}",
+                if installed.is_empty() {
+                    "none".into()
+                } else {
+                    installed.join(", ")
+                }
+            ),
+        )
+        .into());
+    };
+    println!("{name} v{}", pick.version);
+    for requirement in &pick.required_by {
+        let by = match &requirement.by {
+            scope_resolver::Requirer::User => "you asked for it in plugins.toml".to_owned(),
+            scope_resolver::Requirer::Plugin { name, version } => {
+                format!("{name} v{version} depends on it")
+            }
+        };
+        println!("  {by}: {}", requirement.req);
+    }
+    let because = match &pick.choice {
+        scope_resolver::Choice::Locked => {
+            "it is the version in resolved.lock, and nothing requires another".to_owned()
+        }
+        scope_resolver::Choice::Newest => "it is the newest version that can be chosen".to_owned(),
+        scope_resolver::Choice::Held { newest, by } => format!("{newest} is newer, but {by}"),
+        scope_resolver::Choice::Moved { from, by } => format!("it was locked at {from}, but {by}"),
+    };
+    println!("  this version: {because}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `scopectl reload NAME`: rebuilds an editable plugin from its directory.
+pub fn reload(home: &Home, global: &GlobalArgs, name: &str, printer: &Printer) -> Result<ExitCode> {
+    let name = name.replace('_', "-");
+    let desired = read_plugins_toml(&home.plugins_toml())?;
+    match desired.plugins().get(&name) {
+        Some(scope_lockfile::PluginSpec::Path { .. }) => {}
+        Some(_) => {
+            return Err(Hinted::new(
+                format!("`{name}` is not editable: only local (path) plugins are reloaded from their directory"),
+                format!("move it to a newer version with `scopectl update {name}`"),
+            )
+            .into())
+        }
+        None => return Err(Hinted::new(format!("`{name}` is not installed"), "see `scopectl list`").into()),
+    }
+    printer.status("Reloading", &name);
+    Run {
+        global,
+        rebuild: true,
+        dry_run: false,
+        no_build: false,
+        locked_only: false,
+    }
+    .go(home, printer, Box::new(|_, _| Ok(())))
+}

@@ -2,6 +2,7 @@
 //! returns an exit status; the work happens in the library modules.
 
 mod change;
+pub mod completions;
 mod demo;
 mod gc;
 mod history;
@@ -41,6 +42,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Gc { keep } => {
             open_home(&cli.global).and_then(|home| gc::gc(&home, keep, &printer))
         }
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Why { name } => {
+            open_home(&cli.global).and_then(|home| change::why(&home, &cli.global, &name, &printer))
+        }
+        Command::Reload { name } => open_home(&cli.global)
+            .and_then(|home| change::reload(&home, &cli.global, &name, &printer)),
         Command::Rollback { to } => {
             open_home(&cli.global).and_then(|home| rollback::rollback(&home, to, &printer))
         }
