@@ -98,6 +98,12 @@ pub enum Command {
         /// The plugin
         name: String,
     },
+    /// Run the active host, restarting it when it exits with 42 or a new generation is activated
+    Run {
+        /// Arguments for the host (after `--`)
+        #[arg(last = true, value_name = "HOST-ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Print shell completions
     Completions {
         /// The shell

@@ -29,5 +29,6 @@ pub mod plugin_crate;
 pub mod printer;
 pub mod registries;
 pub mod spec;
+pub mod supervise;
 pub mod time;
 pub mod transaction;

@@ -28,7 +28,7 @@ fn command_line() -> String {
     words.join(" ")
 }
 
-fn report(outcome: Outcome, printer: &Printer) -> ExitCode {
+fn report(outcome: Outcome, home: &Home, printer: &Printer) -> ExitCode {
     match outcome {
         Outcome::Unchanged => printer.status("Fresh", "nothing to change"),
         Outcome::WouldChange(changes) => {
@@ -40,7 +40,10 @@ fn report(outcome: Outcome, printer: &Printer) -> ExitCode {
                 format!("{} change(s); nothing was touched", changes.len()),
             );
         }
-        Outcome::Committed(n) => printer.status("Activated", format!("generation {n}")),
+        Outcome::Committed(n) => {
+            printer.status("Activated", format!("generation {n}"));
+            crate::supervise::notify(home, printer);
+        }
         Outcome::Recorded(changes) => {
             for change in &changes {
                 println!("{change}");
@@ -99,7 +102,7 @@ impl Run<'_> {
             Some(transaction) if self.no_build => change.record(transaction)?,
             Some(transaction) => change.run(transaction, printer)?,
         };
-        Ok(report(outcome, printer))
+        Ok(report(outcome, home, printer))
     }
 }
 

@@ -42,6 +42,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Gc { keep } => {
             open_home(&cli.global).and_then(|home| gc::gc(&home, keep, &printer))
         }
+        Command::Run { args } => {
+            open_home(&cli.global).and_then(|home| crate::supervise::run(&home, &args, &printer))
+        }
         Command::Completions { shell } => completions::completions(shell),
         Command::Why { name } => {
             open_home(&cli.global).and_then(|home| change::why(&home, &cli.global, &name, &printer))

@@ -48,6 +48,7 @@ pub fn rollback(home: &Home, to: Option<u64>, printer: &Printer) -> Result<ExitC
         let contents = fs_err::read(dir.join(file))?;
         fsx::write_atomic(&home.root().join(file), &contents)?;
     }
+    crate::supervise::notify(home, printer);
     printer.status(
         "Rolled back",
         format!("from generation {current} to {target} ({})", info.command),

@@ -1,0 +1,122 @@
+//! `scopectl run`: restarts on 42, passes other statuses through, stops a
+//! crash loop, and picks up a new generation while running.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use scopectl::generation::NewGeneration;
+use scopectl::home::Home;
+use support::{output, stderr, TestContext};
+
+/// Makes generations whose "host" is a shell script.
+fn home_with_hosts(context: &TestContext, scripts: &[&str]) -> Home {
+    let home = Home::open(&context.home()).unwrap();
+    for (i, script) in scripts.iter().enumerate() {
+        let n = i as u64 + 1;
+        let host = context.temp.path().join(format!("host-{n}"));
+        fs_err::write(&host, format!("#!/bin/sh\n{script}\n")).unwrap();
+        fs_err::set_permissions(&host, std::fs::Permissions::from_mode(0o755)).unwrap();
+        NewGeneration {
+            host: &host,
+            plugins_toml: "[plugins]\n",
+            resolved_lock: "version = 1\n",
+            command: format!("test {n}"),
+            changes: vec![],
+        }
+        .create(&home, n)
+        .unwrap();
+    }
+    home.activate(scripts.len() as u64).unwrap();
+    home
+}
+
+#[test]
+fn exit_42_restarts_with_the_same_arguments_and_other_statuses_pass_through() {
+    let context = TestContext::new();
+    let log = context.temp.path().join("log");
+    let script = format!(
+        "echo \"$@\" >> {log}\nif [ $(wc -l < {log}) -lt 3 ]; then exit 42; fi\nexit 7",
+        log = log.display()
+    );
+    home_with_hosts(&context, &[&script]);
+    let out = output(
+        context
+            .scopectl()
+            .args(["run", "--", "run", "--pipeline", "invert"]),
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(
+        fs_err::read_to_string(&log).unwrap(),
+        "run --pipeline invert\n".repeat(3)
+    );
+    assert_eq!(
+        stderr(&out).matches("Restarting").count(),
+        2,
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !context.home().join("run.pid").exists(),
+        "the pid file is removed"
+    );
+}
+
+#[test]
+fn a_host_that_keeps_asking_for_restarts_is_stopped() {
+    let context = TestContext::new();
+    home_with_hosts(&context, &["exit 42"]);
+    let out = output(context.scopectl().arg("run"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("asked to be restarted 5 times in a row"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn wait_for(path: &Path, text: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if fs_err::read_to_string(path).is_ok_and(|t| t.contains(text)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn a_new_generation_restarts_a_running_host_and_sigterm_is_forwarded() {
+    let context = TestContext::new();
+    let log = context.temp.path().join("log");
+    let script = |n: u32| format!("echo started {n} >> {}\nexec sleep 30", log.display());
+    home_with_hosts(&context, &[&script(1), &script(2)]);
+    let mut supervisor = context.scopectl().arg("run").spawn().unwrap();
+    assert!(wait_for(&log, "started 2"), "the active host started");
+    let rollback = output(context.scopectl().args(["rollback", "--to", "1"]));
+    assert!(rollback.status.success(), "{}", stderr(&rollback));
+    assert!(
+        stderr(&rollback).contains("Restarting the host run by `scopectl run`"),
+        "{}",
+        stderr(&rollback)
+    );
+    assert!(
+        wait_for(&log, "started 1"),
+        "the new active host started: {:?}",
+        fs_err::read_to_string(&log)
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(supervisor.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = supervisor.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(128 + 15),
+        "the host was terminated by the forwarded SIGTERM"
+    );
+}
