@@ -39,6 +39,8 @@ pub struct Sources<'a> {
     pub registries: Registries,
     /// The lock in force, to keep locked commits.
     pub locked: Option<&'a Lockfile>,
+    /// Which locked plugins may move (`update`).
+    pub unlock: Unlock,
 }
 
 impl<'a> Sources<'a> {
@@ -60,6 +62,7 @@ impl<'a> Sources<'a> {
                 printer,
             ),
             locked,
+            unlock: Unlock::Nothing,
         }
     }
 
@@ -82,6 +85,7 @@ impl<'a> Sources<'a> {
                     .locked
                     .into_iter()
                     .flat_map(|l| &l.plugins)
+                    .filter(|pin| !self.unlocks(&pin.name))
                     .find_map(|pin| match &pin.source {
                         PinSource::Git {
                             url: u,
@@ -129,6 +133,16 @@ struct Gathered {
     registry: BTreeMap<String, (String, IndexKrate)>,
 }
 
+impl Sources<'_> {
+    fn unlocks(&self, name: &str) -> bool {
+        match &self.unlock {
+            Unlock::Nothing => false,
+            Unlock::All => true,
+            Unlock::Plugins(names) => names.contains(&name.replace('_', "-")),
+        }
+    }
+}
+
 /// How a git reference is recorded in `resolved.lock`.
 fn reference_text(reference: &GitReference) -> String {
     match reference {
@@ -164,8 +178,8 @@ pub enum Outcome {
     Unchanged,
     /// `--dry-run`: what would change.
     WouldChange(Vec<String>),
-    /// A new generation is active.
-    Committed(u64),
+    /// A new generation is active, with these changes.
+    Committed(u64, Vec<String>),
     /// `--no-build`: `plugins.toml` and `resolved.lock` were updated; no host was built.
     Recorded(Vec<String>),
 }
@@ -263,18 +277,22 @@ impl Change<'_> {
             plugins: pins,
             crates: CratePin::from_cargo_lock(&built.cargo_lock, &cargo_lock)?,
         };
+        let changes = if changes.is_empty() {
+            vec!["rebuilt".to_owned()]
+        } else {
+            changes
+        };
         let generation = NewGeneration {
             host: &built.binary,
             plugins_toml: &self.desired.to_string(),
             resolved_lock: &lock.to_toml(),
             command: self.command.clone(),
-            changes: if changes.is_empty() {
-                vec!["rebuilt".into()]
-            } else {
-                changes
-            },
+            changes: changes.clone(),
         };
-        Ok(Outcome::Committed(transaction.commit(&generation)?))
+        Ok(Outcome::Committed(
+            transaction.commit(&generation)?,
+            changes,
+        ))
     }
 
     fn gather(&self) -> Result<Gathered> {
@@ -318,8 +336,8 @@ impl Change<'_> {
         Ok(self.pins(gathered, &resolution))
     }
 
-    /// Runs the resolver over everything gathered.
-    fn solve(&self, gathered: &Gathered) -> Result<scope_resolver::Resolution> {
+    /// The resolver's index and request for everything gathered.
+    fn problem(&self, gathered: &Gathered) -> Result<(MemoryIndex, Request)> {
         let located = &gathered.located;
         let names: Vec<String> = located
             .iter()
@@ -367,7 +385,13 @@ impl Change<'_> {
                 request = request.lock(&pin.name, pin.version.clone());
             }
         }
-        request.unlock = Unlock::Nothing;
+        request.unlock = self.sources.unlock.clone();
+        Ok((index, request))
+    }
+
+    /// Runs the resolver over everything gathered.
+    fn solve(&self, gathered: &Gathered) -> Result<scope_resolver::Resolution> {
+        let (index, request) = self.problem(gathered)?;
         let resolution = match scope_resolver::resolve(&index, &request) {
             Ok(resolution) => resolution,
             Err(ResolveError::NoSolution(report)) => {
@@ -438,6 +462,11 @@ impl Change<'_> {
         };
         lock.normalize();
         lock.plugins
+    }
+
+    /// The resolver's view of this change, for `update --check`.
+    pub fn problem_now(&self) -> Result<(MemoryIndex, Request)> {
+        self.problem(&self.gather()?)
     }
 
     /// Why each plugin is in the set, and why at its version.
@@ -526,12 +555,19 @@ pub fn describe_changes(old: &[Pin], new: &[Pin]) -> Vec<String> {
             (Some(o), Some(n)) if o.version != n.version => {
                 Some(format!("~ {name} v{} -> v{}", o.version, n.version))
             }
-            (Some(o), Some(n)) if o.source != n.source => {
-                Some(format!("~ {name} v{} (new source)", n.version))
-            }
+            (Some(o), Some(n)) if o.source != n.source => Some(match (&o.source, &n.source) {
+                (PinSource::Git { commit: a, .. }, PinSource::Git { commit: b, .. }) => {
+                    format!("~ {name} v{} ({} -> {})", n.version, short(a), short(b))
+                }
+                _ => format!("~ {name} v{} (new source)", n.version),
+            }),
             _ => None,
         })
         .collect()
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..8).unwrap_or(commit)
 }
 
 /// The home's `plugins.toml`, or an empty one.

@@ -88,6 +88,21 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 3)]
         keep: usize,
     },
+    /// Move plugins to the newest versions the constraints allow (all when none are named)
+    Update {
+        /// The plugins to move
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Report available updates instead (exit 10 when there are some)
+        #[arg(long, conflicts_with = "dry_run")]
+        check: bool,
+        /// With --check: print one JSON object (see the README)
+        #[arg(long, requires = "check")]
+        json: bool,
+        /// Resolve and print what would change, touching nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Why a plugin is installed, and why at this version
     Why {
         /// The plugin

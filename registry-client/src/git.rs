@@ -399,6 +399,30 @@ pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
     })
 }
 
+/// The commit a remote tag points at now (peeled when annotated), without fetching.
+pub fn remote_tag(url: &GitUrl, tag: &str) -> Result<Oid, GitError> {
+    let reference = GitRef::Tag(tag.to_owned());
+    reference.validate()?;
+    let git_err = |e: git2::Error| GitError::Git {
+        url: url.redacted(),
+        message: redact(e.message()),
+    };
+    let mut remote = git2::Remote::create_detached(url.as_str()).map_err(git_err)?;
+    remote.connect(Direction::Fetch).map_err(git_err)?;
+    let heads = remote.list().map_err(git_err)?;
+    let name = format!("refs/tags/{tag}");
+    let peeled = format!("{name}^{{}}");
+    heads
+        .iter()
+        .find(|h| h.name() == peeled)
+        .or_else(|| heads.iter().find(|h| h.name() == name))
+        .map(|h| h.oid())
+        .ok_or_else(|| GitError::NotFound {
+            url: url.redacted(),
+            what: reference.describe(),
+        })
+}
+
 /// Whether `dir` holds a checkout made by [`GitCache::checkout`].
 pub fn is_complete_checkout(dir: &Path) -> bool {
     dir.join(".scope-checkout-ok").is_file()

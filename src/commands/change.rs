@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use scope_lockfile::{Lockfile, PluginsToml};
+use scope_resolver::Unlock;
 
 use crate::change::{absolute, read_lock, read_plugins_toml, Change, Outcome, Sources};
 use crate::cli::{GlobalArgs, InstallArgs};
@@ -40,7 +41,11 @@ fn report(outcome: Outcome, home: &Home, printer: &Printer) -> ExitCode {
                 format!("{} change(s); nothing was touched", changes.len()),
             );
         }
-        Outcome::Committed(n) => {
+        Outcome::Committed(n, changes) => {
+            // What moved goes to stdout, as a script would want it.
+            for change in changes.iter().filter(|c| *c != "rebuilt") {
+                println!("{change}");
+            }
             printer.status("Activated", format!("generation {n}"));
             crate::supervise::notify(home, printer);
         }
@@ -63,6 +68,7 @@ struct Run<'a> {
     dry_run: bool,
     no_build: bool,
     locked_only: bool,
+    unlock: Unlock,
 }
 
 /// An edit of `plugins.toml`, made under the home's lock on what it holds then.
@@ -88,6 +94,8 @@ impl Run<'_> {
             self.global.offline,
             printer,
         );
+        let mut sources = sources;
+        sources.unlock = self.unlock.clone();
         let change = Change {
             sources: &sources,
             desired: &desired,
@@ -145,6 +153,7 @@ pub fn install(
         rebuild: false,
         dry_run: args.dry_run,
         no_build: args.no_build,
+        unlock: Unlock::Nothing,
         locked_only: false,
     }
     .go(home, printer, Box::new(edit))
@@ -201,6 +210,7 @@ pub fn uninstall(
         rebuild: false,
         dry_run: false,
         no_build: false,
+        unlock: Unlock::Nothing,
         locked_only: false,
     }
     .go(home, printer, Box::new(edit))
@@ -231,6 +241,7 @@ pub fn sync(
         rebuild: false,
         dry_run: false,
         no_build: false,
+        unlock: Unlock::Nothing,
         locked_only,
     }
     .go(home, printer, Box::new(|_, _| Ok(())))
@@ -242,6 +253,7 @@ pub fn build(home: &Home, global: &GlobalArgs, printer: &Printer) -> Result<Exit
         rebuild: true,
         dry_run: false,
         no_build: false,
+        unlock: Unlock::Nothing,
         locked_only: false,
     }
     .go(home, printer, Box::new(|_, _| Ok(())))
@@ -327,7 +339,51 @@ pub fn reload(home: &Home, global: &GlobalArgs, name: &str, printer: &Printer) -
         rebuild: true,
         dry_run: false,
         no_build: false,
+        unlock: Unlock::Nothing,
         locked_only: false,
+    }
+    .go(home, printer, Box::new(|_, _| Ok(())))
+}
+
+/// `scopectl update [NAME...] [--dry-run]`: moves the named plugins (all
+/// when none are named) to the newest versions the constraints allow.
+pub fn update(
+    home: &Home,
+    global: &GlobalArgs,
+    names: &[String],
+    dry_run: bool,
+    printer: &Printer,
+) -> Result<ExitCode> {
+    let unlock = if names.is_empty() {
+        Unlock::All
+    } else {
+        let locked = read_lock(&home.resolved_lock())?;
+        let installed: Vec<String> = locked
+            .iter()
+            .flat_map(|l| &l.plugins)
+            .map(|p| p.name.replace('_', "-"))
+            .collect();
+        let mut set = std::collections::BTreeSet::new();
+        for name in names {
+            let name = name.replace('_', "-");
+            if !installed.contains(&name) {
+                return Err(Hinted::new(
+                    format!("`{name}` is not installed"),
+                    "see `scopectl list`",
+                )
+                .into());
+            }
+            set.insert(name);
+        }
+        Unlock::Plugins(set)
+    };
+    Run {
+        global,
+        rebuild: false,
+        dry_run,
+        no_build: false,
+        locked_only: false,
+        unlock,
     }
     .go(home, printer, Box::new(|_, _| Ok(())))
 }

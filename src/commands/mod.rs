@@ -2,6 +2,7 @@
 //! returns an exit status; the work happens in the library modules.
 
 mod change;
+mod check;
 pub mod completions;
 mod demo;
 mod gc;
@@ -45,6 +46,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run { args } => {
             open_home(&cli.global).and_then(|home| crate::supervise::run(&home, &args, &printer))
         }
+        Command::Update {
+            names,
+            check: true,
+            json,
+            ..
+        } => open_home(&cli.global)
+            .and_then(|home| check::check(&home, &cli.global, &names, json, &printer)),
+        Command::Update { names, dry_run, .. } => open_home(&cli.global)
+            .and_then(|home| change::update(&home, &cli.global, &names, dry_run, &printer)),
         Command::Completions { shell } => completions::completions(shell),
         Command::Why { name } => {
             open_home(&cli.global).and_then(|home| change::why(&home, &cli.global, &name, &printer))
