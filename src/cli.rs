@@ -119,6 +119,14 @@ pub enum Command {
         #[arg(last = true, value_name = "HOST-ARGS")]
         args: Vec<std::ffi::OsString>,
     },
+    /// Create a plugin crate that builds, passes its test and installs as generated
+    New {
+        /// The plugin's name
+        name: String,
+        /// Where to create it [default: ./NAME]
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+    },
     /// Print shell completions
     Completions {
         /// The shell

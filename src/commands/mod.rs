@@ -8,6 +8,7 @@ mod demo;
 mod gc;
 mod history;
 mod list;
+mod new;
 mod rollback;
 
 use std::process::ExitCode;
@@ -55,6 +56,8 @@ pub fn run(cli: Cli) -> ExitCode {
             .and_then(|home| check::check(&home, &cli.global, &names, json, &printer)),
         Command::Update { names, dry_run, .. } => open_home(&cli.global)
             .and_then(|home| change::update(&home, &cli.global, &names, dry_run, &printer)),
+        Command::New { name, path } => open_home(&cli.global)
+            .and_then(|home| new::new(&home, &name, path.as_deref(), &printer)),
         Command::Completions { shell } => completions::completions(shell),
         Command::Why { name } => {
             open_home(&cli.global).and_then(|home| change::why(&home, &cli.global, &name, &printer))

@@ -1,0 +1,144 @@
+//! `scopectl new NAME [--path DIR]`: a plugin crate that builds, passes its
+//! own test and installs, as generated.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::embedded;
+use crate::error::Hinted;
+use crate::home::Home;
+use crate::printer::Printer;
+
+pub fn new(home: &Home, name: &str, path: Option<&Path>, printer: &Printer) -> Result<ExitCode> {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        return Err(Hinted::new(
+            format!("`{name}` is not a plugin name"),
+            "use lowercase letters, digits, `-` and `_`, starting with a letter (e.g. `my-fx`)",
+        )
+        .into());
+    }
+    let dir: PathBuf = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists() && fs_err::read_dir(&dir)?.next().is_some() {
+        return Err(Hinted::new(
+            format!("`{}` already exists and is not empty", dir.display()),
+            "choose another --path",
+        )
+        .into());
+    }
+    // Until the SDK is published to the plugin's registry, the crate builds
+    // against the copy scopectl carries, written beside the home.
+    let sdk = embedded::write_sdk(&home.root().join("sdk"))?;
+    let id = name.replace('_', "-");
+    let type_name: String = id
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    fs_err::create_dir_all(dir.join("src"))?;
+    fs_err::write(dir.join("Cargo.toml"), manifest(name, &sdk.plugin_api))?;
+    fs_err::write(dir.join("src/lib.rs"), library(&id, &type_name))?;
+    fs_err::write(dir.join(".gitignore"), "/target\n")?;
+    printer.status("Created", format!("plugin `{name}` in {}", dir.display()));
+    println!("Next:");
+    println!("  cd {} && cargo test", dir.display());
+    println!("  scopectl install {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn manifest(name: &str, api: &Path) -> String {
+    format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+scope-plugin-api = "0.1"
+
+[package.metadata.scope]
+register = "register_pipelines"
+
+# Builds this crate on its own against the SDK that scopectl carries; a host
+# built by scopectl ignores it. Remove it once `scope-plugin-api` is
+# available from your registry.
+[patch.crates-io]
+scope-plugin-api = {{ path = "{}" }}
+
+# A plugin is its own workspace.
+[workspace]
+"#,
+        api.display()
+    )
+}
+
+fn library(id: &str, type_name: &str) -> String {
+    format!(
+        r#"//! A Scope plugin: one video pipeline, `{id}`, that brightens frames.
+
+use scope_plugin_api::{{Error, Frame, Load, Mode, Param, Params, Pipeline, PipelineConfig, Registry}};
+
+/// Brightens every pixel by `amount`.
+pub struct {type_name};
+
+impl Pipeline for {type_name} {{
+    fn config() -> PipelineConfig {{
+        PipelineConfig::new("{id}", "{type_name}")
+            .description("Brightens video frames")
+            .modes(&[Mode::Video], Mode::Video)
+            .param(
+                Param::float("amount", 0.2)
+                    .range(0.0, 1.0)
+                    .label("Amount")
+                    .description("How much to brighten (0 = unchanged, 1 = white)")
+                    .order(1),
+            )
+    }}
+
+    fn load(_load: &Load) -> Result<Self, Error> {{
+        Ok({type_name})
+    }}
+
+    fn process(&mut self, input: Vec<Frame>, params: &Params) -> Result<Vec<Frame>, Error> {{
+        let amount = params.float("amount") as f32;
+        Ok(input.into_iter().map(|frame| frame.map_float(|v| v + (1.0 - v) * amount)).collect())
+    }}
+}}
+
+/// Called by the host: registers the pipelines of this plugin.
+pub fn register_pipelines(registry: &mut Registry) {{
+    registry.register::<{type_name}>();
+}}
+
+#[cfg(test)]
+mod tests {{
+    use super::*;
+
+    #[test]
+    fn registers_and_brightens() {{
+        let mut registry = Registry::new();
+        register_pipelines(&mut registry);
+        assert!(registry.errors().is_empty(), "{{:?}}", registry.errors());
+        let config = {type_name}::config();
+        let given = [("amount".to_owned(), config.parse_value("amount", "0.5").unwrap())];
+        let (load, runtime) = config.resolve(Mode::Video, &given, None).unwrap();
+        let mut pipeline = {type_name}::load(&Load {{ width: 1, height: 1, params: load }}).unwrap();
+        let out = pipeline.process(vec![Frame::filled(1, 1, [0, 100, 255])], &runtime).unwrap();
+        assert_eq!(out[0].pixel(0, 0), [128, 178, 255]);
+    }}
+}}
+"#
+    )
+}
