@@ -127,6 +127,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
     },
+    /// Check the toolchain, the home's consistency and the caches
+    Doctor {
+        /// Fix what is safe to fix, and say what was done
+        #[arg(long)]
+        repair: bool,
+    },
     /// Print shell completions
     Completions {
         /// The shell

@@ -5,6 +5,7 @@ mod change;
 mod check;
 pub mod completions;
 mod demo;
+mod doctor;
 mod gc;
 mod history;
 mod list;
@@ -58,6 +59,9 @@ pub fn run(cli: Cli) -> ExitCode {
             .and_then(|home| change::update(&home, &cli.global, &names, dry_run, &printer)),
         Command::New { name, path } => open_home(&cli.global)
             .and_then(|home| new::new(&home, &name, path.as_deref(), &printer)),
+        Command::Doctor { repair } => {
+            open_home(&cli.global).and_then(|home| doctor::doctor(&home, repair, &printer))
+        }
         Command::Completions { shell } => completions::completions(shell),
         Command::Why { name } => {
             open_home(&cli.global).and_then(|home| change::why(&home, &cli.global, &name, &printer))
