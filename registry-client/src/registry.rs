@@ -21,7 +21,7 @@ use crate::http::{Http, HttpError, Sink};
 use crate::redact::redact;
 
 /// Index fetches in flight at once per registry.
-pub const CONCURRENT_FETCHES: usize = 32;
+pub const CONCURRENT_FETCHES: usize = 64;
 
 /// A registry operation that failed.
 #[derive(Debug, thiserror::Error)]

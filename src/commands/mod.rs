@@ -2,7 +2,7 @@
 //! returns an exit status; the work happens in the library modules.
 
 mod change;
-mod check;
+pub mod check;
 pub mod completions;
 mod demo;
 mod doctor;
