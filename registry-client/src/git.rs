@@ -375,24 +375,34 @@ impl GitCache {
     }
 }
 
-/// The commit a remote branch (or the default branch) points at now, like
-/// `git ls-remote`, without fetching.
-pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
-    let reference = branch.map_or(GitRef::DefaultBranch, |b| GitRef::Branch(b.to_owned()));
-    reference.validate()?;
+/// Every ref a remote advertises, with its commit, like `git ls-remote`.
+fn remote_refs(url: &GitUrl) -> Result<Vec<(String, Oid)>, GitError> {
     let git_err = |e: git2::Error| GitError::Git {
         url: url.redacted(),
         message: redact(e.message()),
     };
     let mut remote = git2::Remote::create_detached(url.as_str()).map_err(git_err)?;
     remote.connect(Direction::Fetch).map_err(git_err)?;
-    let wanted = branch.map_or("HEAD".to_owned(), |b| format!("refs/heads/{b}"));
-    let tip = remote
+    let refs = remote
         .list()
         .map_err(git_err)?
         .iter()
-        .find(|head| head.name() == wanted)
-        .map(|head| head.oid());
+        .map(|head| (head.name().to_owned(), head.oid()))
+        .collect();
+    Ok(refs)
+}
+
+/// The commit a remote branch (or the default branch) points at now, like
+/// `git ls-remote`, without fetching.
+pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
+    let reference = branch.map_or(GitRef::DefaultBranch, |b| GitRef::Branch(b.to_owned()));
+    reference.validate()?;
+    let wanted = branch.map_or("HEAD".to_owned(), |b| format!("refs/heads/{b}"));
+    let refs = remote_refs(url)?;
+    let tip = refs
+        .iter()
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, oid)| *oid);
     tip.ok_or_else(|| GitError::NotFound {
         url: url.redacted(),
         what: reference.describe(),
@@ -403,20 +413,13 @@ pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
 pub fn remote_tag(url: &GitUrl, tag: &str) -> Result<Oid, GitError> {
     let reference = GitRef::Tag(tag.to_owned());
     reference.validate()?;
-    let git_err = |e: git2::Error| GitError::Git {
-        url: url.redacted(),
-        message: redact(e.message()),
-    };
-    let mut remote = git2::Remote::create_detached(url.as_str()).map_err(git_err)?;
-    remote.connect(Direction::Fetch).map_err(git_err)?;
-    let heads = remote.list().map_err(git_err)?;
+    let refs = remote_refs(url)?;
     let name = format!("refs/tags/{tag}");
     let peeled = format!("{name}^{{}}");
-    heads
-        .iter()
-        .find(|h| h.name() == peeled)
-        .or_else(|| heads.iter().find(|h| h.name() == name))
-        .map(|h| h.oid())
+    refs.iter()
+        .find(|(n, _)| *n == peeled)
+        .or_else(|| refs.iter().find(|(n, _)| *n == name))
+        .map(|(_, oid)| *oid)
         .ok_or_else(|| GitError::NotFound {
             url: url.redacted(),
             what: reference.describe(),

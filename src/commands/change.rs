@@ -169,19 +169,10 @@ pub fn uninstall(
     let edit = move |desired: &mut PluginsToml, locked: Option<&Lockfile>| {
         for name in &removing {
             if !desired.plugins().contains_key(name) {
-                let installed: Vec<&str> = desired.plugins().keys().map(String::as_str).collect();
-                return Err(Hinted::new(
-                    format!("`{name}` is not installed"),
-                    format!(
-                        "installed plugins: {}",
-                        if installed.is_empty() {
-                            "none".into()
-                        } else {
-                            installed.join(", ")
-                        }
-                    ),
-                )
-                .into());
+                return Err(not_installed(
+                    name,
+                    desired.plugins().keys().map(String::as_str),
+                ));
             }
             let dependents: Vec<String> = locked
                 .iter()
@@ -262,39 +253,12 @@ pub fn build(home: &Home, global: &GlobalArgs, printer: &Printer) -> Result<Exit
 /// `scopectl why NAME`.
 pub fn why(home: &Home, global: &GlobalArgs, name: &str, printer: &Printer) -> Result<ExitCode> {
     let name = name.replace('_', "-");
-    let locked = read_lock(&home.resolved_lock())?;
-    let desired = read_plugins_toml(&home.plugins_toml())?;
-    let sources = Sources::of(
-        home,
-        locked.as_ref(),
-        desired.registries().clone(),
-        global.offline,
-        printer,
-    );
-    let change = Change {
-        sources: &sources,
-        desired: &desired,
-        locked: locked.as_ref(),
-        rebuild: false,
-        locked_only: false,
-        offline: global.offline,
-        command: String::new(),
-    };
-    let resolution = change.explain()?;
+    let resolution = read_only_change(home, global, printer, |change, _, _| change.explain())?;
     let Some(pick) = resolution.plugins.get(&name) else {
-        let installed: Vec<&str> = resolution.plugins.keys().map(String::as_str).collect();
-        return Err(Hinted::new(
-            format!("`{name}` is not installed"),
-            format!(
-                "installed plugins: {}",
-                if installed.is_empty() {
-                    "none".into()
-                } else {
-                    installed.join(", ")
-                }
-            ),
-        )
-        .into());
+        return Err(not_installed(
+            &name,
+            resolution.plugins.keys().map(String::as_str),
+        ));
     };
     println!("{name} v{}", pick.version);
     for requirement in &pick.required_by {
@@ -386,4 +350,48 @@ pub fn update(
         unlock,
     }
     .go(home, printer, Box::new(|_, _| Ok(())))
+}
+
+/// "`name` is not installed", with the names that are.
+fn not_installed<'a>(name: &str, installed: impl Iterator<Item = &'a str>) -> anyhow::Error {
+    let installed: Vec<&str> = installed.collect();
+    let list = if installed.is_empty() {
+        "none".to_owned()
+    } else {
+        installed.join(", ")
+    };
+    Hinted::new(
+        format!("`{name}` is not installed"),
+        format!("installed plugins: {list}"),
+    )
+    .into()
+}
+
+/// Runs `f` on the change that the home's files describe now, reading
+/// only: no lock, nothing written (`why`, `update --check`).
+pub(crate) fn read_only_change<T>(
+    home: &Home,
+    global: &GlobalArgs,
+    printer: &Printer,
+    f: impl FnOnce(&Change<'_>, Option<&Lockfile>, &PluginsToml) -> Result<T>,
+) -> Result<T> {
+    let locked = read_lock(&home.resolved_lock())?;
+    let desired = read_plugins_toml(&home.plugins_toml())?;
+    let sources = Sources::of(
+        home,
+        locked.as_ref(),
+        desired.registries().clone(),
+        global.offline,
+        printer,
+    );
+    let change = Change {
+        sources: &sources,
+        desired: &desired,
+        locked: locked.as_ref(),
+        rebuild: false,
+        locked_only: false,
+        offline: global.offline,
+        command: String::new(),
+    };
+    f(&change, locked.as_ref(), &desired)
 }

@@ -11,7 +11,7 @@ use scope_lockfile::{GitReference, Pin, PinSource, PluginSpec};
 use scope_registry_client::git::{remote_tag, remote_tip, GitUrl};
 use serde_json::{json, Value};
 
-use crate::change::{read_lock, read_plugins_toml, Change, Sources};
+use crate::change::{read_lock, read_plugins_toml};
 use crate::cli::GlobalArgs;
 use crate::home::Home;
 use crate::printer::Printer;
@@ -70,23 +70,9 @@ pub fn check(
         .any(|p| matches!(p.source, PinSource::Registry { .. }));
     let mut registry_rows = Vec::new();
     if has_registry {
-        let sources = Sources::of(
-            home,
-            locked.as_ref(),
-            desired.registries().clone(),
-            global.offline,
-            printer,
-        );
-        let change = Change {
-            sources: &sources,
-            desired: &desired,
-            locked: locked.as_ref(),
-            rebuild: false,
-            locked_only: false,
-            offline: global.offline,
-            command: String::new(),
-        };
-        let problem = change.problem_now();
+        let problem = super::change::read_only_change(home, global, printer, |change, _, _| {
+            change.problem_now()
+        });
         for pin in pins
             .iter()
             .filter(|p| matches!(p.source, PinSource::Registry { .. }))
