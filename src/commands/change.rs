@@ -239,15 +239,20 @@ pub fn sync(
 }
 
 pub fn build(home: &Home, global: &GlobalArgs, printer: &Printer) -> Result<ExitCode> {
-    Run {
+    rebuild(home, global, printer)
+}
+
+/// A new generation from the active pins, whatever changed or not.
+fn rebuild(home: &Home, global: &GlobalArgs, printer: &Printer) -> Result<ExitCode> {
+    let run = Run {
         global,
         rebuild: true,
         dry_run: false,
         no_build: false,
         unlock: Unlock::Nothing,
         locked_only: false,
-    }
-    .go(home, printer, Box::new(|_, _| Ok(())))
+    };
+    run.go(home, printer, Box::new(|_, _| Ok(())))
 }
 
 /// `scopectl why NAME`.
@@ -298,15 +303,7 @@ pub fn reload(home: &Home, global: &GlobalArgs, name: &str, printer: &Printer) -
         None => return Err(Hinted::new(format!("`{name}` is not installed"), "see `scopectl list`").into()),
     }
     printer.status("Reloading", &name);
-    Run {
-        global,
-        rebuild: true,
-        dry_run: false,
-        no_build: false,
-        unlock: Unlock::Nothing,
-        locked_only: false,
-    }
-    .go(home, printer, Box::new(|_, _| Ok(())))
+    rebuild(home, global, printer)
 }
 
 /// `scopectl update [NAME...] [--dry-run]`: moves the named plugins (all
