@@ -219,3 +219,47 @@ fn a_failing_registry_fails_the_check_and_the_others_are_still_reported() {
         serde_json::Value::Null
     );
 }
+
+#[test]
+fn a_tag_pinned_plugin_is_current_until_its_tag_moves() {
+    let context = TestContext::new();
+    let upstream = GitRepo::init(&context.temp.path().join("upstream"));
+    let invert = repo().join("fixtures/plugins/invert");
+    let manifest = fs_err::read_to_string(invert.join("Cargo.toml")).unwrap();
+    upstream.write("Cargo.toml", &format!("{manifest}\n[workspace]\n"));
+    upstream.write(
+        "src/lib.rs",
+        &fs_err::read_to_string(invert.join("src/lib.rs")).unwrap(),
+    );
+    let first = upstream.commit("first");
+    upstream.tag("v1", first);
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", &upstream.url(), "--tag", "v1"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    upstream.write("NOTES", "later");
+    let second = upstream.commit("second");
+    assert_eq!(
+        check(&context).0,
+        Some(0),
+        "new commits on a branch do not matter to a tag"
+    );
+
+    upstream.tag("v1", second);
+    let (code, json) = check(&context);
+    assert_eq!(code, Some(10));
+    assert_eq!(
+        row(&json, "scope-invert")["reason"],
+        "tag `v1` moved upstream"
+    );
+    let out = output(context.scopectl().args(["update", "scope-invert"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&second.to_string()[..8]),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(check(&context).0, Some(0));
+}
