@@ -71,6 +71,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The active host's pipelines, with their parameters
+    Pipelines {
+        /// Print one JSON object (the host's `pipelines --json`)
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the active generation match plugins.toml
     Sync {
         /// Fail if resolved.lock is missing or would change

@@ -83,6 +83,17 @@ fn install_list_reinstall_and_a_plugin_that_depends_on_another() {
     );
     assert_eq!(row("invert-twice")["editable"], true);
 
+    let pipelines = json(&ok(output(
+        context.scopectl().args(["pipelines", "--json"]),
+    )));
+    let ids: Vec<&str> = pipelines["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["invert-twice", "invert"], "in the order of the plugins' names");
+
     let history = json(&ok(output(context.scopectl().args(["history", "--json"]))));
     let commands: Vec<&str> = history["generations"]
         .as_array()

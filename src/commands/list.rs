@@ -86,3 +86,22 @@ pub fn list(home: &Home, json: bool) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `scopectl pipelines [--json]`: asks the active host.
+pub fn pipelines(home: &Home, json: bool) -> Result<ExitCode> {
+    let host = home.host_path();
+    if !host.exists() {
+        return Err(crate::error::Hinted::new(
+            format!("no host in {}: nothing is installed", home.root().display()),
+            "install a plugin first, e.g. `scopectl install ./my-plugin`",
+        )
+        .into());
+    }
+    let mut command = std::process::Command::new(&host);
+    command.arg("pipelines");
+    if json {
+        command.arg("--json");
+    }
+    let status = command.status()?;
+    Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+}

@@ -41,6 +41,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build => {
             open_home(&cli.global).and_then(|home| change::build(&home, &cli.global, &printer))
         }
+        Command::Pipelines { json } => {
+            open_home(&cli.global).and_then(|home| list::pipelines(&home, json))
+        }
         Command::List { json } => open_home(&cli.global).and_then(|home| list::list(&home, json)),
         Command::Gc { keep } => {
             open_home(&cli.global).and_then(|home| gc::gc(&home, keep, &printer))
