@@ -92,7 +92,11 @@ fn install_list_reinstall_and_a_plugin_that_depends_on_another() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["invert-twice", "invert"], "in the order of the plugins' names");
+    assert_eq!(
+        ids,
+        ["invert-twice", "invert"],
+        "in the order of the plugins' names"
+    );
 
     let history = json(&ok(output(context.scopectl().args(["history", "--json"]))));
     let commands: Vec<&str> = history["generations"]
