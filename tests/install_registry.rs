@@ -208,3 +208,49 @@ fn a_crash_after_the_download_changes_nothing_and_the_next_install_works() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn gc_removes_old_generations_and_the_downloads_only_they_pinned() {
+    let context = TestContext::new();
+    let server = FixtureRegistry::start();
+    let old = Package::new("fx", "1.0.0").api("^0.1").publish(&server);
+    with_registry(&context, &server);
+    assert!(output(
+        context
+            .scopectl()
+            .args(["install", "fx", "--registry", "fixture"])
+    )
+    .status
+    .success());
+    let new = Package::new("fx", "1.1.0").api("^0.1").publish(&server);
+    let updated = output(context.scopectl().args(["update", "fx"]));
+    assert!(updated.status.success(), "{}", stderr(&updated));
+    let downloads = context.home().join("cache/registry/fixture/downloads");
+    assert!(downloads.join(format!("{old}.crate")).exists());
+
+    let out = output(context.scopectl().args(["gc", "--keep", "0"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Removed generation(s) 1"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!context.home().join("generations/1").exists());
+    assert!(
+        context.home().join("generations/2").exists(),
+        "never the current one"
+    );
+    assert!(
+        !downloads.join(format!("{old}.crate")).exists(),
+        "only generation 1 pinned it"
+    );
+    assert!(downloads.join(format!("{new}.crate")).exists());
+    let sources: Vec<String> = fs_err::read_dir(context.home().join("cache/registry/src"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(sources, [format!("fx-1.1.0-{}", &new[..16])]);
+    let check =
+        output(std::process::Command::new(context.home().join("bin/scope-host")).arg("self-check"));
+    assert!(check.status.success());
+}
