@@ -333,6 +333,16 @@ impl Change<'_> {
     /// version, a registry plugin every version its index lists.
     fn resolve(&self, gathered: &Gathered) -> Result<Vec<Pin>> {
         let resolution = self.solve(gathered)?;
+        // A locked plugin that had to move although nobody asked: say why.
+        for moved in &resolution.moved {
+            self.sources.registries.printer().status(
+                "Moving",
+                format!(
+                    "{} {} -> {} (locked, but {})",
+                    moved.plugin, moved.from, moved.to, moved.by
+                ),
+            );
+        }
         Ok(self.pins(gathered, &resolution))
     }
 

@@ -63,6 +63,11 @@ impl Registries {
         }
     }
 
+    /// The printer status lines go to.
+    pub fn printer(&self) -> &Printer {
+        &self.printer
+    }
+
     fn with_runtime<T>(
         &self,
         f: impl FnOnce(&tokio::runtime::Runtime, &Arc<Http>) -> T,

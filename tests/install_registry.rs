@@ -254,3 +254,35 @@ fn gc_removes_old_generations_and_the_downloads_only_they_pinned() {
         output(std::process::Command::new(context.home().join("bin/scope-host")).arg("self-check"));
     assert!(check.status.success());
 }
+
+#[test]
+fn a_locked_plugin_forced_to_move_is_named_with_the_reason() {
+    let context = TestContext::new();
+    let server = FixtureRegistry::start();
+    Package::new("base", "1.0.0").api("^0.1").publish(&server);
+    with_registry(&context, &server);
+    assert!(output(
+        context
+            .scopectl()
+            .args(["install", "base", "--registry", "fixture"])
+    )
+    .status
+    .success());
+    Package::new("base", "1.2.0").api("^0.1").publish(&server);
+    Package::new("needs-new-base", "1.0.0")
+        .api("^0.1")
+        .dep("base", ">=1.2")
+        .publish(&server);
+    let out =
+        output(
+            context
+                .scopectl()
+                .args(["install", "needs-new-base", "--registry", "fixture"]),
+        );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Moving base 1.0.0 -> 1.2.0 (locked, but needs-new-base 1.0.0 requires base >=1.2, which 1.0.0 does not match)"),
+        "{}",
+        stderr(&out)
+    );
+}
