@@ -249,6 +249,7 @@ impl Change<'_> {
             return Ok(Outcome::Unchanged);
         }
         let chosen = self.materialize(&gathered, &pins)?;
+        refuse_conflicts(&chosen)?;
         let names: Vec<String> = chosen
             .iter()
             .map(|p| format!("{} v{}", p.name, p.version))
@@ -512,6 +513,24 @@ impl Change<'_> {
         }
         Ok(crates)
     }
+}
+
+/// Registry plugins declare `conflicts` inside their crate, which the index
+/// does not carry: checked here, once their sources are unpacked.
+fn refuse_conflicts(chosen: &[PluginCrate]) -> Result<()> {
+    let normal = |name: &str| name.replace('_', "-");
+    for krate in chosen {
+        for other in &krate.conflicts {
+            if chosen.iter().any(|k| normal(&k.name) == normal(other)) {
+                return Err(Hinted::new(
+                    format!("{} {} conflicts with {other} ([package.metadata.scope] conflicts); nothing was changed", krate.name, krate.version),
+                    format!("{} and {other} cannot be installed together: uninstall one of them", krate.name),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `scope-host self-check --json` on a new host; refuses a host in

@@ -286,3 +286,39 @@ fn a_locked_plugin_forced_to_move_is_named_with_the_reason() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_conflict_declared_inside_a_registry_crate_is_refused() {
+    let context = TestContext::new();
+    let server = FixtureRegistry::start();
+    Package::new("fx", "1.0.0").api("^0.1").publish(&server);
+    let manifest = "[package]\nname = \"clash\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[dependencies]\nscope-plugin-api = \"^0.1\"\n\n[package.metadata.scope]\nconflicts = [\"fx\"]\n";
+    Package::new("clash", "1.0.0")
+        .api("^0.1")
+        .file("Cargo.toml", manifest)
+        .publish(&server);
+    with_registry(&context, &server);
+    assert!(output(
+        context
+            .scopectl()
+            .args(["install", "fx", "--registry", "fixture"])
+    )
+    .status
+    .success());
+    let before = fs_err::read(context.home().join("plugins.toml")).unwrap();
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", "clash", "--registry", "fixture"]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("clash 1.0.0 conflicts with fx"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs_err::read(context.home().join("plugins.toml")).unwrap(),
+        before
+    );
+}
