@@ -102,8 +102,24 @@ impl Home {
                 }
             }
         }
+        // A generation an unfinished change is about to activate is not one
+        // yet: readers never see a half-made change.
+        if let Some(pending) = self.pending() {
+            if self.current() != Some(pending) {
+                numbers.retain(|&n| n != pending);
+            }
+        }
         numbers.sort_unstable();
         Ok(numbers)
+    }
+
+    /// The generation the journal of a change in progress names, if any.
+    pub fn pending(&self) -> Option<u64> {
+        let journal = fs_err::read_to_string(self.root.join(".transaction")).ok()?;
+        journal
+            .lines()
+            .find_map(|l| l.strip_prefix("new = "))
+            .and_then(|v| v.trim().parse().ok())
     }
 
     /// Makes generation `n` the active one: `current` switches with one

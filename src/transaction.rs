@@ -90,11 +90,9 @@ fn publish_files(home: &Home, n: u64) -> Result<()> {
 pub fn recover(home: &Home) -> Result<Option<String>> {
     let mut did = Vec::new();
     let journal_path = home.root().join(JOURNAL);
-    if let Ok(text) = fs_err::read_to_string(&journal_path) {
-        let new: u64 = text
-            .lines()
-            .find_map(|l| l.strip_prefix("new = "))
-            .and_then(|v| v.trim().parse().ok())
+    if journal_path.exists() {
+        let new = home
+            .pending()
             .context("the journal of an interrupted change is damaged")?;
         if home.current() == Some(new) {
             publish_files(home, new)?;
