@@ -280,6 +280,9 @@ fn a_crash_at_any_phase_leaves_the_old_state_or_the_complete_new_one() {
                 before,
                 "{phase}: nothing a user sees changed"
             );
+            let history = json(&ok(output(context.scopectl().args(["history", "--json"]))));
+            let listed = history["generations"].as_array().unwrap().len();
+            assert_eq!(listed, 1, "{phase}: readers see no half-made generation");
         }
         // The next command cleans up, and works.
         let next = ok(install(
