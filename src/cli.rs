@@ -164,7 +164,7 @@ pub struct DemoArgs {
     /// How many frames to write
     #[arg(long, default_value_t = 60)]
     pub frames: u64,
-    /// Where to write the video [default: <home>/demo.y4m]
+    /// Where to write the video [default: demo.y4m in the home]
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -172,7 +172,7 @@ pub struct DemoArgs {
 /// `install`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// What to install: NAME[@REQ], NAME==VERSION, a git URL[@REV], a local
+    /// What to install: NAME, NAME@REQ, NAME==VERSION, a git URL (optionally URL@REV), a local
     /// directory, or a scope://install-plugin deep link
     #[arg(required = true, value_name = "SPEC")]
     pub specs: Vec<String>,
