@@ -88,6 +88,19 @@ impl Printer {
         self.color
     }
 
+    /// A byte counter for transfers of unknown size, hidden when progress is off.
+    pub fn bytes(&self, verb: &str) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+            .with_finish(indicatif::ProgressFinish::AndClear);
+        let template = "{prefix:>12.cyan.bold} {bytes} ({bytes_per_sec}) {wide_msg}";
+        bar.set_style(ProgressStyle::with_template(template).expect("a valid template"));
+        bar.set_prefix(verb.to_owned());
+        bar
+    }
+
     /// A progress bar of `len` steps, hidden when progress is off.
     pub fn bar(&self, verb: &str, len: u64) -> ProgressBar {
         if !self.progress {

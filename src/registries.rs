@@ -19,19 +19,28 @@ use crate::printer::Printer;
 /// The default registry's name in `resolved.lock`.
 pub const DEFAULT_REGISTRY: &str = "crates-io";
 
-/// Retry warnings and finished downloads, through the printer.
-struct PrinterReporter(Printer);
+/// Retry warnings, bytes as they arrive, finished downloads: through the printer.
+struct PrinterReporter {
+    printer: Printer,
+    bytes: indicatif::ProgressBar,
+}
 
 impl Reporter for PrinterReporter {
+    fn downloaded(&self, bytes: u64) {
+        self.bytes.inc(bytes);
+    }
+
     fn retrying(&self, url: &str, why: &str, wait: Duration, attempts_left: u32) {
-        self.0.warn(format!(
+        self.printer.warn(format!(
             "{url}: {why}; retrying in {:.1} s ({attempts_left} attempt(s) left)",
             wait.as_secs_f64()
         ));
     }
 
     fn finished(&self, name: &str) {
-        self.0.status("Downloaded", name);
+        self.bytes.finish_and_clear();
+        self.bytes.reset();
+        self.printer.status("Downloaded", name);
     }
 }
 
@@ -76,7 +85,10 @@ impl Registries {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let reporter = Arc::new(PrinterReporter(self.printer.clone()));
+            let reporter = Arc::new(PrinterReporter {
+                printer: self.printer.clone(),
+                bytes: self.printer.bytes("Fetching"),
+            });
             let http = Arc::new(Http::new(HttpSettings::from_env()?, reporter)?);
             *self.runtime.borrow_mut() = Some((runtime, http));
         }
