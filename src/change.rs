@@ -119,7 +119,9 @@ impl<'a> Sources<'a> {
                 Ok(Located { krate, source })
             }
             PluginSpec::Registry { .. } => {
-                unreachable!("registry plugins are resolved across versions, not located")
+                anyhow::bail!(
+                    "a registry plugin is resolved across its versions, not located from its spec"
+                )
             }
         }
     }
