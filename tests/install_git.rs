@@ -2,21 +2,7 @@
 
 mod support;
 
-use scope_registry_client::testing::GitRepo;
-use support::{output, repo, stderr, TestContext};
-
-/// A repository holding the `invert` example plugin.
-fn plugin_repo(dir: &std::path::Path) -> GitRepo {
-    let git = GitRepo::init(dir);
-    let source = repo().join("fixtures/plugins/invert");
-    let manifest = fs_err::read_to_string(source.join("Cargo.toml")).unwrap();
-    git.write("Cargo.toml", &format!("{manifest}\n[workspace]\n"));
-    git.write(
-        "src/lib.rs",
-        &fs_err::read_to_string(source.join("src/lib.rs")).unwrap(),
-    );
-    git
-}
+use support::{output, stderr, TestContext};
 
 fn lock_of(context: &TestContext) -> scope_lockfile::Lockfile {
     let path = context.home().join("resolved.lock");
@@ -26,7 +12,7 @@ fn lock_of(context: &TestContext) -> scope_lockfile::Lockfile {
 #[test]
 fn a_tag_is_pinned_to_its_commit_and_stays_there() {
     let context = TestContext::new();
-    let upstream = plugin_repo(&context.temp.path().join("upstream"));
+    let upstream = support::invert_repo(&context.temp.path().join("upstream"));
     let first = upstream.commit("first");
     upstream.tag("v1", first);
     let spec = format!("{}@v1", upstream.url());
@@ -62,7 +48,7 @@ fn a_tag_is_pinned_to_its_commit_and_stays_there() {
 #[test]
 fn a_branch_flag_records_the_branch_and_its_tip() {
     let context = TestContext::new();
-    let upstream = plugin_repo(&context.temp.path().join("upstream"));
+    let upstream = support::invert_repo(&context.temp.path().join("upstream"));
     upstream.commit("first");
     upstream.write("NOTES", "more");
     let tip = upstream.commit("second");
@@ -95,7 +81,7 @@ fn a_branch_flag_records_the_branch_and_its_tip() {
 #[test]
 fn a_missing_revision_fails_and_changes_nothing() {
     let context = TestContext::new();
-    let upstream = plugin_repo(&context.temp.path().join("upstream"));
+    let upstream = support::invert_repo(&context.temp.path().join("upstream"));
     upstream.commit("first");
     let out = output(
         context

@@ -6,15 +6,6 @@ mod support;
 use scope_registry_client::testing::{FixtureRegistry, Package};
 use support::{output, stderr, TestContext};
 
-fn with_registry(context: &TestContext, server: &FixtureRegistry) {
-    fs_err::create_dir_all(context.home()).unwrap();
-    let toml = format!(
-        "# Plugins from the fixture registry.\n[plugins]\n\n[registries.fixture]\nindex = \"{}\"\n",
-        server.index_url()
-    );
-    fs_err::write(context.home().join("plugins.toml"), toml).unwrap();
-}
-
 fn lock_of(context: &TestContext) -> scope_lockfile::Lockfile {
     let path = context.home().join("resolved.lock");
     scope_lockfile::Lockfile::parse(&path, &fs_err::read_to_string(&path).unwrap()).unwrap()
@@ -34,7 +25,7 @@ fn a_registry_plugin_and_the_plugin_it_depends_on_are_installed_and_pinned_by_ch
         .api("^0.1")
         .dep("fx-base", "^1")
         .publish(&server);
-    with_registry(&context, &server);
+    support::with_registry(&context, &server);
 
     let out = output(
         context
@@ -122,7 +113,7 @@ fn a_wrong_checksum_or_a_failing_registry_changes_nothing() {
         .wrong_checksum()
         .publish(&server);
     Package::new("fine", "1.0.0").api("^0.1").publish(&server);
-    with_registry(&context, &server);
+    support::with_registry(&context, &server);
     let before = fs_err::read(context.home().join("plugins.toml")).unwrap();
 
     let out = output(
@@ -187,7 +178,7 @@ fn a_crash_after_the_download_changes_nothing_and_the_next_install_works() {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
     Package::new("fine", "1.0.0").api("^0.1").publish(&server);
-    with_registry(&context, &server);
+    support::with_registry(&context, &server);
     let before = fs_err::read(context.home().join("plugins.toml")).unwrap();
     let crashed = output(
         context
@@ -214,7 +205,7 @@ fn gc_removes_old_generations_and_the_downloads_only_they_pinned() {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
     let old = Package::new("fx", "1.0.0").api("^0.1").publish(&server);
-    with_registry(&context, &server);
+    support::with_registry(&context, &server);
     assert!(output(
         context
             .scopectl()
@@ -260,7 +251,7 @@ fn a_locked_plugin_forced_to_move_is_named_with_the_reason() {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
     Package::new("base", "1.0.0").api("^0.1").publish(&server);
-    with_registry(&context, &server);
+    support::with_registry(&context, &server);
     assert!(output(
         context
             .scopectl()
@@ -297,7 +288,7 @@ fn a_conflict_declared_inside_a_registry_crate_is_refused() {
         .api("^0.1")
         .file("Cargo.toml", manifest)
         .publish(&server);
-    with_registry(&context, &server);
+    support::with_registry(&context, &server);
     assert!(output(
         context
             .scopectl()

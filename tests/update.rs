@@ -3,17 +3,8 @@
 
 mod support;
 
-use scope_registry_client::testing::{FixtureRegistry, GitRepo, Package};
+use scope_registry_client::testing::{FixtureRegistry, Package};
 use support::{output, repo, stderr, stdout, TestContext};
-
-fn with_registry(context: &TestContext, server: &FixtureRegistry) {
-    fs_err::create_dir_all(context.home()).unwrap();
-    let toml = format!(
-        "[plugins]\n\n[registries.fixture]\nindex = \"{}\"\n",
-        server.index_url()
-    );
-    fs_err::write(context.home().join("plugins.toml"), toml).unwrap();
-}
 
 fn check(context: &TestContext) -> (Option<i32>, serde_json::Value) {
     let out = output(context.scopectl().args(["update", "--check", "--json"]));
@@ -44,7 +35,7 @@ fn registry_updates_are_found_applied_and_explained_when_out_of_reach() {
     let server = FixtureRegistry::start();
     Package::new("fx", "1.0.0").api("^0.1").publish(&server);
     Package::new("other", "1.0.0").api("^0.1").publish(&server);
-    with_registry(&context, &server);
+    support::with_registry(&context, &server);
     let out = output(
         context
             .scopectl()
@@ -108,14 +99,7 @@ fn registry_updates_are_found_applied_and_explained_when_out_of_reach() {
 #[test]
 fn git_branches_tags_revisions_and_local_plugins() {
     let context = TestContext::new();
-    let upstream = GitRepo::init(&context.temp.path().join("upstream"));
-    let invert = repo().join("fixtures/plugins/invert");
-    let manifest = fs_err::read_to_string(invert.join("Cargo.toml")).unwrap();
-    upstream.write("Cargo.toml", &format!("{manifest}\n[workspace]\n"));
-    upstream.write(
-        "src/lib.rs",
-        &fs_err::read_to_string(invert.join("src/lib.rs")).unwrap(),
-    );
+    let upstream = support::invert_repo(&context.temp.path().join("upstream"));
     let first = upstream.commit("first");
     let out = output(
         context
@@ -185,7 +169,7 @@ fn a_failing_registry_fails_the_check_and_the_others_are_still_reported() {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
     Package::new("fx", "1.0.0").api("^0.1").publish(&server);
-    with_registry(&context, &server);
+    support::with_registry(&context, &server);
     assert!(output(
         context
             .scopectl()
@@ -223,14 +207,7 @@ fn a_failing_registry_fails_the_check_and_the_others_are_still_reported() {
 #[test]
 fn a_tag_pinned_plugin_is_current_until_its_tag_moves() {
     let context = TestContext::new();
-    let upstream = GitRepo::init(&context.temp.path().join("upstream"));
-    let invert = repo().join("fixtures/plugins/invert");
-    let manifest = fs_err::read_to_string(invert.join("Cargo.toml")).unwrap();
-    upstream.write("Cargo.toml", &format!("{manifest}\n[workspace]\n"));
-    upstream.write(
-        "src/lib.rs",
-        &fs_err::read_to_string(invert.join("src/lib.rs")).unwrap(),
-    );
+    let upstream = support::invert_repo(&context.temp.path().join("upstream"));
     let first = upstream.commit("first");
     upstream.tag("v1", first);
     let out = output(
