@@ -114,46 +114,28 @@ fn a_wrong_checksum_or_a_failing_registry_changes_nothing() {
         .publish(&server);
     Package::new("fine", "1.0.0").api("^0.1").publish(&server);
     support::with_registry(&context, &server);
-    let before = fs_err::read(context.home().join("plugins.toml")).unwrap();
-
-    let out = output(
+    let _ = support::assert_refused(
+        &context,
         context
             .scopectl()
             .args(["install", "tampered", "--registry", "fixture"]),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("failed verification"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        fs_err::read(context.home().join("plugins.toml")).unwrap(),
-        before
+        "failed verification",
     );
     assert!(!context.home().join("current").exists());
 
     server.switches(|s| s.fail_next = 1000);
-    let out = output(
+    let out = support::assert_refused(
+        &context,
         context
             .scopectl()
             .args(["install", "fine", "--registry", "fixture"])
             .env("SCOPE_HTTP_RETRIES", "1"),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("the server answered 500"),
-        "{}",
-        stderr(&out)
+        "the server answered 500",
     );
     assert!(
         stderr(&out).contains("warning:"),
         "the retry was announced: {}",
         stderr(&out)
-    );
-    assert_eq!(
-        fs_err::read(context.home().join("plugins.toml")).unwrap(),
-        before
     );
 }
 
@@ -206,13 +188,9 @@ fn gc_removes_old_generations_and_the_downloads_only_they_pinned() {
     let server = FixtureRegistry::start();
     let old = Package::new("fx", "1.0.0").api("^0.1").publish(&server);
     support::with_registry(&context, &server);
-    assert!(output(
-        context
-            .scopectl()
-            .args(["install", "fx", "--registry", "fixture"])
-    )
-    .status
-    .success());
+    assert!(support::install_from_fixture(&context, "fx")
+        .status
+        .success());
     let new = Package::new("fx", "1.1.0").api("^0.1").publish(&server);
     let updated = output(context.scopectl().args(["update", "fx"]));
     assert!(updated.status.success(), "{}", stderr(&updated));
@@ -252,13 +230,9 @@ fn a_locked_plugin_forced_to_move_is_named_with_the_reason() {
     let server = FixtureRegistry::start();
     Package::new("base", "1.0.0").api("^0.1").publish(&server);
     support::with_registry(&context, &server);
-    assert!(output(
-        context
-            .scopectl()
-            .args(["install", "base", "--registry", "fixture"])
-    )
-    .status
-    .success());
+    assert!(support::install_from_fixture(&context, "base")
+        .status
+        .success());
     Package::new("base", "1.2.0").api("^0.1").publish(&server);
     Package::new("needs-new-base", "1.0.0")
         .api("^0.1")
@@ -289,27 +263,14 @@ fn a_conflict_declared_inside_a_registry_crate_is_refused() {
         .file("Cargo.toml", manifest)
         .publish(&server);
     support::with_registry(&context, &server);
-    assert!(output(
-        context
-            .scopectl()
-            .args(["install", "fx", "--registry", "fixture"])
-    )
-    .status
-    .success());
-    let before = fs_err::read(context.home().join("plugins.toml")).unwrap();
-    let out = output(
+    assert!(support::install_from_fixture(&context, "fx")
+        .status
+        .success());
+    let _ = support::assert_refused(
+        &context,
         context
             .scopectl()
             .args(["install", "clash", "--registry", "fixture"]),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("clash 1.0.0 conflicts with fx"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        fs_err::read(context.home().join("plugins.toml")).unwrap(),
-        before
+        "clash 1.0.0 conflicts with fx",
     );
 }

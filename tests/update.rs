@@ -170,13 +170,9 @@ fn a_failing_registry_fails_the_check_and_the_others_are_still_reported() {
     let server = FixtureRegistry::start();
     Package::new("fx", "1.0.0").api("^0.1").publish(&server);
     support::with_registry(&context, &server);
-    assert!(output(
-        context
-            .scopectl()
-            .args(["install", "fx", "--registry", "fixture"])
-    )
-    .status
-    .success());
+    assert!(support::install_from_fixture(&context, "fx")
+        .status
+        .success());
     let color = repo().join("fixtures/plugins/color-generator");
     assert!(output(
         context

@@ -144,3 +144,27 @@ pub fn with_registry(
     );
     fs_err::write(context.home().join("plugins.toml"), toml).unwrap();
 }
+
+/// `scopectl install NAME --registry fixture`.
+pub fn install_from_fixture(context: &TestContext, name: &str) -> Output {
+    output(
+        context
+            .scopectl()
+            .args(["install", name, "--registry", "fixture"]),
+    )
+}
+
+/// Runs `command`, expects exit 1 with `expected` in stderr, and
+/// `plugins.toml` exactly as it was; returns the output for more checks.
+pub fn assert_refused(context: &TestContext, command: &mut Command, expected: &str) -> Output {
+    let before = fs_err::read(context.home().join("plugins.toml")).ok();
+    let out = output(command);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    assert_eq!(
+        fs_err::read(context.home().join("plugins.toml")).ok(),
+        before,
+        "plugins.toml is unchanged"
+    );
+    out
+}
