@@ -66,7 +66,7 @@ fn default_permissions() -> std::fs::Permissions {
 
 #[cfg(not(unix))]
 fn default_permissions() -> std::fs::Permissions {
-    let mut permissions = std::fs::metadata(".")
+    let mut permissions = fs_err::metadata(".")
         .expect("the working directory exists")
         .permissions();
     permissions.set_readonly(false);
@@ -85,7 +85,7 @@ fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
 
 fn sync_dir(dir: &Path) {
     // Best effort: not every platform lets a directory be opened and synced.
-    if let Ok(handle) = std::fs::File::open(dir) {
+    if let Ok(handle) = fs_err::File::open(dir) {
         let _ = handle.sync_all();
     }
 }

@@ -2,38 +2,45 @@
 //!
 //! Map of the crate — which module owns what:
 //!
-//! - [`change`]: bringing a home to what `plugins.toml` asks for.
-//! - [`cli`]: the command line (clap definitions); [`commands`]: one function
-//!   per command, each a thin layer over the modules below.
-//! - [`home`]: the home directory's layout (`plugins.toml`, `resolved.lock`,
-//!   `generations/`, `current`, `bin/scope-host`, `run.pid`, the home's
-//!   lock, and the disposable `build/` and `cache/`).
-//! - [`generation`]: staging and publishing immutable generations;
-//!   [`transaction`]: the order of a change, its journal and recovery.
-//! - [`fsx`]: every atomic write and symlink switch of state files.
+//! - [`cli`]: the command line (clap definitions); [`settings`]: flags,
+//!   environment and defaults resolved once into [`settings::Settings`] —
+//!   the only place that reads the environment;
+//!   [`commands`]: one module per command, a thin layer that calls an
+//!   operation and renders its result.
+//! - [`ops`]: the operations — changing the plugin set (gather, resolve,
+//!   fetch, build, probe, commit), `update --check`, `list`, `history`,
+//!   `why`, `gc`, `doctor`, `demo`. They return data and report progress
+//!   through a [`reporter::Reporter`]; they never print.
+//! - [`home`]: the home directory and everything on disk in it:
+//!   `plugins.toml`, `resolved.lock`, `generations/`, `current`,
+//!   `bin/scope-host`, the lock, the journal, the cache buckets. Only its
+//!   [`home::Transaction`] writes `plugins.toml`, `resolved.lock` and
+//!   `current`; [`fsx`] does the atomic writes.
+//! - [`host_build`]: generating the host crate in `build/` and building it
+//!   with cargo; [`embedded`]: the SDK and example plugin sources carried in
+//!   the binary.
 //! - [`plugin_crate`]: reading a plugin crate from its directory;
-//!   [`spec`]: plugin specs as typed on the command line.
-//! - [`registries`]: the registries a change reads (the cache under
-//!   `cache/registry/`); git sources are cached under `cache/git/`.
-//! - [`host_build`]: generating the host crate and building it with cargo.
+//!   [`spec`]: plugin specs as typed on the command line. Plugin names are
+//!   [`scope_name::PluginName`]s everywhere.
+//! - [`documents`]: the JSON documents written and read, as serde types.
 //! - [`supervise`]: `scopectl run` and the restart protocol (`run.pid`, SIGHUP).
-//! - [`embedded`]: the SDK and example plugin sources carried in the binary.
-//! - [`printer`]: status lines and progress bars; [`error`]: error reports;
-//!   [`time`]: timestamps for metadata.
+//! - [`output`]: the printer and error reports (the terminal);
+//!   [`reporter`]: the interface operations report through;
+//!   [`failpoint`]: crash points for tests; [`time`]: timestamps.
 
-pub mod change;
 pub mod cli;
 pub mod commands;
+pub mod documents;
 pub mod embedded;
-pub mod error;
+pub mod failpoint;
 pub mod fsx;
-pub mod generation;
 pub mod home;
 pub mod host_build;
+pub mod ops;
+pub mod output;
 pub mod plugin_crate;
-pub mod printer;
-pub mod registries;
+pub mod reporter;
+pub mod settings;
 pub mod spec;
 pub mod supervise;
 pub mod time;
-pub mod transaction;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = scopectl::cli::Cli::parse();
-    scopectl::commands::run(cli)
+    let argv = scopectl::settings::Settings::argv();
+    let cli = scopectl::cli::Cli::parse_from(&argv);
+    scopectl::commands::run(cli, &argv)
 }

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use cargo_metadata::{DependencyKind, MetadataCommand, TargetKind};
 
-/// The name of the SDK crate every plugin depends on.
-pub const API_CRATE: &str = "scope-plugin-api";
+use scope_name::{PluginName, API_CRATE};
 
 /// A plugin crate on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +28,11 @@ pub struct PluginCrate {
 }
 
 impl PluginCrate {
+    /// The plugin's name: its crate's name, checked.
+    pub fn plugin_name(&self) -> Result<PluginName> {
+        Ok(PluginName::new(&self.name)?)
+    }
+
     /// Reads the crate in `dir`; refuses a directory that is not a crate or
     /// whose crate is not a plugin.
     pub fn read(dir: &Path) -> Result<PluginCrate> {

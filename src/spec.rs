@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use scope_lockfile::{GitReference, PluginSpec};
+use scope_name::PluginName;
 use semver::{Version, VersionReq};
 
 /// What the user asked to install: a name where the spec gives one (git
@@ -11,7 +12,7 @@ use semver::{Version, VersionReq};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requested {
     /// The plugin's name, for registry specs.
-    pub name: Option<String>,
+    pub name: Option<PluginName>,
     /// Where it comes from.
     pub spec: PluginSpec,
 }
@@ -85,8 +86,9 @@ pub fn parse(spec: &str, registry: Option<&str>, flags: &RefFlags) -> Result<Req
         }
         return Ok(Requested {
             name: None,
+            // `~/` is expanded with the other settings, when the path is made absolute.
             spec: PluginSpec::Path {
-                path: expand_home(spec),
+                path: PathBuf::from(spec),
             },
         });
     }
@@ -138,16 +140,6 @@ fn scp_like(spec: &str) -> bool {
     match (spec.find('@'), spec.find(':'), spec.find('/')) {
         (Some(at), Some(colon), slash) => at < colon && slash.is_none_or(|s| s > colon),
         _ => false,
-    }
-}
-
-fn expand_home(spec: &str) -> PathBuf {
-    match spec.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default()
-            .join(rest),
-        None => PathBuf::from(spec),
     }
 }
 
@@ -207,15 +199,10 @@ fn registry_crate(spec: &str, registry: Option<&str>) -> Result<Requested, Strin
     } else {
         (spec, VersionReq::STAR)
     };
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid {
-        return Err(format!("`{name}` is not a crate name"));
-    }
+    let name =
+        PluginName::new(name).map_err(|e| format!("it is not a plugin name: {}", e.reason))?;
     Ok(Requested {
-        name: Some(name.replace('_', "-")),
+        name: Some(name),
         spec: PluginSpec::Registry {
             req,
             registry: registry.map(str::to_owned),
@@ -257,7 +244,7 @@ mod tests {
 
     fn registry(name: &str, req: &str) -> Requested {
         Requested {
-            name: Some(name.into()),
+            name: Some(name.parse().unwrap()),
             spec: PluginSpec::Registry {
                 req: VersionReq::parse(req).unwrap(),
                 registry: None,
@@ -361,11 +348,10 @@ mod tests {
         ] {
             assert!(matches!(ok(spec).spec, PluginSpec::Path { .. }), "{spec}");
         }
-        let home = std::env::var("HOME").unwrap_or_default();
         assert_eq!(
             ok("~/fx").spec,
             PluginSpec::Path {
-                path: PathBuf::from(home).join("fx")
+                path: PathBuf::from("~/fx")
             }
         );
     }
@@ -385,7 +371,7 @@ mod tests {
     #[test]
     fn everything_else_is_refused_with_the_accepted_forms() {
         for (spec, reason) in [
-            ("not a name!", "is not a crate name"),
+            ("not a name!", "it is not a plugin name: use only letters"),
             ("fx@banana", "is not a version requirement"),
             ("fx==1.2", "is not a version"),
             ("http://example.org/me/fx", "plain http"),

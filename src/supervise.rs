@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::error::Hinted;
 use crate::home::Home;
-use crate::printer::Printer;
+use crate::output::error::Hinted;
+use crate::reporter::Reporter;
 
 /// The exit status by which a host asks to be restarted.
 pub const RESTART: i32 = 42;
@@ -28,10 +28,6 @@ pub const RESTART: i32 = 42;
 const MAX_QUICK_RESTARTS: u32 = 5;
 const QUICK: Duration = Duration::from_secs(2);
 const PAUSE: Duration = Duration::from_millis(200);
-
-fn pid_file(home: &Home) -> std::path::PathBuf {
-    home.root().join("run.pid")
-}
 
 #[derive(Default)]
 struct Flags {
@@ -41,7 +37,7 @@ struct Flags {
 }
 
 /// Runs the host until it exits for good.
-pub fn run(home: &Home, args: &[OsString], printer: &Printer) -> Result<ExitCode> {
+pub fn run(home: &Home, args: &[OsString], reporter: &dyn Reporter) -> Result<ExitCode> {
     if let Some(pid) = running(home) {
         return Err(Hinted::new(
             format!("a host is already running under `scopectl run` for this home (pid {pid})"),
@@ -49,13 +45,13 @@ pub fn run(home: &Home, args: &[OsString], printer: &Printer) -> Result<ExitCode
         )
         .into());
     }
-    crate::fsx::write_atomic(&pid_file(home), std::process::id().to_string().as_bytes())?;
-    let result = supervise(home, args, printer);
-    let _ = fs_err::remove_file(pid_file(home));
+    crate::fsx::write_atomic(&home.pid_file(), std::process::id().to_string().as_bytes())?;
+    let result = supervise(home, args, reporter);
+    let _ = fs_err::remove_file(home.pid_file());
     result
 }
 
-fn supervise(home: &Home, args: &[OsString], printer: &Printer) -> Result<ExitCode> {
+fn supervise(home: &Home, args: &[OsString], reporter: &dyn Reporter) -> Result<ExitCode> {
     let flags = Arc::new(Flags::default());
     forward_signals(flags.clone())?;
     let mut quick_restarts = 0;
@@ -96,7 +92,7 @@ fn supervise(home: &Home, args: &[OsString], printer: &Printer) -> Result<ExitCo
             .current()
             .map(|n| format!("generation {n}"))
             .unwrap_or_default();
-        printer.status("Restarting", format!("the host ({generation})"));
+        reporter.status("Restarting", &format!("the host ({generation})"));
         std::thread::sleep(PAUSE);
     }
 }
@@ -146,7 +142,7 @@ fn forward_signals(_flags: Arc<Flags>) -> Result<()> {
 
 /// The pid of the supervisor running this home's host, if one is alive.
 fn running(home: &Home) -> Option<u32> {
-    let pid: u32 = fs_err::read_to_string(pid_file(home))
+    let pid: u32 = fs_err::read_to_string(home.pid_file())
         .ok()?
         .trim()
         .parse()
@@ -156,7 +152,7 @@ fn running(home: &Home) -> Option<u32> {
         let alive = rustix::process::Pid::from_raw(pid as i32)
             .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
         if !alive {
-            let _ = fs_err::remove_file(pid_file(home));
+            let _ = fs_err::remove_file(home.pid_file());
             return None;
         }
     }
@@ -164,18 +160,18 @@ fn running(home: &Home) -> Option<u32> {
 }
 
 /// Tells a supervised host that a new generation is active.
-pub fn notify(home: &Home, printer: &Printer) {
+pub fn notify(home: &Home, reporter: &dyn Reporter) {
     #[cfg(unix)]
     if let Some(pid) = running(home) {
         if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
             if rustix::process::kill_process(p, rustix::process::Signal::HUP).is_ok() {
-                printer.status(
+                reporter.status(
                     "Restarting",
-                    format!("the host run by `scopectl run` (pid {pid})"),
+                    &format!("the host run by `scopectl run` (pid {pid})"),
                 );
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = (home, printer);
+    let _ = (home, reporter);
 }

@@ -2,29 +2,35 @@
 
 mod support;
 
-use scopectl::generation::NewGeneration;
-use scopectl::home::Home;
+use scopectl::home::{Home, Transaction};
+use scopectl::reporter::Silent;
 use support::{output, stderr, stdout, TestContext};
 
 /// Generations 1..=3 of a home, each with its own host bytes and files;
 /// generation 3 is active. Rollback never runs a host, so any bytes do.
 fn home_with_generations(context: &TestContext) -> Home {
-    let home = Home::open(&context.home()).unwrap();
-    for n in 1..=3u64 {
-        let host = context.temp.path().join(format!("host-{n}"));
-        fs_err::write(&host, format!("host binary {n}")).unwrap();
-        NewGeneration {
-            host: &host,
-            plugins_toml: &format!("[plugins]\nfx = \"{n}\"\n"),
-            resolved_lock: &format!("version = 1\n# generation {n}\n"),
-            command: format!("scopectl install fx@{n}"),
-            changes: vec![format!("+ fx v{n}.0.0")],
-        }
-        .create(&home, n)
-        .unwrap();
-    }
-    home.activate(3).unwrap();
-    fs_err::write(home.plugins_toml(), "[plugins]\nfx = \"3\"\n").unwrap();
+    let home = support::open_home(context);
+    let hosts: Vec<_> = (1..=3u64)
+        .map(|n| {
+            let host = context.temp.path().join(format!("host-{n}"));
+            fs_err::write(&host, format!("host binary {n}")).unwrap();
+            host
+        })
+        .collect();
+    let generations: Vec<_> = hosts
+        .iter()
+        .zip(1..=3u64)
+        .map(|(host, n)| {
+            (
+                host.as_path(),
+                format!("[plugins]\nfx = \"{n}\"\n"),
+                format!("version = 1\n# generation {n}\n"),
+                format!("scopectl install fx@{n}"),
+                vec![format!("+ fx v{n}.0.0")],
+            )
+        })
+        .collect();
+    support::commit_generations(&home, &generations);
     home
 }
 
@@ -33,7 +39,7 @@ fn active(home: &Home) -> (u64, String, String) {
     (
         home.current().unwrap(),
         host,
-        fs_err::read_to_string(home.plugins_toml()).unwrap(),
+        fs_err::read_to_string(home.plugins_toml_path()).unwrap(),
     )
 }
 
@@ -58,7 +64,7 @@ fn rollback_switches_to_the_previous_generation_byte_for_byte_without_cargo() {
         (2, "host binary 2".into(), "[plugins]\nfx = \"2\"\n".into())
     );
     assert_eq!(
-        fs_err::read_to_string(home.resolved_lock()).unwrap(),
+        fs_err::read_to_string(home.resolved_lock_path()).unwrap(),
         "version = 1\n# generation 2\n"
     );
 
@@ -150,7 +156,7 @@ fn history_lists_every_generation_and_marks_the_current_one() {
 fn a_second_command_waits_for_the_lock_and_says_so() {
     let context = TestContext::new();
     let home = home_with_generations(&context);
-    let held = home.lock(None, || {}).unwrap();
+    let held = Transaction::begin(&home, None, &Silent).unwrap();
     let out = output(
         context
             .scopectl()

@@ -7,26 +7,30 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cargo_metadata::MetadataCommand;
-use scopectl::host_build::{HostBuilder, Profile};
+use scopectl::host_build::HostBuilder;
 use scopectl::plugin_crate::PluginCrate;
-use scopectl::printer::{Printer, Verbosity};
+use scopectl::reporter::Silent;
+use scopectl::settings::{BuildSettings, Profile};
 use support::{output, repo, shared_target_dir, stderr};
 
 fn builder(temp: &Path) -> HostBuilder {
-    HostBuilder {
-        crate_dir: temp.join("host"),
-        target_dir: shared_target_dir(),
-        profile: Profile::Dev,
-        offline: true,
-    }
+    HostBuilder::new(
+        temp,
+        &BuildSettings {
+            cargo: "cargo".into(),
+            target_dir: Some(shared_target_dir()),
+            profile: Profile::Dev,
+            offline: true,
+        },
+    )
 }
 
 fn plugin(relative: &str) -> PluginCrate {
     PluginCrate::read(&repo().join(relative)).expect("a readable plugin crate")
 }
 
-fn quiet() -> Printer {
-    Printer::new(Verbosity::Quiet, Some(false))
+fn quiet() -> Silent {
+    Silent
 }
 
 fn examples() -> Vec<PluginCrate> {

@@ -19,12 +19,12 @@ fn a_tag_is_pinned_to_its_commit_and_stays_there() {
     let out = output(context.scopectl().args(["install", &spec]));
     assert!(out.status.success(), "{}", stderr(&out));
     let pin = &lock_of(&context).plugins[0];
-    assert_eq!(pin.name, "scope-invert");
+    assert_eq!(pin.name.as_str(), "scope-invert");
     assert_eq!(
         pin.source,
         scope_lockfile::PinSource::Git {
             url: upstream.url(),
-            reference: "rev=v1".into(),
+            reference: scope_lockfile::GitReference::Rev("v1".into()),
             commit: first.to_string()
         }
     );
@@ -67,7 +67,7 @@ fn a_branch_flag_records_the_branch_and_its_tip() {
         "{toml}"
     );
     assert!(
-        matches!(&lock_of(&context).plugins[0].source, scope_lockfile::PinSource::Git { commit, reference, .. } if *commit == tip.to_string() && reference == "branch=main")
+        matches!(&lock_of(&context).plugins[0].source, scope_lockfile::PinSource::Git { commit, reference, .. } if *commit == tip.to_string() && reference.lock_text() == "branch=main")
     );
     let list = output(context.scopectl().args(["list", "--json"]));
     let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();

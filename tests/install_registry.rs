@@ -61,7 +61,7 @@ fn a_registry_plugin_and_the_plugin_it_depends_on_are_installed_and_pinned_by_ch
     let pins: Vec<(String, String)> = lock
         .plugins
         .iter()
-        .map(|p| (p.name.clone(), p.version.to_string()))
+        .map(|p| (p.name.to_string(), p.version.to_string()))
         .collect();
     assert_eq!(
         pins,
@@ -77,7 +77,7 @@ fn a_registry_plugin_and_the_plugin_it_depends_on_are_installed_and_pinned_by_ch
             checksum: base
         }
     );
-    assert_eq!(lock.plugins[1].dependencies, ["fx-base"]);
+    assert_eq!(lock.plugins[1].dependencies, ["fx-base".parse().unwrap()]);
     let toml = fs_err::read_to_string(context.home().join("plugins.toml")).unwrap();
     assert!(
         toml.starts_with("# Plugins from the fixture registry.\n"),

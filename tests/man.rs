@@ -6,6 +6,7 @@ mod support;
 use support::{output, stdout, TestContext};
 
 #[test]
+#[allow(clippy::disallowed_methods)] // UPDATE_MAN is the test's own switch
 fn the_committed_man_pages_are_current() {
     let dir = support::repo().join("man");
     let pages = scopectl::commands::completions::man_pages().unwrap();

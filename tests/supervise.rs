@@ -7,29 +7,37 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use scopectl::generation::NewGeneration;
 use scopectl::home::Home;
 use support::{output, stderr, TestContext};
 
 /// Makes generations whose "host" is a shell script.
 fn home_with_hosts(context: &TestContext, scripts: &[&str]) -> Home {
-    let home = Home::open(&context.home()).unwrap();
-    for (i, script) in scripts.iter().enumerate() {
-        let n = i as u64 + 1;
-        let host = context.temp.path().join(format!("host-{n}"));
-        fs_err::write(&host, format!("#!/bin/sh\n{script}\n")).unwrap();
-        fs_err::set_permissions(&host, std::fs::Permissions::from_mode(0o755)).unwrap();
-        NewGeneration {
-            host: &host,
-            plugins_toml: "[plugins]\n",
-            resolved_lock: "version = 1\n",
-            command: format!("test {n}"),
-            changes: vec![],
-        }
-        .create(&home, n)
-        .unwrap();
-    }
-    home.activate(scripts.len() as u64).unwrap();
+    let home = support::open_home(context);
+    let paths: Vec<_> = scripts
+        .iter()
+        .enumerate()
+        .map(|(i, script)| {
+            let host = context.temp.path().join(format!("host-{}", i + 1));
+            fs_err::write(&host, format!("#!/bin/sh\n{script}\n")).unwrap();
+            fs_err::set_permissions(&host, std::fs::Permissions::from_mode(0o755)).unwrap();
+            host
+        })
+        .collect();
+    let hosts: Vec<_> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let text = |s: &str| s.to_owned();
+            (
+                host.as_path(),
+                text("[plugins]\n"),
+                text("version = 1\n"),
+                format!("test {}", i + 1),
+                vec![],
+            )
+        })
+        .collect();
+    support::commit_generations(&home, &hosts);
     home
 }
 

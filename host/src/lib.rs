@@ -55,7 +55,8 @@ impl Io {
     }
 }
 
-/// The entry point of a generated host.
+/// The entry point of a generated host: it reads its own arguments.
+#[allow(clippy::disallowed_methods)]
 pub fn main(plugins: &[Plugin]) -> ExitCode {
     let args = std::env::args_os().skip(1).collect();
     let status = execute(plugins, args, Io::process());

@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use scope_name::PluginName;
 use semver::Version;
+
+use crate::GitReference;
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
 /// The format version this scopectl writes and reads.
@@ -22,8 +25,9 @@ pub enum PinSource {
     Git {
         /// The URL.
         url: String,
-        /// What was asked for (`branch=main`, `tag=v1`, `rev=abc`, or empty for the default branch).
-        reference: String,
+        /// What was asked for; written `branch=main`, `tag=v1`, `rev=abc`,
+        /// or empty for the default branch.
+        reference: GitReference,
         /// The full commit id.
         commit: String,
     },
@@ -38,13 +42,13 @@ pub enum PinSource {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Pin {
     /// Its name.
-    pub name: String,
+    pub name: PluginName,
     /// Its exact version.
     pub version: Version,
     /// Its source.
     pub source: PinSource,
     /// The plugins it depends on, by name, sorted.
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<PluginName>,
 }
 
 /// One crate of the host build's graph, as cargo locked it.
@@ -163,7 +167,7 @@ impl Lockfile {
         let mut plugins = ArrayOfTables::new();
         for pin in &lock.plugins {
             let mut t = Table::new();
-            t.insert("name", value(&pin.name));
+            t.insert("name", value(pin.name.as_str()));
             t.insert("version", value(pin.version.to_string()));
             match &pin.source {
                 PinSource::Registry { registry, checksum } => {
@@ -176,7 +180,7 @@ impl Lockfile {
                     commit,
                 } => {
                     t.insert("source", value(format!("git+{url}")));
-                    t.insert("reference", value(reference));
+                    t.insert("reference", value(reference.lock_text()));
                     t.insert("commit", value(commit));
                 }
                 PinSource::Path { path } => {
@@ -185,7 +189,12 @@ impl Lockfile {
             }
             t.insert(
                 "dependencies",
-                value(pin.dependencies.iter().collect::<Array>()),
+                value(
+                    pin.dependencies
+                        .iter()
+                        .map(PluginName::normalized)
+                        .collect::<Array>(),
+                ),
             );
             plugins.push(t);
         }
@@ -251,6 +260,7 @@ impl Lockfile {
         {
             let name = text_of(t, "name", "a [[plugin]]")?;
             let what = format!("plugin `{name}`");
+            let name = PluginName::new(&name).map_err(|e| invalid(e.to_string()))?;
             let version = version_of(t, "version", &what)?;
             let source_text = text_of(t, "source", &what)?;
             let source = if let Some(registry) = source_text.strip_prefix("registry+") {
@@ -261,7 +271,8 @@ impl Lockfile {
             } else if let Some(url) = source_text.strip_prefix("git+") {
                 PinSource::Git {
                     url: url.to_owned(),
-                    reference: text_of(t, "reference", &what)?,
+                    reference: GitReference::from_lock_text(&text_of(t, "reference", &what)?)
+                        .ok_or_else(|| invalid(format!("{what} has an unknown git reference")))?,
                     commit: text_of(t, "commit", &what)?,
                 }
             } else if let Some(dir) = source_text.strip_prefix("path+") {
@@ -276,12 +287,14 @@ impl Lockfile {
             let dependencies = t
                 .get("dependencies")
                 .and_then(Item::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    v.as_str()
+                        .and_then(|d| PluginName::new(d).ok())
+                        .ok_or_else(|| invalid(format!("{what} has an invalid dependency")))
                 })
-                .unwrap_or_default();
+                .collect::<Result<_, _>>()?;
             plugins.push(Pin {
                 name,
                 version,

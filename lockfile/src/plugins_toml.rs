@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use scope_name::PluginName;
 use semver::VersionReq;
 use toml_edit::{DocumentMut, ImDocument, InlineTable, Item, Table, Value};
 
 /// What to take from a git repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GitReference {
     /// The default branch.
     DefaultBranch,
@@ -18,6 +19,34 @@ pub enum GitReference {
     Tag(String),
     /// A commit (full or abbreviated) or other revision.
     Rev(String),
+}
+
+impl GitReference {
+    /// How `resolved.lock` records it: `branch=B`, `tag=T`, `rev=R`, or
+    /// empty for the default branch.
+    pub fn lock_text(&self) -> String {
+        match self {
+            GitReference::DefaultBranch => String::new(),
+            GitReference::Branch(b) => format!("branch={b}"),
+            GitReference::Tag(t) => format!("tag={t}"),
+            GitReference::Rev(r) => format!("rev={r}"),
+        }
+    }
+
+    /// Reads [`GitReference::lock_text`] back.
+    pub fn from_lock_text(text: &str) -> Option<GitReference> {
+        if text.is_empty() {
+            return Some(GitReference::DefaultBranch);
+        }
+        let (kind, value) = text.split_once('=')?;
+        let value = value.to_owned();
+        match kind {
+            "branch" => Some(GitReference::Branch(value)),
+            "tag" => Some(GitReference::Tag(value)),
+            "rev" => Some(GitReference::Rev(value)),
+            _ => None,
+        }
+    }
 }
 
 /// Where one plugin comes from, as the user asked.
@@ -112,13 +141,8 @@ pub struct PluginsToml {
     path: PathBuf,
     source: String,
     doc: DocumentMut,
-    plugins: BTreeMap<String, PluginSpec>,
+    plugins: BTreeMap<PluginName, PluginSpec>,
     registries: BTreeMap<String, String>,
-}
-
-/// Plugin names match with `-` and `_` as the same character.
-fn normalize(name: &str) -> String {
-    name.replace('_', "-")
 }
 
 impl PluginsToml {
@@ -207,13 +231,19 @@ impl PluginsToml {
             }
         }
         if let Some(plugins) = doc.get("plugins").and_then(Item::as_table_like) {
-            for (name, item) in plugins.iter() {
-                let spec = self.spec(name, item)?;
-                if self.plugins.insert(normalize(name), spec).is_some() {
+            for (key, item) in plugins.iter() {
+                let name = PluginName::new(key).map_err(|e| {
+                    self.invalid(
+                        plugins.key(key).and_then(|k| k.span()).or(item.span()),
+                        e.to_string(),
+                    )
+                })?;
+                let spec = self.spec(key, item)?;
+                if self.plugins.insert(name, spec).is_some() {
                     return Err(self.invalid(
                         item.span(),
                         format!(
-                            "plugin `{name}` is listed twice (`-` and `_` are the same in names)"
+                            "plugin `{key}` is listed twice (`-` and `_`, and upper and lower case, are the same in names)"
                         ),
                     ));
                 }
@@ -326,8 +356,8 @@ impl PluginsToml {
         &self.path
     }
 
-    /// Every plugin, by normalised name.
-    pub fn plugins(&self) -> &BTreeMap<String, PluginSpec> {
+    /// Every plugin, by name.
+    pub fn plugins(&self) -> &BTreeMap<PluginName, PluginSpec> {
         &self.plugins
     }
 
@@ -346,18 +376,20 @@ impl PluginsToml {
     }
 
     /// The key under which `name` is written, `-`/`_` spelling as the user wrote it.
-    fn existing_key(&self, name: &str) -> Option<String> {
+    fn existing_key(&self, name: &PluginName) -> Option<String> {
         let plugins = self.doc.get("plugins")?.as_table_like()?;
         plugins
             .iter()
             .map(|(k, _)| k.to_owned())
-            .find(|k| normalize(k) == normalize(name))
+            .find(|k| name.matches(k))
     }
 
     /// Adds or replaces a plugin; the rest of the file stays as it was.
-    pub fn set(&mut self, name: &str, spec: PluginSpec) {
+    pub fn set(&mut self, name: &PluginName, spec: PluginSpec) {
         let value = spec_value(&spec);
-        let key = self.existing_key(name).unwrap_or_else(|| name.to_owned());
+        let key = self
+            .existing_key(name)
+            .unwrap_or_else(|| name.normalized().to_owned());
         let table = self.plugins_table();
         match table.get_mut(&key).and_then(Item::as_value_mut) {
             Some(existing) => {
@@ -370,16 +402,16 @@ impl PluginsToml {
                 table.insert(&key, Item::Value(value));
             }
         }
-        self.plugins.insert(normalize(name), spec);
+        self.plugins.insert(name.clone(), spec);
     }
 
     /// Removes a plugin; true when it was there.
-    pub fn remove(&mut self, name: &str) -> bool {
+    pub fn remove(&mut self, name: &PluginName) -> bool {
         let Some(key) = self.existing_key(name) else {
             return false;
         };
         self.plugins_table().remove(&key);
-        self.plugins.remove(&normalize(name));
+        self.plugins.remove(name);
         true
     }
 }

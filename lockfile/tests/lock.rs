@@ -2,8 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use scope_lockfile::{CratePin, LockError, Lockfile, Pin, PinSource};
+use scope_lockfile::{CratePin, GitReference, LockError, Lockfile, Pin, PinSource};
+use scope_name::PluginName;
 use semver::Version;
+
+fn name(text: &str) -> PluginName {
+    PluginName::new(text).unwrap()
+}
 
 fn sample() -> Lockfile {
     Lockfile {
@@ -11,7 +16,7 @@ fn sample() -> Lockfile {
         api_version: Version::new(0, 1, 0),
         plugins: vec![
             Pin {
-                name: "scope-invert".into(),
+                name: name("scope-invert"),
                 version: Version::new(0, 2, 0),
                 source: PinSource::Registry {
                     registry: "crates-io".into(),
@@ -20,14 +25,14 @@ fn sample() -> Lockfile {
                 dependencies: vec![],
             },
             Pin {
-                name: "color-generator".into(),
+                name: name("color-generator"),
                 version: Version::new(1, 0, 0),
                 source: PinSource::Git {
                     url: "https://example.org/me/color-generator".into(),
-                    reference: "tag=v1.0.0".into(),
+                    reference: GitReference::Tag("v1.0.0".into()),
                     commit: "0123456789abcdef0123456789abcdef01234567".into(),
                 },
-                dependencies: vec!["scope-invert".into()],
+                dependencies: vec![name("scope-invert")],
             },
         ],
         crates: vec![CratePin {
@@ -98,9 +103,17 @@ fn random_lockfile(rng: &mut fastrand::Rng) -> Lockfile {
             })
             .collect()
     };
+    let ident = |rng: &mut fastrand::Rng| -> String {
+        (0..rng.usize(1..12))
+            .map(|_| {
+                *rng.choice(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
+                    .unwrap() as char
+            })
+            .collect()
+    };
     let plugins = (0..rng.usize(0..6))
         .map(|i| Pin {
-            name: format!("p{i}-{}", word(rng)),
+            name: name(&format!("p{i}-{}", ident(rng))),
             version: version(rng),
             source: match rng.u8(0..3) {
                 0 => PinSource::Registry {
@@ -109,14 +122,21 @@ fn random_lockfile(rng: &mut fastrand::Rng) -> Lockfile {
                 },
                 1 => PinSource::Git {
                     url: word(rng),
-                    reference: word(rng),
+                    reference: match rng.u8(0..4) {
+                        0 => GitReference::DefaultBranch,
+                        1 => GitReference::Branch(word(rng)),
+                        2 => GitReference::Tag(word(rng)),
+                        _ => GitReference::Rev(word(rng)),
+                    },
                     commit: word(rng),
                 },
                 _ => PinSource::Path {
                     path: PathBuf::from(format!("/src/{}", word(rng))),
                 },
             },
-            dependencies: (0..rng.usize(0..3)).map(|_| word(rng)).collect(),
+            dependencies: (0..rng.usize(0..3))
+                .map(|_| name(&format!("d{}", ident(rng))))
+                .collect(),
         })
         .collect();
     let crates = (0..rng.usize(0..8))

@@ -62,21 +62,21 @@ fn reads_every_form_of_the_contract() {
 fn edits_keep_comments_order_and_layout() {
     let mut file = parse(CONTRACT_EXAMPLE).unwrap();
     file.set(
-        "scope_invert",
+        &"scope_invert".parse().unwrap(),
         PluginSpec::Registry {
             req: VersionReq::parse("0.3").unwrap(),
             registry: None,
         },
     );
     file.set(
-        "new-fx",
+        &"new-fx".parse().unwrap(),
         PluginSpec::Git {
             url: "https://example.org/new".into(),
             reference: GitReference::Branch("main".into()),
         },
     );
-    assert!(file.remove("my_fx"));
-    assert!(!file.remove("never-there"));
+    assert!(file.remove(&"my_fx".parse().unwrap()));
+    assert!(!file.remove(&"never-there".parse().unwrap()));
     let text = file.to_string();
     let expected = r#"# My plugins.
 [plugins]

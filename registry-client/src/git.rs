@@ -184,59 +184,44 @@ fn normalize(scheme: &str, rest: &str) -> String {
     format!("{scheme}://{authority}{path}")
 }
 
-/// What to take from a repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitRef {
-    /// The remote's default branch.
-    DefaultBranch,
-    /// A branch.
-    Branch(String),
-    /// A tag.
-    Tag(String),
-    /// A full or abbreviated commit id, or any other revision.
-    Rev(String),
+/// What to take from a repository: the reference `plugins.toml` names.
+pub use scope_lockfile::GitReference;
+
+/// Checks the name of a branch, tag or revision before git sees it.
+pub fn validate(reference: &GitReference) -> Result<(), GitError> {
+    let name = match reference {
+        GitReference::DefaultBranch => return Ok(()),
+        GitReference::Branch(n) | GitReference::Tag(n) | GitReference::Rev(n) => n,
+    };
+    let bad = |reason: &str| GitError::BadRevision {
+        rev: name.clone(),
+        reason: reason.to_owned(),
+    };
+    if name.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if name.starts_with('-') {
+        return Err(bad("it starts with `-`, which git could read as an option"));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+    {
+        return Err(bad("it contains a character git does not allow in names"));
+    }
+    if name.contains("..") || name.contains("@{") || name.ends_with('/') || name.ends_with(".lock")
+    {
+        return Err(bad("it is not a valid git name"));
+    }
+    Ok(())
 }
 
-impl GitRef {
-    /// Checks the name of a branch, tag or revision before git sees it.
-    pub fn validate(&self) -> Result<(), GitError> {
-        let name = match self {
-            GitRef::DefaultBranch => return Ok(()),
-            GitRef::Branch(n) | GitRef::Tag(n) | GitRef::Rev(n) => n,
-        };
-        let bad = |reason: &str| GitError::BadRevision {
-            rev: name.clone(),
-            reason: reason.to_owned(),
-        };
-        if name.is_empty() {
-            return Err(bad("it is empty"));
-        }
-        if name.starts_with('-') {
-            return Err(bad("it starts with `-`, which git could read as an option"));
-        }
-        if name
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
-        {
-            return Err(bad("it contains a character git does not allow in names"));
-        }
-        if name.contains("..")
-            || name.contains("@{")
-            || name.ends_with('/')
-            || name.ends_with(".lock")
-        {
-            return Err(bad("it is not a valid git name"));
-        }
-        Ok(())
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            GitRef::DefaultBranch => "default branch".into(),
-            GitRef::Branch(b) => format!("branch `{b}`"),
-            GitRef::Tag(t) => format!("tag `{t}`"),
-            GitRef::Rev(r) => format!("commit `{r}`"),
-        }
+fn describe(reference: &GitReference) -> String {
+    match reference {
+        GitReference::DefaultBranch => "default branch".into(),
+        GitReference::Branch(b) => format!("branch `{b}`"),
+        GitReference::Tag(t) => format!("tag `{t}`"),
+        GitReference::Rev(r) => format!("commit `{r}`"),
     }
 }
 
@@ -279,8 +264,8 @@ impl GitCache {
     }
 
     /// Fetches `url` into its bare cache and resolves `reference` to a commit.
-    pub fn fetch(&self, url: &GitUrl, reference: &GitRef) -> Result<Oid, GitError> {
-        reference.validate()?;
+    pub fn fetch(&self, url: &GitUrl, reference: &GitReference) -> Result<Oid, GitError> {
+        validate(reference)?;
         let repo = self.database(url)?;
         let mut remote = repo
             .remote_anonymous(url.as_str())
@@ -299,16 +284,16 @@ impl GitCache {
         Self::resolve(&repo, url, reference)
     }
 
-    fn resolve(repo: &Repository, url: &GitUrl, reference: &GitRef) -> Result<Oid, GitError> {
+    fn resolve(repo: &Repository, url: &GitUrl, reference: &GitReference) -> Result<Oid, GitError> {
         let not_found = || GitError::NotFound {
             url: url.redacted(),
-            what: reference.describe(),
+            what: describe(reference),
         };
         let spec = match reference {
-            GitRef::DefaultBranch => "refs/remotes/origin/HEAD".to_owned(),
-            GitRef::Branch(b) => format!("refs/remotes/origin/{b}"),
-            GitRef::Tag(t) => format!("refs/tags/{t}"),
-            GitRef::Rev(r) => {
+            GitReference::DefaultBranch => "refs/remotes/origin/HEAD".to_owned(),
+            GitReference::Branch(b) => format!("refs/remotes/origin/{b}"),
+            GitReference::Tag(t) => format!("refs/tags/{t}"),
+            GitReference::Rev(r) => {
                 // A branch or tag given with `@REV` is fine too.
                 for candidate in [format!("refs/remotes/origin/{r}"), format!("refs/tags/{r}")] {
                     if let Ok(reference) = repo.find_reference(&candidate) {
@@ -395,8 +380,10 @@ fn remote_refs(url: &GitUrl) -> Result<Vec<(String, Oid)>, GitError> {
 /// The commit a remote branch (or the default branch) points at now, like
 /// `git ls-remote`, without fetching.
 pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
-    let reference = branch.map_or(GitRef::DefaultBranch, |b| GitRef::Branch(b.to_owned()));
-    reference.validate()?;
+    let reference = branch.map_or(GitReference::DefaultBranch, |b| {
+        GitReference::Branch(b.to_owned())
+    });
+    validate(&reference)?;
     let wanted = branch.map_or("HEAD".to_owned(), |b| format!("refs/heads/{b}"));
     let refs = remote_refs(url)?;
     let tip = refs
@@ -405,14 +392,14 @@ pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
         .map(|(_, oid)| *oid);
     tip.ok_or_else(|| GitError::NotFound {
         url: url.redacted(),
-        what: reference.describe(),
+        what: describe(&reference),
     })
 }
 
 /// The commit a remote tag points at now (peeled when annotated), without fetching.
 pub fn remote_tag(url: &GitUrl, tag: &str) -> Result<Oid, GitError> {
-    let reference = GitRef::Tag(tag.to_owned());
-    reference.validate()?;
+    let reference = GitReference::Tag(tag.to_owned());
+    validate(&reference)?;
     let refs = remote_refs(url)?;
     let name = format!("refs/tags/{tag}");
     let peeled = format!("{name}^{{}}");
@@ -422,7 +409,7 @@ pub fn remote_tag(url: &GitUrl, tag: &str) -> Result<Oid, GitError> {
         .map(|(_, oid)| *oid)
         .ok_or_else(|| GitError::NotFound {
             url: url.redacted(),
-            what: reference.describe(),
+            what: describe(&reference),
         })
 }
 
@@ -491,10 +478,10 @@ mod tests {
     #[test]
     fn refuses_revisions_git_could_misread() {
         for rev in ["-x", "a b", "a..b", "x^", "@{-1}", ""] {
-            assert!(GitRef::Rev(rev.into()).validate().is_err(), "{rev}");
+            assert!(validate(&GitReference::Rev(rev.into())).is_err(), "{rev}");
         }
-        GitRef::Tag("v1.0.0".into()).validate().unwrap();
-        GitRef::Branch("feature/x".into()).validate().unwrap();
+        validate(&GitReference::Tag("v1.0.0".into())).unwrap();
+        validate(&GitReference::Branch("feature/x".into())).unwrap();
     }
 
     #[test]

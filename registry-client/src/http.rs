@@ -55,16 +55,9 @@ impl Default for HttpSettings {
 }
 
 impl HttpSettings {
-    /// The defaults, overridden by `SCOPE_HTTP_TIMEOUT` (seconds) and `SCOPE_HTTP_RETRIES`.
-    pub fn from_env() -> Result<HttpSettings, HttpError> {
-        let read = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
-        HttpSettings::from_values(
-            read("SCOPE_HTTP_TIMEOUT").as_deref(),
-            read("SCOPE_HTTP_RETRIES").as_deref(),
-        )
-    }
-
-    /// The defaults, overridden by a timeout in seconds and a retry count as written.
+    /// The defaults, overridden by a timeout in seconds and a retry count as
+    /// written (the values of `SCOPE_HTTP_TIMEOUT` and `SCOPE_HTTP_RETRIES`,
+    /// which the caller reads).
     pub fn from_values(
         timeout: Option<&str>,
         retries: Option<&str>,

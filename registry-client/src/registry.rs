@@ -163,8 +163,8 @@ impl Registry {
     }
 
     /// A named registry with a `sparse+http(s)://` index. Plain http is
-    /// accepted for loopback addresses only. A token comes from
-    /// `SCOPE_REGISTRY_TOKEN_<NAME>`.
+    /// accepted for loopback addresses only. It has no token until
+    /// [`Registry::with_token`] gives it one.
     pub fn new(
         name: &str,
         index_url: &str,
@@ -246,13 +246,10 @@ impl Registry {
             .shared()
             .lock(|_| None)
             .map_err(|e| location(format!("cannot lock the index cache: {e}")))?;
-        let token = std::env::var(token_variable(name))
-            .ok()
-            .filter(|t| !t.is_empty());
         Ok(Registry {
             name: name.to_owned(),
             base,
-            token,
+            token: None,
             index,
             lock,
             cache_dir: lock_dir,
@@ -260,6 +257,13 @@ impl Registry {
             offline,
             config: OnceCell::new(),
         })
+    }
+
+    /// The registry with a token (the value of `SCOPE_REGISTRY_TOKEN_<NAME>`),
+    /// sent only when its `config.json` says authentication is required.
+    pub fn with_token(mut self, token: Option<String>) -> Registry {
+        self.token = token.filter(|t| !t.is_empty());
+        self
     }
 
     /// The registry's name.

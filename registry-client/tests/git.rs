@@ -1,6 +1,6 @@
 //! Git sources against local repositories made on the spot.
 
-use scope_registry_client::git::{remote_tip, GitCache, GitError, GitRef, GitUrl};
+use scope_registry_client::git::{remote_tip, GitCache, GitError, GitReference, GitUrl};
 use scope_registry_client::testing::GitRepo;
 
 struct Scene {
@@ -32,33 +32,33 @@ fn the_default_branch_a_branch_and_a_new_commit_on_it() {
     let s = scene();
     let first = s.upstream.commit("first");
     assert_eq!(
-        s.cache.fetch(&s.url, &GitRef::DefaultBranch).unwrap(),
+        s.cache.fetch(&s.url, &GitReference::DefaultBranch).unwrap(),
         first
     );
     s.upstream.branch("dev", first);
     assert_eq!(
         s.cache
-            .fetch(&s.url, &GitRef::Branch("dev".into()))
+            .fetch(&s.url, &GitReference::Branch("dev".into()))
             .unwrap(),
         first
     );
     s.upstream.write("src/lib.rs", "// second");
     let second = s.upstream.commit("second");
     assert_eq!(
-        s.cache.fetch(&s.url, &GitRef::DefaultBranch).unwrap(),
+        s.cache.fetch(&s.url, &GitReference::DefaultBranch).unwrap(),
         second,
         "main moved"
     );
     assert_eq!(
         s.cache
-            .fetch(&s.url, &GitRef::Branch("dev".into()))
+            .fetch(&s.url, &GitReference::Branch("dev".into()))
             .unwrap(),
         first,
         "dev did not"
     );
     let missing = s
         .cache
-        .fetch(&s.url, &GitRef::Branch("nope".into()))
+        .fetch(&s.url, &GitReference::Branch("nope".into()))
         .unwrap_err();
     assert!(
         missing.to_string().ends_with("has no branch `nope`"),
@@ -73,7 +73,7 @@ fn a_tag_and_a_tag_that_moved() {
     s.upstream.tag("v1.0.0", first);
     assert_eq!(
         s.cache
-            .fetch(&s.url, &GitRef::Tag("v1.0.0".into()))
+            .fetch(&s.url, &GitReference::Tag("v1.0.0".into()))
             .unwrap(),
         first
     );
@@ -82,7 +82,7 @@ fn a_tag_and_a_tag_that_moved() {
     s.upstream.tag("v1.0.0", second);
     assert_eq!(
         s.cache
-            .fetch(&s.url, &GitRef::Tag("v1.0.0".into()))
+            .fetch(&s.url, &GitReference::Tag("v1.0.0".into()))
             .unwrap(),
         second,
         "the moved tag is followed"
@@ -96,22 +96,27 @@ fn a_full_or_abbreviated_commit_and_at_rev_names() {
     s.upstream.write("x", "y");
     s.upstream.commit("second");
     let short = first.to_string()[..8].to_owned();
-    assert_eq!(s.cache.fetch(&s.url, &GitRef::Rev(short)).unwrap(), first);
+    assert_eq!(
+        s.cache.fetch(&s.url, &GitReference::Rev(short)).unwrap(),
+        first
+    );
     assert_eq!(
         s.cache
-            .fetch(&s.url, &GitRef::Rev(first.to_string()))
+            .fetch(&s.url, &GitReference::Rev(first.to_string()))
             .unwrap(),
         first
     );
     s.upstream.tag("v2", first);
     assert_eq!(
-        s.cache.fetch(&s.url, &GitRef::Rev("v2".into())).unwrap(),
+        s.cache
+            .fetch(&s.url, &GitReference::Rev("v2".into()))
+            .unwrap(),
         first,
         "@REV may name a tag"
     );
     let err = s
         .cache
-        .fetch(&s.url, &GitRef::Rev("0123456789abcdef".into()))
+        .fetch(&s.url, &GitReference::Rev("0123456789abcdef".into()))
         .unwrap_err();
     assert!(matches!(err, GitError::NotFound { .. }), "{err}");
 }
@@ -125,7 +130,7 @@ fn checkouts_are_keyed_by_commit_and_reused() {
         .cache
         .checkout(
             &s.url,
-            s.cache.fetch(&s.url, &GitRef::DefaultBranch).unwrap(),
+            s.cache.fetch(&s.url, &GitReference::DefaultBranch).unwrap(),
         )
         .unwrap();
     assert!(dir.ends_with(first.to_string()));
@@ -150,7 +155,7 @@ fn plugins_with_submodules_are_refused() {
         "[submodule \"x\"]\n\tpath = x\n\turl = https://example.org/x\n",
     );
     let commit = s.upstream.commit("with a submodule");
-    s.cache.fetch(&s.url, &GitRef::DefaultBranch).unwrap();
+    s.cache.fetch(&s.url, &GitReference::DefaultBranch).unwrap();
     let err = s.cache.checkout(&s.url, commit).unwrap_err();
     assert!(err.to_string().contains("uses git submodules"), "{err}");
 }
@@ -182,7 +187,10 @@ fn bad_urls_and_revisions_start_no_git_operation() {
         assert!(GitUrl::parse(url).is_err(), "{url}");
     }
     for rev in ["--upload-pack=evil", "a b", "x..y"] {
-        let err = s.cache.fetch(&s.url, &GitRef::Rev(rev.into())).unwrap_err();
+        let err = s
+            .cache
+            .fetch(&s.url, &GitReference::Rev(rev.into()))
+            .unwrap_err();
         assert!(matches!(err, GitError::BadRevision { .. }), "{rev}: {err}");
     }
     assert!(!s.temp.path().join("cache").exists(), "nothing was created");

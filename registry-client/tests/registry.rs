@@ -295,6 +295,17 @@ fn an_auth_required_registry_needs_the_token_and_never_prints_it() {
 }
 
 #[test]
+fn a_token_given_to_the_registry_opens_an_auth_required_index() {
+    let s = scene();
+    Package::new("fx", "1.0.0").publish(&s.server);
+    s.server
+        .switches(|sw| sw.token = Some("s3cret-token".into()));
+    let registry = s.registry().with_token(Some("s3cret-token".into()));
+    let krate = run(registry.krate("fx")).unwrap().expect("listed");
+    assert_eq!(krate.versions.len(), 1);
+}
+
+#[test]
 fn plain_http_is_only_for_loopback() {
     let temp = tempfile::tempdir().unwrap();
     let http = Arc::new(Http::new(settings(), Arc::new(Warnings::default())).unwrap());
@@ -361,8 +372,8 @@ fn plugins_and_the_plugins_they_depend_on_reach_the_resolver() {
         "the non-plugin is left to cargo"
     );
     let index = to_index(&plugins);
-    let request =
-        Request::new(semver::Version::new(0, 1, 0)).require("glow", semver::VersionReq::STAR);
+    let request = Request::new(semver::Version::new(0, 1, 0))
+        .require(&"glow".parse().unwrap(), semver::VersionReq::STAR);
     let resolution = resolve(&index, &request).unwrap();
     assert_eq!(
         resolution.plugins["blur"].version,

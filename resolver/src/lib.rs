@@ -34,14 +34,11 @@ pub use report::Report;
 pub use request::{Request, Unlock};
 pub use solve::{resolve, Choice, Move, Pick, Resolution, ResolveError};
 
-/// The SDK crate whose version the host provides.
-pub const API_CRATE: &str = "scope-plugin-api";
+pub use scope_name::{normalize, PluginName, API_CRATE};
 
-/// Plugin names match with `-` and `_` as the same character.
-pub fn normalize(name: &str) -> String {
-    if name.contains('_') {
-        name.replace('_', "-")
-    } else {
-        name.to_owned()
-    }
+/// A name the index or a manifest gives, as a [`PluginName`].
+pub(crate) fn plugin_name(name: &str) -> Result<PluginName, IndexError> {
+    PluginName::new(name).map_err(|e| IndexError {
+        message: e.to_string(),
+    })
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use scope_name::PluginName;
 use semver::Version;
 
 use crate::constraint::Constraint;
@@ -14,7 +15,7 @@ use crate::solve::{resolve, Resolution, ResolveError, World};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Newer {
     /// The plugin.
-    pub plugin: String,
+    pub plugin: PluginName,
     /// The installed (locked) version.
     pub installed: Version,
     /// The newest version that could ever be chosen (not yanked; no
@@ -37,10 +38,9 @@ impl Newer {
 pub fn newer<I: Index + ?Sized>(
     index: &I,
     request: &Request,
-    plugin: &str,
+    plugin: &PluginName,
 ) -> Result<Newer, ResolveError> {
-    let plugin = crate::normalize(plugin);
-    let installed = request.locked.get(&plugin).cloned();
+    let installed = request.locked.get(plugin).cloned();
     let mut unlocked = request.clone();
     unlocked.unlock = match &request.unlock {
         Unlock::All => Unlock::All,
@@ -52,7 +52,7 @@ pub fn newer<I: Index + ?Sized>(
     let updated: Resolution = resolve(index, &unlocked)?;
     let newest_compatible = updated
         .plugins
-        .get(&plugin)
+        .get(plugin)
         .map(|p| p.version.clone())
         .or_else(|| installed.clone())
         .ok_or_else(|| {
@@ -62,7 +62,7 @@ pub fn newer<I: Index + ?Sized>(
         })?;
     let provider = Provider::new(index, &unlocked, Default::default());
     let newest = provider
-        .candidates(&Arc::from(plugin.as_str()))?
+        .candidates(&Arc::from(plugin.normalized()))?
         .first()
         .map(|c| c.version.clone());
     let blocked_by = match &newest {
@@ -70,13 +70,13 @@ pub fn newer<I: Index + ?Sized>(
             let chosen = updated
                 .plugins
                 .iter()
-                .map(|(n, p)| (n.clone(), p.version.clone()))
+                .map(|(n, p)| (n.normalized().to_owned(), p.version.clone()))
                 .collect();
             let mut manifests = std::collections::BTreeMap::new();
             for (name, pick) in &updated.plugins {
                 manifests.insert(
-                    name.clone(),
-                    provider.manifest(&Arc::from(name.as_str()), &pick.version)?,
+                    name.normalized().to_owned(),
+                    provider.manifest(&Arc::from(name.normalized()), &pick.version)?,
                 );
             }
             let world = World {
@@ -86,16 +86,16 @@ pub fn newer<I: Index + ?Sized>(
             };
             let required_by = updated
                 .plugins
-                .get(&plugin)
+                .get(plugin)
                 .map(|p| p.required_by.clone())
                 .unwrap_or_default();
-            Some(world.excluded_by(&plugin, newest, &required_by)?)
+            Some(world.excluded_by(plugin.normalized(), newest, &required_by)?)
         }
         _ => None,
     };
     Ok(Newer {
         installed: installed.unwrap_or_else(|| newest_compatible.clone()),
-        plugin,
+        plugin: plugin.clone(),
         newest,
         newest_compatible,
         blocked_by,

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use scope_name::PluginName;
 use semver::{Version, VersionReq};
 
 use crate::ranges::names_prerelease;
@@ -13,7 +14,7 @@ pub enum Unlock {
     #[default]
     Nothing,
     /// These may move to their newest allowed version (`update NAME...`).
-    Plugins(BTreeSet<String>),
+    Plugins(BTreeSet<PluginName>),
     /// All of them (`update`).
     All,
 }
@@ -22,10 +23,10 @@ pub enum Unlock {
 /// host's API version.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The user's requirements (`plugins.toml`), by normalised name.
-    pub requirements: BTreeMap<String, VersionReq>,
-    /// The locked versions (`resolved.lock`), by normalised name.
-    pub locked: BTreeMap<String, Version>,
+    /// The user's requirements (`plugins.toml`).
+    pub requirements: BTreeMap<PluginName, VersionReq>,
+    /// The locked versions (`resolved.lock`).
+    pub locked: BTreeMap<PluginName, Version>,
     /// Which locked plugins may move.
     pub unlock: Unlock,
     /// The `scope-plugin-api` version the host is built with.
@@ -44,18 +45,18 @@ impl Request {
     }
 
     /// Adds a requirement.
-    pub fn require(mut self, plugin: &str, req: VersionReq) -> Request {
-        self.requirements.insert(crate::normalize(plugin), req);
+    pub fn require(mut self, plugin: &PluginName, req: VersionReq) -> Request {
+        self.requirements.insert(plugin.clone(), req);
         self
     }
 
     /// Adds a locked version.
-    pub fn lock(mut self, plugin: &str, version: Version) -> Request {
-        self.locked.insert(crate::normalize(plugin), version);
+    pub fn lock(mut self, plugin: &PluginName, version: Version) -> Request {
+        self.locked.insert(plugin.clone(), version);
         self
     }
 
-    /// Whether `plugin` may leave its locked version for a newer one.
+    /// Whether `plugin` (normalised) may leave its locked version for a newer one.
     pub fn unlocks(&self, plugin: &str) -> bool {
         match &self.unlock {
             Unlock::Nothing => false,

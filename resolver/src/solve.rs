@@ -1,6 +1,7 @@
 //! Running the solver and turning its answer into a [`Resolution`]: the
 //! chosen versions, who required each one and why that version.
 
+use scope_name::PluginName;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -52,7 +53,7 @@ pub struct Pick {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Move {
     /// The plugin.
-    pub plugin: String,
+    pub plugin: PluginName,
     /// Its locked version.
     pub from: Version,
     /// Its new version.
@@ -64,8 +65,8 @@ pub struct Move {
 /// The outcome of a successful resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
-    /// Every chosen plugin, by normalised name.
-    pub plugins: BTreeMap<String, Pick>,
+    /// Every chosen plugin.
+    pub plugins: BTreeMap<PluginName, Pick>,
     /// Locked plugins that were forced to another version.
     pub moved: Vec<Move>,
 }
@@ -157,14 +158,14 @@ fn build<I: Index + ?Sized>(
     }
     for (name, version) in &chosen {
         let mut required_by = Vec::new();
-        if let Some(req) = request.requirements.get(name) {
+        if let Some(req) = request.requirements.get(name.as_str()) {
             required_by.push(Requirement {
                 by: Requirer::User,
                 req: req.clone(),
             });
         }
         required_by.extend(dependents.remove(name).unwrap_or_default());
-        let locked = request.locked.get(name);
+        let locked = request.locked.get(name.as_str());
         let newest = provider
             .candidates(&Arc::from(name.as_str()))?
             .first()
@@ -173,7 +174,7 @@ fn build<I: Index + ?Sized>(
             Some(from) if from != version && !request.unlocks(name) => {
                 let by = world.excluded_by(name, from, &required_by)?;
                 moved.push(Move {
-                    plugin: name.clone(),
+                    plugin: crate::plugin_name(name)?,
                     from: from.clone(),
                     to: version.clone(),
                     by: by.clone(),
@@ -199,7 +200,7 @@ fn build<I: Index + ?Sized>(
             },
         };
         plugins.insert(
-            name.clone(),
+            crate::plugin_name(name)?,
             Pick {
                 version: version.clone(),
                 required_by,
@@ -286,7 +287,7 @@ impl<I: Index + ?Sized> World<'_, '_, I> {
         // Nothing in this set excludes it on its own: ask the solver.
         let mut pinned = self.provider.request.clone();
         pinned.requirements.insert(
-            p.clone(),
+            crate::plugin_name(&p)?,
             semver::VersionReq::parse(&format!("={version}")).expect("a version is a requirement"),
         );
         match resolve(self.provider.index, &pinned) {

@@ -34,9 +34,9 @@ fn a_newer_compatible_version_is_an_update() {
     add(&mut index, "fx", "1.0.0", "*", &[]);
     add(&mut index, "fx", "1.3.0", "*", &[]);
     let request = Request::new(v("0.1.0"))
-        .require("fx", req("^1"))
-        .lock("fx", v("1.0.0"));
-    let found = newer(&index, &request, "fx").unwrap();
+        .require(&n("fx"), req("^1"))
+        .lock(&n("fx"), v("1.0.0"));
+    let found = newer(&index, &request, &n("fx")).unwrap();
     assert!(found.update_available());
     assert_eq!(
         (found.installed, found.newest_compatible, found.newest),
@@ -51,9 +51,9 @@ fn a_newer_version_for_another_api_is_reported_with_the_reason() {
     add(&mut index, "scope-fx", "0.2.0", "^0.1", &[]);
     add(&mut index, "scope-fx", "0.3.0", "^0.2", &[]);
     let request = Request::new(v("0.1.4"))
-        .require("scope-fx", req("*"))
-        .lock("scope-fx", v("0.2.0"));
-    let found = newer(&index, &request, "scope-fx").unwrap();
+        .require(&n("scope-fx"), req("*"))
+        .lock(&n("scope-fx"), v("0.2.0"));
+    let found = newer(&index, &request, &n("scope-fx")).unwrap();
     assert!(!found.update_available());
     assert_eq!(found.newest, Some(v("0.3.0")));
     assert_eq!(
@@ -69,10 +69,10 @@ fn a_newer_version_another_plugin_excludes_names_that_plugin() {
     add(&mut index, "blur", "0.3.0", "*", &[]);
     add(&mut index, "blur", "0.4.0", "*", &[]);
     let request = Request::new(v("0.1.0"))
-        .require("glow", req("*"))
-        .lock("glow", v("1.0.0"))
-        .lock("blur", v("0.3.0"));
-    let found = newer(&index, &request, "blur").unwrap();
+        .require(&n("glow"), req("*"))
+        .lock(&n("glow"), v("1.0.0"))
+        .lock(&n("blur"), v("0.3.0"));
+    let found = newer(&index, &request, &n("blur")).unwrap();
     assert!(!found.update_available());
     let blocked = found.blocked_by.unwrap();
     assert!(matches!(blocked, Constraint::Requirement { .. }));
@@ -87,9 +87,9 @@ fn nothing_newer_is_no_update_and_no_reason() {
     let mut index = MemoryIndex::new();
     add(&mut index, "fx", "1.0.0", "*", &[]);
     let request = Request::new(v("0.1.0"))
-        .require("fx", req("*"))
-        .lock("fx", v("1.0.0"));
-    let found = newer(&index, &request, "fx").unwrap();
+        .require(&n("fx"), req("*"))
+        .lock(&n("fx"), v("1.0.0"));
+    let found = newer(&index, &request, &n("fx")).unwrap();
     assert!(!found.update_available());
     assert_eq!((found.newest, found.blocked_by), (Some(v("1.0.0")), None));
 }
@@ -102,10 +102,10 @@ fn a_newer_version_blocked_further_down_gets_the_solvers_explanation() {
     add(&mut index, "lib", "1.0.0", "*", &[]);
     add(&mut index, "lib", "2.0.0", "^0.9", &[]);
     let request = Request::new(v("0.1.0"))
-        .require("app", req("*"))
-        .lock("app", v("1.0.0"))
-        .lock("lib", v("1.0.0"));
-    let found = newer(&index, &request, "app").unwrap();
+        .require(&n("app"), req("*"))
+        .lock(&n("app"), v("1.0.0"))
+        .lock(&n("lib"), v("1.0.0"));
+    let found = newer(&index, &request, &n("app")).unwrap();
     assert!(!found.update_available());
     let Some(Constraint::Unsolvable { report }) = found.blocked_by else {
         panic!(
@@ -121,4 +121,9 @@ fn a_newer_version_blocked_further_down_gets_the_solvers_explanation() {
         report.contains("the host provides scope-plugin-api 0.1.0"),
         "{report}"
     );
+}
+
+/// A plugin name.
+fn n(name: &str) -> scope_resolver::PluginName {
+    scope_resolver::PluginName::new(name).unwrap()
 }

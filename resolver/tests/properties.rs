@@ -58,12 +58,12 @@ fn random_universe(rng: &mut fastrand::Rng) -> Universe {
     let mut request = Request::new(HOST_API);
     for name in &names {
         if rng.bool() {
-            request = request.require(name, random_req(rng));
+            request = request.require(&n(name), random_req(rng));
         }
         if rng.u8(0..4) == 0 {
             let versions = index.versions(name).unwrap();
             let pick = &versions[rng.usize(0..versions.len())];
-            request = request.lock(name, pick.version.clone());
+            request = request.lock(&n(name), pick.version.clone());
         }
     }
     Universe {
@@ -77,7 +77,7 @@ fn random_universe(rng: &mut fastrand::Rng) -> Universe {
 fn violation(universe: &Universe, chosen: &BTreeMap<String, Version>) -> Option<String> {
     let request = &universe.request;
     for (name, req) in &request.requirements {
-        match chosen.get(name) {
+        match chosen.get(name.normalized()) {
             Some(v) if req_to_ranges(req).contains(v) => {}
             other => return Some(format!("{name} {req} requested, chosen {other:?}")),
         }
@@ -87,7 +87,7 @@ fn violation(universe: &Universe, chosen: &BTreeMap<String, Version>) -> Option<
         let Some(candidate) = offered.iter().find(|c| &c.version == version) else {
             return Some(format!("{name} {version} does not exist"));
         };
-        if candidate.yanked && request.locked.get(name) != Some(version) {
+        if candidate.yanked && request.locked.get(name.as_str()) != Some(version) {
             return Some(format!("{name} {version} is yanked and not locked"));
         }
         if !version.pre.is_empty() && !request.allows_prerelease(name) {
@@ -174,7 +174,7 @@ fn agrees_with_brute_force_on_random_universes() {
                 let chosen = resolution
                     .plugins
                     .iter()
-                    .map(|(n, p)| (n.clone(), p.version.clone()))
+                    .map(|(n, p)| (n.to_string(), p.version.clone()))
                     .collect();
                 if let Some(problem) = violation(&universe, &chosen) {
                     panic!(
@@ -229,7 +229,7 @@ fn a_two_thousand_deep_chain_reports_without_overflowing_the_stack() {
             },
         );
     }
-    let request = Request::new(HOST_API).require("p0", VersionReq::parse("^1").unwrap());
+    let request = Request::new(HOST_API).require(&n("p0"), VersionReq::parse("^1").unwrap());
     // A thread with a small stack, as test threads and worker threads have.
     let report = std::thread::Builder::new()
         .stack_size(1 << 20)
@@ -252,4 +252,9 @@ fn a_two_thousand_deep_chain_reports_without_overflowing_the_stack() {
         ]
     );
     assert_eq!(report.hint, "no version of p1999 works with this host (scope-plugin-api 0.1.0); remove it, or wait for a release built for this API");
+}
+
+/// A plugin name.
+fn n(name: &str) -> scope_resolver::PluginName {
+    scope_resolver::PluginName::new(name).unwrap()
 }

@@ -64,15 +64,15 @@ fn load(path: &PathBuf) -> Scenario {
     }
     let mut request = Request::new(api);
     for (name, req) in table_pairs(doc.get("request")) {
-        request = request.require(&name, VersionReq::parse(&req).unwrap());
+        request = request.require(&n(&name), VersionReq::parse(&req).unwrap());
     }
     for (name, version) in table_pairs(doc.get("locked")) {
-        request = request.lock(&name, Version::parse(&version).unwrap());
+        request = request.lock(&n(&name), Version::parse(&version).unwrap());
     }
     request.unlock = match doc.get("unlock") {
         None => Unlock::Nothing,
         Some(item) if item.as_str() == Some("all") => Unlock::All,
-        Some(item) => Unlock::Plugins(strings(Some(item)).into_iter().collect()),
+        Some(item) => Unlock::Plugins(strings(Some(item)).iter().map(|s| n(s)).collect()),
     };
     Scenario {
         index,
@@ -107,6 +107,7 @@ fn bless(path: &PathBuf, report: &scope_resolver::Report) {
 }
 
 /// Runs one scenario; returns the mismatches.
+#[allow(clippy::disallowed_methods)] // BLESS is the test's own switch
 fn check(path: &PathBuf) -> Vec<String> {
     let scenario = load(path);
     let expect = scenario
@@ -127,7 +128,7 @@ fn check(path: &PathBuf) -> Vec<String> {
             let actual: BTreeMap<String, String> = resolution
                 .plugins
                 .iter()
-                .map(|(n, p)| (n.clone(), p.version.to_string()))
+                .map(|(n, p)| (n.normalized().to_owned(), p.version.to_string()))
                 .collect();
             match expect.get("solution") {
                 Some(solution) => {
@@ -142,7 +143,7 @@ fn check(path: &PathBuf) -> Vec<String> {
             for (name, expected) in table_pairs(expect.get("choice")) {
                 let actual = resolution
                     .plugins
-                    .get(&name)
+                    .get(name.as_str())
                     .map(|p| describe_choice(&p.choice))
                     .unwrap_or_default();
                 mismatch(&format!("choice of {name}"), expected, actual);
@@ -160,7 +161,7 @@ fn check(path: &PathBuf) -> Vec<String> {
                 );
             }
             for (name, expected) in table_pairs(expect.get("required_by")) {
-                let actual = resolution.plugins.get(&name).map(|p| {
+                let actual = resolution.plugins.get(name.as_str()).map(|p| {
                     p.required_by
                         .iter()
                         .map(|r| format!("{} {}", r.by, r.req))
@@ -232,4 +233,9 @@ fn every_scenario_resolves_as_expected() {
         paths.len(),
         failures.join("\n\n")
     );
+}
+
+/// A plugin name.
+fn n(name: &str) -> scope_resolver::PluginName {
+    scope_resolver::PluginName::new(name).unwrap()
 }

@@ -1,43 +1,29 @@
-//! `scopectl history [--json]`: every generation, newest last.
+//! `history [--json]`: every generation, newest last.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::generation::GenerationInfo;
-use crate::home::Home;
+use super::Context;
+use crate::documents::to_line;
+use crate::ops::inspect;
 
-pub fn history(home: &Home, json: bool) -> Result<ExitCode> {
-    let current = home.current();
-    let mut generations = Vec::new();
-    for n in home.generations()? {
-        generations.push(GenerationInfo::read(home, n)?);
-    }
+pub fn history(context: &Context, json: bool) -> Result<ExitCode> {
+    let home = context.home()?;
+    let document = inspect::history(&home)?;
     if json {
-        let list: Vec<serde_json::Value> = generations
-            .iter()
-            .map(|g| {
-                serde_json::json!({
-                    "number": g.number,
-                    "created": g.created,
-                    "command": g.command,
-                    "changes": g.changes,
-                    "current": Some(g.number) == current,
-                })
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({ "version": 1, "generations": list })
-        );
+        println!("{}", to_line(&document));
         return Ok(ExitCode::SUCCESS);
     }
-    if generations.is_empty() {
+    if document.generations.is_empty() {
         eprintln!("No generations yet in {}.", home.root().display());
     }
-    for g in &generations {
-        let marker = if Some(g.number) == current { "*" } else { " " };
+    for g in &document.generations {
+        let marker = if g.current { "*" } else { " " };
         println!("{marker} {:>3}  {}  {}", g.number, g.created, g.command);
+        if g.changes.is_empty() {
+            println!("         (rebuilt; no plugin changed)");
+        }
         for change in &g.changes {
             println!("         {change}");
         }

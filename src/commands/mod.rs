@@ -1,115 +1,148 @@
-//! One function per command. Each takes resolved settings and a printer and
-//! returns an exit status; the work happens in the library modules.
+//! One module per command. Each takes a [`Context`] (the resolved settings
+//! and the printer) and its own flags, calls an operation in
+//! [`crate::ops`], and renders the result: data on stdout, status lines on
+//! stderr. The work happens in the operations.
 
-mod change;
-pub mod check;
+mod build;
 pub mod completions;
 mod demo;
 mod doctor;
 mod gc;
 mod history;
+mod install;
 mod list;
 mod new;
 mod rollback;
+mod run;
+mod update;
+mod why;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use crate::cli::{Cli, ColorChoice, Command};
-use crate::printer::{Printer, Verbosity};
+use anyhow::Result;
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> ExitCode {
-    let verbosity = match (cli.global.quiet, cli.global.verbose) {
-        (true, _) => Verbosity::Quiet,
-        (_, true) => Verbosity::Verbose,
-        _ => Verbosity::Normal,
+use crate::cli::{Cli, Command};
+use crate::home::Home;
+use crate::ops::change::Outcome;
+use crate::output::error::report;
+use crate::output::Printer;
+use crate::reporter::Reporter;
+use crate::settings::Settings;
+
+/// What every command gets: settings resolved once, and the printer.
+pub struct Context {
+    /// The settings.
+    pub settings: Settings,
+    /// The terminal.
+    pub printer: Printer,
+}
+
+impl Context {
+    /// The home, created when missing.
+    pub fn home(&self) -> Result<Home> {
+        Home::open(&self.settings.home)
+    }
+
+    /// The printer as the reporter operations take.
+    pub fn reporter(&self) -> Arc<dyn Reporter> {
+        Arc::new(self.printer.clone())
+    }
+}
+
+/// Runs a parsed command line; `argv` is the raw one, for metadata.
+pub fn run(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
+    let settings = match Settings::resolve(&cli.global, argv) {
+        Ok(settings) => settings,
+        Err(err) => {
+            report(&err, false);
+            return ExitCode::from(2);
+        }
     };
-    let color = match cli.global.color {
-        ColorChoice::Auto => None,
-        ColorChoice::Always => Some(true),
-        ColorChoice::Never => Some(false),
-    };
-    let printer = Printer::new(verbosity, color);
+    crate::failpoint::arm(settings.failpoint.clone());
+    let printer = Printer::new(&settings.output);
+    let context = Context { settings, printer };
     let result = match cli.command {
-        Command::Demo(args) => demo::demo(&cli.global, &args, &printer),
-        Command::Install(args) => open_home(&cli.global)
-            .and_then(|home| change::install(&home, &cli.global, &args, &printer)),
-        Command::Uninstall { names } => open_home(&cli.global)
-            .and_then(|home| change::uninstall(&home, &cli.global, &names, &printer)),
-        Command::Sync { locked, frozen } => open_home(&cli.global)
-            .and_then(|home| change::sync(&home, &cli.global, locked, frozen, &printer)),
-        Command::Build => {
-            open_home(&cli.global).and_then(|home| change::build(&home, &cli.global, &printer))
-        }
-        Command::Pipelines { json } => {
-            open_home(&cli.global).and_then(|home| list::pipelines(&home, json))
-        }
-        Command::List { json } => open_home(&cli.global).and_then(|home| list::list(&home, json)),
-        Command::Gc { keep } => {
-            open_home(&cli.global).and_then(|home| gc::gc(&home, keep, &printer))
-        }
-        Command::Run { args } => {
-            open_home(&cli.global).and_then(|home| crate::supervise::run(&home, &args, &printer))
-        }
+        Command::Demo(args) => demo::demo(&context, &args),
+        Command::Install(args) => install::install(&context, &args),
+        Command::Uninstall { names } => install::uninstall(&context, &names),
+        Command::Sync { locked, frozen } => build::sync(&context, locked, frozen),
+        Command::Build => build::build(&context),
+        Command::Reload { name } => build::reload(&context, &name),
+        Command::Pipelines { json } => list::pipelines(&context, json),
+        Command::List { json } => list::list(&context, json),
+        Command::Gc { keep } => gc::gc(&context, keep),
+        Command::Run { args } => run::run(&context, &args),
         Command::Update {
             names,
             check: true,
             json,
             ..
-        } => open_home(&cli.global)
-            .and_then(|home| check::check(&home, &cli.global, &names, json, &printer)),
-        Command::Update { names, dry_run, .. } => open_home(&cli.global)
-            .and_then(|home| change::update(&home, &cli.global, &names, dry_run, &printer)),
-        Command::New { name, path } => open_home(&cli.global)
-            .and_then(|home| new::new(&home, &name, path.as_deref(), &printer)),
-        Command::Doctor { repair } => {
-            open_home(&cli.global).and_then(|home| doctor::doctor(&home, repair, &printer))
-        }
+        } => update::check(&context, &names, json),
+        Command::Update { names, dry_run, .. } => update::update(&context, &names, dry_run),
+        Command::New { name, path } => new::new(&context, &name, path.as_deref()),
+        Command::Doctor { repair } => doctor::doctor(&context, repair),
         Command::Completions { shell } => completions::completions(shell),
-        Command::Why { name } => {
-            open_home(&cli.global).and_then(|home| change::why(&home, &cli.global, &name, &printer))
-        }
-        Command::Reload { name } => open_home(&cli.global)
-            .and_then(|home| change::reload(&home, &cli.global, &name, &printer)),
-        Command::Rollback { to } => {
-            open_home(&cli.global).and_then(|home| rollback::rollback(&home, to, &printer))
-        }
-        Command::History { json } => {
-            open_home(&cli.global).and_then(|home| history::history(&home, json))
-        }
+        Command::Why { name } => why::why(&context, &name),
+        Command::Rollback { to } => rollback::rollback(&context, to),
+        Command::History { json } => history::history(&context, json),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            crate::error::report(&err, printer.color());
-            // A spec that is not a spec is a usage error, like a bad flag.
-            if err
-                .chain()
-                .any(|cause| cause.downcast_ref::<crate::spec::SpecError>().is_some())
-            {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            report(&err, context.printer.color());
+            // A spec or a name that is not one is a usage error, like a bad flag.
+            let usage = err.chain().any(|cause| {
+                cause.downcast_ref::<crate::spec::SpecError>().is_some()
+                    || cause.downcast_ref::<scope_name::NameError>().is_some()
+            });
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }
 
-/// The home of `--home`, `SCOPE_HOME` or `~/.scope`.
-fn open_home(global: &crate::cli::GlobalArgs) -> anyhow::Result<crate::home::Home> {
-    let root = match &global.home {
-        Some(home) => home.clone(),
-        None => crate::home::Home::default_root()?,
-    };
-    crate::home::Home::open(&root)
+/// Renders how a change ended: what moved on stdout, status on stderr.
+pub fn render(outcome: Outcome, context: &Context, home: &Home) -> ExitCode {
+    let printer = &context.printer;
+    match outcome {
+        Outcome::Unchanged { .. } => printer.status("Fresh", "nothing to change"),
+        Outcome::WouldChange(changes) => {
+            for change in &changes {
+                println!("{change}");
+            }
+            printer.status(
+                "Dry run",
+                format!("{} change(s); nothing was touched", changes.len()),
+            );
+        }
+        Outcome::Committed {
+            generation,
+            changes,
+        } => {
+            // What moved goes to stdout, as a script would want it.
+            for change in &changes {
+                println!("{change}");
+            }
+            printer.status("Activated", format!("generation {generation}"));
+            crate::supervise::notify(home, printer);
+        }
+        Outcome::Recorded(changes) => {
+            for change in &changes {
+                println!("{change}");
+            }
+            printer.status(
+                "Recorded",
+                "plugins.toml and resolved.lock; run `scopectl sync` to build the host",
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
 
-/// Takes the home's lock, saying so when another command holds it.
-fn lock_home(home: &crate::home::Home, printer: &Printer) -> anyhow::Result<crate::home::HomeLock> {
-    home.lock(crate::home::lock_timeout()?, || {
-        printer.blocking(&format!(
-            "Blocking: waiting for lock on {}",
-            home.root().display()
-        ));
-    })
+/// Parses plugin names as typed.
+pub fn names(names: &[String]) -> Result<Vec<scope_name::PluginName>> {
+    Ok(names
+        .iter()
+        .map(|n| scope_name::PluginName::new(n))
+        .collect::<Result<_, _>>()?)
 }

@@ -5,24 +5,21 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
+use scope_name::PluginName;
 
+use super::Context;
 use crate::embedded;
-use crate::error::Hinted;
-use crate::home::Home;
-use crate::printer::Printer;
+use crate::output::error::Hinted;
 
-pub fn new(home: &Home, name: &str, path: Option<&Path>, printer: &Printer) -> Result<ExitCode> {
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if !valid {
-        return Err(Hinted::new(
-            format!("`{name}` is not a plugin name"),
+pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCode> {
+    // The rule `install` uses: a plugin name is a crate name that is not Scope's own.
+    let plugin = PluginName::new(name).map_err(|e| {
+        Hinted::new(
+            e.to_string(),
             "use lowercase letters, digits, `-` and `_`, starting with a letter (e.g. `my-fx`)",
         )
-        .into());
-    }
+    })?;
+    let home = context.home()?;
     let dir: PathBuf = path
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(name));
@@ -35,8 +32,8 @@ pub fn new(home: &Home, name: &str, path: Option<&Path>, printer: &Printer) -> R
     }
     // Until the SDK is published to the plugin's registry, the crate builds
     // against the copy scopectl carries, written beside the home.
-    let sdk = embedded::write_sdk(&home.root().join("sdk"))?;
-    let id = name.replace('_', "-");
+    let sdk = embedded::write_sdk(&home.sdk_dir())?;
+    let id = plugin.normalized();
     let type_name: String = id
         .split('-')
         .map(|part| {
@@ -49,9 +46,11 @@ pub fn new(home: &Home, name: &str, path: Option<&Path>, printer: &Printer) -> R
         .collect();
     fs_err::create_dir_all(dir.join("src"))?;
     fs_err::write(dir.join("Cargo.toml"), manifest(name, &sdk.plugin_api))?;
-    fs_err::write(dir.join("src/lib.rs"), library(&id, &type_name))?;
+    fs_err::write(dir.join("src/lib.rs"), library(id, &type_name))?;
     fs_err::write(dir.join(".gitignore"), "/target\n")?;
-    printer.status("Created", format!("plugin `{name}` in {}", dir.display()));
+    context
+        .printer
+        .status("Created", format!("plugin `{name}` in {}", dir.display()));
     println!("Next:");
     println!("  cd {} && cargo test", dir.display());
     println!("  scopectl install {}", dir.display());

@@ -1,18 +1,17 @@
-//! `scopectl rollback [--to N]`: switch to an earlier generation without
-//! building anything.
+//! `rollback [--to N]`: switch to an earlier generation without building.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::error::Hinted;
-use crate::fsx;
-use crate::generation::GenerationInfo;
-use crate::home::Home;
-use crate::printer::Printer;
+use super::Context;
+use crate::home::Transaction;
+use crate::output::error::Hinted;
 
-pub fn rollback(home: &Home, to: Option<u64>, printer: &Printer) -> Result<ExitCode> {
-    let _lock = super::lock_home(home, printer)?;
+pub fn rollback(context: &Context, to: Option<u64>) -> Result<ExitCode> {
+    let home = context.home()?;
+    let printer = &context.printer;
+    let transaction = Transaction::begin(&home, context.settings.lock_timeout, printer)?;
     let current = home.current().ok_or_else(|| {
         Hinted::new(
             format!(
@@ -35,20 +34,15 @@ pub fn rollback(home: &Home, to: Option<u64>, printer: &Printer) -> Result<ExitC
         printer.status("Fresh", format!("generation {current} is already active"));
         return Ok(ExitCode::SUCCESS);
     }
-    let info = GenerationInfo::read(home, target).map_err(|err| {
-        anyhow::Error::new(Hinted::new(
+    let info = home.generation(target).map_err(|err| {
+        Hinted::new(
             err.to_string(),
             "see `scopectl history` for the generations there are",
-        ))
+        )
     })?;
-    // The switch is the commit point; the files beside it follow.
-    home.activate(target)?;
-    let dir = home.generation_dir(target);
-    for file in ["plugins.toml", "resolved.lock"] {
-        let contents = fs_err::read(dir.join(file))?;
-        fsx::write_atomic(&home.root().join(file), &contents)?;
-    }
-    crate::supervise::notify(home, printer);
+    transaction.switch_to(target)?;
+    drop(transaction);
+    crate::supervise::notify(&home, printer);
     printer.status(
         "Rolled back",
         format!("from generation {current} to {target} ({})", info.command),

@@ -7,9 +7,10 @@ use std::process::Stdio;
 use anyhow::{Context, Result};
 use cargo_metadata::{Message, MetadataCommand, PackageId, TargetKind};
 
-use super::{cargo_command, describe_spawn_error, HostBuilder, Profile};
+use super::{describe_spawn_error, HostBuilder};
 use crate::plugin_crate::PluginCrate;
-use crate::printer::Printer;
+use crate::reporter::Reporter;
+use crate::settings::Profile;
 
 /// A host build that failed, with what cargo and the compiler said.
 #[derive(Debug)]
@@ -50,18 +51,18 @@ pub fn build(
     target_dir: &Path,
     bin_name: &str,
     plugins: &[PluginCrate],
-    printer: &Printer,
+    reporter: &dyn Reporter,
 ) -> Result<PathBuf> {
     let manifest = builder.crate_dir.join("Cargo.toml");
     // Only a progress bar needs the number of crates up front, and asking
     // cargo for the resolved graph costs a run of its own.
-    let total = if printer.shows_progress() {
+    let total = if reporter.shows_progress() {
         crate_count(builder, &manifest)?
     } else {
         0
     };
 
-    let mut command = cargo_command();
+    let mut command = std::process::Command::new(&builder.settings.cargo);
     command
         .arg("build")
         .arg("--manifest-path")
@@ -71,10 +72,10 @@ pub fn build(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if builder.profile == Profile::Release {
+    if builder.settings.profile == Profile::Release {
         command.arg("--release");
     }
-    if builder.offline {
+    if builder.settings.offline {
         command.arg("--offline");
     }
     let mut child = command.spawn().map_err(describe_spawn_error)?;
@@ -87,7 +88,7 @@ pub fn build(
         text
     });
 
-    let bar = printer.bar("Compiling", total);
+    let bar = reporter.progress("Compiling", Some(total));
     let mut binary = None;
     let mut diagnostics = String::new();
     let mut failed_plugins = Vec::new();
@@ -96,7 +97,7 @@ pub fn build(
             Message::CompilerArtifact(artifact) => {
                 if !artifact.target.kind.contains(&TargetKind::CustomBuild) {
                     bar.inc(1);
-                    bar.set_message(artifact.target.name.clone());
+                    bar.set_message(&artifact.target.name);
                 }
                 if artifact.target.name == bin_name {
                     binary = artifact.executable.map(|p| p.into_std_path_buf());
@@ -117,7 +118,7 @@ pub fn build(
             _ => {}
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     let status = child.wait().context("cargo did not finish")?;
     let cargo_stderr = stderr_reader.join().unwrap_or_default();
     if !status.success() {
@@ -130,7 +131,7 @@ pub fn build(
         }
         .into());
     }
-    printer.detail("Built", format!("host with {} crates", total));
+    reporter.detail("Built", &format!("host with {total} crates"));
     binary.with_context(|| format!("cargo finished but reported no `{bin_name}` binary"))
 }
 
@@ -150,12 +151,10 @@ fn plugin_of(plugins: &[PluginCrate], id: &PackageId) -> Option<String> {
 fn crate_count(builder: &HostBuilder, manifest: &Path) -> Result<u64> {
     let mut metadata = MetadataCommand::new();
     metadata.manifest_path(manifest);
-    if builder.offline {
+    if builder.settings.offline {
         metadata.other_options(vec!["--offline".to_owned()]);
     }
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        metadata.cargo_path(cargo);
-    }
+    metadata.cargo_path(&builder.settings.cargo);
     let metadata = metadata.exec().map_err(|err| {
         let diagnostics = match &err {
             cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),

@@ -8,7 +8,9 @@ use std::path::Path;
 use toml_edit::{value, DocumentMut, InlineTable, Item, Table};
 
 use crate::embedded::Sdk;
-use crate::plugin_crate::{PluginCrate, API_CRATE};
+use scope_name::API_CRATE;
+
+use crate::plugin_crate::PluginCrate;
 
 /// The name of a plugin's dependency in the generated crate. Renaming every
 /// plugin keeps them clear of each other and of the host's own crates.

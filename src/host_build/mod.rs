@@ -17,29 +17,10 @@ use anyhow::Result;
 use crate::embedded;
 use crate::fsx;
 use crate::plugin_crate::PluginCrate;
-use crate::printer::Printer;
+use crate::reporter::Reporter;
+use crate::settings::BuildSettings;
 
 pub use cargo::BuildFailure;
-
-/// The cargo profile a host is built with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    /// Optimised: what users run.
-    Release,
-    /// Unoptimised and quick to build: for tests and plugin development.
-    Dev,
-}
-
-impl Profile {
-    /// From `SCOPE_HOST_PROFILE` (`release`, the default, or `dev`).
-    pub fn from_env() -> Result<Profile> {
-        match std::env::var("SCOPE_HOST_PROFILE").as_deref() {
-            Err(_) | Ok("" | "release") => Ok(Profile::Release),
-            Ok("dev" | "debug") => Ok(Profile::Dev),
-            Ok(other) => anyhow::bail!("SCOPE_HOST_PROFILE is `{other}`; use `release` or `dev`"),
-        }
-    }
-}
 
 /// Builds host binaries for one home.
 #[derive(Debug, Clone)]
@@ -48,10 +29,8 @@ pub struct HostBuilder {
     pub crate_dir: PathBuf,
     /// cargo's target directory.
     pub target_dir: PathBuf,
-    /// The profile.
-    pub profile: Profile,
-    /// Build from what cargo has cached, without the network.
-    pub offline: bool,
+    /// Which cargo, which profile, online or not.
+    pub settings: BuildSettings,
 }
 
 /// A freshly built host.
@@ -66,21 +45,19 @@ pub struct BuiltHost {
 impl HostBuilder {
     /// A builder that keeps its crate in `build_dir/host` and compiles into
     /// `CARGO_TARGET_DIR`, or `build_dir/target` when that is unset.
-    pub fn for_build_dir(build_dir: &Path, profile: Profile, offline: bool) -> HostBuilder {
-        let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| build_dir.join("target"));
+    pub fn new(build_dir: &Path, settings: &BuildSettings) -> HostBuilder {
         HostBuilder {
             crate_dir: build_dir.join("host"),
-            target_dir,
-            profile,
-            offline: offline || std::env::var_os("CARGO_NET_OFFLINE").is_some_and(|v| v == "true"),
+            target_dir: settings
+                .target_dir
+                .clone()
+                .unwrap_or_else(|| build_dir.join("target")),
+            settings: settings.clone(),
         }
     }
 
     /// Generates the host crate for `plugins` and builds it.
-    pub fn build(&self, plugins: &[PluginCrate], printer: &Printer) -> Result<BuiltHost> {
+    pub fn build(&self, plugins: &[PluginCrate], reporter: &dyn Reporter) -> Result<BuiltHost> {
         fs_err::create_dir_all(&self.target_dir)?;
         let target_dir = fs_err::canonicalize(&self.target_dir)?;
         let sdk = embedded::write_sdk(&target_dir.join("scope-sdk"))?;
@@ -95,7 +72,7 @@ impl HostBuilder {
             &self.crate_dir.join("main.rs"),
             manifest::main_rs(plugins).as_bytes(),
         )?;
-        let binary = cargo::build(self, &target_dir, &bin_name, plugins, printer)?;
+        let binary = cargo::build(self, &target_dir, &bin_name, plugins, reporter)?;
         Ok(BuiltHost {
             binary,
             cargo_lock: self.crate_dir.join("Cargo.lock"),
@@ -106,13 +83,18 @@ impl HostBuilder {
 fn short_hash(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
-    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    fsx::hex(&digest[..4])
 }
 
-/// The cargo to run: `CARGO`, else `cargo` on `PATH`.
-pub fn cargo_command() -> std::process::Command {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    std::process::Command::new(cargo)
+impl BuiltHost {
+    /// The crate graph cargo locked for this build, for `resolved.lock`.
+    pub fn crates(&self) -> Result<Vec<scope_lockfile::CratePin>> {
+        let text = fs_err::read_to_string(&self.cargo_lock)?;
+        Ok(scope_lockfile::CratePin::from_cargo_lock(
+            &self.cargo_lock,
+            &text,
+        )?)
+    }
 }
 
 /// Keeps errors about a missing cargo readable.

@@ -43,7 +43,9 @@ impl TestContext {
     }
 }
 
-/// Scrubs a command's environment as the tests need it.
+/// Scrubs a command's environment as the tests need it (reading the test
+/// process's own environment to do so).
+#[allow(clippy::disallowed_methods)]
 pub fn scrub(command: &mut Command, scratch: &Path) {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
@@ -64,6 +66,7 @@ pub fn scrub(command: &mut Command, scratch: &Path) {
 
 /// The cargo home with the registry cache the workspace build filled
 /// (tests point `HOME` elsewhere, so it is passed explicitly).
+#[allow(clippy::disallowed_methods)]
 pub fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
@@ -167,4 +170,35 @@ pub fn assert_refused(context: &TestContext, command: &mut Command, expected: &s
         "plugins.toml is unchanged"
     );
     out
+}
+
+/// The context's home, opened (and created) as the binary would.
+pub fn open_home(context: &TestContext) -> scopectl::home::Home {
+    scopectl::home::Home::open(&scopectl::settings::HomeLocation {
+        root: context.home(),
+        from: "--home",
+    })
+    .unwrap()
+}
+
+/// Commits one generation per host, through the home's transaction as a
+/// change would; the last one is active. Each host is `(binary, plugins.toml,
+/// resolved.lock, command, changes)`.
+pub fn commit_generations(
+    home: &scopectl::home::Home,
+    hosts: &[(&Path, String, String, String, Vec<String>)],
+) {
+    let transaction =
+        scopectl::home::Transaction::begin(home, None, &scopectl::reporter::Silent).unwrap();
+    for (host, plugins_toml, resolved_lock, command, changes) in hosts {
+        transaction
+            .commit(&scopectl::home::NewGeneration {
+                host,
+                plugins_toml,
+                resolved_lock,
+                command: command.clone(),
+                changes: changes.clone(),
+            })
+            .unwrap();
+    }
 }

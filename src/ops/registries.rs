@@ -9,38 +9,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use scope_registry_client::http::{Http, HttpSettings, Reporter};
+use scope_registry_client::http::{Http, Reporter as TransferReporter};
 use scope_registry_client::registry::Registry;
 use scope_registry_client::unpack::unpack_crate;
 use tame_index::IndexKrate;
 
-use crate::printer::Printer;
+use crate::home::CacheBucket;
+use crate::reporter::{Progress, Reporter};
+use crate::settings::Settings;
 
 /// The default registry's name in `resolved.lock`.
 pub const DEFAULT_REGISTRY: &str = "crates-io";
 
-/// Retry warnings, bytes as they arrive, finished downloads: through the printer.
-struct PrinterReporter {
-    printer: Printer,
-    bytes: indicatif::ProgressBar,
+/// Retry warnings, bytes as they arrive, finished downloads: to the reporter.
+struct Transfers {
+    reporter: Arc<dyn Reporter>,
+    bytes: Box<dyn Progress>,
 }
 
-impl Reporter for PrinterReporter {
+impl TransferReporter for Transfers {
     fn downloaded(&self, bytes: u64) {
         self.bytes.inc(bytes);
     }
 
     fn retrying(&self, url: &str, why: &str, wait: Duration, attempts_left: u32) {
-        self.printer.warn(format!(
+        self.reporter.warn(&format!(
             "{url}: {why}; retrying in {:.1} s ({attempts_left} attempt(s) left)",
             wait.as_secs_f64()
         ));
     }
 
     fn finished(&self, name: &str) {
-        self.bytes.finish_and_clear();
-        self.bytes.reset();
-        self.printer.status("Downloaded", name);
+        self.bytes.finish();
+        self.reporter.status("Downloaded", name);
     }
 }
 
@@ -48,33 +49,29 @@ impl Reporter for PrinterReporter {
 pub struct Registries {
     cache: PathBuf,
     named: BTreeMap<String, String>,
-    offline: bool,
-    printer: Printer,
+    settings: Settings,
+    reporter: Arc<dyn Reporter>,
     open: RefCell<BTreeMap<String, Arc<Registry>>>,
     runtime: RefCell<Option<(tokio::runtime::Runtime, Arc<Http>)>>,
 }
 
 impl Registries {
-    /// The registries of a home: `named` maps names to index URLs.
+    /// The registries of a home whose cache is `cache`: `named` maps names
+    /// to index URLs.
     pub fn new(
         cache: &Path,
         named: BTreeMap<String, String>,
-        offline: bool,
-        printer: &Printer,
+        settings: &Settings,
+        reporter: Arc<dyn Reporter>,
     ) -> Registries {
         Registries {
             cache: cache.to_owned(),
             named,
-            offline,
-            printer: printer.clone(),
+            settings: settings.clone(),
+            reporter,
             open: RefCell::default(),
             runtime: RefCell::default(),
         }
-    }
-
-    /// The printer status lines go to.
-    pub fn printer(&self) -> &Printer {
-        &self.printer
     }
 
     fn with_runtime<T>(
@@ -85,11 +82,11 @@ impl Registries {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let reporter = Arc::new(PrinterReporter {
-                printer: self.printer.clone(),
-                bytes: self.printer.bytes("Fetching"),
+            let transfers = Arc::new(Transfers {
+                reporter: self.reporter.clone(),
+                bytes: self.reporter.progress("Fetching", None),
             });
-            let http = Arc::new(Http::new(HttpSettings::from_env()?, reporter)?);
+            let http = Arc::new(Http::new(self.settings.http, transfers)?);
             *self.runtime.borrow_mut() = Some((runtime, http));
         }
         let guard = self.runtime.borrow();
@@ -103,19 +100,19 @@ impl Registries {
         if let Some(open) = self.open.borrow().get(&key) {
             return Ok(open.clone());
         }
-        let cache = self.cache.join(&key);
+        let cache = CacheBucket::Registry.path_in(&self.cache).join(&key);
         let url = match name {
             None => None,
             Some(name) => Some(self.named.get(name).cloned().with_context(|| {
                 format!("registry `{name}` is not defined: add `[registries.{name}] index = \"sparse+https://…\"` to plugins.toml")
             })?),
         };
+        let offline = self.settings.offline;
         let registry = self.with_runtime(|_, http| match (name, url) {
-            (Some(name), Some(url)) => {
-                Registry::new(name, &url, &cache, http.clone(), self.offline)
-            }
-            _ => Registry::default_registry(&cache, http.clone(), self.offline),
+            (Some(name), Some(url)) => Registry::new(name, &url, &cache, http.clone(), offline),
+            _ => Registry::default_registry(&cache, http.clone(), offline),
         })??;
+        let registry = registry.with_token(self.settings.registry_token(&key));
         let registry = Arc::new(registry);
         self.open.borrow_mut().insert(key, registry.clone());
         Ok(registry)
@@ -144,16 +141,12 @@ impl Registries {
     ) -> Result<PathBuf> {
         let named = (registry != DEFAULT_REGISTRY).then_some(registry);
         let open = self.registry(named)?;
-        let downloads = self.cache.join(registry).join("downloads");
+        let downloads = CacheBucket::downloads(&self.cache, registry);
         let archive = self.with_runtime(|runtime, _| {
             runtime.block_on(open.download(name, version, checksum, &downloads))
         })??;
-        crate::transaction::failpoint("after-download");
-        let short = checksum.get(..16).unwrap_or(checksum);
-        let dir = self
-            .cache
-            .join("src")
-            .join(format!("{name}-{version}-{short}"));
+        crate::failpoint::hit("after-download");
+        let dir = CacheBucket::unpacked(&self.cache, name, version, checksum);
         unpack_crate(&archive, name, version, &dir)?;
         Ok(dir)
     }

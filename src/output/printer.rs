@@ -1,10 +1,14 @@
 //! The one handle that decides what reaches the terminal: quiet, normal or
 //! verbose status lines on stderr, colour, and whether progress bars are
 //! drawn (only when stderr is a terminal and `SCOPE_NO_PROGRESS` is unset).
+//! It is the CLI's [`Reporter`].
 
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::reporter::{Progress, Reporter};
+use crate::settings::OutputSettings;
 
 /// How much to say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,14 +31,12 @@ pub struct Printer {
 
 impl Printer {
     /// A printer for this process's stderr.
-    pub fn new(verbosity: Verbosity, color: Option<bool>) -> Printer {
+    pub fn new(settings: &OutputSettings) -> Printer {
         let terminal = std::io::stderr().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let no_progress = std::env::var_os("SCOPE_NO_PROGRESS").is_some_and(|v| !v.is_empty());
         Printer {
-            verbosity,
-            color: color.unwrap_or(terminal && !no_color),
-            progress: terminal && !no_progress && verbosity > Verbosity::Quiet,
+            verbosity: settings.verbosity,
+            color: settings.color.unwrap_or(terminal),
+            progress: terminal && settings.progress && settings.verbosity > Verbosity::Quiet,
         }
     }
 
@@ -78,18 +80,13 @@ impl Printer {
         }
     }
 
-    /// Whether progress bars are drawn.
-    pub fn shows_progress(&self) -> bool {
-        self.progress
-    }
-
     /// Whether colour is on.
     pub fn color(&self) -> bool {
         self.color
     }
 
     /// A byte counter for transfers of unknown size, hidden when progress is off.
-    pub fn bytes(&self, verb: &str) -> ProgressBar {
+    fn bytes(&self, verb: &str) -> ProgressBar {
         if !self.progress {
             return ProgressBar::hidden();
         }
@@ -102,7 +99,7 @@ impl Printer {
     }
 
     /// A progress bar of `len` steps, hidden when progress is off.
-    pub fn bar(&self, verb: &str, len: u64) -> ProgressBar {
+    fn bar(&self, verb: &str, len: u64) -> ProgressBar {
         if !self.progress {
             return ProgressBar::hidden();
         }
@@ -115,5 +112,52 @@ impl Printer {
         );
         bar.set_prefix(verb.to_owned());
         bar
+    }
+}
+
+impl Reporter for Printer {
+    fn status(&self, verb: &str, message: &str) {
+        Printer::status(self, verb, message);
+    }
+
+    fn detail(&self, verb: &str, message: &str) {
+        Printer::detail(self, verb, message);
+    }
+
+    fn warn(&self, message: &str) {
+        Printer::warn(self, message);
+    }
+
+    fn blocking(&self, message: &str) {
+        Printer::blocking(self, message);
+    }
+
+    fn shows_progress(&self) -> bool {
+        self.progress
+    }
+
+    fn progress(&self, verb: &str, total: Option<u64>) -> Box<dyn Progress> {
+        Box::new(Bar(match total {
+            Some(len) => self.bar(verb, len),
+            None => self.bytes(verb),
+        }))
+    }
+}
+
+/// An indicatif bar behind [`Progress`].
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn inc(&self, steps: u64) {
+        self.0.inc(steps);
+    }
+
+    fn set_message(&self, message: &str) {
+        self.0.set_message(message.to_owned());
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+        self.0.reset();
     }
 }

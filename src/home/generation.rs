@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use toml_edit::{value, Array, DocumentMut};
 
-use crate::home::{Home, HOST_BINARY};
+use super::{Home, HOST_BINARY};
 
 /// What a new generation is made of.
 pub struct NewGeneration<'a> {
@@ -25,16 +25,9 @@ pub struct NewGeneration<'a> {
 }
 
 impl NewGeneration<'_> {
-    /// Writes the generation as number `n` of `home`.
-    pub fn create(&self, home: &Home, n: u64) -> Result<()> {
-        let staged = self.stage(home, n)?;
-        fs_err::rename(&staged, home.generation_dir(n))?;
-        Ok(())
-    }
-
     /// Writes the generation into a hidden staging directory beside the
     /// generations and returns it; renaming it to its number publishes it.
-    pub fn stage(&self, home: &Home, n: u64) -> Result<std::path::PathBuf> {
+    pub(super) fn stage(&self, home: &Home, n: u64) -> Result<std::path::PathBuf> {
         let generations = home.generations_dir();
         fs_err::create_dir_all(&generations)?;
         let staging = tempfile::Builder::new()
@@ -74,7 +67,7 @@ pub struct GenerationInfo {
 
 impl GenerationInfo {
     /// Reads generation `n` of `home`; refuses one without a host binary.
-    pub fn read(home: &Home, n: u64) -> Result<GenerationInfo> {
+    pub(super) fn read(home: &Home, n: u64) -> Result<GenerationInfo> {
         let dir = home.generation_dir(n);
         if !dir.join(HOST_BINARY).is_file() {
             anyhow::bail!(

@@ -1,0 +1,81 @@
+//! `update [NAME...] [--dry-run]` and `update --check [--json]`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use scope_resolver::Unlock;
+
+use super::{names, render, Context};
+use crate::documents::to_line;
+use crate::ops::change::{change, not_installed, ChangeRequest, Mode};
+use crate::ops::check::check as check_updates;
+
+/// Exit status when updates are available.
+const UPDATES: u8 = 10;
+
+/// Moves the named plugins (all when none are named) to the newest
+/// versions the constraints allow.
+pub fn update(context: &Context, wanted: &[String], dry_run: bool) -> Result<ExitCode> {
+    let home = context.home()?;
+    let wanted = names(wanted)?;
+    let unlock = if wanted.is_empty() {
+        Unlock::All
+    } else {
+        let installed: Vec<_> = home
+            .lock_file()?
+            .map(|l| l.plugins.into_iter().map(|p| p.name).collect())
+            .unwrap_or_default();
+        if let Some(missing) = wanted.iter().find(|n| !installed.contains(n)) {
+            return Err(not_installed(missing, installed.iter()));
+        }
+        Unlock::Plugins(wanted.into_iter().collect())
+    };
+    let mut request = ChangeRequest::sync();
+    request.unlock = unlock;
+    if dry_run {
+        request.mode = Mode::DryRun;
+    }
+    let outcome = change(&home, &context.settings, context.reporter(), request)?;
+    Ok(render(outcome, context, &home))
+}
+
+/// Reports available updates: exit 10 when there are some, 1 when a check failed.
+pub fn check(context: &Context, wanted: &[String], json: bool) -> Result<ExitCode> {
+    let home = context.home()?;
+    let document = check_updates(
+        &home,
+        &context.settings,
+        context.reporter(),
+        &names(wanted)?,
+    )?;
+    if json {
+        println!("{}", to_line(&document));
+    } else {
+        for row in &document.plugins {
+            let state = match (row.update_available, &row.error) {
+                (_, Some(e)) => format!("check failed: {e}"),
+                (Some(true), _) => format!(
+                    "update available: {}",
+                    row.newest_compatible.as_deref().unwrap_or("?")
+                ),
+                (Some(false), _) => "up to date".into(),
+                (None, _) => "skipped".into(),
+            };
+            println!("{} {}  {state}", row.name, row.installed);
+            if let Some(reason) = &row.reason {
+                println!("    {reason}");
+            }
+        }
+    }
+    Ok(if document.plugins.iter().any(|r| r.error.is_some()) {
+        ExitCode::FAILURE
+    } else if document
+        .plugins
+        .iter()
+        .any(|r| r.update_available == Some(true))
+    {
+        ExitCode::from(UPDATES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

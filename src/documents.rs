@@ -1,0 +1,222 @@
+//! The JSON documents scopectl writes (`list`, `history`, `update --check`)
+//! and the ones it reads from a host (`self-check --json`,
+//! `pipelines --json`), as serde types. Every document is one object with a
+//! `version` key; later releases only add keys, so readers accept keys they
+//! do not know. The README shows each document; a test builds a real host
+//! and checks that its output reads into these types without losing a key.
+
+use scope_name::PluginName;
+use serde::{Deserialize, Serialize};
+
+/// The version every document carries.
+pub const DOCUMENT_VERSION: u32 = 1;
+
+/// `scopectl list --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListDocument {
+    /// [`DOCUMENT_VERSION`].
+    pub version: u32,
+    /// The installed plugins, by name.
+    pub plugins: Vec<ListedPlugin>,
+}
+
+/// One installed plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedPlugin {
+    /// Its name.
+    pub name: PluginName,
+    /// Its version.
+    pub version: String,
+    /// `registry+NAME`, `git+URL#COMMIT` or `path+DIR`.
+    pub source: String,
+    /// Whether `scopectl reload` rebuilds it from its directory.
+    pub editable: bool,
+    /// The installed plugins that depend on it.
+    pub dependency_of: Vec<PluginName>,
+    /// The pipelines it registered in the active host.
+    pub pipelines: Vec<String>,
+}
+
+/// `scopectl history --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryDocument {
+    /// [`DOCUMENT_VERSION`].
+    pub version: u32,
+    /// Every generation, oldest first.
+    pub generations: Vec<HistoryEntry>,
+}
+
+/// One generation.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    /// Its number.
+    pub number: u64,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// The command line that made it.
+    pub command: String,
+    /// What changed, one line each.
+    pub changes: Vec<String>,
+    /// Whether it is active.
+    pub current: bool,
+}
+
+/// `scopectl update --check --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdatesDocument {
+    /// [`DOCUMENT_VERSION`].
+    pub version: u32,
+    /// One row per installed plugin, by name.
+    pub plugins: Vec<PluginUpdate>,
+}
+
+/// What `update --check` found for one plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginUpdate {
+    /// Its name.
+    pub name: PluginName,
+    /// `registry`, `git` or `path`.
+    pub source: &'static str,
+    /// The installed version (the commit, for git plugins).
+    pub installed: String,
+    /// The newest version the constraints allow.
+    pub newest_compatible: Option<String>,
+    /// The newest version there is.
+    pub newest: Option<String>,
+    /// Whether `update` would move it; `null` when not checked.
+    pub update_available: Option<bool>,
+    /// Why the newest is out of reach, or why the plugin is skipped.
+    pub reason: Option<String>,
+    /// Why the check failed.
+    pub error: Option<String>,
+}
+
+/// `scope-host self-check --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfCheck {
+    /// The document's version.
+    pub version: u32,
+    /// Whether every plugin registered and no pipeline id is taken twice.
+    pub ok: bool,
+    /// The host runtime's version.
+    pub host_version: String,
+    /// The plugin API version the host provides.
+    pub api_version: String,
+    /// Each plugin and how its registration went.
+    pub plugins: Vec<SelfCheckPlugin>,
+    /// Every pipeline id.
+    pub pipelines: Vec<String>,
+    /// Pipeline ids registered by more than one plugin.
+    pub duplicates: Vec<DuplicatePipeline>,
+}
+
+/// One plugin in a [`SelfCheck`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfCheckPlugin {
+    /// Its crate name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Whether it registered.
+    pub registered: bool,
+    /// The pipelines it registered.
+    pub pipelines: Vec<String>,
+    /// What went wrong.
+    pub errors: Vec<String>,
+}
+
+/// A pipeline id taken by several plugins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicatePipeline {
+    /// The id.
+    pub id: String,
+    /// The plugins that registered it.
+    pub plugins: Vec<String>,
+}
+
+/// `scope-host pipelines --json`, which `scopectl pipelines --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelinesDocument {
+    /// The document's version.
+    pub version: u32,
+    /// The plugin API version the host provides.
+    pub api_version: String,
+    /// Every pipeline.
+    pub pipelines: Vec<PipelineInfo>,
+    /// Plugins that failed to register.
+    pub errors: Vec<RegistrationError>,
+}
+
+/// One pipeline and its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineInfo {
+    /// Its id.
+    pub id: String,
+    /// The plugin that registered it.
+    pub plugin: String,
+    /// That plugin's version.
+    pub plugin_version: String,
+    /// Its display name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Whether it takes `--prompt`.
+    pub supports_prompts: bool,
+    /// `text` and/or `video`.
+    pub modes: Vec<String>,
+    /// The mode it runs in unless told otherwise.
+    pub default_mode: String,
+    /// Its parameters.
+    pub params: Vec<ParamInfo>,
+}
+
+/// One parameter of a pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamInfo {
+    /// Its key.
+    pub key: String,
+    /// `bool`, `integer`, `float`, `string` or `choice`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its default, in the parameter's type.
+    pub default: serde_json::Value,
+    /// The inclusive lower bound, if any.
+    pub min: serde_json::Value,
+    /// The inclusive upper bound, if any.
+    pub max: serde_json::Value,
+    /// The choices, for `choice`.
+    pub options: Option<Vec<String>>,
+    /// What it does.
+    pub description: String,
+    /// Hints for a user interface.
+    pub ui: ParamUi,
+}
+
+/// A parameter's user-interface hints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamUi {
+    /// Display order, lower first.
+    pub order: Option<i64>,
+    /// The modes in which it applies; empty is every mode.
+    pub modes: Vec<String>,
+    /// Whether it is given when the pipeline loads.
+    pub is_load_param: bool,
+    /// A short label.
+    pub label: Option<String>,
+    /// `configuration` or `input`.
+    pub category: String,
+}
+
+/// A plugin whose registration failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistrationError {
+    /// The plugin.
+    pub plugin: String,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// Writes a document as one line of JSON.
+pub fn to_line<T: Serialize>(document: &T) -> String {
+    serde_json::to_string(document).expect("documents serialise")
+}

@@ -1,0 +1,321 @@
+//! Changing which plugins are installed: `install`, `uninstall`, `update`,
+//! `sync`, `build`, `reload` and `demo` are all one operation, a
+//! [`ChangeRequest`] applied to a home. Under the home's lock it reads
+//! `plugins.toml` and `resolved.lock`, applies the request's edit, resolves,
+//! and — unless nothing changes — fetches, builds, probes and commits a new
+//! generation through the home's [`Transaction`]. It returns an
+//! [`Outcome`]; it prints nothing but status lines through the reporter.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use scope_lockfile::{Lockfile, Pin, PluginSpec, PluginsToml};
+use scope_name::PluginName;
+use scope_resolver::Unlock;
+use semver::Version;
+
+use super::plan::{describe_changes, Planner};
+use super::probe::probe;
+use super::sources::Sources;
+use crate::failpoint;
+use crate::home::{Home, NewGeneration, Transaction};
+use crate::host_build::HostBuilder;
+use crate::output::error::Hinted;
+use crate::reporter::Reporter;
+use crate::settings::Settings;
+
+/// What to do to `plugins.toml` before resolving.
+pub enum Edit {
+    /// Nothing: reach the file as it is (`sync`, `build`, `update`).
+    Nothing,
+    /// Add or replace plugins (`install`).
+    Install(Vec<(PluginName, PluginSpec)>),
+    /// Remove plugins (`uninstall`); refused while another plugin needs one.
+    Uninstall(Vec<PluginName>),
+    /// Start from this file when the home has none yet (`demo`), then add.
+    Seed {
+        /// The file's header, kept above the plugins.
+        header: &'static str,
+        /// The plugins to add.
+        plugins: Vec<(PluginName, PluginSpec)>,
+    },
+}
+
+/// How far to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Build, probe and switch.
+    Apply,
+    /// Resolve and say what would change; take no lock, touch nothing.
+    DryRun,
+    /// Record `plugins.toml` and `resolved.lock`; build later (`--no-build`).
+    Record,
+}
+
+/// One change.
+pub struct ChangeRequest {
+    /// The edit of `plugins.toml`.
+    pub edit: Edit,
+    /// Which locked plugins may move.
+    pub unlock: Unlock,
+    /// Build a new generation even when nothing changed (`build`, `reload`).
+    pub rebuild: bool,
+    /// Fail if `resolved.lock` would change (`--locked`).
+    pub locked: bool,
+    /// How far to go.
+    pub mode: Mode,
+}
+
+impl ChangeRequest {
+    /// A change that reaches `plugins.toml` as it is.
+    pub fn sync() -> ChangeRequest {
+        ChangeRequest::edit(Edit::Nothing)
+    }
+
+    /// A change that applies `edit`.
+    pub fn edit(edit: Edit) -> ChangeRequest {
+        ChangeRequest {
+            edit,
+            unlock: Unlock::Nothing,
+            rebuild: false,
+            locked: false,
+            mode: Mode::Apply,
+        }
+    }
+}
+
+/// How a change ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do.
+    Unchanged {
+        /// The active generation, if any.
+        generation: Option<u64>,
+    },
+    /// `--dry-run`: what would change.
+    WouldChange(Vec<String>),
+    /// A new generation is active. `changes` is empty for a rebuild of the same pins.
+    Committed {
+        /// Its number.
+        generation: u64,
+        /// What changed, one line each.
+        changes: Vec<String>,
+    },
+    /// `--no-build`: `plugins.toml` and `resolved.lock` were updated; no host was built.
+    Recorded(Vec<String>),
+}
+
+/// The state a change is measured against: the active generation's
+/// `plugins.toml` and pins. "Unchanged" means a change would reproduce it.
+struct Active {
+    generation: Option<u64>,
+    plugins_toml: Option<String>,
+    pins: Vec<Pin>,
+}
+
+impl Active {
+    fn of(home: &Home) -> Result<Active> {
+        let generation = home.current();
+        Ok(Active {
+            generation,
+            plugins_toml: generation.and_then(|n| home.generation_plugins_toml(n)),
+            pins: match generation {
+                Some(n) => home
+                    .generation_lock(n)?
+                    .map(|l| l.plugins)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            },
+        })
+    }
+
+    fn has(&self, desired: &PluginsToml, pins: &[Pin]) -> bool {
+        self.plugins_toml.as_deref() == Some(desired.to_string().as_str()) && self.pins == pins
+    }
+}
+
+/// Applies `request` to `home`.
+pub fn change(
+    home: &Home,
+    settings: &Settings,
+    reporter: Arc<dyn Reporter>,
+    request: ChangeRequest,
+) -> Result<Outcome> {
+    // A dry run reads and resolves; it takes no lock and changes nothing.
+    // Everything else reads the files only once it holds the lock, so two
+    // commands at once never build on a stale plugins.toml.
+    let transaction = match request.mode {
+        Mode::DryRun => None,
+        Mode::Apply | Mode::Record => Some(Transaction::begin(
+            home,
+            settings.lock_timeout,
+            reporter.as_ref(),
+        )?),
+    };
+    let locked = home.lock_file()?;
+    let mut desired = home.plugins_toml()?;
+    apply_edit(&mut desired, locked.as_ref(), request.edit)?;
+    let mut sources = Sources::of(
+        home,
+        locked.as_ref(),
+        desired.registries().clone(),
+        settings,
+        reporter.clone(),
+    );
+    sources.unlock = request.unlock;
+    let planner = Planner {
+        sources: &sources,
+        desired: &desired,
+    };
+    let gathered = planner.gather()?;
+    let pins = planner.resolve(&gathered, reporter.as_ref())?;
+    failpoint::hit("after-resolve");
+    let locked_pins = locked
+        .as_ref()
+        .map(|l| l.plugins.clone())
+        .unwrap_or_default();
+    if request.locked && pins != locked_pins {
+        return Err(Hinted::new(
+            format!(
+                "resolved.lock needs to change, and --locked forbids it:\n  {}",
+                describe_changes(&locked_pins, &pins).join("\n  ")
+            ),
+            "run without --locked to update resolved.lock",
+        )
+        .into());
+    }
+    let active = Active::of(home)?;
+    let changes = describe_changes(&active.pins, &pins);
+    let unchanged = active.has(&desired, &pins);
+    let Some(transaction) = transaction else {
+        return Ok(if unchanged {
+            Outcome::Unchanged {
+                generation: active.generation,
+            }
+        } else {
+            Outcome::WouldChange(changes)
+        });
+    };
+    if request.mode == Mode::Record {
+        // Measured against the files, which a recorded change is ahead of.
+        if pins == locked_pins && home.plugins_toml()?.to_string() == desired.to_string() {
+            return Ok(Outcome::Unchanged {
+                generation: active.generation,
+            });
+        }
+        let recorded = lock_file(pins, Vec::new())?;
+        transaction.record(&desired.to_string(), &recorded.to_toml())?;
+        return Ok(Outcome::Recorded(describe_changes(
+            &locked_pins,
+            &recorded.plugins,
+        )));
+    }
+    if unchanged && !request.rebuild {
+        return Ok(Outcome::Unchanged {
+            generation: active.generation,
+        });
+    }
+    let chosen = planner.materialize(&gathered, &pins)?;
+    let names: Vec<String> = chosen
+        .iter()
+        .map(|p| format!("{} v{}", p.name, p.version))
+        .collect();
+    reporter.status(
+        "Building",
+        &format!(
+            "host with {}",
+            if names.is_empty() {
+                "no plugins".into()
+            } else {
+                names.join(", ")
+            }
+        ),
+    );
+    let builder = HostBuilder::new(&home.build_dir(), &settings.build);
+    let built = builder.build(&chosen, reporter.as_ref())?;
+    failpoint::hit("after-build");
+    probe(&built.binary)?;
+    failpoint::hit("after-probe");
+    let lock = lock_file(pins, built.crates()?)?;
+    let generation = NewGeneration {
+        host: &built.binary,
+        plugins_toml: &desired.to_string(),
+        resolved_lock: &lock.to_toml(),
+        command: settings.command_line.clone(),
+        changes: changes.clone(),
+    };
+    Ok(Outcome::Committed {
+        generation: transaction.commit(&generation)?,
+        changes,
+    })
+}
+
+/// A `resolved.lock` for this scopectl, these pins and this crate graph.
+fn lock_file(plugins: Vec<Pin>, crates: Vec<scope_lockfile::CratePin>) -> Result<Lockfile> {
+    Ok(Lockfile {
+        host_version: Version::parse(env!("CARGO_PKG_VERSION"))?,
+        api_version: Version::parse(scope_plugin_api::API_VERSION)?,
+        plugins,
+        crates,
+    })
+}
+
+fn apply_edit(desired: &mut PluginsToml, locked: Option<&Lockfile>, edit: Edit) -> Result<()> {
+    match edit {
+        Edit::Nothing => {}
+        Edit::Install(plugins) => {
+            for (name, spec) in plugins {
+                desired.set(&name, spec);
+            }
+        }
+        Edit::Seed { header, plugins } => {
+            if desired.plugins().is_empty() {
+                *desired = PluginsToml::parse(desired.path(), &format!("{header}[plugins]\n"))?;
+            }
+            apply_edit(desired, locked, Edit::Install(plugins))?;
+        }
+        Edit::Uninstall(names) => {
+            for name in &names {
+                if !desired.plugins().contains_key(name) {
+                    return Err(not_installed(name, desired.plugins().keys()));
+                }
+                let dependents: Vec<String> = locked
+                    .iter()
+                    .flat_map(|l| &l.plugins)
+                    .filter(|p| !names.contains(&p.name) && p.dependencies.contains(name))
+                    .map(|p| p.name.to_string())
+                    .collect();
+                if !dependents.is_empty() {
+                    return Err(Hinted::new(
+                        format!(
+                            "cannot uninstall `{name}`: {} depends on it",
+                            dependents.join(", ")
+                        ),
+                        format!("uninstall {} too, or first", dependents.join(", ")),
+                    )
+                    .into());
+                }
+                desired.remove(name);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "`name` is not installed", with the names that are.
+pub fn not_installed<'a>(
+    name: &PluginName,
+    installed: impl Iterator<Item = &'a PluginName>,
+) -> anyhow::Error {
+    let installed: Vec<String> = installed.map(ToString::to_string).collect();
+    let list = if installed.is_empty() {
+        "none".to_owned()
+    } else {
+        installed.join(", ")
+    };
+    Hinted::new(
+        format!("`{name}` is not installed"),
+        format!("installed plugins: {list}"),
+    )
+    .into()
+}

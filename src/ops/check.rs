@@ -1,0 +1,156 @@
+//! `update --check`: which plugins have updates, and why a newer version is
+//! out of reach when it is. Registry plugins are compared against the index
+//! (fetched concurrently), git plugins' pinned commits against the remote's
+//! branch or tag now (queried concurrently); local plugins are skipped
+//! (`reload` rebuilds them). It never changes the home.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use scope_lockfile::{GitReference, Pin, PinSource, PluginSpec};
+use scope_name::PluginName;
+use scope_registry_client::git::{remote_tag, remote_tip, GitUrl};
+
+use super::plan::read_only;
+use crate::documents::{PluginUpdate, UpdatesDocument, DOCUMENT_VERSION};
+use crate::home::Home;
+use crate::reporter::Reporter;
+use crate::settings::Settings;
+
+/// Checks the installed plugins (those in `names`, or all) for updates.
+pub fn check(
+    home: &Home,
+    settings: &Settings,
+    reporter: Arc<dyn Reporter>,
+    names: &[PluginName],
+) -> Result<UpdatesDocument> {
+    let pins: Vec<Pin> = home.lock_file()?.map(|l| l.plugins).unwrap_or_default();
+    let desired = home.plugins_toml()?;
+    let pins: Vec<&Pin> = pins
+        .iter()
+        .filter(|p| names.is_empty() || names.contains(&p.name))
+        .collect();
+
+    // Git remotes, all at once.
+    let git_rows: Vec<PluginUpdate> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pins
+            .iter()
+            .filter_map(
+                |pin| match (&pin.source, desired.plugins().get(&pin.name)) {
+                    (
+                        PinSource::Git { url, commit, .. },
+                        Some(PluginSpec::Git { reference, .. }),
+                    ) => Some(scope.spawn(move || git_row(pin, url, commit, reference))),
+                    _ => None,
+                },
+            )
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("git checks do not panic"))
+            .collect()
+    });
+
+    // Registry plugins: the resolver, over index entries fetched concurrently.
+    let registry: Vec<&&Pin> = pins
+        .iter()
+        .filter(|p| matches!(p.source, PinSource::Registry { .. }))
+        .collect();
+    let mut registry_rows = Vec::new();
+    if !registry.is_empty() {
+        let problem = read_only(home, settings, reporter, |planner| {
+            planner.problem(&planner.gather()?)
+        });
+        for pin in registry {
+            registry_rows.push(match &problem {
+                Err(err) => failed(pin, "registry", format!("{err:#}")),
+                Ok((index, request)) => match scope_resolver::newer(index, request, &pin.name) {
+                    Err(err) => failed(pin, "registry", err.to_string()),
+                    Ok(found) => PluginUpdate {
+                        name: pin.name.clone(),
+                        source: "registry",
+                        installed: pin.version.to_string(),
+                        newest_compatible: Some(found.newest_compatible.to_string()),
+                        newest: found.newest.as_ref().map(ToString::to_string),
+                        update_available: Some(found.update_available()),
+                        reason: found.blocked_by.as_ref().map(ToString::to_string),
+                        error: None,
+                    },
+                },
+            });
+        }
+    }
+
+    let mut plugins: Vec<PluginUpdate> = pins
+        .iter()
+        .filter(|p| matches!(p.source, PinSource::Path { .. }))
+        .map(|p| PluginUpdate {
+            name: p.name.clone(),
+            source: "path",
+            installed: p.version.to_string(),
+            newest_compatible: None,
+            newest: None,
+            update_available: None,
+            reason: Some("a local plugin: `scopectl reload` rebuilds it from its directory".into()),
+            error: None,
+        })
+        .chain(git_rows)
+        .chain(registry_rows)
+        .collect();
+    plugins.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(UpdatesDocument {
+        version: DOCUMENT_VERSION,
+        plugins,
+    })
+}
+
+fn failed(pin: &Pin, source: &'static str, error: String) -> PluginUpdate {
+    PluginUpdate {
+        name: pin.name.clone(),
+        source,
+        installed: pin.version.to_string(),
+        newest_compatible: None,
+        newest: None,
+        update_available: None,
+        reason: None,
+        error: Some(error),
+    }
+}
+
+fn git_row(pin: &Pin, url: &str, commit: &str, reference: &GitReference) -> PluginUpdate {
+    let tip = GitUrl::parse(url)
+        .map_err(anyhow::Error::from)
+        .and_then(|url| match reference {
+            GitReference::Rev(_) => Ok(None),
+            GitReference::Tag(tag) => Ok(Some(remote_tag(&url, tag)?)),
+            GitReference::Branch(branch) => Ok(Some(remote_tip(&url, Some(branch))?)),
+            GitReference::DefaultBranch => Ok(Some(remote_tip(&url, None)?)),
+        });
+    let row = |tip: String, available: bool, reason: Option<String>| PluginUpdate {
+        name: pin.name.clone(),
+        source: "git",
+        installed: commit.to_owned(),
+        newest_compatible: Some(tip.clone()),
+        newest: Some(tip),
+        update_available: Some(available),
+        reason,
+        error: None,
+    };
+    match tip {
+        Err(err) => failed(pin, "git", format!("{err:#}")),
+        Ok(None) => row(
+            commit.to_owned(),
+            false,
+            Some("pinned to a revision: it never moves".into()),
+        ),
+        Ok(Some(tip)) => {
+            let tip = tip.to_string();
+            let moved = tip != commit;
+            let reason = match (moved, reference) {
+                (true, GitReference::Tag(tag)) => Some(format!("tag `{tag}` moved upstream")),
+                _ => None,
+            };
+            row(tip, moved, reason)
+        }
+    }
+}

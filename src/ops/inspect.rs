@@ -1,0 +1,140 @@
+//! Reading a home without changing it: `list`, `history` and `why`.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use scope_lockfile::PinSource;
+use scope_name::PluginName;
+use scope_resolver::{Choice, Requirer};
+
+use super::change::not_installed;
+use super::plan::read_only;
+use super::probe;
+use crate::documents::{
+    HistoryDocument, HistoryEntry, ListDocument, ListedPlugin, DOCUMENT_VERSION,
+};
+use crate::home::Home;
+use crate::reporter::Reporter;
+use crate::settings::Settings;
+
+/// The active generation's plugins, with the pipelines each registered.
+pub fn list(home: &Home) -> Result<ListDocument> {
+    let plugins = match home.current() {
+        Some(n) => home
+            .generation_lock(n)?
+            .map(|l| l.plugins)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    // The host knows which pipelines each plugin registered.
+    let pipelines = probe::pipelines(&home.host_path()).ok();
+    let pipelines_of = |name: &PluginName| -> Vec<String> {
+        pipelines
+            .iter()
+            .flat_map(|d| &d.pipelines)
+            .filter(|p| name.matches(&p.plugin))
+            .map(|p| p.id.clone())
+            .collect()
+    };
+    let listed = plugins
+        .iter()
+        .map(|p| {
+            let (source, editable) = match &p.source {
+                PinSource::Registry { registry, .. } => (format!("registry+{registry}"), false),
+                PinSource::Git { url, commit, .. } => (format!("git+{url}#{commit}"), false),
+                PinSource::Path { path } => (format!("path+{}", path.display()), true),
+            };
+            ListedPlugin {
+                name: p.name.clone(),
+                version: p.version.to_string(),
+                source,
+                editable,
+                dependency_of: plugins
+                    .iter()
+                    .filter(|o| o.dependencies.contains(&p.name))
+                    .map(|o| o.name.clone())
+                    .collect(),
+                pipelines: pipelines_of(&p.name),
+            }
+        })
+        .collect();
+    Ok(ListDocument {
+        version: DOCUMENT_VERSION,
+        plugins: listed,
+    })
+}
+
+/// Every generation, oldest first.
+pub fn history(home: &Home) -> Result<HistoryDocument> {
+    let current = home.current();
+    let generations = home
+        .generations()?
+        .into_iter()
+        .map(|n| {
+            let info = home.generation(n)?;
+            Ok(HistoryEntry {
+                number: info.number,
+                created: info.created,
+                command: info.command,
+                changes: info.changes,
+                current: Some(n) == current,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(HistoryDocument {
+        version: DOCUMENT_VERSION,
+        generations,
+    })
+}
+
+/// Why a plugin is installed and why at its version.
+#[derive(Debug)]
+pub struct Why {
+    /// The plugin.
+    pub name: PluginName,
+    /// Its version.
+    pub version: semver::Version,
+    /// Who asked for it, and for what: one line each.
+    pub required_by: Vec<String>,
+    /// Why this version.
+    pub because: String,
+}
+
+/// Explains `name` from the home's files as they are now.
+pub fn why(
+    home: &Home,
+    settings: &Settings,
+    reporter: Arc<dyn Reporter>,
+    name: &PluginName,
+) -> Result<Why> {
+    let resolution = read_only(home, settings, reporter, |planner| {
+        planner.solve(&planner.gather()?)
+    })?;
+    let Some(pick) = resolution.plugins.get(name) else {
+        return Err(not_installed(name, resolution.plugins.keys()));
+    };
+    let required_by = pick
+        .required_by
+        .iter()
+        .map(|requirement| match &requirement.by {
+            Requirer::User => format!("you asked for it in plugins.toml: {}", requirement.req),
+            Requirer::Plugin { name, version } => {
+                format!("{name} v{version} depends on it: {}", requirement.req)
+            }
+        })
+        .collect();
+    let because = match &pick.choice {
+        Choice::Locked => {
+            "it is the version in resolved.lock, and nothing requires another".to_owned()
+        }
+        Choice::Newest => "it is the newest version that can be chosen".to_owned(),
+        Choice::Held { newest, by } => format!("{newest} is newer, but {by}"),
+        Choice::Moved { from, by } => format!("it was locked at {from}, but {by}"),
+    };
+    Ok(Why {
+        name: name.clone(),
+        version: pick.version.clone(),
+        required_by,
+        because,
+    })
+}

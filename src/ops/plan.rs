@@ -1,0 +1,322 @@
+//! From a `plugins.toml` to pins: gather every candidate (local and git
+//! plugins offer one version each, registry plugins every version their
+//! index lists), resolve with the resolver, turn the resolution into the
+//! lock's pins, and fetch the crate of every pin.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use scope_lockfile::{Lockfile, Pin, PinSource, PluginSpec, PluginsToml};
+use scope_name::PluginName;
+use scope_registry_client::plugins::add_to_index;
+use scope_resolver::{Manifest, MemoryIndex, Request, Resolution, ResolveError};
+use semver::{Version, VersionReq};
+use tame_index::IndexKrate;
+
+use super::registries::DEFAULT_REGISTRY;
+use super::sources::{Located, Sources};
+use crate::output::error::Hinted;
+use crate::plugin_crate::PluginCrate;
+use crate::reporter::Reporter;
+
+/// A `plugins.toml` to reach, with the sources to reach it from.
+pub struct Planner<'a> {
+    /// Where plugins are found.
+    pub sources: &'a Sources<'a>,
+    /// The `plugins.toml` to reach.
+    pub desired: &'a PluginsToml,
+}
+
+/// Every plugin a change can choose from.
+pub struct Gathered {
+    located: Vec<Located>,
+    /// Registry crates by name: the registry they come from and their index entry.
+    registry: BTreeMap<String, (String, IndexKrate)>,
+}
+
+impl Planner<'_> {
+    /// Finds every candidate: local and git plugins where their specs point,
+    /// registry plugins (and the plugins they depend on) in their indexes.
+    pub fn gather(&self) -> Result<Gathered> {
+        let mut located = Vec::new();
+        let mut wanted: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+        for (name, spec) in self.desired.plugins() {
+            if let PluginSpec::Registry { registry, .. } = spec {
+                wanted
+                    .entry(registry.clone())
+                    .or_default()
+                    .push(name.to_string());
+                continue;
+            }
+            let found = self
+                .sources
+                .locate(spec)
+                .with_context(|| format!("cannot use plugin `{name}`"))?;
+            if found.krate.plugin_name()? != *name {
+                bail!(
+                    "`{}` in plugins.toml points at the crate `{}`; the entry must be named after its crate",
+                    name,
+                    found.krate.name
+                );
+            }
+            located.push(found);
+        }
+        let mut registry = BTreeMap::new();
+        for (from, names) in wanted {
+            let label = from.clone().unwrap_or_else(|| DEFAULT_REGISTRY.to_owned());
+            for (name, krate) in self.sources.registries.collect(from.as_deref(), &names)? {
+                registry.insert(name, (label.clone(), krate));
+            }
+        }
+        Ok(Gathered { located, registry })
+    }
+
+    /// The resolver's index and request for everything gathered.
+    pub fn problem(&self, gathered: &Gathered) -> Result<(MemoryIndex, Request)> {
+        let located = &gathered.located;
+        let names: Vec<String> = located
+            .iter()
+            .map(|l| scope_name::normalize(&l.krate.name))
+            .chain(gathered.registry.keys().map(|n| scope_name::normalize(n)))
+            .collect();
+        let mut index = MemoryIndex::new();
+        let krates: BTreeMap<String, IndexKrate> = gathered
+            .registry
+            .iter()
+            .map(|(name, (_, krate))| (name.clone(), krate.clone()))
+            .collect();
+        add_to_index(&mut index, &krates, |name| {
+            names.contains(&scope_name::normalize(name))
+        });
+        let mut request = Request::new(Version::parse(scope_plugin_api::API_VERSION)?);
+        for (name, spec) in self.desired.plugins() {
+            if let PluginSpec::Registry { req, .. } = spec {
+                request = request.require(name, req.clone());
+            }
+        }
+        for l in located {
+            let version = Version::parse(&l.krate.version)?;
+            let api = VersionReq::parse(&l.krate.api_requirement).with_context(|| {
+                format!(
+                    "`{}` has an invalid scope-plugin-api requirement",
+                    l.krate.name
+                )
+            })?;
+            let dependencies = l
+                .krate
+                .dependencies
+                .iter()
+                .filter(|(dep, _)| names.contains(&scope_name::normalize(dep)))
+                .map(|(dep, req)| Ok((dep.clone(), VersionReq::parse(req)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let manifest = Manifest {
+                dependencies,
+                api,
+                conflicts: l.krate.conflicts.clone(),
+            };
+            index.add(&l.krate.name, version.clone(), false, manifest);
+            request = request.require(
+                &l.krate.plugin_name()?,
+                VersionReq::parse(&format!("={version}"))?,
+            );
+        }
+        if let Some(lock) = self.sources.locked {
+            for pin in &lock.plugins {
+                request = request.lock(&pin.name, pin.version.clone());
+            }
+        }
+        request.unlock = self.sources.unlock.clone();
+        Ok((index, request))
+    }
+
+    /// Runs the resolver over everything gathered.
+    pub fn solve(&self, gathered: &Gathered) -> Result<Resolution> {
+        let (index, request) = self.problem(gathered)?;
+        match scope_resolver::resolve(&index, &request) {
+            Ok(resolution) => Ok(resolution),
+            Err(ResolveError::NoSolution(report)) => Err(Hinted::new(
+                format!("no set of plugin versions works:\n{}", report.text),
+                report.hint,
+            )
+            .into()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Chooses versions and says which locked plugins had to move, and why.
+    pub fn resolve(&self, gathered: &Gathered, reporter: &dyn Reporter) -> Result<Vec<Pin>> {
+        let resolution = self.solve(gathered)?;
+        for moved in &resolution.moved {
+            reporter.status(
+                "Moving",
+                &format!(
+                    "{} {} -> {} (locked, but {})",
+                    moved.plugin, moved.from, moved.to, moved.by
+                ),
+            );
+        }
+        pins(gathered, &resolution)
+    }
+
+    /// The crate of every pin: local and git plugins where they were found,
+    /// registry plugins downloaded, verified and unpacked.
+    pub fn materialize(&self, gathered: &Gathered, pins: &[Pin]) -> Result<Vec<PluginCrate>> {
+        let mut crates = Vec::new();
+        for pin in pins {
+            let krate = match &pin.source {
+                PinSource::Registry { registry, checksum } => {
+                    let dir = self.sources.registries.fetch_source(
+                        registry,
+                        pin.name.as_str(),
+                        &pin.version.to_string(),
+                        checksum,
+                    )?;
+                    PluginCrate::read(&dir)?
+                }
+                _ => gathered
+                    .located
+                    .iter()
+                    .find(|l| l.krate.name == pin.name.as_str())
+                    .map(|l| l.krate.clone())
+                    .context("a local or git pin was located")?,
+            };
+            crates.push(krate);
+        }
+        refuse_conflicts(&crates)?;
+        Ok(crates)
+    }
+}
+
+/// The lock's pins for a resolution, sorted.
+fn pins(gathered: &Gathered, resolution: &Resolution) -> Result<Vec<Pin>> {
+    let chosen = |dep: &str| -> Option<PluginName> {
+        let name = PluginName::new(dep).ok()?;
+        resolution.plugins.contains_key(&name).then_some(name)
+    };
+    let mut pins = Vec::new();
+    for (name, pick) in &resolution.plugins {
+        if let Some(l) = gathered
+            .located
+            .iter()
+            .find(|l| name.matches(&l.krate.name))
+        {
+            pins.push(Pin {
+                name: l.krate.plugin_name()?,
+                version: pick.version.clone(),
+                source: l.source.clone(),
+                dependencies: l
+                    .krate
+                    .dependencies
+                    .iter()
+                    .filter_map(|(dep, _)| chosen(dep))
+                    .collect(),
+            });
+            continue;
+        }
+        let (registry, krate) = gathered
+            .registry
+            .iter()
+            .find(|(n, _)| name.matches(n))
+            .map(|(_, found)| found)
+            .with_context(|| format!("the resolver chose `{name}`, which was not gathered"))?;
+        let version = krate
+            .versions
+            .iter()
+            .find(|v| Version::parse(&v.version).ok().as_ref() == Some(&pick.version))
+            .with_context(|| format!("the index of `{name}` does not list {}", pick.version))?;
+        pins.push(Pin {
+            name: PluginName::new(krate.name())?,
+            version: pick.version.clone(),
+            source: PinSource::Registry {
+                registry: registry.clone(),
+                checksum: version.checksum.to_string(),
+            },
+            dependencies: version
+                .deps
+                .iter()
+                .filter_map(|d| chosen(d.crate_name()))
+                .collect(),
+        });
+    }
+    let mut lock = Lockfile {
+        host_version: Version::new(0, 0, 0),
+        api_version: Version::new(0, 0, 0),
+        plugins: pins,
+        crates: vec![],
+    };
+    lock.normalize();
+    Ok(lock.plugins)
+}
+
+/// Registry plugins declare `conflicts` inside their crate, which the index
+/// does not carry: checked here, once their sources are unpacked.
+fn refuse_conflicts(chosen: &[PluginCrate]) -> Result<()> {
+    for krate in chosen {
+        for other in &krate.conflicts {
+            if chosen
+                .iter()
+                .any(|k| scope_name::normalize(&k.name) == scope_name::normalize(other))
+            {
+                return Err(Hinted::new(
+                    format!("{} {} conflicts with {other} ([package.metadata.scope] conflicts); nothing was changed", krate.name, krate.version),
+                    format!("{} and {other} cannot be installed together: uninstall one of them", krate.name),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `+ name vX`, `- name vX`, `~ name vX -> vY`, in name order.
+pub fn describe_changes(old: &[Pin], new: &[Pin]) -> Vec<String> {
+    let old: BTreeMap<&PluginName, &Pin> = old.iter().map(|p| (&p.name, p)).collect();
+    let new: BTreeMap<&PluginName, &Pin> = new.iter().map(|p| (&p.name, p)).collect();
+    let mut names: Vec<&PluginName> = old.keys().chain(new.keys()).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| match (old.get(name), new.get(name)) {
+            (None, Some(n)) => Some(format!("+ {} v{}", n.name, n.version)),
+            (Some(o), None) => Some(format!("- {} v{}", o.name, o.version)),
+            (Some(o), Some(n)) if o.version != n.version => {
+                Some(format!("~ {} v{} -> v{}", n.name, o.version, n.version))
+            }
+            (Some(o), Some(n)) if o.source != n.source => Some(match (&o.source, &n.source) {
+                (PinSource::Git { commit: a, .. }, PinSource::Git { commit: b, .. }) => {
+                    format!("~ {} v{} ({} -> {})", n.name, n.version, short(a), short(b))
+                }
+                _ => format!("~ {} v{} (new source)", n.name, n.version),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..8).unwrap_or(commit)
+}
+
+/// Runs `f` with a planner over the home's files as they are now, reading
+/// only: no lock, nothing written (`why`, `update --check`).
+pub fn read_only<T>(
+    home: &crate::home::Home,
+    settings: &crate::settings::Settings,
+    reporter: std::sync::Arc<dyn Reporter>,
+    f: impl FnOnce(&Planner<'_>) -> Result<T>,
+) -> Result<T> {
+    let locked = home.lock_file()?;
+    let desired = home.plugins_toml()?;
+    let sources = Sources::of(
+        home,
+        locked.as_ref(),
+        desired.registries().clone(),
+        settings,
+        reporter,
+    );
+    f(&Planner {
+        sources: &sources,
+        desired: &desired,
+    })
+}

@@ -1,0 +1,54 @@
+//! How operations tell a person what they are doing, without knowing who
+//! listens: the CLI's printer draws status lines and progress bars on a
+//! terminal; a server could turn the same calls into log lines or events.
+//! Operations take a `&dyn Reporter`; nothing below the command layer
+//! writes to the terminal itself.
+
+/// Receives what an operation has to say while it runs.
+pub trait Reporter: Send + Sync {
+    /// A status line: a verb (`Building`) and what it applies to.
+    fn status(&self, verb: &str, message: &str);
+    /// A status line worth showing only to whoever asked for detail.
+    fn detail(&self, verb: &str, message: &str);
+    /// Something went wrong but the operation goes on.
+    fn warn(&self, message: &str);
+    /// The operation waits for another one (the home's lock).
+    fn blocking(&self, message: &str);
+    /// Whether progress is shown at all; an operation may skip the work of
+    /// counting steps when it is not.
+    fn shows_progress(&self) -> bool;
+    /// A progress indicator of `total` steps (`None`: a byte counter).
+    fn progress(&self, verb: &str, total: Option<u64>) -> Box<dyn Progress>;
+}
+
+/// One progress indicator.
+pub trait Progress: Send + Sync {
+    /// Advances by `steps` (or bytes).
+    fn inc(&self, steps: u64);
+    /// What is being worked on now.
+    fn set_message(&self, message: &str);
+    /// Removes the indicator.
+    fn finish(&self);
+}
+
+/// A reporter that says nothing: for operations run where nobody listens.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn status(&self, _: &str, _: &str) {}
+    fn detail(&self, _: &str, _: &str) {}
+    fn warn(&self, _: &str) {}
+    fn blocking(&self, _: &str) {}
+    fn shows_progress(&self) -> bool {
+        false
+    }
+    fn progress(&self, _: &str, _: Option<u64>) -> Box<dyn Progress> {
+        Box::new(Silent)
+    }
+}
+
+impl Progress for Silent {
+    fn inc(&self, _: u64) {}
+    fn set_message(&self, _: &str) {}
+    fn finish(&self) {}
+}
