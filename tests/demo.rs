@@ -94,3 +94,39 @@ fn demo_builds_a_host_writes_a_video_and_reuses_its_build() {
     );
     assert!(!home.join("generations/2").exists());
 }
+
+#[test]
+fn a_crash_in_the_demo_leaves_the_home_as_before_or_at_the_new_generation() {
+    for (phase, switched) in [("before-switch", false), ("after-switch", true)] {
+        let context = TestContext::new();
+        let home = context.home();
+        let crashed = output(
+            context
+                .scopectl()
+                .args(["demo", "--frames", "1"])
+                .env("SCOPE_FAILPOINT", phase),
+        );
+        assert!(!crashed.status.success(), "{phase}: stopped");
+        assert_eq!(
+            fs_err::read_link(home.join("current")).is_ok(),
+            switched,
+            "{phase}"
+        );
+        if !switched {
+            assert!(!home.join("plugins.toml").exists(), "{phase}");
+        }
+        let again = output(context.scopectl().args(["demo", "--frames", "1"]));
+        assert!(again.status.success(), "{phase}: {}", stderr(&again));
+        assert_eq!(
+            fs_err::read_link(home.join("current")).unwrap(),
+            std::path::Path::new("generations/1"),
+            "{phase}: one generation, whole"
+        );
+        assert_eq!(
+            fs_err::read(home.join("plugins.toml")).unwrap(),
+            fs_err::read(home.join("generations/1/plugins.toml")).unwrap(),
+            "{phase}"
+        );
+        assert!(!home.join(".transaction").exists(), "{phase}");
+    }
+}

@@ -183,3 +183,34 @@ fn a_second_command_waits_for_the_lock_and_says_so() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_crash_during_rollback_leaves_one_whole_generation_active_and_loses_none() {
+    for (phase, switched) in [("before-switch", false), ("after-switch", true)] {
+        let context = TestContext::new();
+        let home = home_with_generations(&context);
+        let crashed = output(
+            context
+                .scopectl()
+                .arg("rollback")
+                .env("SCOPE_FAILPOINT", phase),
+        );
+        assert!(!crashed.status.success(), "{phase}: stopped");
+        let expected = if switched { 2 } else { 3 };
+        assert_eq!(home.current(), Some(expected), "{phase}");
+        // The next command that takes the lock finishes or undoes the switch.
+        let next = output(context.scopectl().args(["gc", "--keep", "10"]));
+        assert!(next.status.success(), "{phase}: {}", stderr(&next));
+        assert_eq!(
+            active(&home),
+            (
+                expected,
+                format!("host binary {expected}"),
+                format!("[plugins]\nfx = \"{expected}\"\n")
+            ),
+            "{phase}: the active generation's files are published"
+        );
+        assert_eq!(home.generations().unwrap(), [1, 2, 3], "{phase}: none lost");
+        assert!(!home.root().join(".transaction").exists(), "{phase}");
+    }
+}

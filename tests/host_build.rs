@@ -278,3 +278,31 @@ fn reading_a_manifest_directly_agrees_with_cargo_metadata() {
         );
     }
 }
+
+/// The JSON a real host writes reads into scopectl's typed documents, and
+/// writing those back gives the same JSON: a key renamed or added on one
+/// side and not the other fails here.
+#[test]
+fn the_hosts_json_and_scopectls_documents_agree() {
+    let temp = tempfile::tempdir().unwrap();
+    let host = example_host(temp.path());
+    let (ok, report) = scopectl::ops::probe::self_check(&host).unwrap();
+    assert!(ok, "{report:?}");
+    let written = output(Command::new(&host).args(["self-check", "--json"]));
+    let raw: serde_json::Value = serde_json::from_slice(&written.stdout).unwrap();
+    assert_eq!(serde_json::to_value(&report).unwrap(), raw);
+    assert_eq!(
+        report.pipelines,
+        ["color-generator", "invert", "temporal-blend"]
+    );
+
+    let pipelines = scopectl::ops::probe::pipelines(&host).unwrap();
+    let written = output(Command::new(&host).args(["pipelines", "--json"]));
+    let raw: serde_json::Value = serde_json::from_slice(&written.stdout).unwrap();
+    assert_eq!(serde_json::to_value(&pipelines).unwrap(), raw);
+    let intensity = &pipelines.pipelines[1].params[0];
+    assert_eq!(
+        (intensity.key.as_str(), intensity.kind.as_str()),
+        ("intensity", "float")
+    );
+}

@@ -34,7 +34,6 @@ pub use generation::{GenerationInfo, NewGeneration};
 pub use lock::HomeLock;
 pub use transaction::{leftovers, Transaction};
 
-use crate::output::error::Hinted;
 use crate::settings::HomeLocation;
 use journal::Journal;
 
@@ -65,23 +64,6 @@ impl Home {
         Ok(Home {
             root: fs_err::canonicalize(root)?,
         })
-    }
-
-    /// The home at `location`, which must exist: read-only commands never
-    /// create one, so a mistyped `SCOPE_HOME` is not an empty install.
-    pub fn existing(location: &HomeLocation) -> Result<Home> {
-        match fs_err::canonicalize(&location.root) {
-            Ok(root) if root.is_dir() => Ok(Home { root }),
-            _ => Err(Hinted::new(
-                format!(
-                    "no home at {} (from {})",
-                    location.root.display(),
-                    location.from
-                ),
-                "install a plugin to create it, or check --home / SCOPE_HOME",
-            )
-            .into()),
-        }
     }
 
     /// The directory itself.
