@@ -1,3 +1,5 @@
+//! The `scopectl` executable: reads argv once and hands it to the commands.
+
 use std::process::ExitCode;
 
 use clap::Parser;
