@@ -74,7 +74,7 @@ fn content_hash(files: &[(&str, &[u8])]) -> String {
     }
     hasher.update(files::WORKSPACE_MANIFEST.as_bytes());
     let digest = hasher.finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    scope_registry_client::registry::hex(&digest[..8])
 }
 
 /// Writes a tree once: into a temporary sibling, then one rename, so a

@@ -89,8 +89,3 @@ fn sync_dir(dir: &Path) {
         let _ = handle.sync_all();
     }
 }
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}

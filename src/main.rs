@@ -7,5 +7,5 @@ use clap::Parser;
 fn main() -> ExitCode {
     let argv = scopectl::settings::Settings::argv();
     let cli = scopectl::cli::Cli::parse_from(&argv);
-    scopectl::commands::run(cli, &argv)
+    scopectl::commands::execute(cli, &argv)
 }

@@ -37,7 +37,7 @@ struct Flags {
 }
 
 /// Runs the host until it exits for good.
-pub fn run(home: &Home, args: &[OsString], reporter: &dyn Reporter) -> Result<ExitCode> {
+pub fn supervise(home: &Home, args: &[OsString], reporter: &dyn Reporter) -> Result<ExitCode> {
     if let Some(pid) = running(home) {
         return Err(Hinted::new(
             format!("a host is already running under `scopectl run` for this home (pid {pid})"),
@@ -46,12 +46,12 @@ pub fn run(home: &Home, args: &[OsString], reporter: &dyn Reporter) -> Result<Ex
         .into());
     }
     crate::fsx::write_atomic(&home.pid_file(), std::process::id().to_string().as_bytes())?;
-    let result = supervise(home, args, reporter);
+    let result = restart_loop(home, args, reporter);
     let _ = fs_err::remove_file(home.pid_file());
     result
 }
 
-fn supervise(home: &Home, args: &[OsString], reporter: &dyn Reporter) -> Result<ExitCode> {
+fn restart_loop(home: &Home, args: &[OsString], reporter: &dyn Reporter) -> Result<ExitCode> {
     let flags = Arc::new(Flags::default());
     forward_signals(flags.clone())?;
     let mut quick_restarts = 0;

@@ -6,7 +6,7 @@
 //! nothing that could be read as an option or a transport helper
 //! (`ext::`, `fd::`). libgit2 runs no hooks; submodules are refused.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use git2::{Direction, FetchOptions, Oid, Repository};
 use sha2::{Digest, Sha256};
@@ -150,7 +150,7 @@ impl GitUrl {
             .take(40)
             .collect();
         let digest = Sha256::digest(self.normalized.as_bytes());
-        let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hash = crate::registry::hex(&digest[..8]);
         format!("{name}-{hash}")
     }
 
@@ -411,11 +411,6 @@ pub fn remote_tag(url: &GitUrl, tag: &str) -> Result<Oid, GitError> {
             url: url.redacted(),
             what: describe(&reference),
         })
-}
-
-/// Whether `dir` holds a checkout made by [`GitCache::checkout`].
-pub fn is_complete_checkout(dir: &Path) -> bool {
-    dir.join(".scope-checkout-ok").is_file()
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ impl Context {
 }
 
 /// Runs a parsed command line; `argv` is the raw one, for metadata.
-pub fn run(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
+pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
     let settings = match Settings::resolve(&cli.global, argv) {
         Ok(settings) => settings,
         Err(err) => {

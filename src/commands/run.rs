@@ -9,5 +9,5 @@ use super::Context;
 
 pub fn run(context: &Context, args: &[OsString]) -> Result<ExitCode> {
     let home = context.home()?;
-    crate::supervise::run(&home, args, &context.printer)
+    crate::supervise::supervise(&home, args, &context.printer)
 }

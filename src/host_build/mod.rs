@@ -83,7 +83,7 @@ impl HostBuilder {
 fn short_hash(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
-    fsx::hex(&digest[..4])
+    scope_registry_client::registry::hex(&digest[..4])
 }
 
 impl BuiltHost {

@@ -14,7 +14,7 @@ use scope_name::PluginName;
 use scope_resolver::Unlock;
 use semver::Version;
 
-use super::plan::{describe_changes, Planner};
+use super::plan::{describe_changes, Gathered, Planner};
 use super::probe::probe;
 use super::sources::Sources;
 use crate::failpoint;
@@ -175,14 +175,7 @@ pub fn change(
         .map(|l| l.plugins.clone())
         .unwrap_or_default();
     if request.locked && pins != locked_pins {
-        return Err(Hinted::new(
-            format!(
-                "resolved.lock needs to change, and --locked forbids it:\n  {}",
-                describe_changes(&locked_pins, &pins).join("\n  ")
-            ),
-            "run without --locked to update resolved.lock",
-        )
-        .into());
+        return Err(lock_would_change(&locked_pins, &pins));
     }
     let active = Active::of(home)?;
     let changes = describe_changes(&active.pins, &pins);
@@ -215,31 +208,46 @@ pub fn change(
             generation: active.generation,
         });
     }
-    let chosen = planner.materialize(&gathered, &pins)?;
+    build_and_commit(
+        &transaction,
+        settings,
+        reporter.as_ref(),
+        (&planner, &gathered),
+        pins,
+        changes,
+    )
+}
+
+/// Fetches the pins' crates, builds the host, probes it and commits the
+/// new generation.
+fn build_and_commit(
+    transaction: &Transaction<'_>,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+    (planner, gathered): (&Planner<'_>, &Gathered),
+    pins: Vec<Pin>,
+    changes: Vec<String>,
+) -> Result<Outcome> {
+    let chosen = planner.materialize(gathered, &pins)?;
     let names: Vec<String> = chosen
         .iter()
         .map(|p| format!("{} v{}", p.name, p.version))
         .collect();
-    reporter.status(
-        "Building",
-        &format!(
-            "host with {}",
-            if names.is_empty() {
-                "no plugins".into()
-            } else {
-                names.join(", ")
-            }
-        ),
-    );
-    let builder = HostBuilder::new(&home.build_dir(), &settings.build);
-    let built = builder.build(&chosen, reporter.as_ref())?;
+    let names = if names.is_empty() {
+        "no plugins".to_owned()
+    } else {
+        names.join(", ")
+    };
+    reporter.status("Building", &format!("host with {names}"));
+    let builder = HostBuilder::new(&transaction.home().build_dir(), &settings.build);
+    let built = builder.build(&chosen, reporter)?;
     failpoint::hit("after-build");
     probe(&built.binary)?;
     failpoint::hit("after-probe");
     let lock = lock_file(pins, built.crates()?)?;
     let generation = NewGeneration {
         host: &built.binary,
-        plugins_toml: &desired.to_string(),
+        plugins_toml: &planner.desired.to_string(),
         resolved_lock: &lock.to_toml(),
         command: settings.command_line.clone(),
         changes: changes.clone(),
@@ -248,6 +256,18 @@ pub fn change(
         generation: transaction.commit(&generation)?,
         changes,
     })
+}
+
+/// `--locked`, refusing a change of pins.
+fn lock_would_change(locked: &[Pin], pins: &[Pin]) -> anyhow::Error {
+    Hinted::new(
+        format!(
+            "resolved.lock needs to change, and --locked forbids it:\n  {}",
+            describe_changes(locked, pins).join("\n  ")
+        ),
+        "run without --locked to update resolved.lock",
+    )
+    .into()
 }
 
 /// A `resolved.lock` for this scopectl, these pins and this crate graph.

@@ -51,36 +51,7 @@ pub fn check(
             .collect()
     });
 
-    // Registry plugins: the resolver, over index entries fetched concurrently.
-    let registry: Vec<&&Pin> = pins
-        .iter()
-        .filter(|p| matches!(p.source, PinSource::Registry { .. }))
-        .collect();
-    let mut registry_rows = Vec::new();
-    if !registry.is_empty() {
-        let problem = read_only(home, settings, reporter, |planner| {
-            planner.problem(&planner.gather()?)
-        });
-        for pin in registry {
-            registry_rows.push(match &problem {
-                Err(err) => failed(pin, "registry", format!("{err:#}")),
-                Ok((index, request)) => match scope_resolver::newer(index, request, &pin.name) {
-                    Err(err) => failed(pin, "registry", err.to_string()),
-                    Ok(found) => PluginUpdate {
-                        name: pin.name.clone(),
-                        source: "registry",
-                        installed: pin.version.to_string(),
-                        newest_compatible: Some(found.newest_compatible.to_string()),
-                        newest: found.newest.as_ref().map(ToString::to_string),
-                        update_available: Some(found.update_available()),
-                        reason: found.blocked_by.as_ref().map(ToString::to_string),
-                        error: None,
-                    },
-                },
-            });
-        }
-    }
-
+    let registry_rows = registry_rows(home, settings, reporter, &pins);
     let mut plugins: Vec<PluginUpdate> = pins
         .iter()
         .filter(|p| matches!(p.source, PinSource::Path { .. }))
@@ -102,6 +73,45 @@ pub fn check(
         version: DOCUMENT_VERSION,
         plugins,
     })
+}
+
+/// Registry plugins: the resolver, over index entries fetched concurrently.
+fn registry_rows(
+    home: &Home,
+    settings: &Settings,
+    reporter: Arc<dyn Reporter>,
+    pins: &[&Pin],
+) -> Vec<PluginUpdate> {
+    let registry: Vec<&Pin> = pins
+        .iter()
+        .copied()
+        .filter(|p| matches!(p.source, PinSource::Registry { .. }))
+        .collect();
+    if registry.is_empty() {
+        return Vec::new();
+    }
+    let problem = read_only(home, settings, reporter, |planner| {
+        planner.problem(&planner.gather()?)
+    });
+    registry
+        .into_iter()
+        .map(|pin| match &problem {
+            Err(err) => failed(pin, "registry", format!("{err:#}")),
+            Ok((index, request)) => match scope_resolver::newer(index, request, &pin.name) {
+                Err(err) => failed(pin, "registry", err.to_string()),
+                Ok(found) => PluginUpdate {
+                    name: pin.name.clone(),
+                    source: "registry",
+                    installed: pin.version.to_string(),
+                    newest_compatible: Some(found.newest_compatible.to_string()),
+                    newest: found.newest.as_ref().map(ToString::to_string),
+                    update_available: Some(found.update_available()),
+                    reason: found.blocked_by.as_ref().map(ToString::to_string),
+                    error: None,
+                },
+            },
+        })
+        .collect()
 }
 
 fn failed(pin: &Pin, source: &'static str, error: String) -> PluginUpdate {

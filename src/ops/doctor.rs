@@ -177,7 +177,7 @@ fn check_downloads(home: &Home, checks: &mut Vec<Check>) {
             };
             checked += 1;
             let actual = fs_err::read(&path)
-                .map(|b| crate::fsx::hex(&Sha256::digest(b)))
+                .map(|b| scope_registry_client::registry::hex(&Sha256::digest(b)))
                 .unwrap_or_default();
             if actual != expected {
                 checks.push(Check::Problem(
