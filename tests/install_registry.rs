@@ -274,3 +274,30 @@ fn a_conflict_declared_inside_a_registry_crate_is_refused() {
         "clash 1.0.0 conflicts with fx",
     );
 }
+
+#[test]
+fn a_registry_that_writes_explicit_nulls_installs() {
+    let context = TestContext::new();
+    let server = FixtureRegistry::start();
+    Package::new("fx-base", "1.0.0")
+        .api("^0.1")
+        .publish(&server);
+    Package::new("glow", "1.0.0")
+        .api("^0.1")
+        .dep("fx-base", "^1")
+        .publish(&server);
+    server.switches(|sw| sw.explicit_nulls = true);
+    support::with_registry(&context, &server);
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", "glow", "--registry", "fixture"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pinned: Vec<String> = lock_of(&context)
+        .plugins
+        .iter()
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect();
+    assert_eq!(pinned, ["fx-base 1.0.0", "glow 1.0.0"]);
+}

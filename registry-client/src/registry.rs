@@ -67,6 +67,9 @@ pub enum RegistryError {
     /// An HTTP failure.
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// The error `config.json` gave, repeated for each crate asked for at once.
+    #[error("{0}")]
+    Config(String),
     /// An index file or `config.json` that does not parse.
     #[error("registry `{registry}` sent a malformed {what}: {message}")]
     Malformed {
@@ -286,10 +289,12 @@ impl Registry {
     async fn fetch_config(&self) -> Result<IndexConfig, RegistryError> {
         let cached = self.cache_dir.join("config.json");
         let parse = |bytes: &[u8]| {
-            serde_json::from_slice::<IndexConfig>(bytes).map_err(|e| RegistryError::Malformed {
-                registry: self.name.clone(),
-                what: "config.json".into(),
-                message: e.to_string(),
+            serde_json::from_slice::<IndexConfig>(&as_cargo_reads(bytes)).map_err(|e| {
+                RegistryError::Malformed {
+                    registry: self.name.clone(),
+                    what: "config.json".into(),
+                    message: e.to_string(),
+                }
             })
         };
         if self.offline {
@@ -406,7 +411,7 @@ impl Registry {
             response = response.header(k.as_str(), v.as_bytes());
         }
         let response = response
-            .body(answer.body)
+            .body(as_cargo_reads(&answer.body))
             .map_err(|e| malformed(e.to_string()))?;
         let entry = self
             .index
@@ -427,15 +432,7 @@ impl Registry {
             let message = err.to_string();
             return names
                 .iter()
-                .map(|n| {
-                    (
-                        n.clone(),
-                        Err(RegistryError::Location {
-                            registry: self.name.clone(),
-                            message: message.clone(),
-                        }),
-                    )
-                })
+                .map(|n| (n.clone(), Err(RegistryError::Config(message.clone()))))
                 .collect();
         }
         let permits = Arc::new(Semaphore::new(CONCURRENT_FETCHES));
@@ -552,6 +549,58 @@ impl Sink for HashingFile {
         self.hasher.update(chunk);
         self.file.write_all(chunk)
     }
+}
+
+/// An index file or `config.json` in the form the index library reads, as
+/// cargo reads it: every `"key": null` left out (several registry servers
+/// write explicit nulls for optional fields, e.g. `"api": null` or a
+/// dependency's `"registry": null`), and a dependency without a `kind` is a
+/// normal one. Lines that are not JSON objects pass through unchanged, for
+/// the reader to report.
+pub fn as_cargo_reads(body: &[u8]) -> Vec<u8> {
+    fn strip(value: &mut serde_json::Value) -> bool {
+        let mut changed = false;
+        match value {
+            serde_json::Value::Object(map) => {
+                let before = map.len();
+                map.retain(|_, v| !v.is_null());
+                changed |= map.len() != before;
+                for v in map.values_mut() {
+                    changed |= strip(v);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for v in items {
+                    changed |= strip(v);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+    let mut out = Vec::with_capacity(body.len());
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(text) else {
+            out.extend(line);
+            continue;
+        };
+        let mut changed = strip(&mut value);
+        let deps = value.get_mut("deps").and_then(|d| d.as_array_mut());
+        for dep in deps.into_iter().flatten().filter_map(|d| d.as_object_mut()) {
+            if !dep.contains_key("kind") {
+                dep.insert("kind".into(), "normal".into());
+                changed = true;
+            }
+        }
+        if changed {
+            out.extend(serde_json::to_vec(&value).expect("a value serialises"));
+            out.extend(&line[text.len()..]);
+        } else {
+            out.extend(line);
+        }
+    }
+    out
 }
 
 /// Lower-case hex.

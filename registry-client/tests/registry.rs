@@ -416,3 +416,46 @@ fn the_default_registry_follows_cargos_source_replacement() {
         .expect("served by the replacement");
     assert_eq!(krate.versions.len(), 1);
 }
+
+#[test]
+fn a_registry_that_writes_explicit_nulls_is_read_as_cargo_reads_it() {
+    let s = scene();
+    Package::new("base", "1.0.0").api("^0.1").publish(&s.server);
+    let checksum = Package::new("fx", "1.0.0")
+        .api("^0.1")
+        .dep("base", "^1")
+        .publish(&s.server);
+    s.server.switches(|sw| sw.explicit_nulls = true);
+    let registry = s.registry();
+    let krate = run(registry.krate("fx")).unwrap().expect("listed");
+    let deps: Vec<&str> = krate.versions[0]
+        .deps
+        .iter()
+        .map(|d| d.crate_name())
+        .collect();
+    assert!(deps.contains(&"base"), "{deps:?}");
+    assert!(krate.versions[0]
+        .deps
+        .iter()
+        .all(|d| d.kind() == tame_index::krate::DependencyKind::Normal));
+    let downloads = s.temp.path().join("downloads");
+    let path = run(registry.download("fx", "1.0.0", &checksum, &downloads)).unwrap();
+    assert!(path.is_file());
+}
+
+#[test]
+fn a_config_json_failure_names_the_registry_once_for_each_crate() {
+    let s = scene();
+    Package::new("fx", "1.0.0").publish(&s.server);
+    s.server
+        .switches(|sw| sw.token = Some("s3cret-token".into()));
+    let registry = Arc::new(s.registry());
+    let fetched = run(registry.krates(&["fx".to_owned(), "gx".to_owned()]));
+    assert_eq!(fetched.len(), 2);
+    for (_, result) in fetched {
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "registry `fixture` requires authentication: set SCOPE_REGISTRY_TOKEN_FIXTURE"
+        );
+    }
+}

@@ -24,6 +24,10 @@ pub struct Switches {
     pub truncate_next: u32,
     /// Latency added to every answer.
     pub latency: Duration,
+    /// Write optional fields as explicit nulls (`"api": null`, a
+    /// dependency's `"registry": null`) and dependencies without `kind`, as
+    /// some registry servers do.
+    pub explicit_nulls: bool,
 }
 
 #[derive(Default)]
@@ -231,6 +235,21 @@ impl Package {
     }
 }
 
+/// An index line as some servers write it: nulls for absent optional
+/// fields, and dependencies without `kind`.
+fn with_explicit_nulls(line: &str) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(line).expect("our own lines parse");
+    value["links"] = serde_json::Value::Null;
+    for dep in value["deps"].as_array_mut().into_iter().flatten() {
+        let dep = dep.as_object_mut().expect("a dependency is an object");
+        dep.remove("kind");
+        for key in ["registry", "package", "target"] {
+            dep.insert(key.into(), serde_json::Value::Null);
+        }
+    }
+    value.to_string()
+}
+
 /// The index path of a crate: `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd...`.
 fn index_path(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
@@ -339,10 +358,13 @@ fn answer(
         }
     }
     if path == "/index/config.json" {
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "dl": format!("http://127.0.0.1:{port}/dl/{{crate}}/{{version}}/{{prefix}}/{{lowerprefix}}/{{sha256-checksum}}"),
             "auth-required": state.switches.token.is_some(),
         });
+        if state.switches.explicit_nulls {
+            config["api"] = serde_json::Value::Null;
+        }
         return (200, String::new(), config.to_string().into_bytes());
     }
     if let Some(rest) = path.strip_prefix("/index/") {
@@ -352,6 +374,11 @@ fn answer(
         }
         let Some(lines) = state.index.get(name) else {
             return (404, String::new(), Vec::new());
+        };
+        let lines: Vec<String> = if state.switches.explicit_nulls {
+            lines.iter().map(|l| with_explicit_nulls(l)).collect()
+        } else {
+            lines.clone()
         };
         let body = lines.join("\n") + "\n";
         let etag = format!("\"{}\"", &hex(&Sha256::digest(body.as_bytes()))[..16]);
