@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cargo_metadata::MetadataCommand;
-use scopectl::host_build::HostBuilder;
+use scopectl::host_build::{Graph, HostBuilder};
 use scopectl::plugin_crate::PluginCrate;
 use scopectl::reporter::Silent;
 use scopectl::settings::{BuildSettings, Profile};
@@ -44,7 +44,7 @@ fn examples() -> Vec<PluginCrate> {
 /// target directory.
 fn example_host(temp: &Path) -> PathBuf {
     let built = builder(temp)
-        .build(&examples(), &quiet())
+        .build(&examples(), &Graph::Fresh, &quiet())
         .expect("the example host builds");
     let host = temp.join("scope-host");
     fs_err::copy(&built.binary, &host).unwrap();
@@ -58,7 +58,9 @@ fn a_plugin_that_does_not_compile_fails_the_build_naming_it() {
         plugin("fixtures/plugins/invert"),
         plugin("fixtures/broken-plugins/does-not-compile"),
     ];
-    let err = builder(temp.path()).build(&plugins, &quiet()).unwrap_err();
+    let err = builder(temp.path())
+        .build(&plugins, &Graph::Fresh, &quiet())
+        .unwrap_err();
     let text = format!("{err:#}");
     assert!(
         text.starts_with("plugin `does-not-compile` does not compile:"),
@@ -91,7 +93,11 @@ fn a_path_plugin_from_this_repository_shares_the_hosts_api_crate() {
     let temp = tempfile::tempdir().unwrap();
     let builder = builder(temp.path());
     let built = builder
-        .build(&[plugin("fixtures/plugins/invert")], &quiet())
+        .build(
+            &[plugin("fixtures/plugins/invert")],
+            &Graph::Fresh,
+            &quiet(),
+        )
         .unwrap();
     let metadata = MetadataCommand::new()
         .manifest_path(builder.crate_dir.join("Cargo.toml"))

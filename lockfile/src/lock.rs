@@ -62,9 +62,94 @@ pub struct CratePin {
     pub source: Option<String>,
     /// Its checksum, for registry crates.
     pub checksum: Option<String>,
+    /// Its dependencies as `Cargo.lock` lists them (`name`, `name version`
+    /// or `name version (source)`), so that the graph can be written back.
+    pub dependencies: Vec<String>,
+}
+
+/// The `Cargo.lock` format version scopectl writes for a host build.
+const CARGO_LOCK_VERSION: i64 = 4;
+
+/// Reads a TOML array of strings.
+fn strings(table: &Table, key: &str) -> Vec<String> {
+    table
+        .get(key)
+        .and_then(Item::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
 }
 
 impl CratePin {
+    /// How the third-party crates (those with a source: path crates are the
+    /// host and its plugins) differ from `old` to `new`, one line each:
+    /// `~ crate NAME vA -> vB`, `+ crate NAME vA`, `- crate NAME vA`.
+    pub fn changes(old: &[CratePin], new: &[CratePin]) -> Vec<String> {
+        use std::collections::BTreeMap;
+        let versions = |crates: &[CratePin]| {
+            let mut map: BTreeMap<String, Vec<Version>> = BTreeMap::new();
+            for c in crates.iter().filter(|c| c.source.is_some()) {
+                map.entry(c.name.clone())
+                    .or_default()
+                    .push(c.version.clone());
+            }
+            map
+        };
+        let (old, new) = (versions(old), versions(new));
+        let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+        names.sort();
+        names.dedup();
+        let mut lines = Vec::new();
+        for name in names {
+            let empty = Vec::new();
+            let (was, now) = (
+                old.get(name).unwrap_or(&empty),
+                new.get(name).unwrap_or(&empty),
+            );
+            let gone: Vec<&Version> = was.iter().filter(|v| !now.contains(v)).collect();
+            let came: Vec<&Version> = now.iter().filter(|v| !was.contains(v)).collect();
+            match (gone.as_slice(), came.as_slice()) {
+                ([], []) => {}
+                ([from], [to]) => lines.push(format!("~ crate {name} v{from} -> v{to}")),
+                _ => {
+                    lines.extend(gone.iter().map(|v| format!("- crate {name} v{v}")));
+                    lines.extend(came.iter().map(|v| format!("+ crate {name} v{v}")));
+                }
+            }
+        }
+        lines
+    }
+
+    /// The `Cargo.lock` of a build whose crate graph is `crates`, for cargo
+    /// to start from: it keeps every crate where it is unless something
+    /// new needs it to move (or, with `--locked`, refuses to move any).
+    pub fn to_cargo_lock(crates: &[CratePin]) -> String {
+        let mut doc = DocumentMut::new();
+        doc.insert("version", value(CARGO_LOCK_VERSION));
+        let mut packages = ArrayOfTables::new();
+        for c in crates {
+            let mut t = Table::new();
+            t.insert("name", value(&c.name));
+            t.insert("version", value(c.version.to_string()));
+            if let Some(source) = &c.source {
+                t.insert("source", value(source));
+            }
+            if let Some(checksum) = &c.checksum {
+                t.insert("checksum", value(checksum));
+            }
+            if !c.dependencies.is_empty() {
+                t.insert(
+                    "dependencies",
+                    value(c.dependencies.iter().collect::<Array>()),
+                );
+            }
+            packages.push(t);
+        }
+        doc.insert("package", Item::ArrayOfTables(packages));
+        format!("# Written by scopectl from resolved.lock; cargo keeps it up to date.\n{doc}")
+    }
+
     /// Every package of a `Cargo.lock`: the crate graph cargo resolved.
     pub fn from_cargo_lock(path: &Path, text: &str) -> Result<Vec<CratePin>, LockError> {
         let doc = parse_toml(path, text)?;
@@ -91,6 +176,7 @@ impl CratePin {
                 version,
                 source: t.get("source").and_then(Item::as_str).map(str::to_owned),
                 checksum: t.get("checksum").and_then(Item::as_str).map(str::to_owned),
+                dependencies: strings(t, "dependencies"),
             });
         }
         crates.sort();
@@ -210,6 +296,12 @@ impl Lockfile {
             if let Some(checksum) = &c.checksum {
                 t.insert("checksum", value(checksum));
             }
+            if !c.dependencies.is_empty() {
+                t.insert(
+                    "dependencies",
+                    value(c.dependencies.iter().collect::<Array>()),
+                );
+            }
             crates.push(t);
         }
         doc.insert("crate", Item::ArrayOfTables(crates));
@@ -315,6 +407,7 @@ impl Lockfile {
                 version: version_of(t, "version", &what)?,
                 source: t.get("source").and_then(Item::as_str).map(str::to_owned),
                 checksum: t.get("checksum").and_then(Item::as_str).map(str::to_owned),
+                dependencies: strings(t, "dependencies"),
                 name,
             });
         }

@@ -40,6 +40,7 @@ fn sample() -> Lockfile {
             version: Version::new(2, 3, 0),
             source: Some("registry+sparse+https://registry.example.org/index/".into()),
             checksum: Some("cd".repeat(32)),
+            dependencies: vec![],
         }],
     }
 }
@@ -145,6 +146,7 @@ fn random_lockfile(rng: &mut fastrand::Rng) -> Lockfile {
             version: version(rng),
             source: rng.bool().then(|| word(rng)),
             checksum: rng.bool().then(|| word(rng)),
+            dependencies: (0..rng.usize(0..3)).map(|_| word(rng)).collect(),
         })
         .collect();
     Lockfile {
@@ -171,4 +173,41 @@ fn parse_after_write_is_the_identity() {
             "case {case}: writing again gives the same text"
         );
     }
+}
+
+#[test]
+fn the_crate_graph_writes_back_as_the_cargo_lock_it_came_from() {
+    let cargo_lock = r#"version = 4
+
+[[package]]
+name = "helper"
+version = "1.0.0"
+source = "registry+https://example.org/index"
+checksum = "abab"
+
+[[package]]
+name = "host"
+version = "0.1.0"
+dependencies = [
+ "helper",
+ "lexopt 0.3.1 (registry+https://example.org/index)",
+]
+"#;
+    let path = Path::new("Cargo.lock");
+    let crates = CratePin::from_cargo_lock(path, cargo_lock).unwrap();
+    assert_eq!(
+        crates[1].dependencies,
+        [
+            "helper",
+            "lexopt 0.3.1 (registry+https://example.org/index)"
+        ]
+    );
+    let written = CratePin::to_cargo_lock(&crates);
+    assert_eq!(CratePin::from_cargo_lock(path, &written).unwrap(), crates);
+    let lock = Lockfile {
+        crates: crates.clone(),
+        ..sample()
+    };
+    let again = Lockfile::parse(path, &lock.to_toml()).unwrap();
+    assert_eq!(again.crates, crates, "resolved.lock keeps the edges");
 }

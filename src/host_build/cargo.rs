@@ -7,7 +7,10 @@ use std::process::Stdio;
 use anyhow::{Context, Result};
 use cargo_metadata::{Message, MetadataCommand, PackageId, TargetKind};
 
-use super::{describe_spawn_error, HostBuilder};
+use scope_lockfile::CratePin;
+
+use super::{describe_spawn_error, Graph, HostBuilder};
+use crate::output::error::Hinted;
 use crate::plugin_crate::PluginCrate;
 use crate::reporter::Reporter;
 use crate::settings::Profile;
@@ -51,6 +54,7 @@ pub fn build(
     target_dir: &Path,
     bin_name: &str,
     plugins: &[PluginCrate],
+    graph: &Graph<'_>,
     reporter: &dyn Reporter,
 ) -> Result<PathBuf> {
     let manifest = builder.crate_dir.join("Cargo.toml");
@@ -77,6 +81,9 @@ pub fn build(
     }
     if builder.settings.offline {
         command.arg("--offline");
+    }
+    if let Graph::Locked(_) = graph {
+        command.arg("--locked");
     }
     let mut child = command.spawn().map_err(describe_spawn_error)?;
     let stdout = child.stdout.take().expect("piped");
@@ -122,6 +129,14 @@ pub fn build(
     let status = child.wait().context("cargo did not finish")?;
     let cargo_stderr = stderr_reader.join().unwrap_or_default();
     if !status.success() {
+        if let (Graph::Locked(recorded), true) = (graph, cargo_stderr.contains("--locked")) {
+            return Err(graph_would_change(
+                builder,
+                &manifest,
+                recorded,
+                &cargo_stderr,
+            ));
+        }
         if diagnostics.is_empty() {
             diagnostics = cargo_stderr;
         }
@@ -133,6 +148,48 @@ pub fn build(
     }
     reporter.detail("Built", &format!("host with {total} crates"));
     binary.with_context(|| format!("cargo finished but reported no `{bin_name}` binary"))
+}
+
+/// `--locked` refused to change the recorded crate graph: finds out what
+/// cargo would have changed (a `cargo metadata` run updates the disposable
+/// build's `Cargo.lock` as little as it can) and names it.
+fn graph_would_change(
+    builder: &HostBuilder,
+    manifest: &Path,
+    recorded: &[CratePin],
+    cargo_said: &str,
+) -> anyhow::Error {
+    let mut metadata = MetadataCommand::new();
+    metadata
+        .manifest_path(manifest)
+        .cargo_path(&builder.settings.cargo);
+    if builder.settings.offline {
+        metadata.other_options(vec!["--offline".to_owned()]);
+    }
+    let resolved = metadata.exec().map_err(|e| e.to_string()).and_then(|_| {
+        let path = builder.crate_dir.join("Cargo.lock");
+        let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
+        CratePin::from_cargo_lock(&path, &text).map_err(|e| e.to_string())
+    });
+    let what = match resolved {
+        Ok(now) => {
+            let changes = CratePin::changes(recorded, &now);
+            if changes.is_empty() {
+                "the crates it records would be regrouped".to_owned()
+            } else {
+                changes.join("\n  ")
+            }
+        }
+        Err(why) => format!("cargo cannot resolve the host's crates: {why}"),
+    };
+    Hinted::new(
+        format!(
+            "the host's crate graph in resolved.lock cannot be built as it is, and --locked forbids changing it:\n  {what}\ncargo said:\n  {}",
+            cargo_said.trim().replace('\n', "\n  ")
+        ),
+        "run `scopectl sync` without --locked to let the crates move, then commit the new resolved.lock",
+    )
+    .into()
 }
 
 /// The plugin a package id belongs to: a path package's id names its directory

@@ -19,6 +19,7 @@ use crate::fsx;
 use crate::plugin_crate::PluginCrate;
 use crate::reporter::Reporter;
 use crate::settings::BuildSettings;
+use scope_lockfile::CratePin;
 
 pub use cargo::BuildFailure;
 
@@ -31,6 +32,20 @@ pub struct HostBuilder {
     pub target_dir: PathBuf,
     /// Which cargo, which profile, online or not.
     pub settings: BuildSettings,
+}
+
+/// Where cargo starts from: the host's crate graph as `resolved.lock`
+/// recorded it, or nothing.
+#[derive(Debug, Clone, Copy)]
+pub enum Graph<'a> {
+    /// Resolve every third-party crate anew, to the newest its requirements
+    /// allow (`scopectl update` with no names).
+    Fresh,
+    /// Keep every recorded crate where it is unless the change needs it to
+    /// move, as cargo does with an existing `Cargo.lock`.
+    Keep(&'a [CratePin]),
+    /// Build exactly these crates; fail rather than move one (`--locked`).
+    Locked(&'a [CratePin]),
 }
 
 /// A freshly built host.
@@ -56,8 +71,14 @@ impl HostBuilder {
         }
     }
 
-    /// Generates the host crate for `plugins` and builds it.
-    pub fn build(&self, plugins: &[PluginCrate], reporter: &dyn Reporter) -> Result<BuiltHost> {
+    /// Generates the host crate for `plugins` and builds it, starting from
+    /// the crate graph `graph` says.
+    pub fn build(
+        &self,
+        plugins: &[PluginCrate],
+        graph: &Graph<'_>,
+        reporter: &dyn Reporter,
+    ) -> Result<BuiltHost> {
         fs_err::create_dir_all(&self.target_dir)?;
         let target_dir = fs_err::canonicalize(&self.target_dir)?;
         let sdk = embedded::write_sdk(&target_dir.join("scope-sdk"))?;
@@ -72,7 +93,18 @@ impl HostBuilder {
             &self.crate_dir.join("main.rs"),
             manifest::main_rs(plugins).as_bytes(),
         )?;
-        let binary = cargo::build(self, &target_dir, &bin_name, plugins, reporter)?;
+        let cargo_lock = self.crate_dir.join("Cargo.lock");
+        match graph {
+            Graph::Fresh => {
+                if cargo_lock.exists() {
+                    fs_err::remove_file(&cargo_lock)?;
+                }
+            }
+            Graph::Keep(crates) | Graph::Locked(crates) => {
+                fsx::write_if_changed(&cargo_lock, CratePin::to_cargo_lock(crates).as_bytes())?;
+            }
+        }
+        let binary = cargo::build(self, &target_dir, &bin_name, plugins, graph, reporter)?;
         Ok(BuiltHost {
             binary,
             cargo_lock: self.crate_dir.join("Cargo.lock"),
@@ -88,12 +120,9 @@ fn short_hash(path: &Path) -> String {
 
 impl BuiltHost {
     /// The crate graph cargo locked for this build, for `resolved.lock`.
-    pub fn crates(&self) -> Result<Vec<scope_lockfile::CratePin>> {
+    pub fn crates(&self) -> Result<Vec<CratePin>> {
         let text = fs_err::read_to_string(&self.cargo_lock)?;
-        Ok(scope_lockfile::CratePin::from_cargo_lock(
-            &self.cargo_lock,
-            &text,
-        )?)
+        Ok(CratePin::from_cargo_lock(&self.cargo_lock, &text)?)
     }
 }
 

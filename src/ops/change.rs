@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use scope_lockfile::{Lockfile, Pin, PluginSpec, PluginsToml};
+use scope_lockfile::{CratePin, Lockfile, Pin, PluginSpec, PluginsToml};
 use scope_name::PluginName;
 use scope_resolver::Unlock;
 use semver::Version;
@@ -19,7 +19,7 @@ use super::probe::probe;
 use super::sources::Sources;
 use crate::failpoint;
 use crate::home::{Home, NewGeneration, Transaction};
-use crate::host_build::HostBuilder;
+use crate::host_build::{Graph, HostBuilder};
 use crate::output::error::Hinted;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
@@ -111,21 +111,22 @@ struct Active {
     generation: Option<u64>,
     plugins_toml: Option<String>,
     pins: Vec<Pin>,
+    crates: Vec<CratePin>,
 }
 
 impl Active {
     fn of(home: &Home) -> Result<Active> {
         let generation = home.current();
+        let lock = match generation {
+            Some(n) => home.generation_lock(n)?,
+            None => None,
+        };
+        let (pins, crates) = lock.map(|l| (l.plugins, l.crates)).unwrap_or_default();
         Ok(Active {
             generation,
             plugins_toml: generation.and_then(|n| home.generation_plugins_toml(n)),
-            pins: match generation {
-                Some(n) => home
-                    .generation_lock(n)?
-                    .map(|l| l.plugins)
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            },
+            pins,
+            crates,
         })
     }
 
@@ -162,6 +163,7 @@ pub fn change(
         settings,
         reporter.clone(),
     );
+    let fresh_graph = request.unlock == Unlock::All;
     sources.unlock = request.unlock;
     let planner = Planner {
         sources: &sources,
@@ -203,19 +205,51 @@ pub fn change(
             &recorded.plugins,
         )));
     }
-    if unchanged && !request.rebuild {
+    // `update` with no names resolves the third-party crates anew, so it
+    // builds to find out whether any moved.
+    if unchanged && !request.rebuild && !fresh_graph {
         return Ok(Outcome::Unchanged {
             generation: active.generation,
         });
     }
+    // cargo starts from the crate graph resolved.lock records.
+    let recorded = locked
+        .as_ref()
+        .map(|l| l.crates.clone())
+        .unwrap_or_default();
+    let graph = match (fresh_graph, request.locked) {
+        // A lock recorded by `--no-build` has no graph yet: this build records it.
+        (_, true) if !recorded.is_empty() => Graph::Locked(&recorded),
+        (true, _) => Graph::Fresh,
+        _ => Graph::Keep(&recorded),
+    };
     build_and_commit(
         &transaction,
         settings,
         reporter.as_ref(),
         (&planner, &gathered),
-        pins,
-        changes,
+        Build {
+            pins,
+            changes,
+            graph,
+            previous: &active,
+            rebuild: request.rebuild,
+        },
     )
+}
+
+/// What a build starts from.
+struct Build<'a> {
+    /// The plugins to build in.
+    pins: Vec<Pin>,
+    /// How they differ from the active generation's.
+    changes: Vec<String>,
+    /// Where cargo starts.
+    graph: Graph<'a>,
+    /// The active generation, to say which crates moved.
+    previous: &'a Active,
+    /// Commit a new generation even when nothing moved.
+    rebuild: bool,
 }
 
 /// Fetches the pins' crates, builds the host, probes it and commits the
@@ -225,9 +259,15 @@ fn build_and_commit(
     settings: &Settings,
     reporter: &dyn Reporter,
     (planner, gathered): (&Planner<'_>, &Gathered),
-    pins: Vec<Pin>,
-    changes: Vec<String>,
+    build: Build<'_>,
 ) -> Result<Outcome> {
+    let Build {
+        pins,
+        mut changes,
+        graph,
+        previous,
+        rebuild,
+    } = build;
     let chosen = planner.materialize(gathered, &pins)?;
     let names: Vec<String> = chosen
         .iter()
@@ -240,11 +280,20 @@ fn build_and_commit(
     };
     reporter.status("Building", &format!("host with {names}"));
     let builder = HostBuilder::new(&transaction.home().build_dir(), &settings.build);
-    let built = builder.build(&chosen, reporter)?;
+    let built = builder.build(&chosen, &graph, reporter)?;
     failpoint::hit("after-build");
     probe(&built.binary)?;
     failpoint::hit("after-probe");
-    let lock = lock_file(pins, built.crates()?)?;
+    let crates = built.crates()?;
+    // Third-party crates that moved are part of what changed.
+    let moved = CratePin::changes(&previous.crates, &crates);
+    if !rebuild && moved.is_empty() && previous.has(planner.desired, &pins) {
+        return Ok(Outcome::Unchanged {
+            generation: previous.generation,
+        });
+    }
+    changes.extend(moved.into_iter().filter(|line| line.starts_with('~')));
+    let lock = lock_file(pins, crates)?;
     let generation = NewGeneration {
         host: &built.binary,
         plugins_toml: &planner.desired.to_string(),
@@ -271,7 +320,7 @@ fn lock_would_change(locked: &[Pin], pins: &[Pin]) -> anyhow::Error {
 }
 
 /// A `resolved.lock` for this scopectl, these pins and this crate graph.
-fn lock_file(plugins: Vec<Pin>, crates: Vec<scope_lockfile::CratePin>) -> Result<Lockfile> {
+fn lock_file(plugins: Vec<Pin>, crates: Vec<CratePin>) -> Result<Lockfile> {
     Ok(Lockfile {
         host_version: Version::parse(env!("CARGO_PKG_VERSION"))?,
         api_version: Version::parse(scope_plugin_api::API_VERSION)?,

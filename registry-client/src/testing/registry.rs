@@ -96,8 +96,29 @@ impl FixtureRegistry {
         self.state.lock().unwrap().requests.clear();
     }
 
+    /// Publishes a `.crate` built elsewhere (e.g. a real one from cargo's
+    /// cache, for a host build that uses this registry in place of the
+    /// default one); its dependencies must be on this registry too.
+    /// Returns its checksum.
+    pub fn publish_archive(
+        &self,
+        name: &str,
+        version: &str,
+        deps: &[(&str, &str)],
+        archive: Vec<u8>,
+    ) -> String {
+        let mut package = Package::new(name, version);
+        for (dep, req) in deps {
+            package = package.dep(dep, req);
+        }
+        self.publish_with(&package, archive)
+    }
+
     fn publish(&self, package: &Package) -> String {
-        let archive = package.archive();
+        self.publish_with(package, package.archive())
+    }
+
+    fn publish_with(&self, package: &Package, archive: Vec<u8>) -> String {
         let checksum = package
             .checksum_override
             .clone()
