@@ -25,6 +25,12 @@ pub struct GlobalArgs {
     /// Use only what is cached; name what is missing
     #[arg(long, global = true)]
     pub offline: bool,
+    /// Fail if resolved.lock is missing or would change (plugin pins and the host's crates)
+    #[arg(long, global = true)]
+    pub locked: bool,
+    /// --locked and --offline together
+    #[arg(long, global = true)]
+    pub frozen: bool,
     /// Print errors only
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -78,14 +84,9 @@ pub enum Command {
         json: bool,
     },
     /// Make the active generation match plugins.toml
-    Sync {
-        /// Fail if resolved.lock is missing or would change
-        #[arg(long)]
-        locked: bool,
-        /// --locked and --offline together
-        #[arg(long)]
-        frozen: bool,
-    },
+    Sync,
+    /// Download everything resolved.lock needs, so that `sync --frozen` works without a network
+    Fetch,
     /// Rebuild the active pins into a new generation
     Build,
     /// Delete old generations (never the current one)

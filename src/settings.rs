@@ -23,8 +23,10 @@ const TOKEN_PREFIX: &str = "SCOPE_REGISTRY_TOKEN_";
 pub struct Settings {
     /// The home directory, and how it was chosen.
     pub home: HomeLocation,
-    /// Use only what is cached (`--offline`).
+    /// Use only what is cached (`--offline` or `--frozen`).
     pub offline: bool,
+    /// Fail if `resolved.lock` is missing or would change (`--locked` or `--frozen`).
+    pub locked: bool,
     /// How long to wait for the home's lock (`SCOPE_LOCK_TIMEOUT`); `None`: as long as it takes.
     pub lock_timeout: Option<Duration>,
     /// How hosts are built.
@@ -141,7 +143,7 @@ impl Settings {
                 from: "the default",
             },
         };
-        let offline = global.offline;
+        let offline = global.offline || global.frozen;
         // cargo's own setting reaches cargo; scopectl's sources follow `--offline`.
         let cargo_offline = offline || var("CARGO_NET_OFFLINE").is_some_and(|v| v == "true");
         let profile = match text("SCOPE_HOST_PROFILE")?.as_deref() {
@@ -173,6 +175,7 @@ impl Settings {
         Ok(Settings {
             home,
             offline,
+            locked: global.locked || global.frozen,
             lock_timeout: lock_timeout(text("SCOPE_LOCK_TIMEOUT")?.as_deref())?,
             build: BuildSettings {
                 cargo: var("CARGO").unwrap_or_else(|| "cargo".into()),

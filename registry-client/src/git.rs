@@ -32,6 +32,14 @@ pub enum GitError {
         /// What is wrong.
         reason: String,
     },
+    /// Offline, and the cache does not have what was asked for.
+    #[error("{what} of {url} is not cached, and offline nothing is fetched")]
+    NotCached {
+        /// The URL, redacted.
+        url: String,
+        /// What was asked for.
+        what: String,
+    },
     /// The revision does not exist in the repository.
     #[error("{url} has no {what}")]
     NotFound {
@@ -263,6 +271,50 @@ impl GitCache {
         }
     }
 
+    /// The commit `reference` names, fetching only when the cache cannot
+    /// answer: a full commit id that is cached (a locked commit) needs no
+    /// network; offline, branches and tags resolve as the cache last saw
+    /// them, and what is not cached is an error saying so.
+    pub fn locate(
+        &self,
+        url: &GitUrl,
+        reference: &GitReference,
+        offline: bool,
+    ) -> Result<Oid, GitError> {
+        validate(reference)?;
+        if let GitReference::Rev(rev) = reference {
+            if let Some(oid) = Oid::from_str(rev).ok().filter(|_| rev.len() == 40) {
+                if self.has_commit(url, oid) {
+                    return Ok(oid);
+                }
+            }
+        }
+        if !offline {
+            return self.fetch(url, reference);
+        }
+        let repo = self.database(url)?;
+        Self::resolve(&repo, url, reference).map_err(|_| GitError::NotCached {
+            url: url.redacted(),
+            what: describe(reference),
+        })
+    }
+
+    /// Whether `commit` is in the cache (checked out, or in the repository).
+    fn has_commit(&self, url: &GitUrl, commit: Oid) -> bool {
+        self.checkout_dir(url, commit)
+            .join(".scope-checkout-ok")
+            .is_file()
+            || Repository::open_bare(self.root.join("db").join(url.cache_key()))
+                .is_ok_and(|repo| repo.find_commit(commit).is_ok())
+    }
+
+    fn checkout_dir(&self, url: &GitUrl, commit: Oid) -> PathBuf {
+        self.root
+            .join("checkouts")
+            .join(url.cache_key())
+            .join(commit.to_string())
+    }
+
     /// Fetches `url` into its bare cache and resolves `reference` to a commit.
     pub fn fetch(&self, url: &GitUrl, reference: &GitReference) -> Result<Oid, GitError> {
         validate(reference)?;
@@ -316,11 +368,7 @@ impl GitCache {
     /// Checks out `commit` into a directory keyed by it and returns that
     /// directory. A complete checkout is reused; a partial one is redone.
     pub fn checkout(&self, url: &GitUrl, commit: Oid) -> Result<PathBuf, GitError> {
-        let dest = self
-            .root
-            .join("checkouts")
-            .join(url.cache_key())
-            .join(commit.to_string());
+        let dest = self.checkout_dir(url, commit);
         let marker = dest.join(".scope-checkout-ok");
         if marker.is_file() {
             return Ok(dest);

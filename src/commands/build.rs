@@ -10,27 +10,25 @@ use super::{render, Context};
 use crate::ops::change::{change, not_installed, ChangeRequest};
 use crate::output::error::Hinted;
 
-pub fn sync(context: &Context, locked: bool, frozen: bool) -> Result<ExitCode> {
+pub fn sync(context: &Context) -> Result<ExitCode> {
     let home = context.home()?;
-    let mut settings = context.settings.clone();
-    if frozen {
-        settings.offline = true;
-        settings.build.offline = true;
-    }
-    let mut request = ChangeRequest::sync();
-    request.locked = locked || frozen;
-    if request.locked && !home.resolved_lock_path().is_file() {
-        return Err(Hinted::new(
-            format!(
-                "{} is missing, and --locked needs it",
-                home.resolved_lock_path().display()
-            ),
-            "run `scopectl sync` without --locked to create it",
-        )
-        .into());
-    }
-    let outcome = change(&home, &settings, context.reporter(), request)?;
+    let request = ChangeRequest::sync();
+    let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context, &home))
+}
+
+/// Downloads everything resolved.lock needs.
+pub fn fetch(context: &Context) -> Result<ExitCode> {
+    let home = context.home()?;
+    let fetched = crate::ops::fetch::fetch(&home, &context.settings, context.reporter())?;
+    context.printer.status(
+        "Fetched",
+        format!(
+            "{} plugin(s) and the {} crates of the host's graph; `scopectl sync --frozen` needs no network now",
+            fetched.plugins, fetched.crates
+        ),
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn build(context: &Context) -> Result<ExitCode> {

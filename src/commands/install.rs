@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::{names, render, Context};
 use crate::cli::InstallArgs;
 use crate::ops::change::{change, ChangeRequest, Edit, Mode};
-use crate::ops::sources::{absolute, Sources};
+use crate::ops::sources::absolute;
 use crate::spec::{self, RefFlags};
 
 pub fn install(context: &Context, args: &InstallArgs) -> Result<ExitCode> {
@@ -21,23 +21,7 @@ pub fn install(context: &Context, args: &InstallArgs) -> Result<ExitCode> {
     let mut wanted = Vec::new();
     for text in &args.specs {
         let requested = spec::parse(text, args.registry.as_deref(), &flags)?;
-        let spec = absolute(requested.spec, &context.settings)?;
-        let name = match requested.name {
-            Some(name) => name,
-            // Named by its crate: look before taking the lock. Nothing
-            // locked is consulted here; the change itself uses the lock.
-            None => {
-                let sources = Sources::of(
-                    &home,
-                    None,
-                    Default::default(),
-                    &context.settings,
-                    context.reporter(),
-                );
-                sources.locate(&spec)?.krate.plugin_name()?
-            }
-        };
-        wanted.push((name, spec));
+        wanted.push((requested.name, absolute(requested.spec, &context.settings)?));
     }
     let mut request = ChangeRequest::edit(Edit::Install(wanted));
     request.mode = match (args.dry_run, args.no_build) {

@@ -150,6 +150,36 @@ pub fn build(
     binary.with_context(|| format!("cargo finished but reported no `{bin_name}` binary"))
 }
 
+/// `cargo fetch`: every crate the host's build needs, into cargo's cache.
+pub fn fetch(builder: &HostBuilder, graph: &Graph<'_>) -> Result<()> {
+    let manifest = builder.crate_dir.join("Cargo.toml");
+    let mut command = std::process::Command::new(&builder.settings.cargo);
+    command
+        .arg("fetch")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stdin(Stdio::null());
+    if builder.settings.offline {
+        command.arg("--offline");
+    }
+    if let Graph::Locked(_) = graph {
+        command.arg("--locked");
+    }
+    let out = command.output().map_err(describe_spawn_error)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    if let (Graph::Locked(recorded), true) = (graph, said.contains("--locked")) {
+        return Err(graph_would_change(builder, &manifest, recorded, &said));
+    }
+    Err(BuildFailure {
+        plugins: Vec::new(),
+        diagnostics: said.into_owned(),
+    }
+    .into())
+}
+
 /// `--locked` refused to change the recorded crate graph: finds out what
 /// cargo would have changed (a `cargo metadata` run updates the disposable
 /// build's `Cargo.lock` as little as it can) and names it.

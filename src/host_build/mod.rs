@@ -79,6 +79,24 @@ impl HostBuilder {
         graph: &Graph<'_>,
         reporter: &dyn Reporter,
     ) -> Result<BuiltHost> {
+        let (target_dir, bin_name) = self.write_crate(plugins, graph)?;
+        let binary = cargo::build(self, &target_dir, &bin_name, plugins, graph, reporter)?;
+        Ok(BuiltHost {
+            binary,
+            cargo_lock: self.crate_dir.join("Cargo.lock"),
+        })
+    }
+
+    /// Generates the host crate for `plugins` and downloads every crate
+    /// its build needs into cargo's cache (`cargo fetch`), building nothing.
+    pub fn fetch(&self, plugins: &[PluginCrate], graph: &Graph<'_>) -> Result<()> {
+        self.write_crate(plugins, graph)?;
+        cargo::fetch(self, graph)
+    }
+
+    /// Writes the host crate and its `Cargo.lock`; returns the target
+    /// directory and the binary's name.
+    fn write_crate(&self, plugins: &[PluginCrate], graph: &Graph<'_>) -> Result<(PathBuf, String)> {
         fs_err::create_dir_all(&self.target_dir)?;
         let target_dir = fs_err::canonicalize(&self.target_dir)?;
         let sdk = embedded::write_sdk(&target_dir.join("scope-sdk"))?;
@@ -104,11 +122,7 @@ impl HostBuilder {
                 fsx::write_if_changed(&cargo_lock, CratePin::to_cargo_lock(crates).as_bytes())?;
             }
         }
-        let binary = cargo::build(self, &target_dir, &bin_name, plugins, graph, reporter)?;
-        Ok(BuiltHost {
-            binary,
-            cargo_lock: self.crate_dir.join("Cargo.lock"),
-        })
+        Ok((target_dir, bin_name))
     }
 }
 

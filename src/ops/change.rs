@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use scope_lockfile::{CratePin, Lockfile, Pin, PluginSpec, PluginsToml};
 use scope_name::PluginName;
 use scope_resolver::Unlock;
@@ -28,8 +28,10 @@ use crate::settings::Settings;
 pub enum Edit {
     /// Nothing: reach the file as it is (`sync`, `build`, `update`).
     Nothing,
-    /// Add or replace plugins (`install`).
-    Install(Vec<(PluginName, PluginSpec)>),
+    /// Add or replace plugins (`install`). A plugin without a name (a
+    /// directory or a git repository) is named after its crate, found
+    /// under the home's lock.
+    Install(Vec<(Option<PluginName>, PluginSpec)>),
     /// Remove plugins (`uninstall`); refused while another plugin needs one.
     Uninstall(Vec<PluginName>),
     /// Start from this file when the home has none yet (`demo`), then add.
@@ -60,8 +62,6 @@ pub struct ChangeRequest {
     pub unlock: Unlock,
     /// Build a new generation even when nothing changed (`build`, `reload`).
     pub rebuild: bool,
-    /// Fail if `resolved.lock` would change (`--locked`).
-    pub locked: bool,
     /// How far to go.
     pub mode: Mode,
 }
@@ -78,7 +78,6 @@ impl ChangeRequest {
             edit,
             unlock: Unlock::Nothing,
             rebuild: false,
-            locked: false,
             mode: Mode::Apply,
         }
     }
@@ -154,8 +153,19 @@ pub fn change(
         )?),
     };
     let locked = home.lock_file()?;
+    if settings.locked && locked.is_none() {
+        return Err(Hinted::new(
+            format!(
+                "{} is missing, and --locked needs it",
+                home.resolved_lock_path().display()
+            ),
+            "run without --locked (or --frozen) to create it",
+        )
+        .into());
+    }
     let mut desired = home.plugins_toml()?;
-    apply_edit(&mut desired, locked.as_ref(), request.edit)?;
+    let edit = name_plugins(request.edit, home, settings, &reporter)?;
+    apply_edit(&mut desired, locked.as_ref(), edit)?;
     let mut sources = Sources::of(
         home,
         locked.as_ref(),
@@ -176,7 +186,7 @@ pub fn change(
         .as_ref()
         .map(|l| l.plugins.clone())
         .unwrap_or_default();
-    if request.locked && pins != locked_pins {
+    if settings.locked && pins != locked_pins {
         return Err(lock_would_change(&locked_pins, &pins));
     }
     let active = Active::of(home)?;
@@ -217,7 +227,7 @@ pub fn change(
         .as_ref()
         .map(|l| l.crates.clone())
         .unwrap_or_default();
-    let graph = match (fresh_graph, request.locked) {
+    let graph = match (fresh_graph, settings.locked) {
         // A lock recorded by `--no-build` has no graph yet: this build records it.
         (_, true) if !recorded.is_empty() => Graph::Locked(&recorded),
         (true, _) => Graph::Fresh,
@@ -308,7 +318,7 @@ fn build_and_commit(
 }
 
 /// `--locked`, refusing a change of pins.
-fn lock_would_change(locked: &[Pin], pins: &[Pin]) -> anyhow::Error {
+pub fn lock_would_change(locked: &[Pin], pins: &[Pin]) -> anyhow::Error {
     Hinted::new(
         format!(
             "resolved.lock needs to change, and --locked forbids it:\n  {}",
@@ -329,11 +339,37 @@ fn lock_file(plugins: Vec<Pin>, crates: Vec<CratePin>) -> Result<Lockfile> {
     })
 }
 
+/// Names every plugin of an install that the spec did not name, by
+/// reading its crate where the spec points.
+fn name_plugins(
+    edit: Edit,
+    home: &Home,
+    settings: &Settings,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Edit> {
+    let Edit::Install(plugins) = edit else {
+        return Ok(edit);
+    };
+    let sources = Sources::of(home, None, Default::default(), settings, reporter.clone());
+    let named = plugins
+        .into_iter()
+        .map(|(name, spec)| {
+            let name = match name {
+                Some(name) => name,
+                None => sources.locate(&spec)?.krate.plugin_name()?,
+            };
+            Ok((Some(name), spec))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Edit::Install(named))
+}
+
 fn apply_edit(desired: &mut PluginsToml, locked: Option<&Lockfile>, edit: Edit) -> Result<()> {
     match edit {
         Edit::Nothing => {}
         Edit::Install(plugins) => {
             for (name, spec) in plugins {
+                let name = name.context("plugins are named before the edit")?;
                 desired.set(&name, spec);
             }
         }
@@ -341,6 +377,7 @@ fn apply_edit(desired: &mut PluginsToml, locked: Option<&Lockfile>, edit: Edit) 
             if desired.plugins().is_empty() {
                 *desired = PluginsToml::parse(desired.path(), &format!("{header}[plugins]\n"))?;
             }
+            let plugins = plugins.into_iter().map(|(n, s)| (Some(n), s)).collect();
             apply_edit(desired, locked, Edit::Install(plugins))?;
         }
         Edit::Uninstall(names) => {

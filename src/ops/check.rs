@@ -9,11 +9,11 @@ use std::sync::Arc;
 use anyhow::Result;
 use scope_lockfile::{GitReference, Pin, PinSource, PluginSpec};
 use scope_name::PluginName;
-use scope_registry_client::git::{remote_tag, remote_tip, GitUrl};
+use scope_registry_client::git::{remote_tag, remote_tip, GitCache, GitUrl};
 
 use super::plan::read_only;
 use crate::documents::{PluginUpdate, UpdatesDocument, DOCUMENT_VERSION};
-use crate::home::Home;
+use crate::home::{CacheBucket, Home};
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 
@@ -31,7 +31,11 @@ pub fn check(
         .filter(|p| names.is_empty() || names.contains(&p.name))
         .collect();
 
-    // Git remotes, all at once.
+    // Git remotes, all at once; offline, the cache's copy of them.
+    let cache = settings
+        .offline
+        .then(|| GitCache::new(CacheBucket::git(&home.cache_dir())));
+    let cache = cache.as_ref();
     let git_rows: Vec<PluginUpdate> = std::thread::scope(|scope| {
         let handles: Vec<_> = pins
             .iter()
@@ -40,7 +44,7 @@ pub fn check(
                     (
                         PinSource::Git { url, commit, .. },
                         Some(PluginSpec::Git { reference, .. }),
-                    ) => Some(scope.spawn(move || git_row(pin, url, commit, reference))),
+                    ) => Some(scope.spawn(move || git_row(pin, url, commit, reference, cache))),
                     _ => None,
                 },
             )
@@ -127,14 +131,23 @@ fn failed(pin: &Pin, source: &'static str, error: String) -> PluginUpdate {
     }
 }
 
-fn git_row(pin: &Pin, url: &str, commit: &str, reference: &GitReference) -> PluginUpdate {
+/// A git plugin's pinned commit against what its branch or tag names now
+/// (with `cache`: as the cache last saw it, without the network).
+fn git_row(
+    pin: &Pin,
+    url: &str,
+    commit: &str,
+    reference: &GitReference,
+    cache: Option<&GitCache>,
+) -> PluginUpdate {
     let tip = GitUrl::parse(url)
         .map_err(anyhow::Error::from)
-        .and_then(|url| match reference {
-            GitReference::Rev(_) => Ok(None),
-            GitReference::Tag(tag) => Ok(Some(remote_tag(&url, tag)?)),
-            GitReference::Branch(branch) => Ok(Some(remote_tip(&url, Some(branch))?)),
-            GitReference::DefaultBranch => Ok(Some(remote_tip(&url, None)?)),
+        .and_then(|url| match (reference, cache) {
+            (GitReference::Rev(_), _) => Ok(None),
+            (_, Some(cache)) => Ok(Some(cache.locate(&url, reference, true)?)),
+            (GitReference::Tag(tag), None) => Ok(Some(remote_tag(&url, tag)?)),
+            (GitReference::Branch(branch), None) => Ok(Some(remote_tip(&url, Some(branch))?)),
+            (GitReference::DefaultBranch, None) => Ok(Some(remote_tip(&url, None)?)),
         });
     let row = |tip: String, available: bool, reason: Option<String>| PluginUpdate {
         name: pin.name.clone(),
@@ -156,8 +169,11 @@ fn git_row(pin: &Pin, url: &str, commit: &str, reference: &GitReference) -> Plug
         Ok(Some(tip)) => {
             let tip = tip.to_string();
             let moved = tip != commit;
-            let reason = match (moved, reference) {
-                (true, GitReference::Tag(tag)) => Some(format!("tag `{tag}` moved upstream")),
+            let reason = match (moved, reference, cache) {
+                (_, _, Some(_)) => Some(
+                    "offline: compared with the remote as the cache last fetched it".to_owned(),
+                ),
+                (true, GitReference::Tag(tag), None) => Some(format!("tag `{tag}` moved upstream")),
                 _ => None,
             };
             row(tip, moved, reason)

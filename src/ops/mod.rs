@@ -9,6 +9,7 @@
 //!   builder, [`probe`] and the home's transaction;
 //! - [`sources`] and [`registries`]: where plugins come from;
 //! - [`check`]: `update --check`; [`inspect`]: `list`, `history`, `why`;
+//! - [`fetch`]: filling the caches for offline work;
 //! - [`gc`] and [`doctor`]: keeping a home tidy and healthy;
 //! - [`demo`]: the example plugins and the demo video.
 
@@ -16,6 +17,7 @@ pub mod change;
 pub mod check;
 pub mod demo;
 pub mod doctor;
+pub mod fetch;
 pub mod gc;
 pub mod inspect;
 pub mod plan;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use scope_lockfile::{GitReference, Lockfile, PinSource, PluginSpec};
-use scope_registry_client::git::{GitCache, GitUrl};
+use scope_registry_client::git::{GitCache, GitError, GitUrl};
 use scope_resolver::Unlock;
 
 use super::registries::Registries;
@@ -36,6 +36,8 @@ pub struct Sources<'a> {
     pub locked: Option<&'a Lockfile>,
     /// Which locked plugins may move (`update`).
     pub unlock: Unlock,
+    /// Use only what is cached.
+    pub offline: bool,
 }
 
 impl<'a> Sources<'a> {
@@ -52,6 +54,7 @@ impl<'a> Sources<'a> {
             registries: Registries::new(&home.cache_dir(), named_registries, settings, reporter),
             locked,
             unlock: Unlock::Nothing,
+            offline: settings.offline,
         }
     }
 
@@ -91,7 +94,17 @@ impl<'a> Sources<'a> {
                     Some(commit) => GitReference::Rev(commit.clone()),
                     None => reference.clone(),
                 };
-                let commit = self.git.fetch(&git_url, &wanted)?;
+                let commit = self
+                    .git
+                    .locate(&git_url, &wanted, self.offline)
+                    .map_err(|err| match err {
+                        GitError::NotCached { .. } => Hinted::new(
+                            err.to_string(),
+                            "run once online, or `scopectl fetch` while online, to cache it",
+                        )
+                        .into(),
+                        other => anyhow::Error::from(other),
+                    })?;
                 let dir = self.git.checkout(&git_url, commit)?;
                 let krate = PluginCrate::read(&dir)?;
                 let source = PinSource::Git {

@@ -1,0 +1,71 @@
+//! `fetch`: everything `resolved.lock` needs, downloaded into the caches —
+//! git commits, registry `.crate`s (verified and unpacked) and the host's
+//! third-party crates (through `cargo fetch`) — so that a later
+//! `sync --frozen` works with no network, as `cargo fetch` makes
+//! `cargo build --frozen` work.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::plan::Planner;
+use super::sources::Sources;
+use crate::home::{Home, Transaction};
+use crate::host_build::{Graph, HostBuilder};
+use crate::output::error::Hinted;
+use crate::reporter::Reporter;
+use crate::settings::Settings;
+
+/// What was fetched.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Plugins whose sources are now cached.
+    pub plugins: usize,
+    /// Crates of the host's graph, as the lock records them.
+    pub crates: usize,
+}
+
+/// Fetches what the home's lock needs.
+pub fn fetch(home: &Home, settings: &Settings, reporter: Arc<dyn Reporter>) -> Result<Fetched> {
+    // The caches are shared with changes: fill them under the home's lock.
+    let _transaction = Transaction::begin(home, settings.lock_timeout, reporter.as_ref())?;
+    let Some(locked) = home.lock_file()? else {
+        return Err(Hinted::new(
+            format!(
+                "{} is missing: nothing to fetch",
+                home.resolved_lock_path().display()
+            ),
+            "run `scopectl sync` to resolve plugins.toml into resolved.lock",
+        )
+        .into());
+    };
+    let desired = home.plugins_toml()?;
+    let sources = Sources::of(
+        home,
+        Some(&locked),
+        desired.registries().clone(),
+        settings,
+        reporter.clone(),
+    );
+    let planner = Planner {
+        sources: &sources,
+        desired: &desired,
+    };
+    let gathered = planner.gather()?;
+    let pins = planner.resolve(&gathered, reporter.as_ref())?;
+    if settings.locked && pins != locked.plugins {
+        return Err(super::change::lock_would_change(&locked.plugins, &pins));
+    }
+    let plugins = planner.materialize(&gathered, &pins)?;
+    let graph = if settings.locked && !locked.crates.is_empty() {
+        Graph::Locked(&locked.crates)
+    } else {
+        Graph::Keep(&locked.crates)
+    };
+    reporter.status("Fetching", "the host's crates (cargo fetch)");
+    HostBuilder::new(&home.build_dir(), &settings.build).fetch(&plugins, &graph)?;
+    Ok(Fetched {
+        plugins: plugins.len(),
+        crates: locked.crates.len(),
+    })
+}
