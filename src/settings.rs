@@ -23,7 +23,7 @@ const TOKEN_PREFIX: &str = "SCOPE_REGISTRY_TOKEN_";
 pub struct Settings {
     /// The home directory, and how it was chosen.
     pub home: HomeLocation,
-    /// Use only what is cached (`--offline` or `--frozen`).
+    /// Use only what is cached (`--offline`, `--frozen` or `CARGO_NET_OFFLINE=true`).
     pub offline: bool,
     /// Fail if `resolved.lock` is missing or would change (`--locked` or `--frozen`).
     pub locked: bool,
@@ -74,7 +74,8 @@ pub struct BuildSettings {
     pub target_dir: Option<PathBuf>,
     /// `SCOPE_HOST_PROFILE`.
     pub profile: Profile,
-    /// Build from cargo's cache only (`--offline` or `CARGO_NET_OFFLINE=true`).
+    /// Build from cargo's cache only (as [`Settings::offline`]; cargo's own
+    /// configuration, read in the host crate's directory, may say so too).
     pub offline: bool,
 }
 
@@ -143,9 +144,10 @@ impl Settings {
                 from: "the default",
             },
         };
-        let offline = global.offline || global.frozen;
-        // cargo's own setting reaches cargo; scopectl's sources follow `--offline`.
-        let cargo_offline = offline || var("CARGO_NET_OFFLINE").is_some_and(|v| v == "true");
+        // cargo's own switch means the same here as in cargo.
+        let offline = global.offline
+            || global.frozen
+            || var("CARGO_NET_OFFLINE").is_some_and(|v| v == "true");
         let profile = match text("SCOPE_HOST_PROFILE")?.as_deref() {
             None | Some("release") => Profile::Release,
             Some("dev" | "debug") => Profile::Dev,
@@ -181,7 +183,7 @@ impl Settings {
                 cargo: var("CARGO").unwrap_or_else(|| "cargo".into()),
                 target_dir: var("CARGO_TARGET_DIR").map(PathBuf::from),
                 profile,
-                offline: cargo_offline,
+                offline,
             },
             http,
             registry_tokens,
@@ -293,7 +295,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.build.cargo, OsString::from("/bin/cargo"));
-        assert!(!s.offline && s.build.offline);
+        assert!(s.offline && s.build.offline);
         assert_eq!(s.build.profile, Profile::Dev);
         assert_eq!(s.lock_timeout, Some(Duration::from_millis(1500)));
         assert_eq!(s.command_line, "scopectl install ./fx");

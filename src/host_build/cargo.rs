@@ -67,7 +67,10 @@ pub fn build(
     };
 
     let mut command = std::process::Command::new(&builder.settings.cargo);
+    // In the crate's directory, so that cargo reads the configuration that
+    // applies there, as it would for a crate a user builds by hand.
     command
+        .current_dir(&builder.crate_dir)
         .arg("build")
         .arg("--manifest-path")
         .arg(&manifest)
@@ -155,6 +158,7 @@ pub fn fetch(builder: &HostBuilder, graph: &Graph<'_>) -> Result<()> {
     let manifest = builder.crate_dir.join("Cargo.toml");
     let mut command = std::process::Command::new(&builder.settings.cargo);
     command
+        .current_dir(&builder.crate_dir)
         .arg("fetch")
         .arg("--manifest-path")
         .arg(&manifest)
@@ -237,7 +241,9 @@ fn plugin_of(plugins: &[PluginCrate], id: &PackageId) -> Option<String> {
 /// How many crates the host build has, from cargo's resolved graph.
 fn crate_count(builder: &HostBuilder, manifest: &Path) -> Result<u64> {
     let mut metadata = MetadataCommand::new();
-    metadata.manifest_path(manifest);
+    metadata
+        .manifest_path(manifest)
+        .current_dir(&builder.crate_dir);
     if builder.settings.offline {
         metadata.other_options(vec!["--offline".to_owned()]);
     }

@@ -23,10 +23,18 @@ pub struct TestContext {
 }
 
 impl TestContext {
+    /// A scratch directory whose cargo configuration keeps host builds off
+    /// the network (cargo reads it in the host crate's directory below);
+    /// scopectl's own sources stay online, for the fixture registry.
     pub fn new() -> TestContext {
-        TestContext {
-            temp: tempfile::tempdir().expect("a temporary directory"),
-        }
+        let temp = tempfile::tempdir().expect("a temporary directory");
+        fs_err::create_dir_all(temp.path().join(".cargo")).unwrap();
+        fs_err::write(
+            temp.path().join(".cargo/config.toml"),
+            "[net]\noffline = true\n",
+        )
+        .unwrap();
+        TestContext { temp }
     }
 
     pub fn home(&self) -> PathBuf {
@@ -60,7 +68,6 @@ pub fn scrub(command: &mut Command, scratch: &Path) {
         .env("COLUMNS", "100")
         .env("SCOPE_HOST_PROFILE", "dev")
         .env("CARGO_TARGET_DIR", shared_target_dir())
-        .env("CARGO_NET_OFFLINE", "true")
         .env("CARGO_HOME", cargo_home());
 }
 
