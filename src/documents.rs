@@ -68,6 +68,20 @@ pub struct UpdatesDocument {
     pub version: u32,
     /// One row per installed plugin, by name.
     pub plugins: Vec<PluginUpdate>,
+    /// Third-party crates of the host that could move within their
+    /// requirements (`scopectl update` moves them), by name.
+    pub crates: Vec<CrateUpdate>,
+}
+
+/// A third-party crate of the host with a newer compatible version.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrateUpdate {
+    /// Its name.
+    pub name: String,
+    /// The version `resolved.lock` records.
+    pub installed: String,
+    /// The newest version its requirements allow.
+    pub newest_compatible: String,
 }
 
 /// What `update --check` found for one plugin.

@@ -189,7 +189,16 @@ fn a_committed_lock_rebuilds_the_same_crates_and_locked_refuses_to_drift() {
     );
     assert!(!c.join("current").exists(), "nothing was activated");
 
-    // Without --locked, an install elsewhere keeps the pinned helper...
+    // `update --check` names the crate that could move, and exits 10.
+    let check = output(s.scopectl(&b).args(["update", "--check", "--json"]));
+    assert_eq!(check.status.code(), Some(10), "{}", stderr(&check));
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(
+        report["crates"],
+        serde_json::json!([{"name": "helper", "installed": "1.0.0", "newest_compatible": "1.1.0"}])
+    );
+
+    // Without --locked, a rebuild keeps the pinned helper...
     let out = output(s.scopectl(&b).arg("build"));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(built_helper(&b), "1.0.0", "a rebuild keeps locked crates");

@@ -8,7 +8,7 @@ use scope_resolver::Unlock;
 use super::{names, render, Context};
 use crate::documents::to_line;
 use crate::ops::change::{change, not_installed, ChangeRequest, Mode};
-use crate::ops::check::check as check_updates;
+use crate::ops::check::{check as check_updates, crate_updates};
 
 /// Exit status when updates are available.
 const UPDATES: u8 = 10;
@@ -42,40 +42,66 @@ pub fn update(context: &Context, wanted: &[String], dry_run: bool) -> Result<Exi
 /// Reports available updates: exit 10 when there are some, 1 when a check failed.
 pub fn check(context: &Context, wanted: &[String], json: bool) -> Result<ExitCode> {
     let home = context.home()?;
-    let document = check_updates(
-        &home,
-        &context.settings,
-        context.reporter(),
-        &names(wanted)?,
-    )?;
-    if json {
-        println!("{}", to_line(&document));
-    } else {
-        for row in &document.plugins {
-            let state = match (row.update_available, &row.error) {
-                (_, Some(e)) => format!("check failed: {e}"),
-                (Some(true), _) => format!(
-                    "update available: {}",
-                    row.newest_compatible.as_deref().unwrap_or("?")
-                ),
-                (Some(false), _) => "up to date".into(),
-                (None, _) => "skipped".into(),
-            };
-            println!("{} {}  {state}", row.name, row.installed);
-            if let Some(reason) = &row.reason {
-                println!("    {reason}");
+    let (settings, reporter) = (&context.settings, context.reporter());
+    let mut document = check_updates(&home, settings, reporter.clone(), &names(wanted)?)?;
+    // Third-party crates when every plugin is asked about, as `update` moves them then.
+    let mut failed = document.plugins.iter().any(|r| r.error.is_some());
+    if wanted.is_empty() {
+        match crate_updates(&home, settings, reporter) {
+            Ok(crates) => document.crates = crates,
+            Err(err) => {
+                context
+                    .printer
+                    .warn(format!("cannot check the host's crates: {err:#}"));
+                failed = true;
             }
         }
     }
-    Ok(if document.plugins.iter().any(|r| r.error.is_some()) {
+    if json {
+        println!("{}", to_line(&document));
+    } else {
+        print_updates(&document);
+    }
+    if settings.offline {
+        context.printer.status(
+            "Offline",
+            "compared with the cached index entries and git remotes",
+        );
+    }
+    let updates = !document.crates.is_empty()
+        || document
+            .plugins
+            .iter()
+            .any(|r| r.update_available == Some(true));
+    Ok(if failed {
         ExitCode::FAILURE
-    } else if document
-        .plugins
-        .iter()
-        .any(|r| r.update_available == Some(true))
-    {
+    } else if updates {
         ExitCode::from(UPDATES)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn print_updates(document: &crate::documents::UpdatesDocument) {
+    for row in &document.plugins {
+        let state = match (row.update_available, &row.error) {
+            (_, Some(e)) => format!("check failed: {e}"),
+            (Some(true), _) => format!(
+                "update available: {}",
+                row.newest_compatible.as_deref().unwrap_or("?")
+            ),
+            (Some(false), _) => "up to date".into(),
+            (None, _) => "skipped".into(),
+        };
+        println!("{} {}  {state}", row.name, row.installed);
+        if let Some(reason) = &row.reason {
+            println!("    {reason}");
+        }
+    }
+    for krate in &document.crates {
+        println!(
+            "crate {} {}  update available: {}",
+            krate.name, krate.installed, krate.newest_compatible
+        );
+    }
 }

@@ -184,6 +184,36 @@ pub fn fetch(builder: &HostBuilder, graph: &Graph<'_>) -> Result<()> {
     .into())
 }
 
+/// `cargo update --dry-run`: what would move, read from cargo's
+/// `Updating NAME vA -> vB` lines.
+pub fn update_dry_run(builder: &HostBuilder) -> Result<Vec<(String, String, String)>> {
+    let mut command = std::process::Command::new(&builder.settings.cargo);
+    command
+        .current_dir(&builder.crate_dir)
+        .args(["update", "--dry-run", "--manifest-path"])
+        .arg(builder.crate_dir.join("Cargo.toml"))
+        .stdin(Stdio::null());
+    if builder.settings.offline {
+        command.arg("--offline");
+    }
+    let out = command.output().map_err(describe_spawn_error)?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        anyhow::bail!("cargo cannot check the host's crates: {}", said.trim());
+    }
+    Ok(said
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("Updating ")?;
+            let (name, versions) = rest.split_once(' ')?;
+            let (from, to) = versions.split_once(" -> ")?;
+            let to = to.split_whitespace().next()?;
+            let version = |v: &str| v.trim_start_matches('v').to_owned();
+            Some((name.to_owned(), version(from), version(to)))
+        })
+        .collect())
+}
+
 /// `--locked` refused to change the recorded crate graph: finds out what
 /// cargo would have changed (a `cargo metadata` run updates the disposable
 /// build's `Cargo.lock` as little as it can) and names it.

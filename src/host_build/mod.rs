@@ -94,6 +94,18 @@ impl HostBuilder {
         cargo::fetch(self, graph)
     }
 
+    /// The third-party crates that could move within their requirements,
+    /// as `(name, locked version, newest compatible version)`, without
+    /// changing anything (`cargo update --dry-run`).
+    pub fn crate_updates(
+        &self,
+        plugins: &[PluginCrate],
+        graph: &Graph<'_>,
+    ) -> Result<Vec<(String, String, String)>> {
+        self.write_crate(plugins, graph)?;
+        cargo::update_dry_run(self)
+    }
+
     /// Writes the host crate and its `Cargo.lock`; returns the target
     /// directory and the binary's name.
     fn write_crate(&self, plugins: &[PluginCrate], graph: &Graph<'_>) -> Result<(PathBuf, String)> {

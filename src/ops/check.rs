@@ -12,8 +12,9 @@ use scope_name::PluginName;
 use scope_registry_client::git::{remote_tag, remote_tip, GitCache, GitUrl};
 
 use super::plan::read_only;
-use crate::documents::{PluginUpdate, UpdatesDocument, DOCUMENT_VERSION};
+use crate::documents::{CrateUpdate, PluginUpdate, UpdatesDocument, DOCUMENT_VERSION};
 use crate::home::{CacheBucket, Home};
+use crate::host_build::{Graph, HostBuilder};
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 
@@ -76,7 +77,48 @@ pub fn check(
     Ok(UpdatesDocument {
         version: DOCUMENT_VERSION,
         plugins,
+        crates: Vec::new(),
     })
+}
+
+/// The host's third-party crates that `scopectl update` would move: cargo
+/// is asked, in a scratch copy of the host crate made from the lock.
+pub fn crate_updates(
+    home: &Home,
+    settings: &Settings,
+    reporter: Arc<dyn Reporter>,
+) -> Result<Vec<CrateUpdate>> {
+    let Some(locked) = home.lock_file()? else {
+        return Ok(Vec::new());
+    };
+    if locked.crates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reporter_for_fetches = reporter.clone();
+    let plugins = read_only(home, settings, reporter, |planner| {
+        let gathered = planner.gather()?;
+        let pins = planner.resolve(&gathered, reporter_for_fetches.as_ref())?;
+        planner.materialize(&gathered, &pins)
+    })?;
+    // A scratch crate in the home's disposable build directory, where cargo
+    // reads the same configuration as for a real build.
+    fs_err::create_dir_all(home.build_dir())?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".check-")
+        .tempdir_in(home.build_dir())?;
+    let mut build = settings.build.clone();
+    // Nothing is compiled; a scratch target keeps the real one untouched.
+    build.target_dir = Some(scratch.path().join("target"));
+    let moves = HostBuilder::new(scratch.path(), &build)
+        .crate_updates(&plugins, &Graph::Keep(&locked.crates))?;
+    Ok(moves
+        .into_iter()
+        .map(|(name, installed, newest_compatible)| CrateUpdate {
+            name,
+            installed,
+            newest_compatible,
+        })
+        .collect())
 }
 
 /// Registry plugins: the resolver, over index entries fetched concurrently.
