@@ -25,6 +25,9 @@ pub struct PluginCrate {
     pub conflicts: Vec<String>,
     /// Its normal dependencies other than the API: (crate name, requirement).
     pub dependencies: Vec<(String, String)>,
+    /// Dependencies from a registry other than the default one, as a
+    /// published crate names them: (crate name, index URL).
+    pub registry_dependencies: Vec<(String, String)>,
 }
 
 impl PluginCrate {
@@ -91,20 +94,28 @@ impl PluginCrate {
                 package.name
             );
         }
-        let dependencies = package
-            .dependencies
-            .iter()
-            .filter(|d| d.kind == DependencyKind::Normal && d.name != API_CRATE)
+        let normal = || {
+            package
+                .dependencies
+                .iter()
+                .filter(|d| d.kind == DependencyKind::Normal)
+        };
+        let dependencies = normal()
+            .filter(|d| d.name != API_CRATE)
             .map(|d| (d.name.clone(), d.req.to_string()))
             .collect();
-        finish(
+        let mut plugin = finish(
             &dir,
             package.name.to_string(),
             package.version.to_string(),
             api.req.to_string(),
             &package.metadata,
             dependencies,
-        )
+        )?;
+        plugin.registry_dependencies = normal()
+            .filter_map(|d| Some((d.name.clone(), d.registry.clone()?)))
+            .collect();
+        Ok(plugin)
     }
 }
 
@@ -131,6 +142,10 @@ fn read_plain(dir: &Path, manifest: &str) -> Option<Result<PluginCrate>> {
                 Some(req) => (key.to_owned(), req.to_owned()),
                 None => {
                     let table = item.as_table_like()?;
+                    // Another registry: cargo knows its URL.
+                    if table.contains_key("registry") || table.contains_key("registry-index") {
+                        return None;
+                    }
                     let crate_name = table
                         .get("package")
                         .and_then(|p| p.as_str())
@@ -245,5 +260,6 @@ fn finish(
         api_requirement,
         conflicts,
         dependencies,
+        registry_dependencies: Vec::new(),
     })
 }

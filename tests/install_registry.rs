@@ -301,3 +301,32 @@ fn a_registry_that_writes_explicit_nulls_installs() {
         .collect();
     assert_eq!(pinned, ["fx-base 1.0.0", "glow 1.0.0"]);
 }
+
+/// A plugin published to a named registry names its plugin dependencies by
+/// that registry's index (`registry-index`); the host builds them from the
+/// installed copies, never from the registry again.
+#[test]
+fn plugin_dependencies_named_by_a_registry_index_are_built_from_the_installed_copies() {
+    let context = TestContext::new();
+    let server = FixtureRegistry::start();
+    Package::new("fx-base", "1.0.0")
+        .api("^0.1")
+        .publish(&server);
+    Package::new("glow", "1.0.0")
+        .api("^0.1")
+        .dep("fx-base", "^1")
+        .deps_from_this_registry()
+        .file(
+            "src/lib.rs",
+            "pub fn register_pipelines(_: &mut scope_plugin_api::Registry) { let _ = fx_base::register_pipelines; }\n",
+        )
+        .publish(&server);
+    support::with_registry(&context, &server);
+    let out = support::install_from_fixture(&context, "glow");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest = fs_err::read_to_string(context.home().join("build/host/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("[patch.\"{}\"]", server.index_url())),
+        "{manifest}"
+    );
+}

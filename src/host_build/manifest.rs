@@ -63,6 +63,25 @@ pub fn cargo_toml(bin_name: &str, plugins: &[PluginCrate], sdk: &Sdk) -> String 
     let mut patch = Table::new();
     patch.set_implicit(true);
     patch.insert("crates-io", Item::Table(registry_patch));
+    // A plugin published to another registry names its dependencies from
+    // there by that registry's index: those are patched too.
+    for plugin in plugins {
+        for (dep, index) in &plugin.registry_dependencies {
+            let target = if dep == API_CRATE {
+                &sdk.plugin_api
+            } else if let Some(other) = plugins.iter().find(|p| &p.name == dep) {
+                &other.dir
+            } else {
+                continue;
+            };
+            let table = patch
+                .entry(index)
+                .or_insert_with(|| Item::Table(Table::new()))
+                .as_table_mut()
+                .expect("patch sections are tables");
+            table.insert(dep, value(path_dep(target)));
+        }
+    }
     doc.insert("patch", Item::Table(patch));
 
     // Its own workspace, so a home inside some other workspace is not taken for a member.
@@ -104,7 +123,31 @@ mod tests {
             api_requirement: "^0.1".into(),
             conflicts: Vec::new(),
             dependencies: Vec::new(),
+            registry_dependencies: Vec::new(),
         }
+    }
+
+    #[test]
+    fn dependencies_named_by_another_registrys_index_are_patched_too() {
+        let index = "sparse+https://registry.example.org/index/";
+        let mut glow = plugin("glow");
+        glow.registry_dependencies = vec![
+            ("base".into(), index.into()),
+            ("scope-plugin-api".into(), index.into()),
+            ("not-a-plugin".into(), index.into()),
+        ];
+        let sdk = Sdk {
+            plugin_api: PathBuf::from("/sdk/plugin-api"),
+            host: PathBuf::from("/sdk/host"),
+        };
+        let toml = cargo_toml("scope-host", &[glow, plugin("base")], &sdk);
+        let doc: toml_edit::DocumentMut = toml.parse().unwrap();
+        let patched = doc["patch"][index]
+            .as_table()
+            .expect("a patch for the index");
+        let keys: Vec<&str> = patched.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["base", "scope-plugin-api"], "{toml}");
+        assert_eq!(patched["base"]["path"].as_str(), Some("/src/base"));
     }
 
     #[test]

@@ -115,7 +115,7 @@ impl FixtureRegistry {
     }
 
     fn publish(&self, package: &Package) -> String {
-        self.publish_with(package, package.archive())
+        self.publish_with(package, package.archive(&self.index_url()))
     }
 
     fn publish_with(&self, package: &Package, archive: Vec<u8>) -> String {
@@ -127,10 +127,15 @@ impl FixtureRegistry {
             .deps
             .iter()
             .map(|(name, req)| {
-                serde_json::json!({
+                let mut dep = serde_json::json!({
                     "name": name, "req": req, "features": [], "optional": false,
                     "default_features": true, "target": null, "kind": "normal"
-                })
+                });
+                if package.comes_from_here(name) {
+                    let index = self.index_url();
+                    dep["registry"] = index.trim_start_matches("sparse+").into();
+                }
+                dep
             })
             .collect();
         let line = serde_json::json!({
@@ -166,6 +171,9 @@ pub struct Package {
     yanked: bool,
     files: Vec<(String, String)>,
     checksum_override: Option<String>,
+    /// Plugin dependencies name this registry's index, as `cargo package`
+    /// writes a dependency from a registry other than the default one.
+    own_registry: bool,
 }
 
 impl Package {
@@ -178,7 +186,16 @@ impl Package {
             yanked: false,
             files: Vec::new(),
             checksum_override: None,
+            own_registry: false,
         }
+    }
+
+    /// Its dependencies (other than `scope-plugin-api`) come from this
+    /// registry, not the default one: the packaged `Cargo.toml` says
+    /// `registry-index`, the index line `registry`.
+    pub fn deps_from_this_registry(mut self) -> Package {
+        self.own_registry = true;
+        self
     }
 
     /// A normal dependency.
@@ -215,13 +232,23 @@ impl Package {
         registry.publish(&self)
     }
 
-    fn archive(&self) -> Vec<u8> {
+    fn comes_from_here(&self, dep: &str) -> bool {
+        self.own_registry && dep != "scope-plugin-api"
+    }
+
+    fn archive(&self, index_url: &str) -> Vec<u8> {
         let mut manifest = format!(
             "[package]\nname = \"{}\"\nversion = \"{}\"\nedition = \"2021\"\n\n[dependencies]\n",
             self.name, self.version
         );
         for (name, req) in &self.deps {
-            manifest.push_str(&format!("{name} = \"{req}\"\n"));
+            if self.comes_from_here(name) {
+                manifest.push_str(&format!(
+                    "{name} = {{ version = \"{req}\", registry-index = \"{index_url}\" }}\n"
+                ));
+            } else {
+                manifest.push_str(&format!("{name} = \"{req}\"\n"));
+            }
         }
         // A plugin's library registers nothing unless the test gives it a body.
         let mut files = BTreeMap::from([
