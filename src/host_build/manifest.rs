@@ -141,7 +141,7 @@ mod tests {
             host: PathBuf::from("/sdk/host"),
         };
         let toml = cargo_toml("scope-host", &[glow, plugin("base")], &sdk);
-        let doc: toml_edit::DocumentMut = toml.parse().unwrap();
+        let doc: DocumentMut = toml.parse().unwrap();
         let patched = doc["patch"][index]
             .as_table()
             .expect("a patch for the index");
