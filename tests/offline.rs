@@ -86,6 +86,20 @@ fn a_cached_home_works_with_every_remote_gone_and_names_what_is_missing() {
             .args(["install", "--offline"])
             .arg(&blend),
     ));
+    // A registry plugin comes back from the cache: its index entry and its
+    // verified download.
+    ok(output(context.scopectl().args([
+        "uninstall",
+        "--offline",
+        "glow",
+    ])));
+    ok(output(context.scopectl().args([
+        "install",
+        "--offline",
+        "glow",
+        "--registry",
+        "fixture",
+    ])));
 
     let missing = output(context.scopectl().args([
         "install",
