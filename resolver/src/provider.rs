@@ -309,7 +309,7 @@ impl<'a, I: Index + ?Sized> Provider<'a, I> {
     pub(crate) fn written(&self) -> Result<Written, IndexError> {
         let mut written = Written::default();
         for (name, req) in &self.request.requirements {
-            let dep = Pkg::Plugin(Arc::from(name.as_str()));
+            let dep = Pkg::Plugin(Arc::from(name.normalized()));
             written.record(&Pkg::Root, &dep, &self.range_of(&dep, req)?, req);
         }
         let seen: Vec<(Arc<str>, u32)> = self.dependencies.borrow().keys().cloned().collect();
@@ -330,6 +330,25 @@ impl<'a, I: Index + ?Sized> Provider<'a, I> {
         Ok(written)
     }
 
+    /// A dependency of a version on its own plugin that the version itself
+    /// does not satisfy makes the version unusable: why, in words. One it
+    /// satisfies says nothing and is ignored.
+    fn unmet_self_dependency(
+        &self,
+        name: &Arc<str>,
+        rank: u32,
+    ) -> Result<Option<String>, IndexError> {
+        let version = self.version(name, rank)?;
+        let manifest = self.manifest(name, &version)?;
+        Ok(manifest
+            .dependencies
+            .iter()
+            .find(|(dep, req)| {
+                *crate::normalize(dep) == **name && !req_to_ranges(req).contains(&version)
+            })
+            .map(|(_, req)| format!("depends on itself at {req}, which it is not")))
+    }
+
     /// What `plugin` at `rank` needs, as the solver sees it; computed once.
     fn plugin_dependencies(
         &self,
@@ -346,7 +365,9 @@ impl<'a, I: Index + ?Sized> Provider<'a, I> {
         for (dep, req) in &manifest.dependencies {
             let dep: Arc<str> = crate::normalize(dep).into();
             if dep == *name {
-                continue; // A crate cannot depend on itself; ignore a stray entry.
+                // On itself: met (and then meaningless) or checked by
+                // `unmet_self_dependency` before this is asked.
+                continue;
             }
             let pkg = Pkg::Plugin(dep);
             let range = self.range_of(&pkg, req)?;
@@ -451,14 +472,19 @@ impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
             Pkg::Root => {
                 let mut deps = Vec::new();
                 for (name, req) in &self.request.requirements {
-                    let pkg = Pkg::Plugin(Arc::from(name.as_str()));
+                    let pkg = Pkg::Plugin(Arc::from(name.normalized()));
                     let range = self.range_of(&pkg, req)?;
                     self.add(&mut deps, pkg, range);
                 }
                 deps
             }
             Pkg::Api | Pkg::Conflict { .. } => Vec::new(),
-            Pkg::Plugin(name) => self.plugin_dependencies(name, *rank)?.as_ref().clone(),
+            Pkg::Plugin(name) => {
+                if let Some(reason) = self.unmet_self_dependency(name, *rank)? {
+                    return Ok(Dependencies::Unavailable(reason));
+                }
+                self.plugin_dependencies(name, *rank)?.as_ref().clone()
+            }
         };
         Ok(Dependencies::Available(deps.into_iter().collect()))
     }

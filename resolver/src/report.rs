@@ -81,15 +81,20 @@ pub(crate) fn explain<I: Index + ?Sized>(
         .iter()
         .filter(|l| l.number.is_some())
         .count();
-    let text = explainer
-        .lines
-        .iter()
-        .map(|line| match line.number {
-            Some(n) if numbered > 0 => format!("({n}) {}", line.text),
-            _ => line.text.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    // A back-reference is numbered at the end of the line it labels, and
+    // each new line of reasoning (one that does not follow from the line
+    // before) starts after a blank line, as pubgrub, dart and uv print them.
+    let mut text = String::new();
+    for (i, line) in explainer.lines.iter().enumerate() {
+        let continues = line.text.starts_with("And because") || line.text.starts_with("So ");
+        if i > 0 {
+            text.push_str(if continues { "\n" } else { "\n\n" });
+        }
+        text.push_str(&line.text);
+        if let (Some(n), true) = (line.number, numbered > 0) {
+            text.push_str(&format!(" ({n})"));
+        }
+    }
     let hint = hint(tree, provider, &explainer.written)?;
     Ok(Report { text, hint })
 }
@@ -192,9 +197,9 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
         };
         let about_own_versions = match other {
             DerivationTree::Derived(_) => true,
-            DerivationTree::External(External::FromDependencyOf(dependent, ..)) => {
-                *dependent == Pkg::Plugin(name.clone())
-            }
+            DerivationTree::External(
+                External::FromDependencyOf(dependent, ..) | External::Custom(dependent, ..),
+            ) => *dependent == Pkg::Plugin(name.clone()),
             DerivationTree::External(_) => false,
         };
         let table = self.provider.table(name)?;
@@ -281,9 +286,10 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
                 if table.versions.is_empty() {
                     format!("no plugin named {name} was found")
                 } else if inside.iter().any(|&r| table.yanked[r]) {
-                    match described.strip_prefix("any version of ") {
-                        Some(name) => format!("every version of {name} is yanked"),
-                        None => format!("every version of {described} is yanked"),
+                    match (described.strip_prefix("any version of "), inside.len()) {
+                        (Some(name), _) => format!("every version of {name} is yanked"),
+                        (None, 1) => format!("{described} is yanked"),
+                        (None, _) => format!("every version of {described} is yanked"),
                     }
                 } else if !inside.is_empty() {
                     format!(
@@ -335,8 +341,10 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
                 };
                 format!("{who} {verb} {}", self.requirement(pkg, dep, range)?)
             }
+            // The provider's only custom reason: a version that depends on
+            // itself at a version it is not.
             External::Custom(pkg, range, reason) => {
-                format!("{} is unavailable: {reason}", self.describe(pkg, range)?)
+                format!("{} {reason}", self.describe(pkg, range)?)
             }
         })
     }
@@ -370,18 +378,29 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
         ) {
             return Ok(format!("{one} {conflict}"));
         }
-        Ok(match (positive.as_slice(), negative.as_slice()) {
-            ([], []) => "no set of plugin versions satisfies plugins.toml".to_owned(),
-            ([], [needed]) => format!("{needed} is needed"),
-            ([one], []) => format!("{one} cannot be used"),
-            ([one], [needed]) => format!("{one} needs {needed}"),
-            (many, []) => format!("{} cannot be used together", many.join(" and ")),
-            (many, needed) => format!(
-                "{} cannot be used together unless {} is chosen",
-                many.join(" and "),
-                needed.join(" and ")
-            ),
-        })
+        // The fact is "not all of these at once": every positive term chosen
+        // and none of the negative ones. So the positive ones together need
+        // at least one of the negative ones: "unless A or B".
+        Ok(render_terms(&positive, &negative))
+    }
+}
+
+/// The sentence for an incompatibility with these positive and negative
+/// terms (each already described).
+fn render_terms(positive: &[String], negative: &[String]) -> String {
+    let either = negative.join(" or ");
+    match (positive, negative) {
+        ([], []) => "no set of plugin versions satisfies plugins.toml".to_owned(),
+        ([], [needed]) => format!("{needed} is needed"),
+        ([], _) => format!("{either} is needed"),
+        ([one], []) => format!("{one} cannot be used"),
+        ([one], [needed]) => format!("{one} needs {needed}"),
+        ([one], _) => format!("{one} cannot be used unless {either} is chosen"),
+        (many, []) => format!("{} cannot be used together", many.join(" and ")),
+        (many, _) => format!(
+            "{} cannot be used together unless {either} is chosen",
+            many.join(" and ")
+        ),
     }
 }
 
@@ -523,7 +542,19 @@ fn hint<I: Index + ?Sized>(
             }
         }
     }
-    Ok("loosen the version requirements in plugins.toml, or run `scopectl update` to let locked plugins move".into())
+    // Locked plugins move only when asked: say so only when one is involved.
+    let locked_involved = externals(tree).iter().any(|e| match e {
+        External::FromDependencyOf(_, _, Pkg::Plugin(name), _)
+        | External::NoVersions(Pkg::Plugin(name), _) => {
+            provider.request.locked.contains_key(name.as_ref())
+        }
+        _ => false,
+    });
+    Ok(if locked_involved {
+        "loosen the version requirements in plugins.toml, or run `scopectl update` to let locked plugins move".into()
+    } else {
+        "loosen the version requirements in plugins.toml".into()
+    })
 }
 
 /// The newest version of `name` whose API requirement matches the host's.
@@ -550,5 +581,55 @@ fn caret(version: &Version) -> String {
         (0, minor, 0) => format!("0.{minor}"),
         (major, minor, 0) if major > 0 => format!("{major}.{minor}"),
         _ => version.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_terms;
+
+    fn words(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Every shape of an incompatibility: no, one or several positive terms
+    /// (plugins chosen) against no, one or several negative ones (plugins
+    /// one of which must be chosen). Several negative terms are
+    /// alternatives: "or", never "and".
+    #[test]
+    fn every_term_shape_reads_as_what_it_means() {
+        for (positive, negative, expected) in [
+            (
+                &[][..],
+                &[][..],
+                "no set of plugin versions satisfies plugins.toml",
+            ),
+            (&[], &["a 1.0.0"], "a 1.0.0 is needed"),
+            (&[], &["a 1.0.0", "b 2.0.0"], "a 1.0.0 or b 2.0.0 is needed"),
+            (&["c 1.0.0"], &[], "c 1.0.0 cannot be used"),
+            (&["c 1.0.0"], &["b 1.0.0"], "c 1.0.0 needs b 1.0.0"),
+            (
+                &["any version of c"],
+                &["a 3.0.0", "b 1.0.0"],
+                "any version of c cannot be used unless a 3.0.0 or b 1.0.0 is chosen",
+            ),
+            (
+                &["a 1.0.0", "b 1.0.0"],
+                &[],
+                "a 1.0.0 and b 1.0.0 cannot be used together",
+            ),
+            (
+                &["a 1.0.0", "b 1.0.0"],
+                &["c 2.0.0"],
+                "a 1.0.0 and b 1.0.0 cannot be used together unless c 2.0.0 is chosen",
+            ),
+            (
+                &["a 1.0.0", "b 1.0.0"],
+                &["c 2.0.0", "d 1.0.0"],
+                "a 1.0.0 and b 1.0.0 cannot be used together unless c 2.0.0 or d 1.0.0 is chosen",
+            ),
+        ] {
+            assert_eq!(render_terms(&words(positive), &words(negative)), expected);
+        }
     }
 }
