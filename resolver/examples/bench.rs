@@ -98,6 +98,39 @@ fn median(mut f: impl FnMut()) -> Duration {
     times[RUNS / 2]
 }
 
+/// `n` plugins `a{i}` whose newest version needs `b{i}` ^2 while `b{i}` is
+/// locked at 1.0.0: every `a{i}` is held back, and each hold is explained
+/// by asking whether a set with the newer version exists.
+fn held(n_plugins: usize) -> (MemoryIndex, Request) {
+    let mut index = MemoryIndex::new();
+    let mut request = Request::new(HOST_API);
+    let plain = || Manifest {
+        dependencies: vec![],
+        api: req("^0.1"),
+        conflicts: vec![],
+    };
+    for i in 0..n_plugins {
+        let (a, b) = (format!("a{i}"), format!("b{i}"));
+        index.add(&a, Version::new(1, 0, 0), false, plain());
+        index.add(
+            &a,
+            Version::new(2, 0, 0),
+            false,
+            Manifest {
+                dependencies: vec![(b.clone(), req("^2"))],
+                ..plain()
+            },
+        );
+        index.add(&b, Version::new(1, 0, 0), false, plain());
+        index.add(&b, Version::new(2, 0, 0), false, plain());
+        request = request
+            .require(&n(&a), req("*"))
+            .require(&n(&b), req("*"))
+            .lock(&n(&b), Version::new(1, 0, 0));
+    }
+    (index, request)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:8.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -144,6 +177,21 @@ fn main() {
         "  heavy backtracking: 20-level chain, only the oldest works:   {}",
         ms(time)
     );
+
+    for plugins in [10, 20] {
+        let (index, request) = held(plugins);
+        let time = median(|| {
+            let resolution = resolve(&index, &request).expect("solvable");
+            assert!(resolution
+                .plugins
+                .values()
+                .any(|p| matches!(p.choice, scope_resolver::Choice::Held { .. })));
+        });
+        println!(
+            "  {plugins} plugins each held back by a locked one, with reasons:  {}",
+            ms(time)
+        );
+    }
 
     // Reports: resolution plus rendering, for failures of several shapes.
     let (mut index, _) = universe(1000, false, 3);

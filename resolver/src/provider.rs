@@ -416,7 +416,7 @@ impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
     type M = String;
     type Err = IndexError;
     /// Tier (forced packages, then packages with no or one candidate), conflicts, fewer candidates.
-    type Priority = (u8, u32, Reverse<usize>);
+    type Priority = (u8, u8, u32, Reverse<usize>);
 
     fn prioritize(
         &self,
@@ -425,7 +425,7 @@ impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
         stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
         let Pkg::Plugin(name) = package else {
-            return (3, 0, Reverse(0));
+            return (3, 0, 0, Reverse(0));
         };
         let count = self
             .table(name)
@@ -440,7 +440,21 @@ impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
             1 => 1,
             _ => 0,
         };
-        (tier, stats.conflict_count(), Reverse(count))
+        // A locked plugin that may keep its version is decided first, so
+        // that another plugin's newer version never moves it unless no
+        // other set works (SPEC: locked versions are preferred).
+        let keeps_lock = !self.request.unlocks(name)
+            && self
+                .table(name)
+                .ok()
+                .and_then(|t| t.locked)
+                .is_some_and(|rank| range.contains(&rank));
+        (
+            tier,
+            u8::from(keeps_lock),
+            stats.conflict_count(),
+            Reverse(count),
+        )
     }
 
     fn choose_version(&self, package: &Pkg, range: &Range) -> Result<Option<u32>, IndexError> {

@@ -87,6 +87,18 @@ pub fn resolve<I: Index + ?Sized>(
     index: &I,
     request: &Request,
 ) -> Result<Resolution, ResolveError> {
+    let (chosen, known) = choose(index, request)?;
+    build(&Provider::new(index, request, known), chosen)
+}
+
+/// The solve alone: the chosen versions (by normalised name) and the
+/// conflicts it learned, without explaining any choice. Explanations that
+/// need to know whether some other set works call this, so explaining one
+/// held plugin never explains all the others again.
+fn choose<I: Index + ?Sized>(
+    index: &I,
+    request: &Request,
+) -> Result<(BTreeMap<String, Version>, BTreeSet<(Arc<str>, Arc<str>)>), ResolveError> {
     let mut known = BTreeSet::new();
     loop {
         let provider = Provider::new(index, request, known.clone());
@@ -106,7 +118,7 @@ pub fn resolve<I: Index + ?Sized>(
                         chosen.insert(name.to_string(), provider.version(&name, rank)?);
                     }
                 }
-                return build(&provider, chosen);
+                return Ok((chosen, known));
             }
             Err(PubGrubError::NoSolution(tree)) => {
                 return Err(ResolveError::NoSolution(report::explain(&tree, &provider)?));
@@ -290,7 +302,7 @@ impl<I: Index + ?Sized> World<'_, '_, I> {
             crate::plugin_name(&p)?,
             semver::VersionReq::parse(&format!("={version}")).expect("a version is a requirement"),
         );
-        match resolve(self.provider.index, &pinned) {
+        match choose(self.provider.index, &pinned) {
             Err(ResolveError::NoSolution(report)) => Ok(Constraint::Unsolvable {
                 report: report.text,
             }),
