@@ -131,6 +131,56 @@ fn held(n_plugins: usize) -> (MemoryIndex, Request) {
     (index, request)
 }
 
+/// The universe behind pubgrub issue 293, as reconstructed from cargo's
+/// `resolving_with_constrained_cousins_backtrack`: 100 levels of 49
+/// versions that each need the next level, the last needing
+/// `constrained >=1.1.0, <=2.0.0`, while `cloaking` needs
+/// `constrained ~1.0.0`. About 5,000 versions, every one a way to fail.
+pub fn constrained_cousins(depth: usize, branching: u64) -> (MemoryIndex, Request) {
+    let mut index = MemoryIndex::new();
+    let plain = |dependencies: Vec<(String, VersionReq)>| Manifest {
+        dependencies,
+        api: req("^0.1"),
+        conflicts: vec![],
+    };
+    for level in 0..=depth {
+        for v in 1..branching {
+            let dependency = if level < depth {
+                (format!("trap{}", level + 1), req("*"))
+            } else {
+                ("constrained".to_owned(), req(">=1.1.0, <=2.0.0"))
+            };
+            index.add(
+                &format!("trap{level}"),
+                Version::new(1, 0, v),
+                false,
+                plain(vec![dependency]),
+            );
+        }
+    }
+    for v in 1..branching + 10 {
+        index.add("constrained", Version::new(1, 0, v), false, plain(vec![]));
+    }
+    for version in ["1.1.0", "2.0.0", "2.0.1"] {
+        index.add(
+            "constrained",
+            Version::parse(version).unwrap(),
+            false,
+            plain(vec![]),
+        );
+    }
+    index.add(
+        "cloaking",
+        Version::new(1, 0, 0),
+        false,
+        plain(vec![("constrained".to_owned(), req("~1.0.0"))]),
+    );
+    let request = Request::new(HOST_API)
+        .require(&n("trap0"), req("*"))
+        .require(&n("cloaking"), req("*"));
+    (index, request)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:8.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -236,6 +286,17 @@ fn main() {
     });
     println!(
         "  report: the backtracking chain with nothing left that works: {}",
+        ms(time)
+    );
+
+    let (index, request) = constrained_cousins(100, 50);
+    let mut lines = 0;
+    let time = median(|| match resolve(&index, &request) {
+        Err(ResolveError::NoSolution(report)) => lines = report.text.lines().count(),
+        other => panic!("no solution expected: {other:?}"),
+    });
+    println!(
+        "  report: constrained cousins (pubgrub #293), 100 x 50 ({lines} lines): {}",
         ms(time)
     );
 

@@ -38,9 +38,30 @@ impl fmt::Display for Report {
     }
 }
 
+#[derive(Clone)]
 struct Line {
     text: String,
     number: Option<usize>,
+}
+
+/// The most lines a report prints: where its reasoning starts (the root
+/// cause, first) and where it ends (the conclusion, last), with what lies
+/// between counted rather than printed.
+const MAX_LINES: usize = 200;
+
+fn bounded(lines: &[Line]) -> Vec<Line> {
+    if lines.len() <= MAX_LINES {
+        return lines.to_vec();
+    }
+    let (head, tail) = (MAX_LINES / 2, MAX_LINES / 2);
+    let left_out = lines.len() - head - tail;
+    let mut kept = lines[..head].to_vec();
+    kept.push(Line {
+        text: format!("… {left_out} more lines of this reasoning are left out here …"),
+        number: None,
+    });
+    kept.extend_from_slice(&lines[lines.len() - tail..]);
+    kept
 }
 
 struct Explainer<'p, 'a, I: Index + ?Sized> {
@@ -49,6 +70,8 @@ struct Explainer<'p, 'a, I: Index + ?Sized> {
     lines: Vec<Line>,
     /// Which line explains each derived node (by address).
     line_of: HashMap<usize, usize>,
+    /// Self-contained lines by their text.
+    line_by_text: HashMap<String, usize>,
 }
 
 fn key(node: &Node) -> usize {
@@ -65,6 +88,7 @@ pub(crate) fn explain<I: Index + ?Sized>(
         written: provider.written()?,
         lines: Vec::new(),
         line_of: HashMap::new(),
+        line_by_text: HashMap::new(),
     };
     match tree {
         DerivationTree::External(external) => {
@@ -81,12 +105,15 @@ pub(crate) fn explain<I: Index + ?Sized>(
         .iter()
         .filter(|l| l.number.is_some())
         .count();
+    let lines = bounded(&explainer.lines);
     // A back-reference is numbered at the end of the line it labels, and
     // each new line of reasoning (one that does not follow from the line
     // before) starts after a blank line, as pubgrub, dart and uv print them.
     let mut text = String::new();
-    for (i, line) in explainer.lines.iter().enumerate() {
-        let continues = line.text.starts_with("And because") || line.text.starts_with("So ");
+    for (i, line) in lines.iter().enumerate() {
+        let continues = ["And because", "So ", "…"]
+            .iter()
+            .any(|start| line.text.starts_with(start));
         if i > 0 {
             text.push_str(if continues { "\n" } else { "\n\n" });
         }
@@ -183,6 +210,16 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
             (false, [fact]) if derived_count == 0 => format!("{fact}."),
             (false, causes) => format!("Because {}, {conclusion}.", causes.join(" and ")),
         };
+        // The same fact reached along another path is referred back to, not
+        // told again (a line that starts "And"/"So" depends on the one
+        // before it, so only self-contained ones are shared).
+        if !follows_previous {
+            if let Some(&line) = self.line_by_text.get(&text) {
+                self.line_of.insert(key(node), line);
+                return Ok(());
+            }
+            self.line_by_text.insert(text.clone(), self.lines.len());
+        }
         self.line_of.insert(key(node), self.lines.len());
         self.lines.push(Line { text, number: None });
         Ok(())

@@ -91,6 +91,11 @@ pub fn resolve<I: Index + ?Sized>(
     build(&Provider::new(index, request, known), chosen)
 }
 
+/// Chosen versions by normalised name.
+type Chosen = BTreeMap<String, Version>;
+/// Conflicts (declarer, other) a solve has learned of.
+type KnownConflicts = BTreeSet<(Arc<str>, Arc<str>)>;
+
 /// The solve alone: the chosen versions (by normalised name) and the
 /// conflicts it learned, without explaining any choice. Explanations that
 /// need to know whether some other set works call this, so explaining one
@@ -98,7 +103,7 @@ pub fn resolve<I: Index + ?Sized>(
 fn choose<I: Index + ?Sized>(
     index: &I,
     request: &Request,
-) -> Result<(BTreeMap<String, Version>, BTreeSet<(Arc<str>, Arc<str>)>), ResolveError> {
+) -> Result<(Chosen, KnownConflicts), ResolveError> {
     let mut known = BTreeSet::new();
     loop {
         let provider = Provider::new(index, request, known.clone());
