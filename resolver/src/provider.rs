@@ -98,6 +98,20 @@ impl Written {
                 .get(&(dependent.clone(), dep.clone(), range.clone())),
             None => self.by_dependency.get(&(dep.clone(), range.clone())),
         }?;
+        // Requirements one of which allows everything the others do say
+        // the same as that one (`>=3.10 or >=3.11` is `>=3.10`).
+        let reqs: Vec<(&String, Ranges<Version>)> = texts
+            .iter()
+            .filter_map(|t| Some((t, req_to_ranges(&VersionReq::parse(t).ok()?))))
+            .collect();
+        if reqs.len() == texts.len() {
+            let union = reqs
+                .iter()
+                .fold(Ranges::empty(), |acc, (_, r)| acc.union(r));
+            if let Some((widest, _)) = reqs.iter().find(|(_, r)| *r == union) {
+                return Some((*widest).clone());
+            }
+        }
         Some(texts.iter().cloned().collect::<Vec<_>>().join(" or "))
     }
 
@@ -501,5 +515,29 @@ impl<I: Index + ?Sized> DependencyProvider for Provider<'_, I> {
             }
         };
         Ok(Dependencies::Available(deps.into_iter().collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_that_allow_the_same_versions_are_named_by_the_widest() {
+        let mut written = Written::default();
+        let lib = Pkg::Plugin(Arc::from("lib"));
+        let range: Range = Ranges::singleton(0u32);
+        for (who, req) in [("a", ">=3.11"), ("b", ">=3.10"), ("c", ">=3.12")] {
+            let dependent = Pkg::Plugin(Arc::from(who));
+            written.record(&dependent, &lib, &range, &VersionReq::parse(req).unwrap());
+        }
+        assert_eq!(written.get(None, &lib, &range).as_deref(), Some(">=3.10"));
+        // Requirements of which none covers the others stay alternatives.
+        let mut apart = Written::default();
+        for (who, req) in [("a", "^1"), ("b", "^2")] {
+            let dependent = Pkg::Plugin(Arc::from(who));
+            apart.record(&dependent, &lib, &range, &VersionReq::parse(req).unwrap());
+        }
+        assert_eq!(apart.get(None, &lib, &range).as_deref(), Some("^1 or ^2"));
     }
 }

@@ -575,7 +575,20 @@ fn hint<I: Index + ?Sized>(
             let yanked =
                 (0..table.versions.len()).any(|r| table.yanked[r] && range.contains(&(r as u32)));
             if yanked {
-                return Ok(format!("yanked versions of {name} are used only when already locked; ask for a version that is not yanked"));
+                // Who asked for the yanked versions: the user, or a plugin.
+                let asked_by = facts.iter().find_map(|fact| match fact {
+                    External::FromDependencyOf(
+                        dependent @ Pkg::Plugin(_),
+                        _,
+                        Pkg::Plugin(dep),
+                        _,
+                    ) if dep == name => Some(dependent.to_string()),
+                    _ => None,
+                });
+                return Ok(match asked_by {
+                    Some(dependent) => format!("yanked versions of {name} are used only when already locked; {dependent} asks for one: ask for a version of {dependent} that does not"),
+                    None => format!("yanked versions of {name} are used only when already locked; ask for a version that is not yanked"),
+                });
             }
         }
     }
