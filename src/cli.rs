@@ -17,6 +17,7 @@ pub struct Cli {
 
 /// Flags every command takes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The home directory holding plugins.toml, resolved.lock and generations
     /// [default: $SCOPE_HOME, else ~/.scope]
@@ -31,15 +32,18 @@ pub struct GlobalArgs {
     /// --locked and --offline together
     #[arg(long, global = true)]
     pub frozen: bool,
-    /// Print errors only
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Print more detail
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Print only data and errors (-qq: errors only)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Print more: cargo's build output (-vv: also every command run)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// When to use colour
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Draw no progress bars (as SCOPE_NO_PROGRESS=1)
+    #[arg(long, global = true)]
+    pub no_progress: bool,
 }
 
 /// `--color`.

@@ -39,8 +39,9 @@ impl PluginCrate {
     /// Reads the crate in `dir`; refuses a directory that is not a crate or
     /// whose crate is not a plugin.
     pub fn read(dir: &Path) -> Result<PluginCrate> {
+        // One message for one problem: not fs-err's own beneath it.
         let dir = fs_err::canonicalize(dir)
-            .with_context(|| format!("plugin directory `{}` does not exist", dir.display()))?;
+            .map_err(|_| anyhow::anyhow!("plugin directory `{}` does not exist", dir.display()))?;
         let manifest = dir.join("Cargo.toml");
         if !manifest.is_file() {
             bail!(

@@ -14,6 +14,11 @@ pub trait Reporter: Send + Sync {
     fn warn(&self, message: &str);
     /// The operation waits for another one (the home's lock).
     fn blocking(&self, message: &str);
+    /// Output of a tool the operation runs (cargo's messages), for whoever
+    /// asked to see it.
+    fn output(&self, text: &str);
+    /// A command the operation is about to run, for whoever asked to see it.
+    fn running(&self, command: &str);
     /// Whether progress is shown at all; an operation may skip the work of
     /// counting steps when it is not.
     fn shows_progress(&self) -> bool;
@@ -39,6 +44,8 @@ impl Reporter for Silent {
     fn detail(&self, _: &str, _: &str) {}
     fn warn(&self, _: &str) {}
     fn blocking(&self, _: &str) {}
+    fn output(&self, _: &str) {}
+    fn running(&self, _: &str) {}
     fn shows_progress(&self) -> bool {
         false
     }

@@ -170,9 +170,11 @@ impl Settings {
             ColorChoice::Auto => None,
         };
         let verbosity = match (global.quiet, global.verbose) {
-            (true, _) => Verbosity::Quiet,
-            (_, true) => Verbosity::Verbose,
-            _ => Verbosity::Normal,
+            (0, 0) => Verbosity::Normal,
+            (1, _) => Verbosity::Quiet,
+            (_, 0) => Verbosity::Silent,
+            (_, 1) => Verbosity::Verbose,
+            _ => Verbosity::Trace,
         };
         Ok(Settings {
             home,
@@ -190,7 +192,7 @@ impl Settings {
             output: OutputSettings {
                 verbosity,
                 color,
-                progress: var("SCOPE_NO_PROGRESS").is_none(),
+                progress: !global.no_progress && var("SCOPE_NO_PROGRESS").is_none(),
             },
             command_line: command_line(argv),
             working_dir: std::env::current_dir().context("cannot read the working directory")?,

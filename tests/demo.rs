@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{output, stderr, stdout, TestContext};
+use support::{output, stderr, TestContext};
 
 #[test]
 fn demo_builds_a_host_writes_a_video_and_reuses_its_build() {
@@ -14,14 +14,14 @@ fn demo_builds_a_host_writes_a_video_and_reuses_its_build() {
     assert!(first.status.success(), "{}", stderr(&first));
     let home = context.home();
     let video = home.join("demo.y4m");
-    assert!(stdout(&first).contains(&format!(
+    assert!(stderr(&first).contains(&format!(
         "Wrote 12 frames of 512x512 video to {}",
         video.display()
     )));
     assert!(
-        stdout(&first).contains("run --pipeline color-generator --pipeline invert"),
+        stderr(&first).contains("run --pipeline color-generator --pipeline invert"),
         "{}",
-        stdout(&first)
+        stderr(&first)
     );
 
     assert_eq!(

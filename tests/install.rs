@@ -348,7 +348,12 @@ fn no_build_records_the_change_and_sync_builds_it() {
         "--no-build",
         &fixture("fixtures/plugins/color-generator"),
     ])));
-    assert_eq!(stdout(&out), "+ color-generator v0.1.0\n");
+    assert_eq!(stdout(&out), "", "stdout carries data only");
+    assert!(
+        stderr(&out).starts_with("+ color-generator v0.1.0\n"),
+        "{}",
+        stderr(&out)
+    );
     assert!(
         stderr(&out).contains("run `scopectl sync` to build the host"),
         "{}",

@@ -207,9 +207,9 @@ fn a_committed_lock_rebuilds_the_same_crates_and_locked_refuses_to_drift() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(built_helper(&b), "1.1.0");
     assert!(
-        support::stdout(&out).contains("~ crate helper v1.0.0 -> v1.1.0"),
+        stderr(&out).contains("~ crate helper v1.0.0 -> v1.1.0"),
         "{}",
-        support::stdout(&out)
+        stderr(&out)
     );
     drop(s.server);
 }

@@ -64,3 +64,35 @@ fn bad_names_and_occupied_directories_are_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_next_step_installs_the_directory_and_scopes_own_names_are_refused() {
+    let context = TestContext::new();
+    let out = output(
+        context
+            .scopectl()
+            .args(["new", "my-fx"])
+            .current_dir(context.temp.path()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        support::stdout(&out),
+        "",
+        "the next steps are messages, on stderr"
+    );
+    // `scopectl install my-fx` would ask the registry; the directory it is.
+    assert!(
+        stderr(&out).contains("  scopectl install ./my-fx\n"),
+        "{}",
+        stderr(&out)
+    );
+    for reserved in ["scope-plugin-api", "scope_host", "scopectl"] {
+        let out = output(context.scopectl().args(["new", reserved]));
+        assert_eq!(out.status.code(), Some(1), "{reserved}");
+        assert!(
+            stderr(&out).contains("that name belongs to Scope itself"),
+            "{reserved}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -128,3 +128,43 @@ fn plans_documents_and_refusals_of_a_home_with_plugins() {
     let out = output(context.scopectl().args(["why", "scope-invert"]));
     insta::assert_snapshot!("why", shown(&context, &out));
 }
+
+#[test]
+fn a_missing_home_is_named_and_never_created_by_a_reader() {
+    let context = TestContext::new();
+    for (name, args) in [
+        ("list_without_a_home", &["list"][..]),
+        ("history_without_a_home", &["history", "--json"]),
+        ("doctor_without_a_home", &["doctor"]),
+    ] {
+        let out = output(context.scopectl().args(args));
+        insta::assert_snapshot!(name, shown(&context, &out));
+    }
+    assert!(!context.home().exists(), "no reader created the home");
+    let out = output(context.scopectl().args([
+        "install",
+        "--dry-run",
+        &fixture("fixtures/plugins/invert"),
+    ]));
+    assert!(out.status.success(), "{}", shown(&context, &out));
+    assert!(!context.home().exists(), "nor did a dry run");
+}
+
+#[test]
+fn conventions_quiet_levels_causes_and_empty_answers() {
+    let context = TestContext::new();
+    fs_err::create_dir_all(context.home()).unwrap();
+    let out = output(context.scopectl().args(["pipelines", "--json"]));
+    insta::assert_snapshot!("pipelines_json_on_an_empty_home", shown(&context, &out));
+    let out = output(context.scopectl().args(["-qq", "uninstall", "nope"]));
+    insta::assert_snapshot!("quiet_twice", shown(&context, &out));
+    let out = output(context.scopectl().args(["-vv", "list"]));
+    assert!(out.status.success(), "-vv counts");
+    fs_err::write(
+        context.home().join("plugins.toml"),
+        "[plugins]\nfx = { path = \"/nowhere/fx\" }\n",
+    )
+    .unwrap();
+    let out = output(context.scopectl().arg("sync"));
+    insta::assert_snapshot!("caused_by", shown(&context, &out));
+}

@@ -64,25 +64,25 @@ pub fn demo(context: &Context, args: &DemoArgs) -> Result<ExitCode> {
 
     let shown_args: Vec<String> = run_args.iter().map(|a| shell_word(a)).collect();
     let host = shell_word(&home.host_path().to_string_lossy());
-    println!(
+    printer.plan(&format!(
         "Wrote {} frames of 512x512 video to {}",
         args.frames,
         output.display()
-    );
-    println!(
+    ));
+    printer.plan(&format!(
         "Home {} is at generation {generation}. Its pipelines and their parameters:",
         home.root().display()
-    );
-    println!();
-    println!("  {host} pipelines");
-    println!();
-    println!("To do it by hand:");
-    println!("  {host} {}", shown_args.join(" "));
-    println!(
+    ));
+    printer.plan("");
+    printer.plan(&format!("  {host} pipelines"));
+    printer.plan("");
+    printer.plan("To do it by hand:");
+    printer.plan(&format!("  {host} {}", shown_args.join(" ")));
+    printer.plan(&format!(
         "  ffplay {}        # or: mpv {}",
         output.display(),
         output.display()
-    );
-    println!("  {host} run --input testsrc --pipeline invert --pipeline temporal-blend --frames 120 --output - | ffplay -");
+    ));
+    printer.plan(&format!("  {host} run --input testsrc --pipeline invert --pipeline temporal-blend --frames 120 --output - | ffplay -"));
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@ use crate::home::Transaction;
 use crate::ops::doctor::{diagnose, repair, Check};
 
 pub fn doctor(context: &Context, fix: bool) -> Result<ExitCode> {
-    let home = context.home()?;
+    let home = context.existing_home()?;
     let checks = diagnose(&home, &context.settings);
     let repairable = checks
         .iter()

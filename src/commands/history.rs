@@ -9,7 +9,7 @@ use crate::documents::to_line;
 use crate::ops::inspect;
 
 pub fn history(context: &Context, json: bool) -> Result<ExitCode> {
-    let home = context.home()?;
+    let home = context.existing_home()?;
     let document = inspect::history(&home)?;
     if json {
         println!("{}", to_line(&document));

@@ -6,12 +6,17 @@ use anyhow::Result;
 
 use super::{names, render, Context};
 use crate::cli::InstallArgs;
+use crate::home::Home;
 use crate::ops::change::{change, ChangeRequest, Edit, Mode};
 use crate::ops::sources::absolute;
 use crate::spec::{self, RefFlags};
 
 pub fn install(context: &Context, args: &InstallArgs) -> Result<ExitCode> {
-    let home = context.home()?;
+    let home = if args.dry_run {
+        Home::at(&context.settings.home)
+    } else {
+        context.home()?
+    };
     let flags = RefFlags {
         branch: args.branch.clone(),
         tag: args.tag.clone(),

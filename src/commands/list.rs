@@ -7,10 +7,9 @@ use anyhow::Result;
 use super::Context;
 use crate::documents::to_line;
 use crate::ops::inspect;
-use crate::output::error::Hinted;
 
 pub fn list(context: &Context, json: bool) -> Result<ExitCode> {
-    let home = context.home()?;
+    let home = context.existing_home()?;
     let document = inspect::list(&home)?;
     if json {
         println!("{}", to_line(&document));
@@ -38,14 +37,25 @@ pub fn list(context: &Context, json: bool) -> Result<ExitCode> {
 
 /// Asks the active host for its pipelines.
 pub fn pipelines(context: &Context, json: bool) -> Result<ExitCode> {
-    let home = context.home()?;
+    let home = context.existing_home()?;
     let host = home.host_path();
     if !host.exists() {
-        return Err(Hinted::new(
-            format!("no host in {}: nothing is installed", home.root().display()),
-            "install a plugin first, e.g. `scopectl install ./my-plugin`",
-        )
-        .into());
+        // No plugins, so no pipelines: an answer, not an error.
+        if json {
+            let empty = crate::documents::PipelinesDocument {
+                version: crate::documents::DOCUMENT_VERSION,
+                api_version: scope_plugin_api::API_VERSION.to_owned(),
+                pipelines: Vec::new(),
+                errors: Vec::new(),
+            };
+            println!("{}", to_line(&empty));
+        } else {
+            eprintln!(
+                "No plugins installed in {}, so no pipelines.",
+                home.root().display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let mut command = std::process::Command::new(&host);
     command.arg("pipelines");

@@ -44,6 +44,11 @@ impl Context {
         Home::open(&self.settings.home)
     }
 
+    /// The home, which must exist (read-only commands).
+    pub fn existing_home(&self) -> Result<Home> {
+        Home::existing(&self.settings.home)
+    }
+
     /// The printer as the reporter operations take.
     pub fn reporter(&self) -> Arc<dyn Reporter> {
         Arc::new(self.printer.clone())
@@ -109,7 +114,7 @@ pub fn render(outcome: Outcome, context: &Context, home: &Home) -> ExitCode {
         Outcome::Unchanged { .. } => printer.status("Fresh", "nothing to change"),
         Outcome::WouldChange(changes) => {
             for change in &changes {
-                println!("{change}");
+                printer.plan(change);
             }
             printer.status(
                 "Dry run",
@@ -122,14 +127,14 @@ pub fn render(outcome: Outcome, context: &Context, home: &Home) -> ExitCode {
         } => {
             // What moved goes to stdout, as a script would want it.
             for change in &changes {
-                println!("{change}");
+                printer.plan(change);
             }
             printer.status("Activated", format!("generation {generation}"));
             crate::supervise::notify(home, printer);
         }
         Outcome::Recorded(changes) => {
             for change in &changes {
-                println!("{change}");
+                printer.plan(change);
             }
             printer.status(
                 "Recorded",

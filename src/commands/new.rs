@@ -51,9 +51,16 @@ pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCod
     context
         .printer
         .status("Created", format!("plugin `{name}` in {}", dir.display()));
-    println!("Next:");
-    println!("  cd {} && cargo test", dir.display());
-    println!("  scopectl install {}", dir.display());
+    // A path that a spec reads as a directory, never as a registry name.
+    let shown = if dir.is_absolute() || dir.starts_with(".") {
+        dir.display().to_string()
+    } else {
+        format!("./{}", dir.display())
+    };
+    let printer = &context.printer;
+    printer.plan("Next:");
+    printer.plan(&format!("  cd {shown} && cargo test"));
+    printer.plan(&format!("  scopectl install {shown}"));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,7 @@ use scope_resolver::Unlock;
 
 use super::{names, render, Context};
 use crate::documents::to_line;
+use crate::home::Home;
 use crate::ops::change::{change, not_installed, ChangeRequest, Mode};
 use crate::ops::check::{check as check_updates, crate_updates};
 
@@ -16,7 +17,11 @@ const UPDATES: u8 = 10;
 /// Moves the named plugins (all when none are named) to the newest
 /// versions the constraints allow.
 pub fn update(context: &Context, wanted: &[String], dry_run: bool) -> Result<ExitCode> {
-    let home = context.home()?;
+    let home = if dry_run {
+        Home::at(&context.settings.home)
+    } else {
+        context.home()?
+    };
     let wanted = names(wanted)?;
     let unlock = if wanted.is_empty() {
         Unlock::All
@@ -41,7 +46,7 @@ pub fn update(context: &Context, wanted: &[String], dry_run: bool) -> Result<Exi
 
 /// Reports available updates: exit 10 when there are some, 1 when a check failed.
 pub fn check(context: &Context, wanted: &[String], json: bool) -> Result<ExitCode> {
-    let home = context.home()?;
+    let home = context.existing_home()?;
     let (settings, reporter) = (&context.settings, context.reporter());
     let mut document = check_updates(&home, settings, reporter.clone(), &names(wanted)?)?;
     // Third-party crates when every plugin is asked about, as `update` moves them then.

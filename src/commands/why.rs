@@ -8,7 +8,7 @@ use super::Context;
 use crate::ops::inspect;
 
 pub fn why(context: &Context, name: &str) -> Result<ExitCode> {
-    let home = context.home()?;
+    let home = context.existing_home()?;
     let name = scope_name::PluginName::new(name)?;
     let why = inspect::why(&home, &context.settings, context.reporter(), &name)?;
     println!("{} v{}", why.name.normalized(), why.version);

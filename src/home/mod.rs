@@ -66,6 +66,31 @@ impl Home {
         })
     }
 
+    /// The home at `location` as it is, for reading only: a home that does
+    /// not exist is not created (it reads as empty). `--dry-run` uses it.
+    pub fn at(location: &HomeLocation) -> Home {
+        Home {
+            root: fs_err::canonicalize(&location.root).unwrap_or_else(|_| location.root.clone()),
+        }
+    }
+
+    /// The home at `location`, which must exist: read-only commands never
+    /// create one, so a mistyped `SCOPE_HOME` is not taken for an empty install.
+    pub fn existing(location: &HomeLocation) -> Result<Home> {
+        match fs_err::canonicalize(&location.root) {
+            Ok(root) if root.is_dir() => Ok(Home { root }),
+            _ => Err(crate::output::error::Hinted::new(
+                format!(
+                    "no home at {} (from {})",
+                    location.root.display(),
+                    location.from
+                ),
+                "check --home and SCOPE_HOME; a home is created by the first install",
+            )
+            .into()),
+        }
+    }
+
     /// The directory itself.
     pub fn root(&self) -> &Path {
         &self.root

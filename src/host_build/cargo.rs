@@ -1,8 +1,10 @@
 //! Running cargo on the generated host crate.
 
+use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cargo_metadata::{Message, MetadataCommand, PackageId, TargetKind};
@@ -14,6 +16,9 @@ use crate::output::error::Hinted;
 use crate::plugin_crate::PluginCrate;
 use crate::reporter::Reporter;
 use crate::settings::Profile;
+
+/// How often a plain progress line is printed when no bar is drawn.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// A host build that failed, with what cargo and the compiler said.
 #[derive(Debug)]
@@ -88,6 +93,7 @@ pub fn build(
     if let Graph::Locked(_) = graph {
         command.arg("--locked");
     }
+    reporter.running(&format!("{command:?}"));
     let mut child = command.spawn().map_err(describe_spawn_error)?;
     let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
@@ -102,12 +108,24 @@ pub fn build(
     let mut binary = None;
     let mut diagnostics = String::new();
     let mut failed_plugins = Vec::new();
+    let mut warnings: BTreeMap<String, usize> = BTreeMap::new();
+    // Off a terminal (CI logs), a plain line now and then instead of a bar.
+    let mut compiled = 0;
+    let mut last_line = Instant::now();
     for message in Message::parse_stream(BufReader::new(stdout)) {
         match message.context("cannot read cargo's output")? {
             Message::CompilerArtifact(artifact) => {
                 if !artifact.target.kind.contains(&TargetKind::CustomBuild) {
                     bar.inc(1);
                     bar.set_message(&artifact.target.name);
+                    compiled += 1;
+                    if !reporter.shows_progress() && last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
+                        last_line = Instant::now();
+                        reporter.status(
+                            "Compiling",
+                            &format!("{compiled} crates so far (now {})", artifact.target.name),
+                        );
+                    }
                 }
                 if artifact.target.name == bin_name {
                     binary = artifact.executable.map(|p| p.into_std_path_buf());
@@ -125,12 +143,28 @@ pub fn build(
                     diagnostics.push_str(rendered);
                 }
             }
+            Message::CompilerMessage(msg) => {
+                if let Some(rendered) = &msg.message.rendered {
+                    reporter.output(rendered);
+                }
+                let warning =
+                    msg.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Warning;
+                if let (true, Some(plugin)) = (warning, plugin_of(plugins, &msg.package_id)) {
+                    *warnings.entry(plugin).or_default() += 1;
+                }
+            }
             _ => {}
         }
     }
     bar.finish();
+    for (plugin, count) in &warnings {
+        reporter.warn(&format!(
+            "{plugin}: {count} compiler warning(s); run with -v to see them"
+        ));
+    }
     let status = child.wait().context("cargo did not finish")?;
     let cargo_stderr = stderr_reader.join().unwrap_or_default();
+    reporter.output(&cargo_stderr);
     if !status.success() {
         if let (Graph::Locked(recorded), true) = (graph, cargo_stderr.contains("--locked")) {
             return Err(graph_would_change(

@@ -48,10 +48,16 @@ impl Planner<'_> {
                     .push(name.to_string());
                 continue;
             }
-            let found = self
-                .sources
-                .locate(spec)
-                .with_context(|| format!("cannot use plugin `{name}`"))?;
+            let found = self.sources.locate(spec).with_context(|| match spec {
+                PluginSpec::Path { .. } => Hinted::new(
+                    format!("cannot use plugin `{name}`"),
+                    format!("fix its `path` in plugins.toml, or `scopectl uninstall {name}`"),
+                ),
+                _ => Hinted::new(
+                    format!("cannot use plugin `{name}`"),
+                    "check the repository's URL and that it is reachable (or cached, offline)",
+                ),
+            })?;
             if found.krate.plugin_name()? != *name {
                 bail!(
                     "`{}` in plugins.toml points at the crate `{}`; the entry must be named after its crate",

@@ -142,7 +142,13 @@ pub fn absolute(spec: PluginSpec, settings: &Settings) -> Result<PluginSpec> {
         (Ok(rest), Some(home)) => home.join(rest),
         _ => path,
     };
-    let absolute = settings.working_dir.join(expanded);
+    // `./fx` reads as `fx`: no `.` components in what is shown or stored.
+    let absolute: PathBuf = settings
+        .working_dir
+        .join(expanded)
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect();
     let canonical: PathBuf = fs_err::canonicalize(&absolute).map_err(|_| {
         Hinted::new(
             format!("`{}` does not exist", absolute.display()),

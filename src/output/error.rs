@@ -41,12 +41,18 @@ pub fn report(err: &anyhow::Error, color: bool) {
     };
     let _ = writeln!(out, "{label}: {err}");
     let mut hint = None;
-    for cause in err.chain().skip(1) {
-        let _ = writeln!(
-            out,
-            "  Caused by: {}",
-            cause.to_string().replace('\n', "\n  ")
-        );
+    // As cargo prints them: a blank line, `Caused by:`, each cause indented.
+    let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
+    if !causes.is_empty() {
+        let _ = writeln!(out, "\nCaused by:");
+        for cause in causes {
+            let _ = writeln!(out, "  {}", cause.replace('\n', "\n  "));
+        }
+    }
+    // A hint given as context is found on the error itself; one deeper in
+    // the chain, on its cause.
+    if let Some(h) = err.downcast_ref::<Hinted>() {
+        hint = Some(h.hint.clone());
     }
     for cause in err.chain() {
         if let Some(h) = cause.downcast_ref::<Hinted>() {

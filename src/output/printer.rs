@@ -10,15 +10,19 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::reporter::{Progress, Reporter};
 use crate::settings::OutputSettings;
 
-/// How much to say.
+/// How much to say (`-qq`, `-q`, nothing, `-v`, `-vv`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
-    /// Errors only.
+    /// Errors only: not even that a command waits for the home's lock.
+    Silent,
+    /// Data and errors: no status lines, no warnings.
     Quiet,
     /// Status lines.
     Normal,
-    /// Status lines and details.
+    /// Status lines, details and cargo's own output.
     Verbose,
+    /// All that, and every command run.
+    Trace,
 }
 
 /// Writes status lines and hands out progress bars.
@@ -36,7 +40,8 @@ impl Printer {
         Printer {
             verbosity: settings.verbosity,
             color: settings.color.unwrap_or(terminal),
-            progress: terminal && settings.progress && settings.verbosity > Verbosity::Quiet,
+            // A bar only where it can be redrawn, and not over cargo's own lines.
+            progress: terminal && settings.progress && settings.verbosity == Verbosity::Normal,
         }
     }
 
@@ -44,6 +49,14 @@ impl Printer {
     pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
         if self.verbosity >= Verbosity::Normal {
             self.line(verb, message);
+        }
+    }
+
+    /// One line of a plan or of what changed (`+ my-fx v0.1.0`), on stderr
+    /// with the status lines: stdout carries data only.
+    pub fn plan(&self, line: &str) {
+        if self.verbosity >= Verbosity::Normal {
+            let _ = writeln!(std::io::stderr(), "{line}");
         }
     }
 
@@ -65,7 +78,9 @@ impl Printer {
 
     /// A line that must reach the user even when quiet: the wait for a lock.
     pub fn blocking(&self, message: &str) {
-        let _ = writeln!(std::io::stderr(), "{message}");
+        if self.verbosity > Verbosity::Silent {
+            let _ = writeln!(std::io::stderr(), "{message}");
+        }
     }
 
     /// A warning, shown unless quiet.
@@ -92,7 +107,11 @@ impl Printer {
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
             .with_finish(indicatif::ProgressFinish::AndClear);
-        let template = "{prefix:>12.cyan.bold} {bytes} ({bytes_per_sec}) {wide_msg}";
+        let template = if self.color {
+            "{prefix:>12.cyan.bold} {bytes} ({bytes_per_sec}) {wide_msg}"
+        } else {
+            "{prefix:>12} {bytes} ({bytes_per_sec}) {wide_msg}"
+        };
         bar.set_style(ProgressStyle::with_template(template).expect("a valid template"));
         bar.set_prefix(verb.to_owned());
         bar
@@ -104,7 +123,11 @@ impl Printer {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-        let template = "{prefix:>12.cyan.bold} [{bar:30}] {pos}/{len}: {wide_msg}";
+        let template = if self.color {
+            "{prefix:>12.cyan.bold} [{bar:30}] {pos}/{len}: {wide_msg}"
+        } else {
+            "{prefix:>12} [{bar:30}] {pos}/{len}: {wide_msg}"
+        };
         bar.set_style(
             ProgressStyle::with_template(template)
                 .expect("a valid template")
@@ -130,6 +153,18 @@ impl Reporter for Printer {
 
     fn blocking(&self, message: &str) {
         Printer::blocking(self, message);
+    }
+
+    fn output(&self, text: &str) {
+        if self.verbosity >= Verbosity::Verbose {
+            let _ = write!(std::io::stderr(), "{text}");
+        }
+    }
+
+    fn running(&self, command: &str) {
+        if self.verbosity >= Verbosity::Trace {
+            self.line("Running", format!("`{command}`"));
+        }
     }
 
     fn shows_progress(&self) -> bool {
