@@ -46,6 +46,15 @@ pub struct GlobalArgs {
     pub no_progress: bool,
 }
 
+/// `env --shell`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// sh, bash, zsh and other POSIX shells
+    Sh,
+    /// fish
+    Fish,
+}
+
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -143,6 +152,14 @@ pub enum Command {
         /// Fix what is safe to fix, and say what was done
         #[arg(long)]
         repair: bool,
+    },
+    /// Print the line that puts the home's `bin/` (with `scope-host`) on PATH
+    ///
+    /// `eval "$(scopectl env)"` in sh, bash or zsh; `scopectl env --shell fish | source` in fish.
+    Env {
+        /// The shell to print for
+        #[arg(long, value_enum, default_value_t = Shell::Sh)]
+        shell: Shell,
     },
     /// Print shell completions
     Completions {

@@ -71,6 +71,11 @@ fn rollback_switches_to_the_previous_generation_byte_for_byte_without_cargo() {
     let out = output(context.scopectl().args(["rollback", "--to", "3"]));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(active(&home).0, 3);
+    assert!(
+        stderr(&out).contains("Switched from generation 2 to 3"),
+        "a newer generation is not a rollback: {}",
+        stderr(&out)
+    );
     let out = output(context.scopectl().args(["rollback", "--to", "1"]));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(

@@ -204,6 +204,12 @@ fn gc_removes_old_generations_and_the_downloads_only_they_pinned() {
         "{}",
         stderr(&out)
     );
+    // How much it freed: the generation's host and files, and the download.
+    let freed = stderr(&out)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Freed ").map(str::to_owned))
+        .expect("gc says how much it freed");
+    assert!(freed.ends_with("MiB") || freed.ends_with("KiB"), "{freed}");
     assert!(!context.home().join("generations/1").exists());
     assert!(
         context.home().join("generations/2").exists(),

@@ -168,3 +168,15 @@ fn conventions_quiet_levels_causes_and_empty_answers() {
     let out = output(context.scopectl().arg("sync"));
     insta::assert_snapshot!("caused_by", shown(&context, &out));
 }
+
+#[test]
+fn env_prints_the_line_that_puts_the_hosts_directory_on_path() {
+    let context = TestContext::new();
+    let out = output(context.scopectl().arg("env"));
+    insta::assert_snapshot!("env_sh", shown(&context, &out));
+    let out = output(context.scopectl().args(["env", "--shell", "fish"]));
+    insta::assert_snapshot!("env_fish", shown(&context, &out));
+    fs_err::create_dir_all(context.home()).unwrap();
+    let out = output(context.scopectl().arg("run"));
+    insta::assert_snapshot!("run_without_host_arguments", shown(&context, &out));
+}

@@ -7,6 +7,21 @@ use anyhow::Result;
 use super::Context;
 use crate::home::Transaction;
 
+/// `1.5 MiB`, as a person reads sizes.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
     let home = context.home()?;
     let printer = &context.printer;
@@ -28,5 +43,6 @@ pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
             ),
         );
     }
+    printer.status("Freed", human_bytes(collected.bytes));
     Ok(ExitCode::SUCCESS)
 }

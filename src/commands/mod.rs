@@ -89,6 +89,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::New { name, path } => new::new(&context, &name, path.as_deref()),
         Command::Doctor { repair } => doctor::doctor(&context, repair),
         Command::Completions { shell } => completions::completions(shell),
+        Command::Env { shell } => run::env(&context, shell),
         Command::Why { name } => why::why(&context, &name),
         Command::Rollback { to } => rollback::rollback(&context, to),
         Command::History { json } => history::history(&context, json),

@@ -43,8 +43,13 @@ pub fn rollback(context: &Context, to: Option<u64>) -> Result<ExitCode> {
     transaction.switch_to(target)?;
     drop(transaction);
     crate::supervise::notify(&home, printer);
+    let verb = if target < current {
+        "Rolled back"
+    } else {
+        "Switched"
+    };
     printer.status(
-        "Rolled back",
+        verb,
         format!("from generation {current} to {target} ({})", info.command),
     );
     Ok(ExitCode::SUCCESS)

@@ -19,6 +19,8 @@ pub struct Collected {
     pub generations: Vec<u64>,
     /// How many cache entries were deleted.
     pub cache_entries: usize,
+    /// How many bytes the deleted files took.
+    pub bytes: u64,
 }
 
 /// Keeps the current generation and the `keep` newest ones; deletes the
@@ -31,11 +33,14 @@ pub fn gc(transaction: &Transaction<'_>, keep: usize) -> Result<Collected> {
     let mut collected = Collected::default();
     for &n in &generations {
         if Some(n) != current && !newest.contains(&n) {
+            collected.bytes += size_of(&home.generation_dir(n));
             transaction.remove_generation(n)?;
             collected.generations.push(n);
         }
     }
-    collected.cache_entries = collect_cache(home)?;
+    let (entries, bytes) = collect_cache(home)?;
+    collected.cache_entries = entries;
+    collected.bytes += bytes;
     Ok(collected)
 }
 
@@ -70,8 +75,8 @@ fn referenced(home: &Home) -> Result<Referenced> {
     Ok(refs)
 }
 
-/// Removes unreferenced cache entries; returns how many.
-fn collect_cache(home: &Home) -> Result<usize> {
+/// Removes unreferenced cache entries; returns how many, and their bytes.
+fn collect_cache(home: &Home) -> Result<(usize, u64)> {
     let refs = referenced(home)?;
     let name_of = |path: &Path| {
         path.file_name()
@@ -110,14 +115,27 @@ fn collect_cache(home: &Home) -> Result<usize> {
             unreferenced.push(database);
         }
     }
+    let mut bytes = 0;
     for path in &unreferenced {
+        bytes += size_of(path);
         if path.is_dir() {
             fs_err::remove_dir_all(path)?;
         } else {
             fs_err::remove_file(path)?;
         }
     }
-    Ok(unreferenced.len())
+    Ok((unreferenced.len(), bytes))
+}
+
+/// The bytes of the files under `path` (links are not followed).
+fn size_of(path: &Path) -> u64 {
+    let Ok(meta) = fs_err::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    entries(path).iter().map(|p| size_of(p)).sum()
 }
 
 fn entries(dir: &Path) -> Vec<PathBuf> {
