@@ -11,6 +11,7 @@ pub const USAGE: &str = "\
 Usage: scope-host <COMMAND>
 
 Commands:
+  help                  print this help (also `COMMAND --help`)
   pipelines [--json]    list every registered pipeline with its parameters
   self-check [--json]   report each plugin's registration; exit 0 only when all registered
   run --pipeline ID...  run a chain of pipelines over video frames
@@ -98,13 +99,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
         Some(Value(command)) => command.string().map_err(|e| e.to_string())?,
         Some(other) => return Err(other.unexpected().to_string()),
     };
+    if command == "help" {
+        return Ok(Command::Help);
+    }
     let result = match command.as_str() {
         "pipelines" => parse_json_flag(&mut parser).map(|json| Command::Pipelines { json }),
         "self-check" => parse_json_flag(&mut parser).map(|json| Command::SelfCheck { json }),
         "run" => parse_run(&mut parser).map(Command::Run),
         other => return Err(format!("unknown command `{other}`")),
     };
-    result.map_err(|e| e.to_string())
+    match result {
+        Err(e) if e.to_string() == HELP_REQUESTED => Ok(Command::Help),
+        other => other.map_err(|e| e.to_string()),
+    }
 }
 
 fn parse_json_flag(parser: &mut lexopt::Parser) -> Result<bool, lexopt::Error> {
@@ -112,6 +119,7 @@ fn parse_json_flag(parser: &mut lexopt::Parser) -> Result<bool, lexopt::Error> {
     while let Some(arg) = parser.next()? {
         match arg {
             Long("json") => json = true,
+            Short('h') | Long("help") => return Err(help()),
             other => return Err(other.unexpected()),
         }
     }
@@ -133,6 +141,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
     };
     while let Some(arg) = parser.next()? {
         match arg {
+            Short('h') | Long("help") => return Err(help()),
             Long("pipeline") => run.pipelines.push(parser.value()?.string()?),
             Long("input") => {
                 let value = parser.value()?;
@@ -150,14 +159,20 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
                     _ => Output::Path(value),
                 };
             }
-            Long("input-format") => run.input_format = parser.value()?.parse_with(parse_format)?,
-            Long("output-format") => {
-                run.output_format = parser.value()?.parse_with(parse_format)?
+            Long("input-format") => {
+                run.input_format = option(parser, "--input-format", parse_format)?
             }
-            Long("frames") => run.frames = Some(parser.value()?.parse()?),
-            Long("size") => run.size = Some(parser.value()?.parse_with(parse_size)?),
+            Long("output-format") => {
+                run.output_format = option(parser, "--output-format", parse_format)?
+            }
+            Long("frames") => {
+                run.frames = Some(option(parser, "--frames", |s| {
+                    s.parse().map_err(|_| "expected a whole number of frames")
+                })?)
+            }
+            Long("size") => run.size = Some(option(parser, "--size", parse_size)?),
             Long("fps") => {
-                run.fps = Some(parser.value()?.parse_with(|s| {
+                run.fps = Some(option(parser, "--fps", |s| {
                     Rate::parse(s)
                         .ok_or("expected a positive frame rate such as `30` or `30000:1001`")
                 })?);
@@ -168,6 +183,27 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
         }
     }
     Ok(run)
+}
+
+/// `--help` after a command: the caller prints the usage.
+fn help() -> lexopt::Error {
+    lexopt::Error::Custom(HELP_REQUESTED.into())
+}
+
+/// What [`help`] carries, so that `parse` can tell it from a mistake.
+const HELP_REQUESTED: &str = "help requested";
+
+/// The value of `name`, parsed, with errors that name the option.
+fn option<T>(
+    parser: &mut lexopt::Parser,
+    name: &str,
+    parse: impl FnOnce(&str) -> Result<T, &'static str>,
+) -> Result<T, lexopt::Error> {
+    let value = parser.value()?;
+    let text = value.to_string_lossy().into_owned();
+    parse(&text).map_err(|why| {
+        lexopt::Error::Custom(format!("invalid value `{text}` for {name}: {why}").into())
+    })
 }
 
 fn parse_format(text: &str) -> Result<Format, &'static str> {
@@ -215,6 +251,31 @@ mod tests {
         assert_eq!(run.fps, Some(Rate::new(25, 1)));
         assert_eq!(run.sets, ["a.k=1", "j=x"]);
         assert_eq!(run.output_format, Format::Rgb24);
+    }
+
+    #[test]
+    fn help_works_on_every_command() {
+        for args in [
+            "help",
+            "--help",
+            "run --help",
+            "pipelines --help",
+            "self-check -h",
+            "run --pipeline x --help",
+        ] {
+            assert_eq!(parse_str(args), Ok(Command::Help), "{args}");
+        }
+    }
+
+    #[test]
+    fn a_bad_value_names_its_option() {
+        assert_eq!(
+            parse_str("run --size 0x0").unwrap_err(),
+            "invalid value `0x0` for --size: width and height must be between 1 and 16384"
+        );
+        assert!(parse_str("run --frames many")
+            .unwrap_err()
+            .starts_with("invalid value `many` for --frames"));
     }
 
     #[test]

@@ -74,8 +74,8 @@ pub struct Y4mReader<R> {
 impl<R: BufRead> Y4mReader<R> {
     /// Reads and checks the stream header.
     pub fn new(mut input: R) -> Result<Self, VideoError> {
-        let line =
-            read_line(&mut input, 0)?.ok_or_else(|| VideoError::at(0, "the input is empty"))?;
+        check_magic(&mut input)?;
+        let line = read_line(&mut input, 0)?.ok_or_else(|| VideoError::at(0, EMPTY))?;
         let header = parse_header(&line)?;
         let (w, h) = (header.width as usize, header.height as usize);
         let size = w * h + 2 * header.chroma.plane_size(w, h);
@@ -162,6 +162,39 @@ impl<R: BufRead> Y4mReader<R> {
         }
         Frame::from_rgb(width, height, rgb).expect("buffer sized from the header")
     }
+}
+
+const EMPTY: &str = "the input is empty: whatever was to write it wrote nothing (did it fail?)";
+const MAGIC: &[u8] = b"YUV4MPEG2";
+
+/// Refuses a stream that is not YUV4MPEG2 before reading a header line, so
+/// that raw RGB or a container file gets a message about what it is.
+fn check_magic(input: &mut impl BufRead) -> Result<(), VideoError> {
+    let start = input.fill_buf().map_err(|e| VideoError::io(0, e))?;
+    if start.is_empty() {
+        return Err(VideoError::at(0, EMPTY));
+    }
+    let n = start.len().min(MAGIC.len());
+    if start[..n] == MAGIC[..n] {
+        return Ok(());
+    }
+    let shown: String = start
+        .iter()
+        .take(8)
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                (b as char).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect();
+    Err(VideoError::at(
+        0,
+        format!(
+            "not a YUV4MPEG2 stream: it starts with `{shown}`, not `YUV4MPEG2`; for raw RGB give `--input-format rgb24 --size WxH`, for other video convert it: `ffmpeg -i INPUT -f yuv4mpegpipe -pix_fmt yuv420p -`"
+        ),
+    ))
 }
 
 fn parse_header(line: &str) -> Result<Header, VideoError> {
@@ -387,8 +420,21 @@ mod tests {
     #[test]
     fn malformed_input_is_refused_with_a_reason() {
         let cases: &[(&[u8], &str)] = &[
-            (b"", "the input is empty"),
+            (
+                b"",
+                "the input is empty: whatever was to write it wrote nothing (did it fail?)",
+            ),
             (b"RIFF1234\n", "not a YUV4MPEG2 stream"),
+            // Raw RGB, no line breaks: named as such, not "a header line is too long".
+            (
+                &[7u8; 6000],
+                "for raw RGB give `--input-format rgb24 --size WxH`",
+            ),
+            // An mp4's first bytes.
+            (
+                b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00",
+                "it starts with `\\x00\\x00\\x00\\x20ftyp`, not `YUV4MPEG2`",
+            ),
             (b"YUV4MPEG2 W2 H2", "ends inside a header line"),
             (b"YUV4MPEG2 W2 H2 C420p10\n", "only 8-bit streams"),
             (b"YUV4MPEG2 Wtwo H2\n", "bad width `Wtwo`"),
