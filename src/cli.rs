@@ -152,6 +152,9 @@ pub enum Command {
         /// Fix what is safe to fix, and say what was done
         #[arg(long)]
         repair: bool,
+        /// Print one JSON object: {"version":1,"checks":[{"status","message","repairable"}]}
+        #[arg(long)]
+        json: bool,
     },
     /// Print the line that puts the home's `bin/` (with `scope-host`) on PATH
     ///

@@ -57,8 +57,62 @@ pub struct HistoryEntry {
     pub command: String,
     /// What changed, one line each.
     pub changes: Vec<String>,
+    /// The same, structured.
+    pub changed: Vec<ChangeEntry>,
     /// Whether it is active.
     pub current: bool,
+}
+
+/// One change of a generation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeEntry {
+    /// `added`, `removed` or `changed`.
+    pub kind: &'static str,
+    /// `plugin`, or `crate` for a third-party crate of the host.
+    pub what: &'static str,
+    /// Its name.
+    pub name: String,
+    /// The version (or commit) before; none for an addition.
+    pub from: Option<String>,
+    /// The version (or commit) after; none for a removal.
+    pub to: Option<String>,
+}
+
+impl ChangeEntry {
+    /// Reads one of the lines a change records (`+ fx v1.0.0`, `- fx v1.0.0`,
+    /// `~ fx v1.0.0 -> v1.1.0`, `~ fx v0.2.0 (abc -> def)`, `~ crate x v1 -> v2`).
+    pub fn parse(line: &str) -> Option<ChangeEntry> {
+        let (sign, rest) = line.split_once(' ')?;
+        let (what, rest) = match rest.strip_prefix("crate ") {
+            Some(rest) => ("crate", rest),
+            None => ("plugin", rest),
+        };
+        let (name, rest) = rest.split_once(' ')?;
+        let version = |v: &str| v.trim_start_matches('v').to_owned();
+        let (kind, from, to) = match sign {
+            "+" => ("added", None, Some(version(rest))),
+            "-" => ("removed", Some(version(rest)), None),
+            "~" => match rest.split_once(" -> ") {
+                Some((from, to)) if !from.contains('(') => {
+                    ("changed", Some(version(from)), Some(version(to)))
+                }
+                _ => {
+                    // `v0.2.0 (abc -> def)`: the commits moved.
+                    let commits = rest.split_once('(')?.1.trim_end_matches(')');
+                    let (from, to) = commits.split_once(" -> ")?;
+                    ("changed", Some(from.to_owned()), Some(to.to_owned()))
+                }
+            },
+            _ => return None,
+        };
+        Some(ChangeEntry {
+            kind,
+            what,
+            name: name.to_owned(),
+            from,
+            to,
+        })
+    }
 }
 
 /// `scopectl update --check --json`.
@@ -233,4 +287,57 @@ pub struct RegistrationError {
 /// Writes a document as one line of JSON.
 pub fn to_line<T: Serialize>(document: &T) -> String {
     serde_json::to_string(document).expect("documents serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChangeEntry;
+
+    #[test]
+    fn every_recorded_change_line_reads_back_structured() {
+        let read = |line: &str| {
+            let c = ChangeEntry::parse(line).unwrap();
+            (c.kind, c.what, c.name, c.from, c.to)
+        };
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            read("+ fx v1.0.0"),
+            ("added", "plugin", "fx".into(), None, some("1.0.0"))
+        );
+        assert_eq!(
+            read("- fx v1.0.0"),
+            ("removed", "plugin", "fx".into(), some("1.0.0"), None)
+        );
+        assert_eq!(
+            read("~ fx v1.0.0 -> v1.1.0"),
+            (
+                "changed",
+                "plugin",
+                "fx".into(),
+                some("1.0.0"),
+                some("1.1.0")
+            )
+        );
+        assert_eq!(
+            read("~ fx v0.2.0 (abcdef12 -> 12345678)"),
+            (
+                "changed",
+                "plugin",
+                "fx".into(),
+                some("abcdef12"),
+                some("12345678")
+            )
+        );
+        assert_eq!(
+            read("~ crate helper v1.0.0 -> v1.1.0"),
+            (
+                "changed",
+                "crate",
+                "helper".into(),
+                some("1.0.0"),
+                some("1.1.0")
+            )
+        );
+        assert!(ChangeEntry::parse("rebuilt").is_none());
+    }
 }

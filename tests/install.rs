@@ -393,7 +393,10 @@ fn why_names_who_required_a_plugin_and_why_this_version() {
     let text = stdout(&out);
     assert!(text.starts_with("scope-invert v0.2.0\n"), "{text}");
     assert!(
-        text.contains("  you asked for it in plugins.toml: =0.2.0\n"),
+        text.contains(&format!(
+            "  you asked for it in plugins.toml: {}\n",
+            invert()
+        )),
         "{text}"
     );
     assert!(

@@ -8,7 +8,7 @@ use super::Context;
 use crate::home::Transaction;
 use crate::ops::doctor::{diagnose, repair, Check};
 
-pub fn doctor(context: &Context, fix: bool) -> Result<ExitCode> {
+pub fn doctor(context: &Context, fix: bool, json: bool) -> Result<ExitCode> {
     let home = context.existing_home()?;
     let checks = diagnose(&home, &context.settings);
     let repairable = checks
@@ -25,23 +25,38 @@ pub fn doctor(context: &Context, fix: bool) -> Result<ExitCode> {
     } else {
         None
     };
-    let mut remaining = 0;
+    let mut rows = Vec::new();
     for check in checks {
-        match (check, &transaction) {
-            (Check::Ok(what), _) => println!("ok       {what}"),
-            (Check::Note(what), _) => println!("note     {what}"),
+        rows.push(match (check, &transaction) {
+            (Check::Ok(what), _) => ("ok", what, false),
+            (Check::Note(what), _) => ("note", what, false),
             (Check::Problem(what, Some(how)), Some(transaction)) => {
-                println!("repaired {what}: {}", repair(transaction, &how)?);
+                let done = repair(transaction, &how)?;
+                ("repaired", format!("{what}: {done}"), false)
             }
-            (Check::Problem(what, how), _) => {
-                remaining += 1;
-                let fix = if how.is_some() {
-                    " (`scopectl doctor --repair` fixes it)"
-                } else {
-                    ""
-                };
-                println!("problem  {what}{fix}");
-            }
+            (Check::Problem(what, how), _) => ("problem", what, how.is_some()),
+        });
+    }
+    let remaining = rows
+        .iter()
+        .filter(|(status, ..)| *status == "problem")
+        .count();
+    if json {
+        let checks: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(status, message, repairable)| {
+                serde_json::json!({"status": status, "message": message, "repairable": repairable})
+            })
+            .collect();
+        println!("{}", serde_json::json!({"version": 1, "checks": checks}));
+    } else {
+        for (status, message, repairable) in &rows {
+            let fix = if *repairable {
+                " (`scopectl doctor --repair` fixes it)"
+            } else {
+                ""
+            };
+            println!("{status:<8} {message}{fix}");
         }
     }
     Ok(if remaining == 0 {

@@ -87,7 +87,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         } => update::check(&context, &names, json),
         Command::Update { names, dry_run, .. } => update::update(&context, &names, dry_run),
         Command::New { name, path } => new::new(&context, &name, path.as_deref()),
-        Command::Doctor { repair } => doctor::doctor(&context, repair),
+        Command::Doctor { repair, json } => doctor::doctor(&context, repair, json),
         Command::Completions { shell } => completions::completions(shell),
         Command::Env { shell } => run::env(&context, shell),
         Command::Why { name } => why::why(&context, &name),

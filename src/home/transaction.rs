@@ -85,15 +85,16 @@ impl<'h> Transaction<'h> {
         self.switch(n)
     }
 
-    /// Points `current` and `bin/scope-host` at the active generation
-    /// again (`doctor --repair`). Each link is replaced atomically and the
-    /// active generation stays the same, so no journal is needed.
-    pub fn relink_active(&self) -> Result<Option<u64>> {
-        let Some(n) = self.home.current() else {
-            return Ok(None);
-        };
-        activate(self.home, n)?;
-        Ok(Some(n))
+    /// Points `current` and `bin/scope-host` at generation `n`, touching
+    /// nothing else (`doctor --repair`, when `current` is missing or `bin`
+    /// leads elsewhere; `plugins.toml` keeps any edits not yet synced).
+    /// Each link is replaced atomically, so no journal is needed.
+    pub fn relink(&self, n: u64) -> Result<()> {
+        anyhow::ensure!(
+            self.home.generations()?.contains(&n),
+            "generation {n} does not exist"
+        );
+        activate(self.home, n)
     }
 
     /// `--no-build`: records `plugins.toml` and `resolved.lock` for a later

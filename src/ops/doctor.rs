@@ -31,6 +31,8 @@ pub enum Repair {
     Leftovers,
     /// Point `current` and `bin/scope-host` at the active generation again.
     HostLink(u64),
+    /// Make the newest complete generation active (`current` is missing).
+    Activate(u64),
     /// Delete a cached download that fails verification.
     Download(PathBuf),
 }
@@ -62,12 +64,27 @@ pub fn diagnose(home: &Home, settings: &Settings) -> Vec<Check> {
             Some(Repair::Leftovers),
         ));
     }
-    match home.current() {
-        None => checks.push(Check::Ok(format!(
+    if let Err(err) = home.plugins_toml() {
+        checks.push(Check::Problem(
+            format!("plugins.toml cannot be read, so `scopectl sync` would fail: {err:#}"),
+            None,
+        ));
+    }
+    match (
+        home.current(),
+        home.generations().ok().and_then(|g| g.last().copied()),
+    ) {
+        (None, None) => checks.push(Check::Ok(format!(
             "no generation is active yet in {}",
             home.root().display()
         ))),
-        Some(n) => check_generation(home, n, &mut checks),
+        (None, Some(newest)) => checks.push(Check::Problem(
+            format!(
+                "no generation is active (`current` is missing), but generation {newest} is there"
+            ),
+            Some(Repair::Activate(newest)),
+        )),
+        (Some(n), _) => check_generation(home, n, &mut checks),
     }
     check_downloads(home, &mut checks);
     checks
@@ -81,10 +98,14 @@ pub fn repair(transaction: &Transaction<'_>, how: &Repair) -> Result<String> {
             .recovered()
             .unwrap_or("nothing left to clean")
             .to_owned(),
-        Repair::HostLink(n) => match transaction.relink_active()? {
-            Some(active) => format!("pointed bin/{HOST_BINARY} at generation {active}"),
-            None => format!("generation {n} is no longer active; nothing to relink"),
-        },
+        Repair::HostLink(n) => {
+            transaction.relink(*n)?;
+            format!("pointed bin/{HOST_BINARY} at generation {n}")
+        }
+        Repair::Activate(n) => {
+            transaction.relink(*n)?;
+            format!("made generation {n} active")
+        }
         Repair::Download(path) => {
             fs_err::remove_file(path)?;
             format!("deleted {}", path.display())
@@ -145,11 +166,33 @@ fn check_generation(home: &Home, n: u64, checks: &mut Vec<Check>) {
     } else {
         Check::Problem(format!("generation {n}'s host does not match its resolved.lock; `scopectl build` rebuilds it"), None)
     });
+    for pin in home
+        .generation_lock(n)
+        .ok()
+        .flatten()
+        .map(|l| l.plugins)
+        .unwrap_or_default()
+    {
+        if let scope_lockfile::PinSource::Path { path } = &pin.source {
+            if !path.join("Cargo.toml").is_file() {
+                checks.push(Check::Problem(
+                    format!(
+                        "plugin `{}` was built from {}, which is gone: `scopectl install NEW-DIR` where it is now, or `scopectl uninstall {}`",
+                        pin.name,
+                        path.display(),
+                        pin.name
+                    ),
+                    None,
+                ));
+            }
+        }
+    }
     for (file, path) in [
         ("plugins.toml", home.plugins_toml_path()),
         ("resolved.lock", home.resolved_lock_path()),
     ] {
-        if fs_err::read(path).ok() != fs_err::read(dir.join(file)).ok() {
+        let readable = file != "plugins.toml" || home.plugins_toml().is_ok();
+        if readable && fs_err::read(path).ok() != fs_err::read(dir.join(file)).ok() {
             checks.push(Check::Note(format!("{file} has changes the active generation does not have yet; `scopectl sync` applies them")));
         }
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use scope_lockfile::PinSource;
+use scope_lockfile::{PinSource, PluginSpec};
 use scope_name::PluginName;
 use scope_resolver::{Choice, Requirer};
 
@@ -11,7 +11,7 @@ use super::change::not_installed;
 use super::plan::read_only;
 use super::probe;
 use crate::documents::{
-    HistoryDocument, HistoryEntry, ListDocument, ListedPlugin, DOCUMENT_VERSION,
+    ChangeEntry, HistoryDocument, HistoryEntry, ListDocument, ListedPlugin, DOCUMENT_VERSION,
 };
 use crate::home::Home;
 use crate::reporter::Reporter;
@@ -76,6 +76,11 @@ pub fn history(home: &Home) -> Result<HistoryDocument> {
                 number: info.number,
                 created: info.created,
                 command: info.command,
+                changed: info
+                    .changes
+                    .iter()
+                    .filter_map(|line| ChangeEntry::parse(line))
+                    .collect(),
                 changes: info.changes,
                 current: Some(n) == current,
             })
@@ -107,6 +112,7 @@ pub fn why(
     reporter: Arc<dyn Reporter>,
     name: &PluginName,
 ) -> Result<Why> {
+    let desired = home.plugins_toml()?;
     let resolution = read_only(home, settings, reporter, |planner| {
         planner.solve(&planner.gather()?)
     })?;
@@ -117,7 +123,13 @@ pub fn why(
         .required_by
         .iter()
         .map(|requirement| match &requirement.by {
-            Requirer::User => format!("you asked for it in plugins.toml: {}", requirement.req),
+            // What the user wrote: where the plugin is, or a requirement.
+            Requirer::User => match desired.plugins().get(name) {
+                Some(spec @ (PluginSpec::Path { .. } | PluginSpec::Git { .. })) => {
+                    format!("you asked for it in plugins.toml: {spec}")
+                }
+                _ => format!("you asked for it in plugins.toml: {}", requirement.req),
+            },
             Requirer::Plugin { name, version } => {
                 format!("{name} v{version} depends on it: {}", requirement.req)
             }
