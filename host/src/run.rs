@@ -14,7 +14,7 @@ use crate::cli::{Format, Input, Output, RunArgs};
 use crate::guard;
 use crate::plan::{Plan, SourcePlan, StagePlan};
 use crate::video::rgb24::{self, Rgb24Reader};
-use crate::video::y4m::{Y4mReader, Y4mWriter};
+use crate::video::y4m::{Tags, Y4mReader, Y4mWriter};
 use crate::video::{testsrc, Rate};
 use crate::Io;
 
@@ -79,6 +79,7 @@ fn run_inner(
     log: &Log,
 ) -> Result<bool, String> {
     // Open the input first: a y4m stream decides the frame size.
+    let mut tags = Tags::default();
     let (mut reader, size, rate) = match &plan.source {
         SourcePlan::Stream(input, format) => {
             let raw: Box<dyn Read + Send> =
@@ -95,6 +96,13 @@ fn run_inner(
                     let r = Y4mReader::new(buffered)
                         .map_err(|e| format!("cannot read the input {e}"))?;
                     let h = r.header();
+                    tags = h.tags;
+                    if let Some(fps) = args.fps.filter(|fps| *fps != h.rate) {
+                        eprintln!(
+                            "warning: --fps {}:{} replaces the input's frame rate {}:{}; the frames are not retimed, only labelled",
+                            fps.num, fps.den, h.rate.num, h.rate.den
+                        );
+                    }
                     (
                         Some(Reader::Y4m(r)),
                         (h.width, h.height),
@@ -124,6 +132,7 @@ fn run_inner(
         stdout,
         stdout_is_terminal,
         rate,
+        tags,
     )?;
 
     // Load every pipeline before the first frame, so a bad load fails fast.
@@ -375,6 +384,7 @@ struct Sink {
     // The writer is created with the first frame's size.
     output: Option<BufWriter<Box<dyn Write + Send>>>,
     rate: Rate,
+    tags: Tags,
     size: Option<(u32, u32)>,
 }
 
@@ -386,9 +396,10 @@ impl Sink {
         stdout: Box<dyn Write + Send>,
         stdout_is_terminal: bool,
         rate: Rate,
+        tags: Tags,
     ) -> Result<Sink, String> {
         let writer: Box<dyn Write + Send> = match output {
-            Output::Null => return Ok(Sink { kind: SinkKind::Null, output: None, rate, size: None }),
+            Output::Null => return Ok(Sink { kind: SinkKind::Null, output: None, rate, tags, size: None }),
             Output::Stdout if stdout_is_terminal => {
                 return Err("refusing to write video to a terminal: add `--output FILE`, pipe it (`| ffplay -`), or use `--output null`".into())
             }
@@ -403,12 +414,14 @@ impl Sink {
                 kind: SinkKind::Y4m(None),
                 output: Some(buffered),
                 rate,
+                tags,
                 size: None,
             },
             Format::Rgb24 => Sink {
                 kind: SinkKind::Rgb(buffered),
                 output: None,
                 rate,
+                tags,
                 size: None,
             },
         })
@@ -429,7 +442,7 @@ impl Sink {
             SinkKind::Y4m(writer) => {
                 if writer.is_none() {
                     let out = self.output.take().expect("opened with an output");
-                    *writer = Some(Y4mWriter::new(out, size.0, size.1, self.rate)?);
+                    *writer = Some(Y4mWriter::new(out, size.0, size.1, self.rate, self.tags)?);
                 }
                 writer.as_mut().expect("created above").write_frame(frame)
             }

@@ -60,6 +60,60 @@ pub struct Header {
     pub rate: Rate,
     /// Chroma layout.
     pub chroma: Chroma,
+    /// What the output carries over: interlacing, aspect, range.
+    pub tags: Tags,
+}
+
+/// The header fields a stream's output keeps from its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tags {
+    /// `p` (progressive), `t`/`b` (top/bottom field first), `m` (mixed).
+    pub interlace: u8,
+    /// Pixel aspect ratio, `0:0` when unknown.
+    pub aspect: (u32, u32),
+    /// `XCOLORRANGE=FULL`: samples use 0-255 rather than 16-235/240.
+    pub full_range: bool,
+}
+
+impl Default for Tags {
+    fn default() -> Tags {
+        Tags {
+            interlace: b'p',
+            aspect: (1, 1),
+            full_range: false,
+        }
+    }
+}
+
+/// Full-range samples as limited-range ones (luma 0-255 to 16-235,
+/// chroma to 16-240), which is what the colour conversion reads, and back.
+struct RangeTables {
+    luma_in: [u8; 256],
+    chroma_in: [u8; 256],
+    luma_out: [u8; 256],
+    chroma_out: [u8; 256],
+}
+
+fn range_tables() -> &'static RangeTables {
+    static TABLES: std::sync::OnceLock<RangeTables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let table = |f: &dyn Fn(f64) -> f64| {
+            std::array::from_fn(|i| f(i as f64).round().clamp(0.0, 255.0) as u8)
+        };
+        RangeTables {
+            luma_in: table(&|v| 16.0 + v * 219.0 / 255.0),
+            chroma_in: table(&|v| 128.0 + (v - 128.0) * 224.0 / 255.0),
+            luma_out: table(&|v| (v - 16.0) * 255.0 / 219.0),
+            chroma_out: table(&|v| 128.0 + (v - 128.0) * 255.0 / 224.0),
+        }
+    })
+}
+
+/// Maps the planes of one frame (luma first) through `luma` and `chroma`.
+fn remap(planes: &mut [u8], luma_len: usize, luma: &[u8; 256], chroma: &[u8; 256]) {
+    let (y, c) = planes.split_at_mut(luma_len);
+    y.iter_mut().for_each(|v| *v = luma[*v as usize]);
+    c.iter_mut().for_each(|v| *v = chroma[*v as usize]);
 }
 
 /// Reads frames from a YUV4MPEG2 stream and converts them to RGB.
@@ -130,6 +184,11 @@ impl<R: BufRead> Y4mReader<R> {
         }
         self.offset += self.planes.len() as u64;
         self.frame += 1;
+        if self.header.tags.full_range {
+            let t = range_tables();
+            let luma = (self.header.width * self.header.height) as usize;
+            remap(&mut self.planes, luma, &t.luma_in, &t.chroma_in);
+        }
         Ok(Some(self.to_rgb()))
     }
 
@@ -209,6 +268,7 @@ fn parse_header(line: &str) -> Result<Header, VideoError> {
     let (mut width, mut height) = (None, None);
     let mut rate = Rate::new(25, 1);
     let mut chroma = Chroma::C420;
+    let mut tags = Tags::default();
     let mut offset = "YUV4MPEG2".len() as u64 + 1;
     for field in fields {
         let bad = |what: &str| {
@@ -232,9 +292,26 @@ fn parse_header(line: &str) -> Result<Header, VideoError> {
                     )
                 })?;
             }
-            // Interlacing, aspect ratio, extensions and empty fields carry
-            // nothing the host needs.
-            Some(b'I' | b'A' | b'X') | None => {}
+            Some(b'I') => {
+                // `?` (unknown) reads as progressive, as ffmpeg reads it.
+                if let [kind @ (b'p' | b't' | b'b' | b'm')] = value.as_bytes() {
+                    tags.interlace = *kind;
+                }
+            }
+            Some(b'A') => {
+                let (n, d) = value.split_once(':').ok_or_else(|| bad("aspect ratio"))?;
+                tags.aspect = (
+                    n.parse().map_err(|_| bad("aspect ratio"))?,
+                    d.parse().map_err(|_| bad("aspect ratio"))?,
+                );
+            }
+            Some(b'X') => match value {
+                "COLORRANGE=FULL" => tags.full_range = true,
+                "COLORRANGE=LIMITED" => tags.full_range = false,
+                // Other extensions carry nothing the host needs.
+                _ => {}
+            },
+            None => {}
             Some(_) => return Err(bad("field")),
         }
         offset += field.len() as u64 + 1;
@@ -253,6 +330,7 @@ fn parse_header(line: &str) -> Result<Header, VideoError> {
         height,
         rate,
         chroma,
+        tags,
     })
 }
 
@@ -286,15 +364,21 @@ pub struct Y4mWriter<W> {
     width: u32,
     height: u32,
     planes: Vec<u8>,
+    full_range: bool,
 }
 
 impl<W: Write> Y4mWriter<W> {
-    /// Writes the stream header.
-    pub fn new(mut output: W, width: u32, height: u32, rate: Rate) -> io::Result<Self> {
+    /// Writes the stream header, with the input's interlacing, aspect and range.
+    pub fn new(mut output: W, width: u32, height: u32, rate: Rate, tags: Tags) -> io::Result<Self> {
+        let range = if tags.full_range {
+            " XCOLORRANGE=FULL"
+        } else {
+            ""
+        };
         writeln!(
             output,
-            "YUV4MPEG2 W{width} H{height} F{}:{} Ip A1:1 C420jpeg XYSCSS=420JPEG",
-            rate.num, rate.den
+            "YUV4MPEG2 W{width} H{height} F{}:{} I{} A{}:{} C420jpeg XYSCSS=420JPEG{range}",
+            rate.num, rate.den, tags.interlace as char, tags.aspect.0, tags.aspect.1
         )?;
         let (w, h) = (width as usize, height as usize);
         let size = w * h + 2 * Chroma::C420.plane_size(w, h);
@@ -303,6 +387,7 @@ impl<W: Write> Y4mWriter<W> {
             width,
             height,
             planes: vec![0; size],
+            full_range: tags.full_range,
         })
     }
 
@@ -322,6 +407,10 @@ impl<W: Write> Y4mWriter<W> {
             .zip(v.chunks_exact_mut(cw))
         {
             color::rgb_rows_to_chroma420(pair[0], pair.get(1).copied(), u, v);
+        }
+        if self.full_range {
+            let t = range_tables();
+            remap(&mut self.planes, w * h, &t.luma_out, &t.chroma_out);
         }
         self.output.write_all(b"FRAME\n")?;
         self.output.write_all(&self.planes)
@@ -391,7 +480,7 @@ mod tests {
         let rgb: Vec<u8> = (0..5 * 3 * 3).map(|i| (i * 37 % 256) as u8).collect();
         let frame = Frame::from_rgb(5, 3, rgb).unwrap();
         let mut out = Vec::new();
-        let mut writer = Y4mWriter::new(&mut out, 5, 3, Rate::new(30, 1)).unwrap();
+        let mut writer = Y4mWriter::new(&mut out, 5, 3, Rate::new(30, 1), Tags::default()).unwrap();
         writer.write_frame(&frame).unwrap();
         writer.write_frame(&frame).unwrap();
         let frames = read_all(&out).unwrap();
