@@ -121,13 +121,10 @@ impl CratePin {
         lines
     }
 
-    /// The `Cargo.lock` of a build whose crate graph is `crates`, for cargo
-    /// to start from: it keeps every crate where it is unless something
-    /// new needs it to move (or, with `--locked`, refuses to move any).
-    pub fn to_cargo_lock(crates: &[CratePin]) -> String {
-        let mut doc = DocumentMut::new();
-        doc.insert("version", value(CARGO_LOCK_VERSION));
-        let mut packages = ArrayOfTables::new();
+    /// Each crate as a table, in the keys `Cargo.lock` and `resolved.lock`
+    /// share (`[[package]]` there, `[[crate]]` here).
+    fn tables(crates: &[CratePin]) -> ArrayOfTables {
+        let mut tables = ArrayOfTables::new();
         for c in crates {
             let mut t = Table::new();
             t.insert("name", value(&c.name));
@@ -144,9 +141,18 @@ impl CratePin {
                     value(c.dependencies.iter().collect::<Array>()),
                 );
             }
-            packages.push(t);
+            tables.push(t);
         }
-        doc.insert("package", Item::ArrayOfTables(packages));
+        tables
+    }
+
+    /// The `Cargo.lock` of a build whose crate graph is `crates`, for cargo
+    /// to start from: it keeps every crate where it is unless something
+    /// new needs it to move (or, with `--locked`, refuses to move any).
+    pub fn to_cargo_lock(crates: &[CratePin]) -> String {
+        let mut doc = DocumentMut::new();
+        doc.insert("version", value(CARGO_LOCK_VERSION));
+        doc.insert("package", Item::ArrayOfTables(CratePin::tables(crates)));
         format!("# Written by scopectl from resolved.lock; cargo keeps it up to date.\n{doc}")
     }
 
@@ -285,26 +291,7 @@ impl Lockfile {
             plugins.push(t);
         }
         doc.insert("plugin", Item::ArrayOfTables(plugins));
-        let mut crates = ArrayOfTables::new();
-        for c in &lock.crates {
-            let mut t = Table::new();
-            t.insert("name", value(&c.name));
-            t.insert("version", value(c.version.to_string()));
-            if let Some(source) = &c.source {
-                t.insert("source", value(source));
-            }
-            if let Some(checksum) = &c.checksum {
-                t.insert("checksum", value(checksum));
-            }
-            if !c.dependencies.is_empty() {
-                t.insert(
-                    "dependencies",
-                    value(c.dependencies.iter().collect::<Array>()),
-                );
-            }
-            crates.push(t);
-        }
-        doc.insert("crate", Item::ArrayOfTables(crates));
+        doc.insert("crate", Item::ArrayOfTables(CratePin::tables(&lock.crates)));
         doc.to_string()
     }
 
