@@ -31,6 +31,9 @@ pub struct ListedPlugin {
     pub source: String,
     /// Whether `scopectl reload` rebuilds it from its directory.
     pub editable: bool,
+    /// An editable plugin whose sources changed since the active host was
+    /// built (`scopectl sync` or `reload` builds them).
+    pub edited: bool,
     /// The installed plugins that depend on it.
     pub dependency_of: Vec<PluginName>,
     /// The pipelines it registered in the active host.

@@ -31,6 +31,44 @@ pub struct PluginCrate {
 }
 
 impl PluginCrate {
+    /// A fingerprint of the crate's sources as they are now: every file
+    /// under its directory except build output (`target/`) and hidden
+    /// entries (`.git`), by path and content. An editable plugin whose
+    /// fingerprint differs from the one its generation was built with has
+    /// been edited since.
+    pub fn fingerprint(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut files = Vec::new();
+        let mut pending = vec![self.dir.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in fs_err::read_dir(&dir)? {
+                let entry = entry?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') || (dir == self.dir && name == "target") {
+                    continue;
+                }
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    pending.push(entry.path());
+                } else if kind.is_file() {
+                    files.push(entry.path());
+                }
+            }
+        }
+        files.sort();
+        let mut hasher = Sha256::new();
+        for file in files {
+            let relative = file.strip_prefix(&self.dir).unwrap_or(&file);
+            hasher.update(relative.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            let contents = fs_err::read(&file)?;
+            hasher.update((contents.len() as u64).to_le_bytes());
+            hasher.update(&contents);
+        }
+        Ok(scope_registry_client::registry::hex(&hasher.finalize()))
+    }
+
     /// The plugin's name: its crate's name, checked.
     pub fn plugin_name(&self) -> Result<PluginName> {
         Ok(PluginName::new(&self.name)?)

@@ -475,3 +475,48 @@ fn reload_rebuilds_an_edited_local_plugin_and_refuses_others() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn an_edited_editable_plugin_is_noticed_and_sync_rebuilds_it() {
+    let context = TestContext::new();
+    let dir = context.temp.path().join("my-invert");
+    fs_err::create_dir_all(dir.join("src")).unwrap();
+    let manifest =
+        fs_err::read_to_string(repo().join("fixtures/plugins/invert/Cargo.toml")).unwrap();
+    fs_err::write(dir.join("Cargo.toml"), format!("{manifest}\n[workspace]\n")).unwrap();
+    let source = fs_err::read_to_string(repo().join("fixtures/plugins/invert/src/lib.rs")).unwrap();
+    fs_err::write(dir.join("src/lib.rs"), &source).unwrap();
+    ok(install(&context, &[dir.to_str().unwrap()]));
+    let fresh = ok(output(context.scopectl().arg("sync")));
+    assert!(
+        stderr(&fresh).contains("nothing to change"),
+        "{}",
+        stderr(&fresh)
+    );
+
+    fs_err::write(dir.join("src/lib.rs"), format!("{source}\n// edited\n")).unwrap();
+    let list = json(&ok(output(context.scopectl().args(["list", "--json"]))));
+    assert_eq!(list["plugins"][0]["edited"], true, "{list}");
+    let doctor = output(context.scopectl().arg("doctor"));
+    assert!(
+        stdout(&doctor).contains("plugin `scope-invert` changed since generation 1 was built"),
+        "{}",
+        stdout(&doctor)
+    );
+    // `install` of the same directory and `sync` both see the edit.
+    let synced = ok(install(&context, &[dir.to_str().unwrap()]));
+    assert!(
+        stderr(&synced).contains("~ scope-invert v0.2.0 (edited)")
+            && stderr(&synced).contains("Activated generation 2"),
+        "{}",
+        stderr(&synced)
+    );
+    let list = json(&ok(output(context.scopectl().args(["list", "--json"]))));
+    assert_eq!(list["plugins"][0]["edited"], false);
+    let again = ok(output(context.scopectl().arg("sync")));
+    assert!(
+        stderr(&again).contains("nothing to change"),
+        "{}",
+        stderr(&again)
+    );
+}

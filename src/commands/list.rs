@@ -24,7 +24,11 @@ pub fn list(context: &Context, json: bool) -> Result<ExitCode> {
             plugin.name,
             plugin.version,
             plugin.source,
-            if plugin.editable { " (editable)" } else { "" },
+            match (plugin.editable, plugin.edited) {
+                (true, true) => " (editable, changed since the active generation was built)",
+                (true, false) => " (editable)",
+                _ => "",
+            },
             if plugin.pipelines.is_empty() {
                 "none".to_owned()
             } else {

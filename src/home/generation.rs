@@ -3,6 +3,7 @@
 //! staged in a hidden directory and appears under its number with one
 //! rename, complete or not at all.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -22,6 +23,8 @@ pub struct NewGeneration<'a> {
     pub command: String,
     /// What changed, one line each.
     pub changes: Vec<String>,
+    /// The fingerprint of each editable (path) plugin's sources as built.
+    pub fingerprints: BTreeMap<String, String>,
 }
 
 impl NewGeneration<'_> {
@@ -48,6 +51,11 @@ impl NewGeneration<'_> {
         doc.insert("created", value(crate::time::now_rfc3339()));
         doc.insert("command", value(&self.command));
         doc.insert("changes", value(self.changes.iter().collect::<Array>()));
+        let mut fingerprints = toml_edit::Table::new();
+        for (name, fingerprint) in &self.fingerprints {
+            fingerprints.insert(name, value(fingerprint));
+        }
+        doc.insert("fingerprints", toml_edit::Item::Table(fingerprints));
         doc.to_string()
     }
 }
@@ -63,6 +71,9 @@ pub struct GenerationInfo {
     pub command: String,
     /// What changed.
     pub changes: Vec<String>,
+    /// The fingerprint of each editable plugin's sources as built (none
+    /// for a generation made before fingerprints were recorded).
+    pub fingerprints: Option<BTreeMap<String, String>>,
 }
 
 impl GenerationInfo {
@@ -95,11 +106,20 @@ impl GenerationInfo {
                     .collect()
             })
             .unwrap_or_default();
+        let fingerprints = doc
+            .get("fingerprints")
+            .and_then(toml_edit::Item::as_table_like)
+            .map(|t| {
+                t.iter()
+                    .filter_map(|(k, v)| Some((k.to_owned(), v.as_str()?.to_owned())))
+                    .collect()
+            });
         Ok(GenerationInfo {
             number: n,
             created: text_of("created"),
             command: text_of("command"),
             changes,
+            fingerprints,
         })
     }
 }

@@ -6,6 +6,7 @@
 //! generation through the home's [`Transaction`]. It returns an
 //! [`Outcome`]; it prints nothing but status lines through the reporter.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -111,6 +112,8 @@ struct Active {
     plugins_toml: Option<String>,
     pins: Vec<Pin>,
     crates: Vec<CratePin>,
+    /// Editable plugins' fingerprints as built (none: not recorded).
+    fingerprints: Option<BTreeMap<String, String>>,
 }
 
 impl Active {
@@ -126,11 +129,25 @@ impl Active {
             plugins_toml: generation.and_then(|n| home.generation_plugins_toml(n)),
             pins,
             crates,
+            fingerprints: generation
+                .and_then(|n| home.generation(n).ok())
+                .and_then(|info| info.fingerprints),
         })
     }
 
     fn has(&self, desired: &PluginsToml, pins: &[Pin]) -> bool {
         self.plugins_toml.as_deref() == Some(desired.to_string().as_str()) && self.pins == pins
+    }
+
+    /// Editable plugins whose sources changed since this generation was built.
+    fn edited(&self, now: &BTreeMap<String, String>) -> Vec<String> {
+        let Some(built) = &self.fingerprints else {
+            return Vec::new();
+        };
+        now.iter()
+            .filter(|(name, fingerprint)| built.get(*name).is_some_and(|b| b != *fingerprint))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 }
 
@@ -190,8 +207,22 @@ pub fn change(
         return Err(lock_would_change(&locked_pins, &pins));
     }
     let active = Active::of(home)?;
-    let changes = describe_changes(&active.pins, &pins);
-    let unchanged = active.has(&desired, &pins);
+    let fingerprints = gathered.fingerprints()?;
+    let edited = active.edited(&fingerprints);
+    let mut changes = describe_changes(&active.pins, &pins);
+    // An editable plugin edited in place: same pin, new sources.
+    for pin in pins
+        .iter()
+        .filter(|p| edited.contains(&p.name.normalized().to_owned()))
+    {
+        if !changes
+            .iter()
+            .any(|c| c.contains(&format!(" {} ", pin.name)))
+        {
+            changes.push(format!("~ {} v{} (edited)", pin.name, pin.version));
+        }
+    }
+    let unchanged = active.has(&desired, &pins) && edited.is_empty();
     let Some(transaction) = transaction else {
         return Ok(if unchanged {
             Outcome::Unchanged {
@@ -243,7 +274,8 @@ pub fn change(
             changes,
             graph,
             previous: &active,
-            rebuild: request.rebuild,
+            rebuild: request.rebuild || !edited.is_empty(),
+            fingerprints,
         },
     )
 }
@@ -260,6 +292,8 @@ struct Build<'a> {
     previous: &'a Active,
     /// Commit a new generation even when nothing moved.
     rebuild: bool,
+    /// The editable plugins' fingerprints, to record.
+    fingerprints: BTreeMap<String, String>,
 }
 
 /// Fetches the pins' crates, builds the host, probes it and commits the
@@ -277,6 +311,7 @@ fn build_and_commit(
         graph,
         previous,
         rebuild,
+        fingerprints,
     } = build;
     let chosen = planner.materialize(gathered, &pins)?;
     let names: Vec<String> = chosen
@@ -310,6 +345,7 @@ fn build_and_commit(
         resolved_lock: &lock.to_toml(),
         command: settings.command_line.clone(),
         changes: changes.clone(),
+        fingerprints,
     };
     Ok(Outcome::Committed {
         generation: transaction.commit(&generation)?,

@@ -187,6 +187,11 @@ fn check_generation(home: &Home, n: u64, checks: &mut Vec<Check>) {
             }
         }
     }
+    for name in super::inspect::edited_since(home, n) {
+        checks.push(Check::Note(format!(
+            "plugin `{name}` changed since generation {n} was built; `scopectl sync` (or `reload {name}`) rebuilds it"
+        )));
+    }
     for (file, path) in [
         ("plugins.toml", home.plugins_toml_path()),
         ("resolved.lock", home.resolved_lock_path()),

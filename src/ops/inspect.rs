@@ -17,6 +17,34 @@ use crate::home::Home;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 
+/// The editable plugins of generation `n` whose sources changed since it
+/// was built (normalised names); a plugin whose directory cannot be read
+/// counts as changed.
+pub fn edited_since(home: &Home, n: u64) -> Vec<String> {
+    let Some(built) = home.generation(n).ok().and_then(|g| g.fingerprints) else {
+        return Vec::new();
+    };
+    let pins = home
+        .generation_lock(n)
+        .ok()
+        .flatten()
+        .map(|l| l.plugins)
+        .unwrap_or_default();
+    pins.iter()
+        .filter_map(|pin| match &pin.source {
+            PinSource::Path { path } => Some((pin.name.normalized().to_owned(), path)),
+            _ => None,
+        })
+        .filter(|(name, path)| {
+            let now = crate::plugin_crate::PluginCrate::read(path).and_then(|k| k.fingerprint());
+            built
+                .get(name)
+                .is_some_and(|b| now.map_or(true, |now| &now != b))
+        })
+        .map(|(name, _)| name)
+        .collect()
+}
+
 /// The active generation's plugins, with the pipelines each registered.
 pub fn list(home: &Home) -> Result<ListDocument> {
     let plugins = match home.current() {
@@ -26,6 +54,10 @@ pub fn list(home: &Home) -> Result<ListDocument> {
             .unwrap_or_default(),
         None => Vec::new(),
     };
+    let edited = home
+        .current()
+        .map(|n| edited_since(home, n))
+        .unwrap_or_default();
     // The host knows which pipelines each plugin registered.
     let pipelines = probe::pipelines(&home.host_path()).ok();
     let pipelines_of = |name: &PluginName| -> Vec<String> {
@@ -49,6 +81,7 @@ pub fn list(home: &Home) -> Result<ListDocument> {
                 version: p.version.to_string(),
                 source,
                 editable,
+                edited: edited.contains(&p.name.normalized().to_owned()),
                 dependency_of: plugins
                     .iter()
                     .filter(|o| o.dependencies.contains(&p.name))

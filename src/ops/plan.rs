@@ -34,6 +34,18 @@ pub struct Gathered {
     registry: BTreeMap<String, (String, IndexKrate)>,
 }
 
+impl Gathered {
+    /// The fingerprint of every editable (path) plugin's sources now, by
+    /// normalised name.
+    pub fn fingerprints(&self) -> Result<BTreeMap<String, String>> {
+        self.located
+            .iter()
+            .filter(|l| matches!(l.source, PinSource::Path { .. }))
+            .map(|l| Ok((scope_name::normalize(&l.krate.name), l.krate.fingerprint()?)))
+            .collect()
+    }
+}
+
 impl Planner<'_> {
     /// Finds every candidate: local and git plugins where their specs point,
     /// registry plugins (and the plugins they depend on) in their indexes.

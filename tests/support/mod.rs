@@ -205,6 +205,7 @@ pub fn commit_generations(
                 resolved_lock,
                 command: command.clone(),
                 changes: changes.clone(),
+                fingerprints: Default::default(),
             })
             .unwrap();
     }
