@@ -15,6 +15,9 @@ pub struct Requested {
     pub name: Option<PluginName>,
     /// Where it comes from.
     pub spec: PluginSpec,
+    /// A git `URL@REV`: whether REV is a branch, tag or commit is decided
+    /// once the repository is fetched (`--branch`, `--tag`, `--rev` say it).
+    pub rev_to_classify: bool,
 }
 
 /// `--branch`, `--tag` or `--rev` given beside the spec.
@@ -85,6 +88,7 @@ pub fn parse(spec: &str, registry: Option<&str>, flags: &RefFlags) -> Result<Req
             ));
         }
         return Ok(Requested {
+            rev_to_classify: false,
             name: None,
             // `~/` is expanded with the other settings, when the path is made absolute.
             spec: PluginSpec::Path {
@@ -174,6 +178,7 @@ fn git(spec: &str, flags: &RefFlags) -> Result<Requested, String> {
     };
     let url = url.strip_prefix("git+").unwrap_or(url);
     Ok(Requested {
+        rev_to_classify: rev.is_some(),
         name: None,
         spec: PluginSpec::Git {
             url: url.to_owned(),
@@ -202,6 +207,7 @@ fn registry_crate(spec: &str, registry: Option<&str>) -> Result<Requested, Strin
     let name =
         PluginName::new(name).map_err(|e| format!("it is not a plugin name: {}", e.reason))?;
     Ok(Requested {
+        rev_to_classify: false,
         name: Some(name),
         spec: PluginSpec::Registry {
             req,
@@ -244,6 +250,7 @@ mod tests {
 
     fn registry(name: &str, req: &str) -> Requested {
         Requested {
+            rev_to_classify: false,
             name: Some(name.parse().unwrap()),
             spec: PluginSpec::Registry {
                 req: VersionReq::parse(req).unwrap(),
@@ -254,6 +261,7 @@ mod tests {
 
     fn git(url: &str, reference: GitReference) -> Requested {
         Requested {
+            rev_to_classify: matches!(reference, GitReference::Rev(_)),
             name: None,
             spec: PluginSpec::Git {
                 url: url.into(),

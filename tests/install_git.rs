@@ -20,11 +20,14 @@ fn a_tag_is_pinned_to_its_commit_and_stays_there() {
     assert!(out.status.success(), "{}", stderr(&out));
     let pin = &lock_of(&context).plugins[0];
     assert_eq!(pin.name.as_str(), "scope-invert");
+    // `URL@v1` names a tag, so it is recorded as one, as `--tag v1` would be.
+    let plugins_toml = fs_err::read_to_string(context.home().join("plugins.toml")).unwrap();
+    assert!(plugins_toml.contains("tag = \"v1\""), "{plugins_toml}");
     assert_eq!(
         pin.source,
         scope_lockfile::PinSource::Git {
             url: upstream.url(),
-            reference: scope_lockfile::GitReference::Rev("v1".into()),
+            reference: scope_lockfile::GitReference::Tag("v1".into()),
             commit: first.to_string()
         }
     );

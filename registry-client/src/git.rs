@@ -299,6 +299,24 @@ impl GitCache {
         })
     }
 
+    /// What `rev` names in the cached repository of `url` (fetched before):
+    /// a branch, else a tag, else a commit or other revision.
+    pub fn classify(&self, url: &GitUrl, rev: &str) -> GitReference {
+        let Ok(repo) = Repository::open_bare(self.root.join("db").join(url.cache_key())) else {
+            return GitReference::Rev(rev.to_owned());
+        };
+        if repo
+            .find_reference(&format!("refs/remotes/origin/{rev}"))
+            .is_ok()
+        {
+            GitReference::Branch(rev.to_owned())
+        } else if repo.find_reference(&format!("refs/tags/{rev}")).is_ok() {
+            GitReference::Tag(rev.to_owned())
+        } else {
+            GitReference::Rev(rev.to_owned())
+        }
+    }
+
     /// Whether `commit` is in the cache (checked out, or in the repository).
     fn has_commit(&self, url: &GitUrl, commit: Oid) -> bool {
         self.checkout_dir(url, commit)

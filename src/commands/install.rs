@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::{names, render, Context};
 use crate::cli::InstallArgs;
 use crate::home::Home;
-use crate::ops::change::{change, ChangeRequest, Edit, Mode};
+use crate::ops::change::{change, ChangeRequest, Edit, Mode, Wanted};
 use crate::ops::sources::absolute;
 use crate::spec::{self, RefFlags};
 
@@ -26,7 +26,11 @@ pub fn install(context: &Context, args: &InstallArgs) -> Result<ExitCode> {
     let mut wanted = Vec::new();
     for text in &args.specs {
         let requested = spec::parse(text, args.registry.as_deref(), &flags)?;
-        wanted.push((requested.name, absolute(requested.spec, &context.settings)?));
+        wanted.push(Wanted {
+            name: requested.name,
+            spec: absolute(requested.spec, &context.settings)?,
+            rev_to_classify: requested.rev_to_classify,
+        });
     }
     let mut request = ChangeRequest::edit(Edit::Install(wanted));
     request.mode = match (args.dry_run, args.no_build) {

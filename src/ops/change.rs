@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use scope_lockfile::{CratePin, Lockfile, Pin, PluginSpec, PluginsToml};
+use scope_lockfile::{CratePin, GitReference, Lockfile, Pin, PluginSpec, PluginsToml};
 use scope_name::PluginName;
+use scope_registry_client::git::GitUrl;
 use scope_resolver::Unlock;
 use semver::Version;
 
@@ -29,10 +30,8 @@ use crate::settings::Settings;
 pub enum Edit {
     /// Nothing: reach the file as it is (`sync`, `build`, `update`).
     Nothing,
-    /// Add or replace plugins (`install`). A plugin without a name (a
-    /// directory or a git repository) is named after its crate, found
-    /// under the home's lock.
-    Install(Vec<(Option<PluginName>, PluginSpec)>),
+    /// Add or replace plugins (`install`).
+    Install(Vec<Wanted>),
     /// Remove plugins (`uninstall`); refused while another plugin needs one.
     Uninstall(Vec<PluginName>),
     /// Start from this file when the home has none yet (`demo`), then add.
@@ -42,6 +41,29 @@ pub enum Edit {
         /// The plugins to add.
         plugins: Vec<(PluginName, PluginSpec)>,
     },
+}
+
+/// One plugin to install.
+pub struct Wanted {
+    /// Its name; a directory or git repository without one is named after
+    /// its crate, found under the home's lock.
+    pub name: Option<PluginName>,
+    /// Where it comes from.
+    pub spec: PluginSpec,
+    /// A git `URL@REV` whose REV is recorded as the branch, tag or commit
+    /// it names, once the repository is fetched.
+    pub rev_to_classify: bool,
+}
+
+impl Wanted {
+    /// A plugin with a name and a spec that says everything.
+    pub fn named(name: PluginName, spec: PluginSpec) -> Wanted {
+        Wanted {
+            name: Some(name),
+            spec,
+            rev_to_classify: false,
+        }
+    }
 }
 
 /// How far to go.
@@ -389,12 +411,29 @@ fn name_plugins(
     let sources = Sources::of(home, None, Default::default(), settings, reporter.clone());
     let named = plugins
         .into_iter()
-        .map(|(name, spec)| {
-            let name = match name {
+        .map(|wanted| {
+            let spec = match (&wanted.spec, wanted.rev_to_classify) {
+                (
+                    PluginSpec::Git {
+                        url,
+                        reference: GitReference::Rev(rev),
+                    },
+                    true,
+                ) => {
+                    // Fetch first, then ask the cache what REV is.
+                    sources.locate(&wanted.spec)?;
+                    PluginSpec::Git {
+                        url: url.clone(),
+                        reference: sources.git.classify(&GitUrl::parse(url)?, rev),
+                    }
+                }
+                _ => wanted.spec,
+            };
+            let name = match wanted.name {
                 Some(name) => name,
                 None => sources.locate(&spec)?.krate.plugin_name()?,
             };
-            Ok((Some(name), spec))
+            Ok(Wanted::named(name, spec))
         })
         .collect::<Result<_>>()?;
     Ok(Edit::Install(named))
@@ -404,16 +443,19 @@ fn apply_edit(desired: &mut PluginsToml, locked: Option<&Lockfile>, edit: Edit) 
     match edit {
         Edit::Nothing => {}
         Edit::Install(plugins) => {
-            for (name, spec) in plugins {
-                let name = name.context("plugins are named before the edit")?;
-                desired.set(&name, spec);
+            for wanted in plugins {
+                let name = wanted.name.context("plugins are named before the edit")?;
+                desired.set(&name, wanted.spec);
             }
         }
         Edit::Seed { header, plugins } => {
             if desired.plugins().is_empty() {
                 *desired = PluginsToml::parse(desired.path(), &format!("{header}[plugins]\n"))?;
             }
-            let plugins = plugins.into_iter().map(|(n, s)| (Some(n), s)).collect();
+            let plugins = plugins
+                .into_iter()
+                .map(|(n, s)| Wanted::named(n, s))
+                .collect();
             apply_edit(desired, locked, Edit::Install(plugins))?;
         }
         Edit::Uninstall(names) => {
