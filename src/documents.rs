@@ -29,6 +29,8 @@ pub struct ListedPlugin {
     pub version: String,
     /// `registry+NAME`, `git+URL#COMMIT` or `path+DIR`.
     pub source: String,
+    /// `registry`, `git` or `path`: the `source` of `update --check --json`.
+    pub kind: &'static str,
     /// Whether `scopectl reload` rebuilds it from its directory.
     pub editable: bool,
     /// An editable plugin whose sources changed since the active host was
@@ -146,10 +148,16 @@ pub struct CrateUpdate {
 pub struct PluginUpdate {
     /// Its name.
     pub name: PluginName,
-    /// `registry`, `git` or `path`.
+    /// `registry`, `git` or `path`: the `kind` of `list --json`.
     pub source: &'static str,
-    /// The installed version (the commit, for git plugins).
+    /// The source as `list --json` writes it (`registry+NAME`, `git+URL#COMMIT`, `path+DIR`).
+    pub source_id: String,
+    /// The installed version (the commit, for git plugins; see `version`).
     pub installed: String,
+    /// The installed plugin's version, for every kind.
+    pub version: String,
+    /// The installed commit, for git plugins.
+    pub commit: Option<String>,
     /// The newest version the constraints allow.
     pub newest_compatible: Option<String>,
     /// The newest version there is.
@@ -285,6 +293,16 @@ pub struct RegistrationError {
     pub plugin: String,
     /// What went wrong.
     pub error: String,
+}
+
+/// How both documents name a pin's source: its kind, and the source in full.
+pub fn source_of(source: &scope_lockfile::PinSource) -> (&'static str, String) {
+    use scope_lockfile::PinSource;
+    match source {
+        PinSource::Registry { registry, .. } => ("registry", format!("registry+{registry}")),
+        PinSource::Git { url, commit, .. } => ("git", format!("git+{url}#{commit}")),
+        PinSource::Path { path } => ("path", format!("path+{}", path.display())),
+    }
 }
 
 /// Writes a document as one line of JSON.

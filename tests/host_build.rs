@@ -48,6 +48,16 @@ fn example_host(temp: &Path) -> PathBuf {
         .expect("the example host builds");
     let host = temp.join("scope-host");
     fs_err::copy(&built.binary, &host).unwrap();
+    // Another test thread that forks while the copy's file is still open for
+    // writing keeps it "busy" for a moment (ETXTBSY): wait until it runs.
+    for _ in 0..100 {
+        match Command::new(&host).arg("--version").output() {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            _ => break,
+        }
+    }
     host
 }
 

@@ -61,14 +61,8 @@ pub fn check(
         .iter()
         .filter(|p| matches!(p.source, PinSource::Path { .. }))
         .map(|p| PluginUpdate {
-            name: p.name.clone(),
-            source: "path",
-            installed: p.version.to_string(),
-            newest_compatible: None,
-            newest: None,
-            update_available: None,
             reason: Some("a local plugin: `scopectl reload` rebuilds it from its directory".into()),
-            error: None,
+            ..row_for(p)
         })
         .chain(git_rows)
         .chain(registry_rows)
@@ -142,34 +136,48 @@ fn registry_rows(
     registry
         .into_iter()
         .map(|pin| match &problem {
-            Err(err) => failed(pin, "registry", format!("{err:#}")),
+            Err(err) => failed(pin, format!("{err:#}")),
             Ok((index, request)) => match scope_resolver::newer(index, request, &pin.name) {
-                Err(err) => failed(pin, "registry", err.to_string()),
+                Err(err) => failed(pin, err.to_string()),
                 Ok(found) => PluginUpdate {
-                    name: pin.name.clone(),
-                    source: "registry",
-                    installed: pin.version.to_string(),
                     newest_compatible: Some(found.newest_compatible.to_string()),
                     newest: found.newest.as_ref().map(ToString::to_string),
                     update_available: Some(found.update_available()),
                     reason: found.blocked_by.as_ref().map(ToString::to_string),
-                    error: None,
+                    ..row_for(pin)
                 },
             },
         })
         .collect()
 }
 
-fn failed(pin: &Pin, source: &'static str, error: String) -> PluginUpdate {
+/// The row of `pin` before anything is checked.
+fn row_for(pin: &Pin) -> PluginUpdate {
+    let (kind, source_id) = crate::documents::source_of(&pin.source);
+    let commit = match &pin.source {
+        PinSource::Git { commit, .. } => Some(commit.clone()),
+        _ => None,
+    };
     PluginUpdate {
         name: pin.name.clone(),
-        source,
-        installed: pin.version.to_string(),
+        source: kind,
+        source_id,
+        // For git plugins `installed` has always been the commit.
+        installed: commit.clone().unwrap_or_else(|| pin.version.to_string()),
+        version: pin.version.to_string(),
+        commit,
         newest_compatible: None,
         newest: None,
         update_available: None,
         reason: None,
+        error: None,
+    }
+}
+
+fn failed(pin: &Pin, error: String) -> PluginUpdate {
+    PluginUpdate {
         error: Some(error),
+        ..row_for(pin)
     }
 }
 
@@ -192,17 +200,14 @@ fn git_row(
             (GitReference::DefaultBranch, None) => Ok(Some(remote_tip(&url, None)?)),
         });
     let row = |tip: String, available: bool, reason: Option<String>| PluginUpdate {
-        name: pin.name.clone(),
-        source: "git",
-        installed: commit.to_owned(),
         newest_compatible: Some(tip.clone()),
         newest: Some(tip),
         update_available: Some(available),
         reason,
-        error: None,
+        ..row_for(pin)
     };
     match tip {
-        Err(err) => failed(pin, "git", format!("{err:#}")),
+        Err(err) => failed(pin, format!("{err:#}")),
         Ok(None) => row(
             commit.to_owned(),
             false,

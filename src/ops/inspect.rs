@@ -71,15 +71,13 @@ pub fn list(home: &Home) -> Result<ListDocument> {
     let listed = plugins
         .iter()
         .map(|p| {
-            let (source, editable) = match &p.source {
-                PinSource::Registry { registry, .. } => (format!("registry+{registry}"), false),
-                PinSource::Git { url, commit, .. } => (format!("git+{url}#{commit}"), false),
-                PinSource::Path { path } => (format!("path+{}", path.display()), true),
-            };
+            let (kind, source) = crate::documents::source_of(&p.source);
+            let editable = kind == "path";
             ListedPlugin {
                 name: p.name.clone(),
                 version: p.version.to_string(),
                 source,
+                kind,
                 editable,
                 edited: edited.contains(&p.name.normalized().to_owned()),
                 dependency_of: plugins
