@@ -25,7 +25,7 @@ Run options:
   --frames N               stop after N frames
   --size WxH               frame size of generators and rgb24 input (default 512x512)
   --fps N[:D]              frame rate of generated frames (default 30)
-  --set [PIPELINE.]KEY=VALUE  a parameter (repeatable)
+  --set [PIPELINE[#N].]KEY=VALUE  a parameter (repeatable; #N: the Nth of a pipeline used twice)
   --prompt TEXT            the prompt, for pipelines that support prompts
 
 Options:

@@ -103,8 +103,12 @@ pub fn plan<'c>(catalog: &'c Catalog, args: &RunArgs) -> Result<Plan<'c>, String
     for set in &args.sets {
         let (target, key, raw) = split_set(set, &args.pipelines)?;
         let targets: Vec<usize> = match target {
-            Some(id) => (0..pipelines.len())
+            // `ID.KEY` sets every instance of the pipeline; `ID#N.KEY` the Nth.
+            Some((id, instance)) => (0..pipelines.len())
                 .filter(|&i| args.pipelines[i] == id)
+                .enumerate()
+                .filter(|(n, _)| instance.is_none_or(|wanted| wanted == n + 1))
+                .map(|(_, i)| i)
                 .collect(),
             None => {
                 let having: Vec<usize> = (0..pipelines.len())
@@ -122,7 +126,7 @@ pub fn plan<'c>(catalog: &'c Catalog, args: &RunArgs) -> Result<Plan<'c>, String
                     _ => {
                         let ids: Vec<String> = having
                             .iter()
-                            .map(|&i| format!("`{}.{key}`", args.pipelines[i]))
+                            .map(|&i| format!("`{}.{key}`", instance_name(&args.pipelines, i)))
                             .collect();
                         return Err(format!(
                             "`{key}` is a parameter of several pipelines in the chain: write {}",
@@ -165,21 +169,51 @@ pub fn plan<'c>(catalog: &'c Catalog, args: &RunArgs) -> Result<Plan<'c>, String
     Ok(Plan { source, stages })
 }
 
-/// Splits `[PIPELINE.]KEY=VALUE`.
+/// How the `i`th pipeline of the chain is addressed: its id, or `ID#N`
+/// when the chain has it more than once.
+fn instance_name(chain: &[String], i: usize) -> String {
+    let id = &chain[i];
+    if chain.iter().filter(|c| *c == id).count() < 2 {
+        return id.clone();
+    }
+    let n = chain[..=i].iter().filter(|c| *c == id).count();
+    format!("{id}#{n}")
+}
+
+/// A pipeline of the chain and, with `ID#N`, which instance of it.
+type Target<'a> = (&'a str, Option<usize>);
+
+/// Splits `[PIPELINE[#N].]KEY=VALUE`.
 fn split_set<'a>(
     set: &'a str,
     chain: &[String],
-) -> Result<(Option<&'a str>, &'a str, &'a str), String> {
+) -> Result<(Option<Target<'a>>, &'a str, &'a str), String> {
     let (name, raw) = set.split_once('=').ok_or_else(|| {
         format!("`--set {set}` has no value: write `--set KEY=VALUE` or `--set PIPELINE.KEY=VALUE`")
     })?;
-    match name.split_once('.') {
-        Some((id, key)) if chain.iter().any(|c| c == id) => Ok((Some(id), key, raw)),
-        Some((id, _)) => Err(format!(
+    let Some((target, key)) = name.split_once('.') else {
+        return Ok((None, name, raw));
+    };
+    let (id, instance) = match target.split_once('#') {
+        Some((id, n)) => {
+            let count = chain.iter().filter(|c| *c == id).count();
+            match n.parse::<usize>() {
+                Ok(n) if (1..=count).contains(&n) => (id, Some(n)),
+                _ => {
+                    return Err(format!(
+                        "`--set {set}`: the chain has {count} instance(s) of `{id}`; write `{id}#1` to `{id}#{count}`"
+                    ))
+                }
+            }
+        }
+        None => (target, None),
+    };
+    if !chain.iter().any(|c| c == id) {
+        return Err(format!(
             "`--set {set}` names pipeline `{id}`, which is not in the chain"
-        )),
-        None => Ok((None, name, raw)),
+        ));
     }
+    Ok((Some((id, instance)), key, raw))
 }
 
 fn available(catalog: &Catalog) -> String {

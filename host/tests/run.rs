@@ -305,13 +305,35 @@ fn parameters_shared_by_two_pipelines_need_a_prefix() {
     let out = host(&[ADD], &format!("{args} --set offset=1"), vec![]);
     assert_eq!(out.status, 2);
     assert!(
-        out.stderr.contains("write `add.offset` or `add.offset`")
-            || out.stderr.contains("several pipelines"),
-        "{}",
+        out.stderr
+            .contains("write `add#1.offset` or `add#2.offset`"),
+        "each instance has its own address: {}",
         out.stderr
     );
     let out = host(&[ADD], &format!("{args} --set add.offset=1"), vec![]);
     assert_eq!(out.status, 0, "{}", out.stderr);
+    // `add.offset` sets both instances; `add#2.offset` only the second.
+    let frames = |sets: &str| {
+        let args = format!(
+            "run --pipeline add --pipeline add --input testsrc --frames 1 --size 2x2 --output-format rgb24 {sets}"
+        );
+        let out = host(&[ADD], &args, vec![]);
+        assert_eq!(out.status, 0, "{sets}: {}", out.stderr);
+        out.stdout
+    };
+    let both = frames("--set add.offset=1");
+    let one = frames("--set add#2.offset=1 --set add#1.offset=0");
+    let none = frames("--set add.offset=0");
+    assert_ne!(both, one);
+    assert_ne!(one, none);
+    let out = host(&[ADD], &format!("{args} --set add#3.offset=1"), vec![]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr
+            .contains("the chain has 2 instance(s) of `add`; write `add#1` to `add#2`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
