@@ -416,11 +416,8 @@ fn why_names_who_required_a_plugin_and_why_this_version() {
     );
 }
 
-#[test]
-fn reload_rebuilds_an_edited_local_plugin_and_refuses_others() {
-    let context = TestContext::new();
-    let home = context.home();
-    // A copy of the invert plugin that the test edits.
+/// A copy of the invert plugin that a test edits: its directory and source.
+fn editable_invert(context: &TestContext) -> (std::path::PathBuf, String) {
     let dir = context.temp.path().join("my-invert");
     fs_err::create_dir_all(dir.join("src")).unwrap();
     let manifest =
@@ -428,6 +425,14 @@ fn reload_rebuilds_an_edited_local_plugin_and_refuses_others() {
     fs_err::write(dir.join("Cargo.toml"), format!("{manifest}\n[workspace]\n")).unwrap();
     let source = fs_err::read_to_string(repo().join("fixtures/plugins/invert/src/lib.rs")).unwrap();
     fs_err::write(dir.join("src/lib.rs"), &source).unwrap();
+    (dir, source)
+}
+
+#[test]
+fn reload_rebuilds_an_edited_local_plugin_and_refuses_others() {
+    let context = TestContext::new();
+    let home = context.home();
+    let (dir, source) = editable_invert(&context);
     ok(install(&context, &[dir.to_str().unwrap()]));
 
     let description = |home: &Path| {
@@ -479,13 +484,7 @@ fn reload_rebuilds_an_edited_local_plugin_and_refuses_others() {
 #[test]
 fn an_edited_editable_plugin_is_noticed_and_sync_rebuilds_it() {
     let context = TestContext::new();
-    let dir = context.temp.path().join("my-invert");
-    fs_err::create_dir_all(dir.join("src")).unwrap();
-    let manifest =
-        fs_err::read_to_string(repo().join("fixtures/plugins/invert/Cargo.toml")).unwrap();
-    fs_err::write(dir.join("Cargo.toml"), format!("{manifest}\n[workspace]\n")).unwrap();
-    let source = fs_err::read_to_string(repo().join("fixtures/plugins/invert/src/lib.rs")).unwrap();
-    fs_err::write(dir.join("src/lib.rs"), &source).unwrap();
+    let (dir, source) = editable_invert(&context);
     ok(install(&context, &[dir.to_str().unwrap()]));
     let fresh = ok(output(context.scopectl().arg("sync")));
     assert!(

@@ -294,11 +294,7 @@ fn a_registry_that_writes_explicit_nulls_installs() {
         .publish(&server);
     server.switches(|sw| sw.explicit_nulls = true);
     support::with_registry(&context, &server);
-    let out = output(
-        context
-            .scopectl()
-            .args(["install", "glow", "--registry", "fixture"]),
-    );
+    let out = support::install_from_fixture(&context, "glow");
     assert!(out.status.success(), "{}", stderr(&out));
     let pinned: Vec<String> = lock_of(&context)
         .plugins
