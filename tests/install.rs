@@ -417,7 +417,7 @@ fn why_names_who_required_a_plugin_and_why_this_version() {
 }
 
 /// A copy of the invert plugin that a test edits: its directory and source.
-fn editable_invert(context: &TestContext) -> (std::path::PathBuf, String) {
+fn editable_invert(context: &TestContext) -> (PathBuf, String) {
     let dir = context.temp.path().join("my-invert");
     fs_err::create_dir_all(dir.join("src")).unwrap();
     let manifest =
