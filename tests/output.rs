@@ -148,6 +148,16 @@ fn a_missing_home_is_named_and_never_created_by_a_reader() {
     ]));
     assert!(out.status.success(), "{}", shown(&context, &out));
     assert!(!context.home().exists(), "nor did a dry run");
+    // Nor one that fetches a git repository (into a scratch cache).
+    let upstream = support::invert_repo(&context.temp.path().join("upstream"));
+    upstream.commit("first");
+    let out = output(
+        context
+            .scopectl()
+            .args(["install", "--dry-run", &upstream.url()]),
+    );
+    assert!(out.status.success(), "{}", shown(&context, &out));
+    assert!(!context.home().exists(), "nor a dry run of a git plugin");
 }
 
 #[test]

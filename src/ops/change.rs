@@ -24,7 +24,7 @@ use crate::home::{Home, NewGeneration, Transaction};
 use crate::host_build::{Graph, HostBuilder};
 use crate::output::error::Hinted;
 use crate::reporter::Reporter;
-use crate::settings::Settings;
+use crate::settings::{HomeLocation, Settings};
 
 /// What to do to `plugins.toml` before resolving.
 pub enum Edit {
@@ -203,10 +203,22 @@ pub fn change(
         .into());
     }
     let mut desired = home.plugins_toml()?;
-    let edit = name_plugins(request.edit, home, settings, &reporter)?;
+    // A dry run on a home that does not exist creates none, not even its
+    // cache: what it fetches goes to a scratch directory.
+    let scratch = (request.mode == Mode::DryRun && !home.root().exists())
+        .then(tempfile::tempdir)
+        .transpose()?;
+    let cache_home = match &scratch {
+        Some(dir) => Home::at(&HomeLocation {
+            root: dir.path().to_owned(),
+            from: "a scratch directory",
+        }),
+        None => home.clone(),
+    };
+    let edit = name_plugins(request.edit, &cache_home, settings, &reporter)?;
     apply_edit(&mut desired, locked.as_ref(), edit)?;
     let mut sources = Sources::of(
-        home,
+        &cache_home,
         locked.as_ref(),
         desired.registries().clone(),
         settings,
