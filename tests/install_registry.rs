@@ -281,17 +281,23 @@ fn a_conflict_declared_inside_a_registry_crate_is_refused() {
     );
 }
 
+/// `fx-base` 1.0.0 and `glow` 1.0.0, which depends on it; `glow` as
+/// `configure` makes it.
+fn publish_glow_and_its_base(server: &FixtureRegistry, configure: impl FnOnce(Package) -> Package) {
+    Package::new("fx-base", "1.0.0").api("^0.1").publish(server);
+    configure(
+        Package::new("glow", "1.0.0")
+            .api("^0.1")
+            .dep("fx-base", "^1"),
+    )
+    .publish(server);
+}
+
 #[test]
 fn a_registry_that_writes_explicit_nulls_installs() {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
-    Package::new("fx-base", "1.0.0")
-        .api("^0.1")
-        .publish(&server);
-    Package::new("glow", "1.0.0")
-        .api("^0.1")
-        .dep("fx-base", "^1")
-        .publish(&server);
+    publish_glow_and_its_base(&server, |glow| glow);
     server.switches(|sw| sw.explicit_nulls = true);
     support::with_registry(&context, &server);
     let out = support::install_from_fixture(&context, "glow");
@@ -311,18 +317,12 @@ fn a_registry_that_writes_explicit_nulls_installs() {
 fn plugin_dependencies_named_by_a_registry_index_are_built_from_the_installed_copies() {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
-    Package::new("fx-base", "1.0.0")
-        .api("^0.1")
-        .publish(&server);
-    Package::new("glow", "1.0.0")
-        .api("^0.1")
-        .dep("fx-base", "^1")
-        .deps_from_this_registry()
-        .file(
+    publish_glow_and_its_base(&server, |glow| {
+        glow.deps_from_this_registry().file(
             "src/lib.rs",
             "pub fn register_pipelines(_: &mut scope_plugin_api::Registry) { let _ = fx_base::register_pipelines; }\n",
         )
-        .publish(&server);
+    });
     support::with_registry(&context, &server);
     let out = support::install_from_fixture(&context, "glow");
     assert!(out.status.success(), "{}", stderr(&out));
