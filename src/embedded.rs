@@ -131,35 +131,48 @@ fn standalone_manifest(text: &str, workspace: &DocumentMut) -> String {
             }
         }
     }
+    let pinned = ws.get("dependencies").and_then(Item::as_table);
     if let Some(deps) = doc.get_mut("dependencies").and_then(Item::as_table_mut) {
-        let pinned = ws.get("dependencies").and_then(Item::as_table);
-        for (name, item) in deps.iter_mut() {
-            if !is_inherited(item) {
-                continue;
+        inline_dependencies(deps, pinned);
+    }
+    // `[target.'cfg(unix)'.dependencies]` and the like.
+    if let Some(targets) = doc.get_mut("target").and_then(Item::as_table_mut) {
+        for (_, target) in targets.iter_mut() {
+            if let Some(deps) = target.get_mut("dependencies").and_then(Item::as_table_mut) {
+                inline_dependencies(deps, pinned);
             }
-            let Some(value) = pinned.and_then(|t| t.get(name.get())) else {
-                continue;
-            };
-            let mut table = Table::new();
-            table.set_implicit(false);
-            match value.as_str() {
-                Some(version) => {
-                    table.insert("version", toml_edit::value(version));
-                }
-                None => {
-                    for (k, v) in value.as_table_like().expect("a dependency table").iter() {
-                        let v = match (k, v.as_str()) {
-                            ("path", Some(path)) => toml_edit::value(format!("../{path}")),
-                            _ => v.clone(),
-                        };
-                        table.insert(k, v);
-                    }
-                }
-            }
-            *item = Item::Value(toml_edit::Value::InlineTable(table.into_inline_table()));
         }
     }
     doc.to_string()
+}
+
+/// Replaces each `x.workspace = true` of one dependency table.
+fn inline_dependencies(deps: &mut Table, pinned: Option<&Table>) {
+    for (name, item) in deps.iter_mut() {
+        if !is_inherited(item) {
+            continue;
+        }
+        let Some(value) = pinned.and_then(|t| t.get(name.get())) else {
+            continue;
+        };
+        let mut table = Table::new();
+        table.set_implicit(false);
+        match value.as_str() {
+            Some(version) => {
+                table.insert("version", toml_edit::value(version));
+            }
+            None => {
+                for (k, v) in value.as_table_like().expect("a dependency table").iter() {
+                    let v = match (k, v.as_str()) {
+                        ("path", Some(path)) => toml_edit::value(format!("../{path}")),
+                        _ => v.clone(),
+                    };
+                    table.insert(k, v);
+                }
+            }
+        }
+        *item = Item::Value(toml_edit::Value::InlineTable(table.into_inline_table()));
+    }
 }
 
 fn is_inherited(item: &Item) -> bool {

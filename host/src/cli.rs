@@ -27,6 +27,7 @@ Run options:
   --fps N[:D]              frame rate of generated frames (default 30)
   --set [PIPELINE[#N].]KEY=VALUE  a parameter (repeatable; #N: the Nth of a pipeline used twice)
   --prompt TEXT            the prompt, for pipelines that support prompts
+  --control SOCKET         answer `status` and `set` on a Unix socket (scopectl run does this)
 
 Options:
   -h, --help      print this help
@@ -77,6 +78,8 @@ pub struct RunArgs {
     pub fps: Option<Rate>,
     pub sets: Vec<String>,
     pub prompt: Option<String>,
+    /// A Unix socket to serve live control on (used by `scopectl run`).
+    pub control: Option<OsString>,
 }
 
 /// A parsed command line.
@@ -138,6 +141,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
         fps: None,
         sets: Vec::new(),
         prompt: None,
+        control: None,
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -179,10 +183,65 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
             }
             Long("set") => run.sets.push(parser.value()?.string()?),
             Long("prompt") => run.prompt = Some(parser.value()?.string()?),
+            Long("control") => run.control = Some(parser.value()?),
             other => return Err(other.unexpected()),
         }
     }
     Ok(run)
+}
+
+impl RunArgs {
+    /// The command line that parses back to these arguments (`run …`).
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["run".into()];
+        let mut push = |option: &str, value: OsString| {
+            args.push(option.into());
+            args.push(value);
+        };
+        for pipeline in &self.pipelines {
+            push("--pipeline", pipeline.into());
+        }
+        if let Some(input) = &self.input {
+            push(
+                "--input",
+                match input {
+                    Input::Path(path) => path.clone(),
+                    Input::Stdin => "-".into(),
+                    Input::TestSrc => "testsrc".into(),
+                },
+            );
+        }
+        let format = |f: Format| OsString::from(if f == Format::Y4m { "y4m" } else { "rgb24" });
+        push("--input-format", format(self.input_format));
+        push(
+            "--output",
+            match &self.output {
+                Output::Path(path) => path.clone(),
+                Output::Stdout => "-".into(),
+                Output::Null => "null".into(),
+            },
+        );
+        push("--output-format", format(self.output_format));
+        if let Some(frames) = self.frames {
+            push("--frames", frames.to_string().into());
+        }
+        if let Some((w, h)) = self.size {
+            push("--size", format!("{w}x{h}").into());
+        }
+        if let Some(fps) = self.fps {
+            push("--fps", format!("{}:{}", fps.num, fps.den).into());
+        }
+        for set in &self.sets {
+            push("--set", set.into());
+        }
+        if let Some(prompt) = &self.prompt {
+            push("--prompt", prompt.into());
+        }
+        if let Some(control) = &self.control {
+            push("--control", control.clone());
+        }
+        args
+    }
 }
 
 /// `--help` after a command: the caller prints the usage.
@@ -251,6 +310,20 @@ mod tests {
         assert_eq!(run.fps, Some(Rate::new(25, 1)));
         assert_eq!(run.sets, ["a.k=1", "j=x"]);
         assert_eq!(run.output_format, Format::Rgb24);
+    }
+
+    #[test]
+    fn run_arguments_print_back_to_what_parses_to_them() {
+        let mut args: Vec<OsString> = "run --pipeline a --pipeline b --input in.y4m --output - --frames 9 --fps 25:1 --prompt hi --control /tmp/s"
+            .split(' ')
+            .map(OsString::from)
+            .collect();
+        args.extend(["--set".into(), "a.k=some value".into()]);
+        let Ok(Command::Run(run)) = parse(args) else {
+            panic!("parses")
+        };
+        assert_eq!(run.sets, ["a.k=some value"]);
+        assert_eq!(parse(run.to_args()), Ok(Command::Run(run)));
     }
 
     #[test]

@@ -16,10 +16,13 @@
 
 pub mod catalog;
 pub mod cli;
+mod control;
 mod guard;
+mod live;
 mod plan;
 mod report;
 mod run;
+mod signals;
 pub mod video;
 
 use std::ffi::OsString;
@@ -41,6 +44,9 @@ pub struct Io {
     pub stderr: Box<dyn Write + Send>,
     /// Whether stdout is a terminal (video is never written to one).
     pub stdout_is_terminal: bool,
+    /// Whether `run` handles SIGINT and SIGTERM (finishing the frames in
+    /// flight); only for the process's own streams.
+    pub handle_signals: bool,
 }
 
 impl Io {
@@ -51,6 +57,7 @@ impl Io {
             stdout: Box::new(std::io::stdout()),
             stderr: Box::new(std::io::stderr()),
             stdout_is_terminal: run::stdout_is_terminal(),
+            handle_signals: true,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! pipelines, in which mode, with which validated load-time and runtime
 //! parameters, reading and writing what.
 
-use scope_plugin_api::{Mode, Params, Value};
+use scope_plugin_api::{Mode, Params, PipelineConfig, Value};
 
 use crate::catalog::{Catalog, Registered};
 use crate::cli::{Format, Input, RunArgs};
@@ -99,47 +99,12 @@ pub fn plan<'c>(catalog: &'c Catalog, args: &RunArgs) -> Result<Plan<'c>, String
         })
         .collect::<Result<_, String>>()?;
 
+    let configs: Vec<&PipelineConfig> = pipelines.iter().map(|p| p.entry.config()).collect();
     let mut given: Vec<Vec<(String, Value)>> = vec![Vec::new(); pipelines.len()];
     for set in &args.sets {
-        let (target, key, raw) = split_set(set, &args.pipelines)?;
-        let targets: Vec<usize> = match target {
-            // `ID.KEY` sets every instance of the pipeline; `ID#N.KEY` the Nth.
-            Some((id, instance)) => (0..pipelines.len())
-                .filter(|&i| args.pipelines[i] == id)
-                .enumerate()
-                .filter(|(n, _)| instance.is_none_or(|wanted| wanted == n + 1))
-                .map(|(_, i)| i)
-                .collect(),
-            None => {
-                let having: Vec<usize> = (0..pipelines.len())
-                    .filter(|&i| pipelines[i].entry.config().find_param(key).is_some())
-                    .collect();
-                match having.len() {
-                    0 if pipelines.len() == 1 => vec![0], // the schema names the known keys
-                    0 => {
-                        return Err(format!(
-                            "no pipeline in the chain has a parameter `{key}`; {}",
-                            known_keys(&pipelines)
-                        ))
-                    }
-                    1 => having,
-                    _ => {
-                        let ids: Vec<String> = having
-                            .iter()
-                            .map(|&i| format!("`{}.{key}`", instance_name(&args.pipelines, i)))
-                            .collect();
-                        return Err(format!(
-                            "`{key}` is a parameter of several pipelines in the chain: write {}",
-                            ids.join(" or ")
-                        ));
-                    }
-                }
-            }
-        };
+        let (targets, key, raw) = targets_of(set, &args.pipelines, &configs)?;
         for i in targets {
-            let value = pipelines[i]
-                .entry
-                .config()
+            let value = configs[i]
                 .parse_value(key, raw)
                 .map_err(|e| e.to_string())?;
             given[i].push((key.to_owned(), value));
@@ -169,9 +134,54 @@ pub fn plan<'c>(catalog: &'c Catalog, args: &RunArgs) -> Result<Plan<'c>, String
     Ok(Plan { source, stages })
 }
 
+/// Which pipelines of the chain `[PIPELINE[#N].]KEY=VALUE` addresses, with
+/// its key and raw value. `ID.KEY` sets every instance of the pipeline,
+/// `ID#N.KEY` the Nth; a bare key the one pipeline that has it.
+pub fn targets_of<'a>(
+    set: &'a str,
+    chain: &[String],
+    configs: &[&PipelineConfig],
+) -> Result<(Vec<usize>, &'a str, &'a str), String> {
+    let (target, key, raw) = split_set(set, chain)?;
+    let targets: Vec<usize> = match target {
+        Some((id, instance)) => (0..configs.len())
+            .filter(|&i| chain[i] == id)
+            .enumerate()
+            .filter(|(n, _)| instance.is_none_or(|wanted| wanted == n + 1))
+            .map(|(_, i)| i)
+            .collect(),
+        None => {
+            let having: Vec<usize> = (0..configs.len())
+                .filter(|&i| configs[i].find_param(key).is_some())
+                .collect();
+            match having.len() {
+                0 if configs.len() == 1 => vec![0], // the schema names the known keys
+                0 => {
+                    return Err(format!(
+                        "no pipeline in the chain has a parameter `{key}`; {}",
+                        known_keys(configs)
+                    ))
+                }
+                1 => having,
+                _ => {
+                    let ids: Vec<String> = having
+                        .iter()
+                        .map(|&i| format!("`{}.{key}`", instance_name(chain, i)))
+                        .collect();
+                    return Err(format!(
+                        "`{key}` is a parameter of several pipelines in the chain: write {}",
+                        ids.join(" or ")
+                    ));
+                }
+            }
+        }
+    };
+    Ok((targets, key, raw))
+}
+
 /// How the `i`th pipeline of the chain is addressed: its id, or `ID#N`
 /// when the chain has it more than once.
-fn instance_name(chain: &[String], i: usize) -> String {
+pub fn instance_name(chain: &[String], i: usize) -> String {
     let id = &chain[i];
     if chain.iter().filter(|c| *c == id).count() < 2 {
         return id.clone();
@@ -228,11 +238,10 @@ fn available(catalog: &Catalog) -> String {
     }
 }
 
-fn known_keys(pipelines: &[&Registered]) -> String {
-    let lists: Vec<String> = pipelines
+fn known_keys(configs: &[&PipelineConfig]) -> String {
+    let lists: Vec<String> = configs
         .iter()
-        .map(|p| {
-            let config = p.entry.config();
+        .map(|config| {
             let keys: Vec<String> = config
                 .params()
                 .iter()

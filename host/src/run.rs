@@ -4,6 +4,8 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,12 +13,13 @@ use std::time::{Duration, Instant};
 use scope_plugin_api::{Frame, Load, Mode, Params, Pipeline};
 
 use crate::cli::{Format, Input, Output, RunArgs};
-use crate::guard;
+use crate::live::Live;
 use crate::plan::{Plan, SourcePlan, StagePlan};
 use crate::video::rgb24::{self, Rgb24Reader};
 use crate::video::y4m::{Tags, Y4mReader, Y4mWriter};
 use crate::video::{testsrc, Rate};
 use crate::Io;
+use crate::{control, guard, signals};
 
 /// Frames in flight between two stages. Two keeps every stage busy without
 /// holding more than a handful of frames.
@@ -56,11 +59,18 @@ impl Reader {
     }
 }
 
-/// Runs the plan; returns the exit status.
+/// Runs the plan; returns the exit status: 128 + the signal when SIGINT or
+/// SIGTERM stopped it.
 pub fn run(plan: Plan, args: &RunArgs, io: Io) -> i32 {
     let log: Log = Arc::new(Mutex::new(io.stderr));
+    if io.handle_signals {
+        signals::install();
+    }
     match run_inner(plan, args, io.stdin, io.stdout, io.stdout_is_terminal, &log) {
-        Ok(ok) => i32::from(!ok),
+        Ok(ok) => match signals::received() {
+            Some(signal) => 128 + signal,
+            None => i32::from(!ok),
+        },
         Err(message) => {
             say(&log, &format!("error: {message}"));
             1
@@ -126,7 +136,7 @@ fn run_inner(
             args.fps.unwrap_or(Rate::new(30, 1)),
         ),
     };
-    let mut sink = Sink::open(
+    let sink = Sink::open(
         &args.output,
         args.output_format,
         stdout,
@@ -155,18 +165,31 @@ fn run_inner(
         };
         loaded.push(pipeline);
     }
+    let live = Live::new(
+        &args.pipelines,
+        plan.stages
+            .iter()
+            .map(|s| (s.pipeline.entry.config().clone(), s.runtime.clone()))
+            .collect(),
+    );
+    if let Some(path) = &args.control {
+        control::serve(Path::new(path), live.clone())?;
+    }
+    let sink = Arc::new(Mutex::new(sink));
+    stop_at_once_on_a_second_signal(sink.clone(), log.clone());
 
     let started = Instant::now();
     let limit = args.frames;
-    let mut stages = plan.stages.into_iter().zip(loaded);
+    let mut stages = plan.stages.into_iter().zip(loaded).enumerate();
     let (first_tx, mut rx) = sync_channel::<Frame>(QUEUE);
     let outcome = std::thread::scope(|scope| {
         let source = scope.spawn({
             let log = log.clone();
+            let live = &*live;
             let generator = matches!(plan.source, SourcePlan::Generator)
                 .then(|| stages.next().expect("a chain"));
             let source_name = match (&generator, &plan.source) {
-                (Some((stage, _)), _) => stage.id().to_owned(),
+                (Some((_, (stage, _))), _) => stage.id().to_owned(),
                 (None, SourcePlan::TestSrc) => "testsrc".into(),
                 _ => "input".into(),
             };
@@ -176,28 +199,49 @@ fn run_inner(
                     ..Stats::default()
                 };
                 match generator {
-                    Some((stage, pipeline)) => {
-                        generate(stage, pipeline, limit, &first_tx, &mut stats, &log)
+                    Some((_, (stage, pipeline))) => {
+                        generate(stage, pipeline, limit, &first_tx, &mut stats, &log, live)
                     }
-                    None => read_source(reader.take(), size, limit, &first_tx, &mut stats, &log),
+                    None => read_source(
+                        reader.take(),
+                        size,
+                        limit,
+                        &first_tx,
+                        &mut stats,
+                        &log,
+                        live,
+                    ),
                 }
                 stats
             }
         });
         let mut workers = Vec::new();
-        for (stage, pipeline) in stages {
+        for (index, (stage, pipeline)) in stages {
             let (tx, next_rx) = sync_channel::<Frame>(QUEUE);
             let input = std::mem::replace(&mut rx, next_rx);
             let log = log.clone();
-            workers.push(scope.spawn(move || transform(stage, pipeline, input, &tx, &log)));
+            let live = (&*live, index);
+            workers.push(scope.spawn(move || transform(stage, pipeline, input, &tx, &log, live)));
         }
-        let sink_stats = sink.drain(rx, log);
+        let sink_stats = drain(&sink, rx, log, &live);
         let mut all = vec![source.join().unwrap_or_default()];
         all.extend(workers.into_iter().map(|w| w.join().unwrap_or_default()));
         all.push(sink_stats);
         all
     });
     summarize(&outcome, started.elapsed(), log);
+    if let Some(path) = &args.control {
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(signal) = signals::received() {
+        say(
+            log,
+            &format!(
+                "stopped by {}: the input was closed and the frames in flight were written",
+                signals::name(signal)
+            ),
+        );
+    }
     Ok(outcome.iter().all(|s| !s.failed))
 }
 
@@ -208,8 +252,9 @@ fn read_source(
     tx: &SyncSender<Frame>,
     stats: &mut Stats,
     log: &Log,
+    live: &Live,
 ) {
-    while limit.is_none_or(|n| stats.frames < n) {
+    while limit.is_none_or(|n| stats.frames < n) && signals::received().is_none() {
         let t = Instant::now();
         let frame = match &mut reader {
             Some(r) => match r.read() {
@@ -225,6 +270,7 @@ fn read_source(
         };
         stats.busy += t.elapsed();
         stats.frames += 1;
+        live.frames_in.fetch_add(1, Ordering::Relaxed);
         if tx.send(frame).is_err() {
             break;
         }
@@ -262,12 +308,17 @@ fn generate(
     tx: &SyncSender<Frame>,
     stats: &mut Stats,
     log: &Log,
+    live: &Live,
 ) {
     stats.name = stage.id().to_owned();
     let mut empty_calls = 0;
-    'calls: while limit.is_none_or(|n| stats.frames < n) {
+    let (mut runtime, mut seen) = (stage.runtime, 0);
+    'calls: while limit.is_none_or(|n| stats.frames < n) && signals::received().is_none() {
+        if let Some(changed) = live.changed(0, &mut seen) {
+            runtime = changed;
+        }
         let t = Instant::now();
-        let result = call(&mut pipeline, Vec::new(), &stage.runtime);
+        let result = call(&mut pipeline, Vec::new(), &runtime);
         stats.busy += t.elapsed();
         let frames = match result {
             Ok(frames) => frames,
@@ -287,6 +338,7 @@ fn generate(
                 break 'calls;
             }
             stats.frames += 1;
+            live.stages[0].frames.fetch_add(1, Ordering::Relaxed);
         }
     }
     drop_quietly(pipeline);
@@ -301,8 +353,10 @@ fn transform(
     rx: Receiver<Frame>,
     tx: &SyncSender<Frame>,
     log: &Log,
+    (live, index): (&Live, usize),
 ) -> Stats {
     debug_assert_eq!(stage.mode, Mode::Video);
+    let (mut runtime, mut seen) = (stage.runtime.clone(), 0);
     let mut stats = Stats {
         name: stage.id().to_owned(),
         ..Stats::default()
@@ -319,7 +373,10 @@ fn transform(
             }
             return stats;
         };
-        let wanted = match guard::catch(|| active.prepare(&stage.runtime)) {
+        if let Some(changed) = live.changed(index, &mut seen) {
+            runtime = changed;
+        }
+        let wanted = match guard::catch(|| active.prepare(&runtime)) {
             Ok(requirements) => requirements.input_size.max(1),
             Err(panic) => {
                 report_failure(log, &mut stats, &format!("prepare {panic}"), received + 1);
@@ -348,12 +405,13 @@ fn transform(
         }
         received += wanted as u64;
         let t = Instant::now();
-        let result = call(active, input, &stage.runtime);
+        let result = call(active, input, &runtime);
         stats.busy += t.elapsed();
         match result {
             Ok(frames) => {
                 for frame in frames {
                     stats.frames += 1;
+                    live.stages[index].frames.fetch_add(1, Ordering::Relaxed);
                     if tx.send(frame).is_err() {
                         return stats;
                     }
@@ -457,38 +515,78 @@ impl Sink {
             SinkKind::Y4m(None) => Ok(()),
         }
     }
+}
 
-    fn drain(&mut self, rx: Receiver<Frame>, log: &Log) -> Stats {
-        let mut stats = Stats {
-            name: "output".into(),
-            ..Stats::default()
-        };
-        let mut result = Ok(());
-        for frame in rx.iter() {
-            let t = Instant::now();
-            result = self.write(&frame);
-            stats.busy += t.elapsed();
-            if result.is_err() {
+/// Writes every frame that reaches the sink; the lock is held per frame, so
+/// that a second stop signal ends the output at a frame boundary.
+fn drain(sink: &Mutex<Sink>, rx: Receiver<Frame>, log: &Log, live: &Live) -> Stats {
+    let mut stats = Stats {
+        name: "output".into(),
+        ..Stats::default()
+    };
+    let mut result = Ok(());
+    for frame in rx.iter() {
+        let t = Instant::now();
+        result = lock(sink).write(&frame);
+        stats.busy += t.elapsed();
+        if result.is_err() {
+            break;
+        }
+        stats.frames += 1;
+        live.frames_out.fetch_add(1, Ordering::Relaxed);
+    }
+    if result.is_ok() {
+        result = lock(sink).flush();
+    }
+    match result {
+        Ok(()) => {}
+        // The reader went away (`| head`, a closed player): not our failure.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            say(log, "note: the output was closed by its reader");
+        }
+        Err(e) => {
+            say(log, &format!("error: cannot write the output: {e}"));
+            stats.failed = true;
+        }
+    }
+    stats
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// After a first stop signal the input stops and the frames in flight drain
+/// (see `read_source`); a second one ends the run at once: the output is
+/// flushed at the frame boundary the sink is at, and the host exits.
+fn stop_at_once_on_a_second_signal(sink: Arc<Mutex<Sink>>, log: Log) {
+    std::thread::spawn(move || {
+        while signals::count() < 2 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let signal = signals::received().unwrap_or(15);
+        // A sink stuck on a consumer that reads nothing cannot reach a
+        // boundary: give it a moment, then go anyway.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            if let Ok(mut sink) = sink.try_lock() {
+                let _ = sink.flush();
                 break;
             }
-            stats.frames += 1;
-        }
-        if result.is_ok() {
-            result = self.flush();
-        }
-        match result {
-            Ok(()) => {}
-            // The reader went away (`| head`, a closed player): not our failure.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                say(log, "note: the output was closed by its reader");
+            if Instant::now() > deadline {
+                break;
             }
-            Err(e) => {
-                say(log, &format!("error: cannot write the output: {e}"));
-                stats.failed = true;
-            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        stats
-    }
+        say(
+            &log,
+            &format!(
+                "stopped at once by a second {}; frames in flight were dropped",
+                signals::name(signal)
+            ),
+        );
+        std::process::exit(128 + signal);
+    });
 }
 
 fn summarize(stats: &[Stats], elapsed: Duration, log: &Log) {

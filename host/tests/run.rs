@@ -44,6 +44,7 @@ fn host(plugins: &[Plugin], args: &str, stdin: Vec<u8>) -> Outcome {
         stdout: Box::new(stdout.clone()),
         stderr: Box::new(stderr.clone()),
         stdout_is_terminal: false,
+        handle_signals: false,
     };
     let args: Vec<OsString> = args.split_whitespace().map(OsString::from).collect();
     let status = execute(plugins, args, io);
