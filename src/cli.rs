@@ -67,6 +67,35 @@ pub enum ColorChoice {
 }
 
 /// The commands.
+/// What `ctl` does.
+#[derive(Debug, Subcommand)]
+pub enum CtlVerb {
+    /// Generation, host pid, uptime, the chain, current parameters, frames and recent fps, restarts
+    Status {
+        /// Print the status document as JSON (the README's "Headless servers" section lists its keys)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change runtime parameters between two frames, checked as `--set` is
+    Set {
+        /// `[PIPELINE[#N].]KEY=VALUE`
+        #[arg(required = true, value_name = "[PIPELINE.]KEY=VALUE")]
+        params: Vec<String>,
+    },
+    /// Restart the host (same generation) without breaking the stream
+    Restart {
+        /// Parameters for the new host, load-time ones included (repeatable)
+        #[arg(long = "set", value_name = "[PIPELINE.]KEY=VALUE")]
+        params: Vec<String>,
+    },
+    /// Write the latest output frame as a PNG
+    Snapshot {
+        /// Where to write it
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build a host with the example plugins and run a text → video chain
@@ -135,9 +164,23 @@ pub enum Command {
     },
     /// Run the active host, restarting it when it exits with 42 or a new generation is activated
     Run {
+        /// Run a named instance (its own control socket), so one home can run several streams
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        name: String,
+        /// What happens to input frames while one host hands over to the next
+        #[arg(long, value_enum, value_name = "WHAT", default_value = "hold")]
+        on_restart: crate::supervise::OnRestart,
         /// Arguments for the host (after `--`)
         #[arg(last = true, value_name = "HOST-ARGS")]
         args: Vec<std::ffi::OsString>,
+    },
+    /// Talk to the host that `scopectl run` supervises: status, live parameters, restart, snapshot
+    Ctl {
+        /// The instance, as given to `scopectl run --name`
+        #[arg(long, value_name = "NAME", default_value = "default", global = true)]
+        name: String,
+        #[command(subcommand)]
+        verb: CtlVerb,
     },
     /// Create a plugin crate that builds, passes its test and installs as generated
     New {

@@ -23,7 +23,7 @@
 //!   [`spec`]: plugin specs as typed on the command line. Plugin names are
 //!   [`scope_name::PluginName`]s everywhere.
 //! - [`documents`]: the JSON documents written and read, as serde types.
-//! - [`supervise`]: `scopectl run` and the restart protocol (`run.pid`, SIGHUP).
+//! - [`supervise`]: `scopectl run` and the restart protocol (`run/<name>/pid`, SIGHUP), streams that survive restarts, the control socket.
 //! - [`output`]: the printer and error reports (the terminal);
 //!   [`reporter`]: the interface operations report through;
 //!   [`failpoint`]: crash points for tests; [`time`]: timestamps.

@@ -52,7 +52,13 @@ fn demo_builds_a_host_writes_a_video_and_reuses_its_build() {
         ["color-generator", "scope-invert", "temporal-blend"]
     );
     let graph: Vec<&str> = lock.crates.iter().map(|c| c.name.as_str()).collect();
-    for name in ["fastrand", "lexopt", "scope-host", "scope-plugin-api"] {
+    for name in [
+        "fastrand",
+        "lexopt",
+        "libc",
+        "scope-host",
+        "scope-plugin-api",
+    ] {
         assert!(
             graph.contains(&name),
             "the host's crate graph lists {name}: {graph:?}"

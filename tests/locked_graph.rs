@@ -36,19 +36,23 @@ fn workspace_version(name: &str) -> String {
 }
 
 /// `helper` 0.9.0, 1.0.0 and 1.1.0 and the host's own third-party crate
-/// (lexopt, the real `.crate` from cargo's cache) on the fixture registry;
+/// (lexopt and libc, the real `.crate`s from cargo's cache) on the fixture registry;
 /// a cargo home that uses it in place of the default registry; a plugin
 /// that depends on `helper = "1"`.
 fn scene() -> Scene {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
-    let lexopt = workspace_version("lexopt");
-    let cached = fs_err::read_dir(support::cargo_home().join("registry/cache"))
-        .unwrap()
-        .map(|d| d.unwrap().path().join(format!("lexopt-{lexopt}.crate")))
-        .find(|p| p.is_file())
-        .expect("lexopt is in cargo's cache (the workspace build put it there)");
-    server.publish_archive("lexopt", &lexopt, &[], fs_err::read(cached).unwrap());
+    for name in ["lexopt", "libc"] {
+        let version = workspace_version(name);
+        let cached = fs_err::read_dir(support::cargo_home().join("registry/cache"))
+            .unwrap()
+            .map(|d| d.unwrap().path().join(format!("{name}-{version}.crate")))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| {
+                panic!("{name} is in cargo's cache (the workspace build put it there)")
+            });
+        server.publish_archive(name, &version, &[], fs_err::read(cached).unwrap());
+    }
     let helper = |version: &str, value: u32| {
         Package::new("helper", version)
             .file(

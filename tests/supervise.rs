@@ -56,9 +56,14 @@ fn exit_42_restarts_with_the_same_arguments_and_other_statuses_pass_through() {
             .args(["run", "--", "run", "--pipeline", "invert"]),
     );
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
-    assert_eq!(
-        fs_err::read_to_string(&log).unwrap(),
-        "run --pipeline invert\n".repeat(3)
+    let log = fs_err::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("run --pipeline invert ")
+            && l.contains(" --control ")
+            && *l == lines[0]),
+        "every host gets the same arguments, with the control socket: {log}"
     );
     assert_eq!(
         stderr(&out).matches("Restarting").count(),
@@ -67,7 +72,7 @@ fn exit_42_restarts_with_the_same_arguments_and_other_statuses_pass_through() {
         stderr(&out)
     );
     assert!(
-        !context.home().join("run.pid").exists(),
+        !context.home().join("run/default/pid").exists(),
         "the pid file is removed"
     );
 }

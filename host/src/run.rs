@@ -527,7 +527,12 @@ fn drain(sink: &Mutex<Sink>, rx: Receiver<Frame>, log: &Log, live: &Live) -> Sta
     let mut result = Ok(());
     for frame in rx.iter() {
         let t = Instant::now();
-        result = lock(sink).write(&frame);
+        // Flushed per frame: a live consumer (a player, the supervisor of
+        // `scopectl run`) gets each frame as soon as it is made.
+        result = {
+            let mut sink = lock(sink);
+            sink.write(&frame).and_then(|()| sink.flush())
+        };
         stats.busy += t.elapsed();
         if result.is_err() {
             break;

@@ -5,6 +5,7 @@
 
 mod build;
 pub mod completions;
+mod ctl;
 mod demo;
 mod doctor;
 mod gc;
@@ -29,6 +30,7 @@ use crate::output::error::report;
 use crate::output::Printer;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
+use crate::supervise::RunOptions;
 
 /// What every command gets: settings resolved once, and the printer.
 pub struct Context {
@@ -78,7 +80,12 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Pipelines { json } => list::pipelines(&context, json),
         Command::List { json } => list::list(&context, json),
         Command::Gc { keep } => gc::gc(&context, keep),
-        Command::Run { args } => run::run(&context, &args),
+        Command::Run {
+            name,
+            on_restart,
+            args,
+        } => run::run(&context, &RunOptions { name, on_restart }, &args),
+        Command::Ctl { name, verb } => ctl::ctl(&context, &name, verb),
         Command::Update {
             names,
             check: true,

@@ -7,8 +7,9 @@ use anyhow::Result;
 
 use super::Context;
 use crate::cli::Shell;
+use crate::supervise::RunOptions;
 
-pub fn run(context: &Context, args: &[OsString]) -> Result<ExitCode> {
+pub fn run(context: &Context, options: &RunOptions, args: &[OsString]) -> Result<ExitCode> {
     let home = context.existing_home()?;
     if args.is_empty() {
         // The host then prints its own usage; say what to give it here.
@@ -16,7 +17,7 @@ pub fn run(context: &Context, args: &[OsString]) -> Result<ExitCode> {
             "no host arguments: give them after `--`, e.g. `scopectl run -- run --input testsrc --pipeline invert --output -` (`scopectl pipelines` lists the pipelines)",
         );
     }
-    crate::supervise::supervise(&home, args, &context.printer)
+    crate::supervise::supervise(&home, options, args, &context.printer)
 }
 
 /// `env`: the line that puts `<home>/bin` on PATH, as rustup's `env` does.

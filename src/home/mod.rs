@@ -8,7 +8,7 @@
 //! <home>/current -> generations/<N>
 //! <home>/bin/scope-host -> ../current/scope-host
 //! <home>/.lock, .transaction     the home's lock and the journal of a change in progress
-//! <home>/run.pid                 the supervisor of `scopectl run`, while it runs
+//! <home>/run/<name>/             one `scopectl run` while it runs: pid, control.sock
 //! <home>/build/                  disposable: the generated host crate, target directory
 //! <home>/cache/                  disposable: downloads, unpacked crates, git (see [`CacheBucket`])
 //! ```
@@ -147,8 +147,9 @@ impl Home {
     }
 
     /// The pid file of `scopectl run`.
-    pub fn pid_file(&self) -> PathBuf {
-        self.root.join("run.pid")
+    /// Where running supervisors keep their pid and sockets.
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join("run")
     }
 
     fn generations_dir(&self) -> PathBuf {

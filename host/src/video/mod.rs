@@ -2,6 +2,7 @@
 //! between them and the host's RGB frames, and the built-in test pattern.
 
 pub mod color;
+pub mod framing;
 pub mod rgb24;
 pub mod testsrc;
 pub mod y4m;

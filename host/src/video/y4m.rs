@@ -39,7 +39,7 @@ impl Chroma {
         })
     }
 
-    fn plane_size(self, width: usize, height: usize) -> usize {
+    pub(super) fn plane_size(self, width: usize, height: usize) -> usize {
         match self {
             Chroma::C420 => width.div_ceil(2) * height.div_ceil(2),
             Chroma::C422 => width.div_ceil(2) * height,
@@ -223,12 +223,13 @@ impl<R: BufRead> Y4mReader<R> {
     }
 }
 
-const EMPTY: &str = "the input is empty: whatever was to write it wrote nothing (did it fail?)";
+pub(super) const EMPTY: &str =
+    "the input is empty: whatever was to write it wrote nothing (did it fail?)";
 const MAGIC: &[u8] = b"YUV4MPEG2";
 
 /// Refuses a stream that is not YUV4MPEG2 before reading a header line, so
 /// that raw RGB or a container file gets a message about what it is.
-fn check_magic(input: &mut impl BufRead) -> Result<(), VideoError> {
+pub(super) fn check_magic(input: &mut impl BufRead) -> Result<(), VideoError> {
     let start = input.fill_buf().map_err(|e| VideoError::io(0, e))?;
     if start.is_empty() {
         return Err(VideoError::at(0, EMPTY));
@@ -256,7 +257,7 @@ fn check_magic(input: &mut impl BufRead) -> Result<(), VideoError> {
     ))
 }
 
-fn parse_header(line: &str) -> Result<Header, VideoError> {
+pub(super) fn parse_header(line: &str) -> Result<Header, VideoError> {
     let mut fields = line.split(' ');
     if fields.next() != Some("YUV4MPEG2") {
         let shown: String = line.chars().take(20).collect();
@@ -336,7 +337,7 @@ fn parse_header(line: &str) -> Result<Header, VideoError> {
 
 /// Reads one `\n`-terminated line of at most [`MAX_HEADER`] bytes. `None` at
 /// end of input before any byte.
-fn read_line(input: &mut impl BufRead, at: u64) -> Result<Option<String>, VideoError> {
+pub(super) fn read_line(input: &mut impl BufRead, at: u64) -> Result<Option<String>, VideoError> {
     let mut line = Vec::new();
     let mut limited = input.by_ref().take(MAX_HEADER as u64 + 1);
     limited

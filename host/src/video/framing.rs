@@ -1,0 +1,179 @@
+//! Streams read as whole frames of bytes, without decoding them: what a
+//! process that passes frames along needs (scopectl's supervisor, which
+//! owns the stream while hosts come and go).
+
+use std::io::BufRead;
+
+use super::y4m::{check_magic, parse_header, read_line, Header, EMPTY};
+use super::VideoError;
+
+/// One frame as it travels: its `FRAME…` line (y4m, without the newline;
+/// empty for rgb24) and its bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawFrame {
+    /// The `FRAME` line with its parameters (y4m), or empty (rgb24).
+    pub line: String,
+    /// The planes (y4m) or pixels (rgb24).
+    pub data: Vec<u8>,
+}
+
+impl RawFrame {
+    /// The frame as it is written to a stream.
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        if !self.line.is_empty() {
+            out.write_all(self.line.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        out.write_all(&self.data)
+    }
+}
+
+/// A stream's format as far as framing goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    /// YUV4MPEG2 with this header line (without the newline).
+    Y4m { line: String, header: Header },
+    /// Raw RGB24 of this size.
+    Rgb24 { width: u32, height: u32 },
+}
+
+impl Framing {
+    /// Reads a y4m stream's header line.
+    pub fn read_y4m(input: &mut impl BufRead) -> Result<Framing, VideoError> {
+        check_magic(input)?;
+        let line = read_line(input, 0)?.ok_or_else(|| VideoError::at(0, EMPTY))?;
+        let header = parse_header(&line)?;
+        Ok(Framing::Y4m { line, header })
+    }
+
+    /// The bytes of one frame, without its `FRAME` line.
+    pub fn frame_len(&self) -> usize {
+        match self {
+            Framing::Y4m { header, .. } => {
+                let (w, h) = (header.width as usize, header.height as usize);
+                w * h + 2 * header.chroma.plane_size(w, h)
+            }
+            Framing::Rgb24 { width, height } => *width as usize * *height as usize * 3,
+        }
+    }
+
+    /// The stream header as written (`YUV4MPEG2 …\n`), empty for rgb24.
+    pub fn header_bytes(&self) -> Vec<u8> {
+        match self {
+            Framing::Y4m { line, .. } => format!("{line}\n").into_bytes(),
+            Framing::Rgb24 { .. } => Vec::new(),
+        }
+    }
+
+    /// The frame size in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        match self {
+            Framing::Y4m { header, .. } => (header.width, header.height),
+            Framing::Rgb24 { width, height } => (*width, *height),
+        }
+    }
+}
+
+/// Reads a stream frame by frame, as bytes.
+pub struct FrameReader<R> {
+    input: R,
+    framing: Framing,
+    offset: u64,
+    frames: u64,
+}
+
+impl<R: BufRead> FrameReader<R> {
+    /// A y4m stream: reads its header.
+    pub fn y4m(mut input: R) -> Result<Self, VideoError> {
+        let framing = Framing::read_y4m(&mut input)?;
+        let offset = framing.header_bytes().len() as u64;
+        Ok(FrameReader {
+            input,
+            framing,
+            offset,
+            frames: 0,
+        })
+    }
+
+    /// A raw rgb24 stream of frames of this size.
+    pub fn rgb24(input: R, width: u32, height: u32) -> Self {
+        let framing = Framing::Rgb24 { width, height };
+        FrameReader {
+            input,
+            framing,
+            offset: 0,
+            frames: 0,
+        }
+    }
+
+    /// The stream's format.
+    pub fn framing(&self) -> &Framing {
+        &self.framing
+    }
+
+    /// The next whole frame; `None` at a clean end of stream.
+    pub fn read_frame(&mut self) -> Result<Option<RawFrame>, VideoError> {
+        let at = self.offset;
+        let line = match self.framing {
+            Framing::Y4m { .. } => {
+                let Some(line) = read_line(&mut self.input, at)? else {
+                    return Ok(None);
+                };
+                if line != "FRAME" && !line.starts_with("FRAME ") {
+                    let shown: String = line.chars().take(40).collect();
+                    let n = self.frames + 1;
+                    return Err(VideoError::at(
+                        at,
+                        format!("frame {n} should start with `FRAME`, found `{shown}`"),
+                    ));
+                }
+                self.offset += line.len() as u64 + 1;
+                line
+            }
+            Framing::Rgb24 { .. } => {
+                let buffered = self.input.fill_buf().map_err(|e| VideoError::io(at, e))?;
+                if buffered.is_empty() {
+                    return Ok(None);
+                }
+                String::new()
+            }
+        };
+        let mut data = vec![0; self.framing.frame_len()];
+        self.input.read_exact(&mut data).map_err(|e| {
+            let n = self.frames + 1;
+            VideoError::at(at, format!("frame {n} is truncated ({e})"))
+        })?;
+        self.offset += data.len() as u64;
+        self.frames += 1;
+        Ok(Some(RawFrame { line, data }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_frames_come_out_as_they_went_in_and_a_short_one_is_refused() {
+        let mut stream =
+            b"YUV4MPEG2 W2 H2 F30:1 C420jpeg\nFRAME\n012345FRAME Ixyz\nabcdef".to_vec();
+        let mut reader = FrameReader::y4m(&stream[..]).unwrap();
+        assert_eq!(reader.framing().frame_len(), 6);
+        let first = reader.read_frame().unwrap().unwrap();
+        let second = reader.read_frame().unwrap().unwrap();
+        assert_eq!(reader.read_frame().unwrap(), None);
+        let mut written = reader.framing().header_bytes();
+        first.write_to(&mut written).unwrap();
+        second.write_to(&mut written).unwrap();
+        assert_eq!(written, stream);
+
+        stream.truncate(stream.len() - 1);
+        let mut reader = FrameReader::y4m(&stream[..]).unwrap();
+        reader.read_frame().unwrap();
+        let error = reader.read_frame().unwrap_err().to_string();
+        assert!(
+            error.contains("at byte 43: frame 2 is truncated"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! `ctl status|set|restart|snapshot`: talk to a running `scopectl run`.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+use super::Context;
+use crate::cli::CtlVerb;
+use crate::output::error::Hinted;
+use crate::supervise::control::{self, Command, StreamStatus};
+use crate::supervise::Instance;
+
+pub fn ctl(context: &Context, name: &str, verb: CtlVerb) -> Result<ExitCode> {
+    let home = context.existing_home()?;
+    let instance = Instance::new(&home, name)?;
+    let command = match &verb {
+        CtlVerb::Status { .. } => Command::Status,
+        CtlVerb::Set { params } => Command::Set {
+            params: params.clone(),
+        },
+        CtlVerb::Restart { params } => Command::Restart {
+            params: params.clone(),
+        },
+        CtlVerb::Snapshot { .. } => Command::Snapshot,
+    };
+    let (answer, bytes) = control::request(&instance, &command)?;
+    if answer["ok"] != serde_json::Value::Bool(true) {
+        let error = answer["error"].as_str().unwrap_or("the supervisor refused");
+        bail!(Hinted::new(
+            error.to_owned(),
+            "`scopectl ctl status` shows the chain and its parameters"
+        ));
+    }
+    match verb {
+        CtlVerb::Status { json: true } => {
+            println!("{}", serde_json::to_string_pretty(&answer["status"])?);
+        }
+        CtlVerb::Status { json: false } => {
+            let status: StreamStatus = serde_json::from_value(answer["status"].clone())?;
+            print!("{}", describe(&status));
+        }
+        CtlVerb::Set { params } => context
+            .printer
+            .status("Set", format!("{} on the running host", params.join(" "))),
+        CtlVerb::Restart { .. } => context
+            .printer
+            .status("Restarted", "the host; the stream goes on"),
+        CtlVerb::Snapshot { output } => {
+            fs_err::write(&output, bytes)?;
+            context
+                .printer
+                .status("Wrote", format!("the latest frame to {}", output.display()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ctl status` for a person.
+fn describe(status: &StreamStatus) -> String {
+    let mut out = String::new();
+    let generation = status
+        .generation
+        .map_or_else(|| "no generation".into(), |n| format!("generation {n}"));
+    let host = status
+        .host_pid
+        .map_or_else(|| "between hosts".into(), |pid| format!("host pid {pid}"));
+    let _ = writeln!(
+        out,
+        "instance `{}`: {generation}, {host}, up {:.1} s (this host {:.1} s), {} restarts",
+        status.name, status.uptime_s, status.host_uptime_s, status.restarts
+    );
+    let by_host: Vec<String> = status
+        .frames_by_host
+        .iter()
+        .map(|h| match h.generation {
+            Some(n) => format!("{} by generation {n}", h.frames),
+            None => h.frames.to_string(),
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "frames out: {} ({})",
+        status.frames_out,
+        by_host.join(", ")
+    );
+    if !status.gaps_ms.is_empty() {
+        let gaps: Vec<String> = status.gaps_ms.iter().map(u64::to_string).collect();
+        let _ = writeln!(out, "handoff gaps: {} ms", gaps.join(", "));
+    }
+    if let Some(host) = &status.host {
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>8} frames {:>8} fps",
+            "input", host["frames_in"], host["fps_in"]
+        );
+        for stage in host["stages"].as_array().into_iter().flatten() {
+            let params: Vec<String> = stage["params"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {:<16} {:>8} frames {:>8} fps  {}",
+                stage["name"].as_str().unwrap_or("?"),
+                stage["frames"],
+                stage["fps"],
+                params.join(" ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>8} frames {:>8} fps",
+            "output", host["frames_out"], host["fps_out"]
+        );
+    }
+    out
+}

@@ -1,0 +1,414 @@
+//! The control socket of a running `scopectl run` (`<home>/run/<name>/control.sock`,
+//! owner-only): newline-delimited JSON, one request and one answer per line.
+//!
+//! ```text
+//! {"command":"status"}                      -> {"ok":true,"status":{…}}
+//! {"command":"set","params":["K=V",…]}      -> {"ok":true} | {"ok":false,"error":"…"}
+//! {"command":"restart","params":["K=V",…]}  -> {"ok":true} once the new host runs
+//! {"command":"snapshot"}                    -> {"ok":true,"bytes":N,…}, then N bytes of PNG
+//! ```
+//!
+//! `set` is checked and applied by the host between two frames; the
+//! supervisor remembers it, so that every later host gets it too.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use scope_host::cli::RunArgs;
+use serde::{Deserialize, Serialize};
+
+use super::session::{lock, Output};
+use super::{snapshot, Instance};
+use crate::output::error::Hinted;
+
+/// A request on the control socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "lowercase")]
+pub enum Command {
+    Status,
+    Set {
+        #[serde(default)]
+        params: Vec<String>,
+    },
+    Restart {
+        #[serde(default)]
+        params: Vec<String>,
+    },
+    Snapshot,
+}
+
+/// What `ctl status` reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamStatus {
+    pub version: u32,
+    pub name: String,
+    pub supervisor_pid: u32,
+    pub host_pid: Option<u32>,
+    pub generation: Option<u64>,
+    pub uptime_s: f64,
+    pub host_uptime_s: f64,
+    pub restarts: u64,
+    pub chain: Vec<String>,
+    /// Frames written to the output, over every host.
+    pub frames_out: u64,
+    /// Frames each host put out, oldest first (the running one last).
+    pub frames_by_host: Vec<HostFrames>,
+    /// Handoff gaps so far: from the decision to switch to the first frame
+    /// out of the new host.
+    pub gaps_ms: Vec<u64>,
+    /// Parameters changed live (`ctl set`), in order.
+    pub params_set: Vec<String>,
+    /// The running host's own report: frames in and out, each stage's
+    /// frames, recent fps and current runtime parameters.
+    pub host: Option<serde_json::Value>,
+}
+
+/// Frames one host put out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostFrames {
+    pub generation: Option<u64>,
+    pub frames: u64,
+}
+
+/// What the supervisor's loop must do for a control request.
+pub enum Request {
+    Set {
+        sets: Vec<String>,
+        done: Sender<std::result::Result<(), String>>,
+    },
+    Restart {
+        sets: Vec<String>,
+        done: Sender<std::result::Result<(), String>>,
+    },
+}
+
+/// The supervisor's state that the control socket reports.
+pub struct Live {
+    name: String,
+    chain: Vec<String>,
+    started: Instant,
+    host_socket: std::path::PathBuf,
+    output: Option<Arc<Output>>,
+    state: Mutex<State>,
+    restarts_waiting: Mutex<Vec<Sender<std::result::Result<(), String>>>>,
+}
+
+#[derive(Default)]
+struct State {
+    host_pid: Option<u32>,
+    generation: Option<u64>,
+    host_started: Option<Instant>,
+    hosts: Vec<HostFrames>,
+    gaps: Vec<Duration>,
+    params_set: Vec<String>,
+}
+
+impl Live {
+    pub fn new(instance: &Instance, run: &RunArgs, output: Option<Arc<Output>>) -> Live {
+        Live {
+            name: instance.name().to_owned(),
+            chain: run.pipelines.clone(),
+            started: Instant::now(),
+            host_socket: instance.host_socket(),
+            output,
+            state: Mutex::new(State::default()),
+            restarts_waiting: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn host_started(&self, pid: u32, generation: Option<u64>) {
+        let mut state = lock(&self.state);
+        state.host_pid = Some(pid);
+        state.generation = generation;
+        state.host_started = Some(Instant::now());
+        state.hosts.push(HostFrames {
+            generation,
+            frames: 0,
+        });
+    }
+
+    pub fn host_ended(&self, frames: u64) {
+        let mut state = lock(&self.state);
+        state.host_pid = None;
+        if let Some(last) = state.hosts.last_mut() {
+            last.frames = frames;
+        }
+    }
+
+    pub fn record_gap(&self, gap: Duration) {
+        lock(&self.state).gaps.push(gap);
+    }
+
+    pub fn record_set(&self, sets: &[String]) {
+        lock(&self.state).params_set.extend(sets.iter().cloned());
+    }
+
+    /// Frames written to the output so far.
+    pub fn frames_out(&self) -> u64 {
+        self.output
+            .as_ref()
+            .map_or(0, |o| o.frames.load(Ordering::Relaxed))
+    }
+
+    pub fn await_restart(&self, done: Sender<std::result::Result<(), String>>) {
+        lock(&self.restarts_waiting).push(done);
+    }
+
+    /// Answers every `ctl restart` waiting.
+    pub fn answer_restarts(&self, answer: std::result::Result<(), String>) {
+        for done in lock(&self.restarts_waiting).drain(..) {
+            let _ = done.send(answer.clone());
+        }
+    }
+
+    pub fn status(&self) -> StreamStatus {
+        let host = host_request(&self.host_socket, "status")
+            .ok()
+            .and_then(|line| serde_json::from_str(&line).ok());
+        let state = lock(&self.state);
+        let mut frames_by_host = state.hosts.clone();
+        if let (Some(_), Some(running)) = (state.host_pid, frames_by_host.last_mut()) {
+            let before: u64 = state.hosts.iter().rev().skip(1).map(|h| h.frames).sum();
+            running.frames = self.frames_out().saturating_sub(before);
+        }
+        StreamStatus {
+            version: 1,
+            name: self.name.clone(),
+            supervisor_pid: std::process::id(),
+            host_pid: state.host_pid,
+            generation: state.generation,
+            uptime_s: round(self.started.elapsed()),
+            host_uptime_s: state.host_started.map_or(0.0, |t| round(t.elapsed())),
+            restarts: state.hosts.len().saturating_sub(1) as u64,
+            chain: self.chain.clone(),
+            frames_out: self.frames_out(),
+            frames_by_host,
+            gaps_ms: state.gaps.iter().map(|g| g.as_millis() as u64).collect(),
+            params_set: state.params_set.clone(),
+            host,
+        }
+    }
+
+    /// The line the supervisor prints when the stream ends.
+    pub fn summary(&self, dropped: u64, passed: u64) -> String {
+        let state = lock(&self.state);
+        let hosts: Vec<String> = state
+            .hosts
+            .iter()
+            .map(|h| match h.generation {
+                Some(n) => format!("{} by generation {n}", h.frames),
+                None => h.frames.to_string(),
+            })
+            .collect();
+        let mut text = format!(
+            "{} frames out ({}) in {:.1} s",
+            self.frames_out(),
+            hosts.join(", "),
+            self.started.elapsed().as_secs_f64()
+        );
+        if let Some(longest) = state.gaps.iter().max() {
+            text += &format!(
+                "; {} handoffs, longest gap {} ms",
+                state.gaps.len(),
+                longest.as_millis()
+            );
+        }
+        if dropped > 0 {
+            text += &format!("; {dropped} frames dropped during handoffs");
+        }
+        if passed > 0 {
+            text += &format!("; {passed} frames passed through unprocessed during handoffs");
+        }
+        text
+    }
+}
+
+fn round(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10.0).round() / 10.0
+}
+
+/// Serves the control socket; returns what the supervisor's loop must act on.
+#[cfg(unix)]
+pub fn serve(instance: &Instance, live: Arc<Live>) -> Result<Receiver<Request>> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixListener;
+
+    let path = instance.control_socket();
+    let _ = fs_err::remove_file(&path);
+    let listener = UnixListener::bind(&path).with_context(|| {
+        format!(
+            "cannot listen on `{}` (a socket path has at most 107 bytes; a shorter --home helps)",
+            path.display()
+        )
+    })?;
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let live = live.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let _ = serve_connection(stream, &live, &tx);
+            });
+        }
+    });
+    Ok(rx)
+}
+
+#[cfg(not(unix))]
+pub fn serve(_instance: &Instance, _live: Arc<Live>) -> Result<Receiver<Request>> {
+    anyhow::bail!("the control socket needs a Unix system")
+}
+
+#[cfg(unix)]
+fn serve_connection(
+    stream: std::os::unix::net::UnixStream,
+    live: &Live,
+    requests: &Sender<Request>,
+) -> std::io::Result<()> {
+    let mut writer = stream.try_clone()?;
+    for line in BufReader::new(stream).lines() {
+        let line = line?;
+        let command: Command = match serde_json::from_str(&line) {
+            Ok(command) => command,
+            Err(e) => {
+                reply_error(
+                    &mut writer,
+                    &format!("not a request ({e}); see `scopectl ctl --help`"),
+                )?;
+                continue;
+            }
+        };
+        let answer = |sets: Vec<String>, restart: bool| {
+            if let Some(bad) = sets.iter().find(|s| s.contains(['\t', '\n'])) {
+                return Err(format!("`{bad}`: a value cannot hold a tab or a newline"));
+            }
+            let (done, wait) = channel();
+            let request = if restart {
+                Request::Restart { sets, done }
+            } else {
+                Request::Set { sets, done }
+            };
+            requests
+                .send(request)
+                .map_err(|_| "the stream is ending".to_owned())?;
+            wait.recv_timeout(Duration::from_secs(60))
+                .map_err(|_| "the supervisor did not answer in time".to_owned())?
+        };
+        match command {
+            Command::Status => {
+                let status = serde_json::json!({"ok": true, "status": live.status()});
+                writeln!(writer, "{status}")?;
+            }
+            Command::Set { params } => match answer(params.clone(), false) {
+                Ok(()) => {
+                    live.record_set(&params);
+                    writeln!(writer, "{}", serde_json::json!({"ok": true}))?;
+                }
+                Err(e) => reply_error(&mut writer, &e)?,
+            },
+            Command::Restart { params } => match answer(params, true) {
+                Ok(()) => writeln!(writer, "{}", serde_json::json!({"ok": true}))?,
+                Err(e) => reply_error(&mut writer, &e)?,
+            },
+            Command::Snapshot => {
+                let latest = live.output.as_ref().and_then(|o| {
+                    let framing = lock(&o.header).clone();
+                    let frame = lock(&o.latest).clone();
+                    framing.zip(frame)
+                });
+                match latest.map(|(framing, frame)| snapshot::png(&framing, &frame)) {
+                    Some(Ok(png)) => {
+                        let head = serde_json::json!({"ok": true, "bytes": png.len()});
+                        writeln!(writer, "{head}")?;
+                        writer.write_all(&png)?;
+                    }
+                    Some(Err(e)) => reply_error(&mut writer, &e)?,
+                    None => reply_error(
+                        &mut writer,
+                        "no frame has been written yet (or the output is `null`)",
+                    )?,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn reply_error(writer: &mut impl Write, message: &str) -> std::io::Result<()> {
+    writeln!(
+        writer,
+        "{}",
+        serde_json::json!({"ok": false, "error": message})
+    )
+}
+
+/// Asks the running host to change runtime parameters.
+pub fn ask_host(socket: &Path, sets: &[String]) -> std::result::Result<(), String> {
+    let line = host_request(socket, &format!("set\t{}", sets.join("\t")))
+        .map_err(|e| format!("cannot reach the host: {e}"))?;
+    match line.strip_prefix("error: ") {
+        Some(message) => Err(message.to_owned()),
+        None if line == "ok" => Ok(()),
+        None => Err(format!("the host answered `{line}`")),
+    }
+}
+
+/// One request to the host's own socket (see `scope_host`'s `control`).
+#[cfg(unix)]
+fn host_request(socket: &Path, request: &str) -> std::io::Result<String> {
+    let stream = std::os::unix::net::UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut writer = stream.try_clone()?;
+    writeln!(writer, "{request}")?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    Ok(line.trim_end().to_owned())
+}
+
+#[cfg(not(unix))]
+fn host_request(_socket: &Path, _request: &str) -> std::io::Result<String> {
+    Err(std::io::Error::other("needs a Unix system"))
+}
+
+/// Sends one request to a running instance (for `scopectl ctl`): the
+/// answer, and the bytes that follow it (a snapshot).
+#[cfg(unix)]
+pub fn request(instance: &Instance, command: &Command) -> Result<(serde_json::Value, Vec<u8>)> {
+    use std::io::Read;
+    let path = instance.control_socket();
+    let stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        Hinted::new(
+            format!(
+                "no running `scopectl run` for instance `{}` ({}: {e})",
+                instance.name(),
+                path.display()
+            ),
+            "start one with `scopectl run -- run …`, or name it with `--name`",
+        )
+    })?;
+    stream.set_read_timeout(Some(Duration::from_secs(90)))?;
+    let mut writer = stream.try_clone()?;
+    writeln!(writer, "{}", serde_json::to_string(command)?)?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let answer: serde_json::Value = serde_json::from_str(&line)
+        .with_context(|| format!("the supervisor answered `{}`", line.trim_end()))?;
+    let mut bytes = Vec::new();
+    if let Some(n) = answer.get("bytes").and_then(serde_json::Value::as_u64) {
+        bytes.resize(n as usize, 0);
+        reader.read_exact(&mut bytes)?;
+    }
+    Ok((answer, bytes))
+}
+
+#[cfg(not(unix))]
+pub fn request(_instance: &Instance, _command: &Command) -> Result<(serde_json::Value, Vec<u8>)> {
+    anyhow::bail!("the control socket needs a Unix system")
+}

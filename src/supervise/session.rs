@@ -1,0 +1,283 @@
+//! One host process inside a supervised stream: the feeder thread writes
+//! whole input frames to its stdin, the collector thread reads whole frames
+//! from its stdout and writes them to the stream's output.
+//!
+//! Every frame given to a host stays in the `in_flight` queue until the
+//! host has put out a frame for it, so that if the host dies the frames it
+//! swallowed can be given to the next one.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use scope_host::video::framing::{FrameReader, Framing, RawFrame};
+
+/// A frame shared between the input, the in-flight queue and a host.
+pub type Shared = Arc<RawFrame>;
+
+/// Frames given to the host and not yet answered.
+pub type InFlight = Arc<Mutex<VecDeque<Shared>>>;
+
+/// What every host of a stream writes to.
+pub struct Output {
+    /// The stream's output (stdout or a file), or nothing (`--output null`).
+    pub writer: Mutex<Option<Box<dyn Write + Send>>>,
+    /// The header the first host wrote; later hosts must write the same.
+    pub header: Mutex<Option<Framing>>,
+    /// The frame most recently written (for `ctl snapshot`).
+    pub latest: Mutex<Option<Shared>>,
+    /// Frames written.
+    pub frames: AtomicU64,
+}
+
+impl Output {
+    /// Writes one whole frame and flushes it, so the consumer gets it now.
+    pub fn write(&self, frame: &Shared) -> std::io::Result<()> {
+        let mut writer = lock(&self.writer);
+        if let Some(out) = writer.as_mut() {
+            frame.write_to(out)?;
+            out.flush()?;
+        }
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.latest) = Some(frame.clone());
+        Ok(())
+    }
+}
+
+/// How a host's output is read.
+#[derive(Clone)]
+pub enum OutputFraming {
+    /// A y4m stream: the host writes its header.
+    Y4m,
+    /// Raw rgb24 frames of this size.
+    Rgb24(u32, u32),
+}
+
+/// A running host and its two threads.
+pub struct Session {
+    pub child: Child,
+    pub binary: PathBuf,
+    pub started: Instant,
+    /// Tells the feeder to stop at a frame boundary and close the host's stdin.
+    pub hand_off: Arc<AtomicBool>,
+    feeder: Option<JoinHandle<()>>,
+    collector: Option<JoinHandle<Collected>>,
+}
+
+/// What the collector saw.
+#[derive(Default)]
+pub struct Collected {
+    /// Whole frames written to the output.
+    pub frames: u64,
+    /// When the first of them was written.
+    pub first_frame: Option<Instant>,
+    /// Why the host's output could not be used (a different header, a
+    /// write error), if it could not.
+    pub error: Option<String>,
+}
+
+/// The input side of a stream: frames from the supervisor's reader.
+pub struct Feed {
+    pub header: Vec<u8>,
+    pub frames: Arc<Mutex<Receiver<Shared>>>,
+    /// Set once the input ended (or was stopped) and every frame was given out.
+    pub ended: Arc<AtomicBool>,
+}
+
+impl Session {
+    /// Starts `binary` with `args`; replays `replay` before new input.
+    pub fn start(
+        binary: PathBuf,
+        args: &[std::ffi::OsString],
+        feed: Option<&Feed>,
+        replay: Vec<Shared>,
+        in_flight: &InFlight,
+        output: Option<(&Arc<Output>, OutputFraming)>,
+    ) -> Result<Session> {
+        let mut command = Command::new(&binary);
+        command.args(args);
+        command.stdin(if feed.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        command.stdout(if output.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        // The terminal's Ctrl-C is for the supervisor, which stops the
+        // host at a frame boundary; it must not reach the host directly.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", binary.display()))?;
+        let hand_off = Arc::new(AtomicBool::new(false));
+        let feeder = match (feed, child.stdin.take()) {
+            (Some(feed), Some(stdin)) => Some(spawn_feeder(
+                stdin,
+                feed,
+                replay,
+                in_flight.clone(),
+                hand_off.clone(),
+            )),
+            _ => None,
+        };
+        let collector = match (output, child.stdout.take()) {
+            (Some((output, framing)), Some(stdout)) => Some(spawn_collector(
+                stdout,
+                framing,
+                output.clone(),
+                in_flight.clone(),
+            )),
+            _ => None,
+        };
+        Ok(Session {
+            child,
+            binary,
+            started: Instant::now(),
+            hand_off,
+            feeder,
+            collector,
+        })
+    }
+
+    /// Waits for both threads (the host has exited).
+    pub fn finish(mut self) -> Collected {
+        if let Some(feeder) = self.feeder.take() {
+            let _ = feeder.join();
+        }
+        self.collector
+            .take()
+            .and_then(|c| c.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+fn spawn_feeder(
+    stdin: ChildStdin,
+    feed: &Feed,
+    replay: Vec<Shared>,
+    in_flight: InFlight,
+    hand_off: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    let header = feed.header.clone();
+    let frames = feed.frames.clone();
+    let ended = feed.ended.clone();
+    std::thread::spawn(move || {
+        let mut stdin = BufWriter::with_capacity(1 << 20, stdin);
+        let give = |stdin: &mut BufWriter<ChildStdin>, frame: Shared| {
+            lock(&in_flight).push_back(frame.clone());
+            frame.write_to(stdin).and_then(|()| stdin.flush())
+        };
+        if stdin.write_all(&header).is_err() {
+            return;
+        }
+        for frame in replay {
+            if give(&mut stdin, frame).is_err() {
+                return;
+            }
+        }
+        loop {
+            if hand_off.load(Ordering::SeqCst) {
+                return; // dropping stdin closes it: the host drains and exits
+            }
+            let next = lock(&frames).recv_timeout(Duration::from_millis(10));
+            match next {
+                Ok(frame) => {
+                    if give(&mut stdin, frame).is_err() {
+                        return; // the host is gone; the frame is in flight
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    ended.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }
+    })
+}
+
+fn spawn_collector(
+    stdout: ChildStdout,
+    framing: OutputFraming,
+    output: Arc<Output>,
+    in_flight: InFlight,
+) -> JoinHandle<Collected> {
+    std::thread::spawn(move || {
+        let mut collected = Collected::default();
+        let input = BufReader::with_capacity(1 << 20, stdout);
+        let mut reader = match framing {
+            OutputFraming::Rgb24(w, h) => FrameReader::rgb24(input, w, h),
+            OutputFraming::Y4m => match FrameReader::y4m(input) {
+                Ok(reader) => reader,
+                // Nothing came out (the host failed before its first frame).
+                Err(_) => return collected,
+            },
+        };
+        {
+            let mut header = lock(&output.header);
+            match header.as_ref() {
+                None => {
+                    let bytes = reader.framing().header_bytes();
+                    let written = lock(&output.writer)
+                        .as_mut()
+                        .map_or(Ok(()), |out| out.write_all(&bytes));
+                    if let Err(e) = written {
+                        collected.error = Some(format!("cannot write the output: {e}"));
+                        return drain(reader, collected);
+                    }
+                    *header = Some(reader.framing().clone());
+                }
+                Some(first) if first != reader.framing() => {
+                    collected.error = Some(format!(
+                        "the host's output is `{}`, but the stream is `{}`: a stream keeps one format",
+                        header_text(reader.framing()),
+                        header_text(first)
+                    ));
+                    return drain(reader, collected);
+                }
+                Some(_) => {}
+            }
+        }
+        // A frame cut short by the host's death is not written: only whole
+        // frames reach the output.
+        while let Ok(Some(frame)) = reader.read_frame() {
+            let frame = Arc::new(frame);
+            lock(&in_flight).pop_front();
+            if let Err(e) = output.write(&frame) {
+                collected.error = Some(format!("cannot write the output: {e}"));
+                return drain(reader, collected);
+            }
+            collected.frames += 1;
+            collected.first_frame.get_or_insert_with(Instant::now);
+        }
+        collected
+    })
+}
+
+/// Reads the rest of a host's output so that it is not blocked writing.
+fn drain<R: BufRead>(mut reader: FrameReader<R>, collected: Collected) -> Collected {
+    while let Ok(Some(_)) = reader.read_frame() {}
+    collected
+}
+
+fn header_text(framing: &Framing) -> String {
+    match framing {
+        Framing::Y4m { line, .. } => line.clone(),
+        Framing::Rgb24 { width, height } => format!("rgb24 {width}x{height}"),
+    }
+}
+
+pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,566 @@
+//! `scopectl run -- run …`: the supervisor owns the stream. It reads the
+//! input (a file or stdin) and writes the output (a file or stdout) itself;
+//! hosts get whole frames on their stdin and give whole frames back on
+//! their stdout. A handoff is: stop feeding the old host at a frame
+//! boundary, let it finish the frames it has, start the new host with the
+//! stream's header and go on — so the consumer sees one header, whole frames
+//! only, in order, and an output file is created once.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use scope_host::cli::{Format, Input, Output as HostOutput, RunArgs};
+use scope_host::video::framing::FrameReader;
+
+use super::control::{self, Live, Request};
+use super::session::{lock, Feed, InFlight, Output, OutputFraming, Session, Shared};
+use super::{active_host, generation_of, CrashGuard, Instance, OnRestart, RunOptions, Signals};
+use super::{exit_code, RESTART};
+use crate::home::Home;
+use crate::output::error::Hinted;
+use crate::reporter::Reporter;
+
+/// Input held while hosts hand over, in bytes (at least two frames).
+const HOLD_BYTES: usize = 256 << 20;
+/// How long a host may take to finish its frames after its input closed.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(5);
+
+/// Why a host's session ended.
+enum Ending {
+    /// It exited on its own.
+    Exited(ExitStatus),
+    /// The supervisor handed the stream to another host: its binary, why,
+    /// and the live parameters it gets.
+    HandOff(PathBuf, String, Vec<String>),
+    /// A stop signal: the input is closed and the host drained.
+    Stopped(ExitStatus),
+}
+
+pub fn supervise(
+    home: &Home,
+    instance: &Instance,
+    options: &RunOptions,
+    run: RunArgs,
+    signals: &Signals,
+    reporter: &dyn Reporter,
+) -> Result<ExitCode> {
+    let stream = Stream::open(&run)?;
+    let live = Arc::new(Live::new(
+        instance,
+        &run,
+        stream.output.as_ref().map(|(o, _)| o.clone()),
+    ));
+    let requests = control::serve(instance, live.clone())?;
+    let mut supervisor = Supervisor {
+        home,
+        instance,
+        options,
+        run,
+        signals,
+        reporter,
+        stream,
+        live,
+        requests,
+        in_flight: Arc::new(Mutex::new(Default::default())),
+        sets: Vec::new(),
+        dropped: 0,
+        passed: 0,
+        handoff: None,
+    };
+    let result = supervisor.run();
+    supervisor.summarize();
+    result
+}
+
+/// The stream's two ends, as the supervisor holds them.
+struct Stream {
+    feed: Option<Feed>,
+    stop_input: Arc<AtomicBool>,
+    output: Option<(Arc<Output>, OutputFraming)>,
+    /// Frames the hosts generate themselves (`testsrc`, a text pipeline):
+    /// each new host is told how many are left.
+    limit: Option<u64>,
+}
+
+impl Stream {
+    #[allow(clippy::disallowed_methods)] // the output is created once, here
+    fn open(run: &RunArgs) -> Result<Stream> {
+        let stop_input = Arc::new(AtomicBool::new(false));
+        let raw: Option<Box<dyn Read + Send>> = match &run.input {
+            Some(Input::Stdin) => Some(Box::new(std::io::stdin())),
+            Some(Input::Path(path)) => {
+                Some(Box::new(File::open(path).with_context(|| {
+                    format!("cannot open input `{}`", path.to_string_lossy())
+                })?))
+            }
+            Some(Input::TestSrc) | None => None,
+        };
+        let mut in_size = run.size;
+        let feed = match raw {
+            None => None,
+            Some(raw) => {
+                let input = BufReader::with_capacity(1 << 20, raw);
+                let reader = match run.input_format {
+                    Format::Y4m => FrameReader::y4m(input)
+                        .map_err(|e| anyhow::anyhow!("cannot read the input {e}"))?,
+                    Format::Rgb24 => {
+                        let (w, h) = run.size.ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "raw rgb24 input has no header: give its frame size with `--size WxH`"
+                            )
+                        })?;
+                        FrameReader::rgb24(input, w, h)
+                    }
+                };
+                in_size = Some(reader.framing().size());
+                Some(read_input(reader, run.frames, stop_input.clone()))
+            }
+        };
+        let writer: Option<Box<dyn Write + Send>> = match &run.output {
+            HostOutput::Null => None,
+            HostOutput::Stdout => Some(Box::new(std::io::stdout())),
+            HostOutput::Path(path) => {
+                Some(Box::new(File::create(path).with_context(|| {
+                    format!("cannot create output `{}`", path.to_string_lossy())
+                })?))
+            }
+        };
+        let output = writer.map(|writer| {
+            let framing = match run.output_format {
+                Format::Y4m => OutputFraming::Y4m,
+                Format::Rgb24 => {
+                    let (w, h) = in_size.unwrap_or((512, 512));
+                    OutputFraming::Rgb24(w, h)
+                }
+            };
+            let output = Output {
+                writer: Mutex::new(Some(writer)),
+                header: Mutex::new(None),
+                latest: Mutex::new(None),
+                frames: Default::default(),
+            };
+            (Arc::new(output), framing)
+        });
+        let limit = if feed.is_some() { None } else { run.frames };
+        Ok(Stream {
+            feed,
+            stop_input,
+            output,
+            limit,
+        })
+    }
+}
+
+use std::io::Write;
+
+/// Reads the input on its own thread into a bounded queue: the frames held
+/// while hosts hand over. Stops at the end of the input, after `limit`
+/// frames, or when told to.
+fn read_input<R: std::io::BufRead + Send + 'static>(
+    mut reader: FrameReader<R>,
+    limit: Option<u64>,
+    stop: Arc<AtomicBool>,
+) -> Feed {
+    let header = reader.framing().header_bytes();
+    let bound = (HOLD_BYTES / reader.framing().frame_len().max(1)).max(2);
+    let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
+    std::thread::spawn(move || {
+        let mut read = 0u64;
+        while limit.is_none_or(|n| read < n) && !stop.load(Ordering::SeqCst) {
+            match reader.read_frame() {
+                Ok(Some(frame)) => {
+                    read += 1;
+                    if tx.send(Arc::new(frame)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    eprintln!("error: cannot read the input {e}; the stream ends here");
+                    return;
+                }
+            }
+        }
+    });
+    Feed {
+        header,
+        frames: Arc::new(Mutex::new(rx)),
+        ended: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+struct Supervisor<'a> {
+    home: &'a Home,
+    instance: &'a Instance,
+    options: &'a RunOptions,
+    run: RunArgs,
+    signals: &'a Signals,
+    reporter: &'a dyn Reporter,
+    stream: Stream,
+    live: Arc<Live>,
+    requests: Receiver<Request>,
+    in_flight: InFlight,
+    /// Parameters changed live: every new host gets them.
+    sets: Vec<String>,
+    dropped: u64,
+    passed: u64,
+    /// When the running handoff was decided, and why.
+    handoff: Option<(Instant, String)>,
+}
+
+impl Supervisor<'_> {
+    fn run(&mut self) -> Result<ExitCode> {
+        let mut binary = active_host(self.home)?;
+        let mut fallback: Option<PathBuf> = None;
+        let mut guard = CrashGuard::default();
+        let mut replay = Vec::new();
+        let mut sets_before: Option<Vec<String>> = None;
+        loop {
+            let session = self.start(&binary, std::mem::take(&mut replay))?;
+            let (ending, session) = self.watch(session)?;
+            let started = session.started;
+            let generation = generation_of(&session.binary);
+            let collected = session.finish();
+            self.live.host_ended(collected.frames);
+            if let Some(error) = &collected.error {
+                self.reporter
+                    .warn(&format!("the host of {}: {error}", describe(generation)));
+            }
+            match ending {
+                Ending::Stopped(status) => {
+                    return Ok(self
+                        .signals
+                        .stop_status()
+                        .map_or_else(|| exit_code(status), ExitCode::from));
+                }
+                Ending::HandOff(next, why, sets) => {
+                    self.reporter.status(
+                        "Handing over",
+                        &format!(
+                            "from {} after {} frames ({why})",
+                            describe(generation),
+                            collected.frames
+                        ),
+                    );
+                    fallback = Some(binary);
+                    sets_before = Some(std::mem::replace(&mut self.sets, sets));
+                    binary = next;
+                    replay = self.between_hosts();
+                }
+                Ending::Exited(status) => {
+                    let requested = status.code() == Some(RESTART);
+                    let what = if requested {
+                        "asked to be restarted"
+                    } else if crashed(status) {
+                        "crashed"
+                    } else {
+                        "failed"
+                    };
+                    // A new host that fails before its first frame: back to
+                    // the one that worked, with the parameters it had.
+                    if collected.frames == 0 && !requested && !status.success() {
+                        if let Some(previous) = fallback.take() {
+                            let message = format!(
+                                "the host of {} {what} before its first frame ({}); going back to {}",
+                                describe(generation),
+                                describe_status(status),
+                                describe(generation_of(&previous))
+                            );
+                            self.reporter.warn(&message);
+                            self.live.answer_restarts(Err(message));
+                            if let Some(sets) = sets_before.take() {
+                                self.sets = sets;
+                            }
+                            binary = previous;
+                            replay = self.between_hosts();
+                            continue;
+                        }
+                    }
+                    if !requested && !crashed(status) {
+                        // Done (the input ended, `--frames`), or failed for a
+                        // reason a restart does not fix.
+                        return Ok(exit_code(status));
+                    }
+                    guard.check(started, what)?;
+                    self.reporter.status(
+                        "Restarting",
+                        &format!(
+                            "the host of {} ({what}: {})",
+                            describe(generation),
+                            describe_status(status)
+                        ),
+                    );
+                    binary = active_host(self.home).unwrap_or(binary);
+                    self.handoff = Some((Instant::now(), what.to_owned()));
+                    replay = self.between_hosts();
+                }
+            }
+            if collected.frames > 0 {
+                fallback = None;
+                sets_before = None;
+            }
+        }
+    }
+
+    /// The arguments of the next host: the user's, with the stream's ends
+    /// on stdin and stdout, the control socket, and the live changes.
+    fn host_args(&self) -> Vec<OsString> {
+        let mut run = self.run.clone();
+        if self.stream.feed.is_some() {
+            run.input = Some(Input::Stdin);
+            run.frames = None;
+        }
+        if self.stream.output.is_some() {
+            run.output = HostOutput::Stdout;
+        }
+        if let Some(limit) = self.stream.limit {
+            let done = self
+                .stream
+                .output
+                .as_ref()
+                .map_or(0, |(o, _)| o.frames.load(Ordering::Relaxed));
+            run.frames = Some(limit.saturating_sub(done));
+        }
+        run.sets.extend(self.sets.iter().cloned());
+        run.control = Some(self.instance.host_socket().into_os_string());
+        run.to_args()
+    }
+
+    fn start(&mut self, binary: &Path, replay: Vec<Shared>) -> Result<Session> {
+        let session = Session::start(
+            binary.to_owned(),
+            &self.host_args(),
+            self.stream.feed.as_ref(),
+            replay,
+            &self.in_flight,
+            self.stream.output.as_ref().map(|(o, f)| (o, f.clone())),
+        )?;
+        self.live
+            .host_started(session.child.id(), generation_of(binary));
+        Ok(session)
+    }
+
+    /// Runs a session until its host exits, a handoff or a stop.
+    fn watch(&mut self, mut session: Session) -> Result<(Ending, Session)> {
+        let mut last_check = Instant::now();
+        let mut stopping = false;
+        let mut restart_sets: Option<Vec<String>> = None;
+        let mut handing_to: Option<(PathBuf, String)> = None;
+        let mut drain_deadline: Option<Instant> = None;
+        let frames_at_start = self.live.frames_out();
+        loop {
+            if let Some(status) = session.child.try_wait()? {
+                let ending = match (stopping, handing_to) {
+                    (true, _) => Ending::Stopped(status),
+                    (false, Some((next, why))) => {
+                        let mut sets = self.sets.clone();
+                        sets.extend(restart_sets.unwrap_or_default());
+                        Ending::HandOff(next, why, sets)
+                    }
+                    (false, None) => Ending::Exited(status),
+                };
+                return Ok((ending, session));
+            }
+            let stops = self.signals.stops.load(Ordering::SeqCst);
+            if stops >= 2 {
+                // At once: the collector writes whole frames only.
+                let _ = session.child.kill();
+            } else if stops == 1 && !stopping {
+                stopping = true;
+                self.stream.stop_input.store(true, Ordering::SeqCst);
+                self.begin_drain(&mut session);
+                drain_deadline = Some(Instant::now() + DRAIN_LIMIT);
+            }
+            if !stopping && handing_to.is_none() {
+                let mut why = None;
+                if self.signals.restart.swap(false, Ordering::SeqCst) {
+                    why = Some("SIGHUP or a new generation".to_owned());
+                } else if last_check.elapsed() > Duration::from_millis(250) {
+                    last_check = Instant::now();
+                    if active_host(self.home).is_ok_and(|b| b != session.binary) {
+                        why = Some("a new generation".to_owned());
+                    }
+                }
+                while let Ok(request) = self.requests.try_recv() {
+                    match request {
+                        Request::Restart { sets, done } => {
+                            restart_sets = Some(sets);
+                            why = Some("`scopectl ctl restart`".into());
+                            self.live.await_restart(done);
+                        }
+                        Request::Set { sets, done } => {
+                            let answer = control::ask_host(&self.instance.host_socket(), &sets);
+                            if answer.is_ok() {
+                                self.sets.extend(sets);
+                            }
+                            let _ = done.send(answer);
+                        }
+                    }
+                }
+                if let Some(why) = why {
+                    let next = active_host(self.home).unwrap_or(session.binary.clone());
+                    match self_check(&next) {
+                        Ok(()) => {
+                            self.handoff = Some((Instant::now(), why.clone()));
+                            handing_to = Some((next, why));
+                            self.begin_drain(&mut session);
+                            drain_deadline = Some(Instant::now() + DRAIN_LIMIT);
+                        }
+                        Err(e) => {
+                            self.reporter.warn(&format!(
+                                "not switching to {}: {e}; the stream stays on {}",
+                                describe(generation_of(&next)),
+                                describe(generation_of(&session.binary))
+                            ));
+                            self.live.answer_restarts(Err(e));
+                        }
+                    }
+                }
+            }
+            // A restart is answered once the new host put out a frame (or
+            // ran a second without failing, for hosts that write nothing).
+            if frames_at_start != self.live.frames_out() {
+                if let Some((at, why)) = self.handoff.take() {
+                    let gap = at.elapsed();
+                    self.live.record_gap(gap);
+                    self.reporter.status(
+                        "Handed over",
+                        &format!(
+                            "the stream to {} ({why}): {} ms from the decision to its first frame",
+                            describe(generation_of(&session.binary)),
+                            gap.as_millis()
+                        ),
+                    );
+                }
+            }
+            if handing_to.is_none()
+                && (frames_at_start != self.live.frames_out()
+                    || session.started.elapsed() > Duration::from_secs(1))
+            {
+                self.live.answer_restarts(Ok(()));
+            }
+            if drain_deadline.is_some_and(|d| Instant::now() > d) {
+                self.reporter.warn(&format!(
+                    "the host did not finish its frames within {} s; stopping it",
+                    DRAIN_LIMIT.as_secs()
+                ));
+                let _ = session.child.kill();
+                drain_deadline = None;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Asks the host to finish: its input closes at a frame boundary (or,
+    /// when it makes its own frames, SIGTERM does that).
+    fn begin_drain(&self, session: &mut Session) {
+        session.hand_off.store(true, Ordering::SeqCst);
+        if self.stream.feed.is_none() {
+            #[cfg(unix)]
+            if let Some(pid) = rustix::process::Pid::from_raw(session.child.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+        }
+    }
+
+    /// Between two hosts: the frames the old one swallowed, and what
+    /// `--on-restart` does with the input that came meanwhile.
+    fn between_hosts(&mut self) -> Vec<Shared> {
+        let swallowed: Vec<Shared> = lock(&self.in_flight).drain(..).collect();
+        let Some(feed) = &self.stream.feed else {
+            return Vec::new();
+        };
+        let mut on_restart = self.options.on_restart;
+        let same_format = self.stream.output.as_ref().is_some_and(|(o, _)| {
+            lock(&o.header)
+                .as_ref()
+                .is_some_and(|h| h.header_bytes() == feed.header)
+        });
+        if on_restart == OnRestart::Pass && !same_format {
+            self.reporter.warn("`--on-restart pass` needs the output in the input's format; holding the frames instead");
+            on_restart = OnRestart::Hold;
+        }
+        let waiting: Vec<Shared> = {
+            let frames = lock(&feed.frames);
+            std::iter::from_fn(|| frames.try_recv().ok()).collect()
+        };
+        match on_restart {
+            OnRestart::Hold => swallowed.into_iter().chain(waiting).collect(),
+            OnRestart::Drop => {
+                self.dropped += (swallowed.len() + waiting.len()) as u64;
+                Vec::new()
+            }
+            OnRestart::Pass => {
+                if let Some((output, _)) = &self.stream.output {
+                    for frame in swallowed.iter().chain(&waiting) {
+                        if output.write(frame).is_ok() {
+                            self.passed += 1;
+                        }
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn summarize(&self) {
+        let summary = self.live.summary(self.dropped, self.passed);
+        self.reporter.status("Stream", &summary);
+    }
+}
+
+fn crashed(status: ExitStatus) -> bool {
+    #[cfg(unix)]
+    if std::os::unix::process::ExitStatusExt::signal(&status).is_some() {
+        return true;
+    }
+    // 101: a panic outside the plugins' guard.
+    status.code() == Some(101)
+}
+
+fn describe(generation: Option<u64>) -> String {
+    generation.map_or_else(|| "the host".into(), |n| format!("generation {n}"))
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return format!("killed by signal {signal}");
+    }
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "no exit status".into(),
+    }
+}
+
+/// Runs `host self-check`: a host that fails it is not switched to.
+fn self_check(host: &Path) -> std::result::Result<(), String> {
+    let output = Command::new(host)
+        .arg("self-check")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start `{}`: {e}", host.display()))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    Err(Hinted::new(
+        format!("its self-check failed ({})", last.trim()),
+        "run `scopectl doctor`",
+    )
+    .to_string())
+}
