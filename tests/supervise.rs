@@ -133,3 +133,26 @@ fn a_new_generation_restarts_a_running_host_and_sigterm_is_forwarded() {
         "the host was terminated by the forwarded SIGTERM"
     );
 }
+
+#[test]
+fn a_host_that_keeps_crashing_at_once_is_stopped() {
+    let context = TestContext::new();
+    home_with_hosts(&context, &["kill -9 $$"]);
+    let out = output(
+        context
+            .scopectl()
+            .args(["run", "--", "run", "--pipeline", "invert"]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the host crashed 5 times in a row"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stderr(&out).matches("crashed: killed by signal 9").count(),
+        4,
+        "{}",
+        stderr(&out)
+    );
+}

@@ -404,6 +404,10 @@ fn transform(
             }
         }
         received += wanted as u64;
+        // A change made while this stage waited applies to these frames.
+        if let Some(changed) = live.changed(index, &mut seen) {
+            runtime = changed;
+        }
         let t = Instant::now();
         let result = call(active, input, &runtime);
         stats.busy += t.elapsed();

@@ -257,6 +257,10 @@ impl Supervisor<'_> {
                     replay = self.between_hosts();
                 }
                 Ending::Exited(status) => {
+                    if let Some(stopped) = self.signals.stop_status() {
+                        // The host ended as the stop came (the input ended too).
+                        return Ok(ExitCode::from(stopped));
+                    }
                     let requested = status.code() == Some(RESTART);
                     let what = if requested {
                         "asked to be restarted"
