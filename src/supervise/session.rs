@@ -120,6 +120,7 @@ impl Session {
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start `{}`", binary.display()))?;
+        widen_pipes(&child);
         let hand_off = Arc::new(AtomicBool::new(false));
         let feeder = match (feed, child.stdin.take()) {
             (Some(feed), Some(stdin)) => Some(spawn_feeder(
@@ -161,6 +162,22 @@ impl Session {
             .unwrap_or_default()
     }
 }
+
+/// Pipes hold 64 KiB by default: a 1080p frame would cross in 48 rounds of
+/// wake-ups. 1 MiB (the unprivileged maximum on Linux) cuts that to three.
+#[cfg(target_os = "linux")]
+fn widen_pipes(child: &Child) {
+    const PIPE_BYTES: usize = 1 << 20;
+    if let Some(stdin) = &child.stdin {
+        let _ = rustix::pipe::fcntl_setpipe_size(stdin, PIPE_BYTES);
+    }
+    if let Some(stdout) = &child.stdout {
+        let _ = rustix::pipe::fcntl_setpipe_size(stdout, PIPE_BYTES);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn widen_pipes(_child: &Child) {}
 
 fn spawn_feeder(
     stdin: ChildStdin,

@@ -28,8 +28,9 @@ use crate::home::Home;
 use crate::output::error::Hinted;
 use crate::reporter::Reporter;
 
-/// Input held while hosts hand over, in bytes (at least two frames).
-const HOLD_BYTES: usize = 256 << 20;
+/// Input read ahead, and held while hosts hand over, in bytes (at least two
+/// frames; beyond it the producer waits).
+const HOLD_BYTES: usize = 32 << 20;
 /// How long a host may take to finish its frames after its input closed.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(5);
@@ -432,7 +433,12 @@ impl Supervisor<'_> {
             }
             // A restart is answered once the new host put out a frame (or
             // ran a second without failing, for hosts that write nothing).
-            if frames_at_start != self.live.frames_out() {
+            // The gap ends with the first frame of a host started after the decision.
+            let new_host = self
+                .handoff
+                .as_ref()
+                .is_some_and(|(at, _)| session.started > *at);
+            if new_host && frames_at_start != self.live.frames_out() {
                 if let Some((at, why)) = self.handoff.take() {
                     let gap = at.elapsed();
                     self.live.record_gap(gap);
