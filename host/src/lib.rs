@@ -54,7 +54,7 @@ impl Io {
     pub fn process() -> Io {
         Io {
             stdin: Box::new(std::io::stdin()),
-            stdout: Box::new(std::io::stdout()),
+            stdout: video::raw_stdout(),
             stderr: Box::new(std::io::stderr()),
             stdout_is_terminal: run::stdout_is_terminal(),
             handle_signals: true,

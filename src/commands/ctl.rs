@@ -73,10 +73,7 @@ fn describe(status: &StreamStatus) -> String {
     let by_host: Vec<String> = status
         .frames_by_host
         .iter()
-        .map(|h| match h.generation {
-            Some(n) => format!("{} by generation {n}", h.frames),
-            None => h.frames.to_string(),
-        })
+        .map(ToString::to_string)
         .collect();
     let _ = writeln!(
         out,

@@ -75,6 +75,16 @@ pub struct HostFrames {
     pub frames: u64,
 }
 
+impl std::fmt::Display for HostFrames {
+    /// `120 by generation 3`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.generation {
+            Some(n) => write!(f, "{} by generation {n}", self.frames),
+            None => write!(f, "{}", self.frames),
+        }
+    }
+}
+
 /// What the supervisor's loop must do for a control request.
 pub enum Request {
     Set {
@@ -197,14 +207,7 @@ impl Live {
     /// The line the supervisor prints when the stream ends.
     pub fn summary(&self, dropped: u64, passed: u64) -> String {
         let state = lock(&self.state);
-        let hosts: Vec<String> = state
-            .hosts
-            .iter()
-            .map(|h| match h.generation {
-                Some(n) => format!("{} by generation {n}", h.frames),
-                None => h.frames.to_string(),
-            })
-            .collect();
+        let hosts: Vec<String> = state.hosts.iter().map(HostFrames::to_string).collect();
         let mut text = format!(
             "{} frames out ({}) in {:.1} s",
             self.frames_out(),

@@ -232,7 +232,8 @@ fn spawn_collector(
 ) -> JoinHandle<Collected> {
     std::thread::spawn(move || {
         let mut collected = Collected::default();
-        let input = BufReader::with_capacity(1 << 20, stdout);
+        // Small: frame payloads bypass it, only headers are buffered.
+        let input = BufReader::with_capacity(64 << 10, stdout);
         let mut reader = match framing {
             OutputFraming::Rgb24(w, h) => FrameReader::rgb24(input, w, h),
             OutputFraming::Y4m => match FrameReader::y4m(input) {

@@ -109,7 +109,8 @@ impl Stream {
         let feed = match raw {
             None => None,
             Some(raw) => {
-                let input = BufReader::with_capacity(1 << 20, raw);
+                // Small: frame payloads bypass it, only headers are buffered.
+                let input = BufReader::with_capacity(64 << 10, raw);
                 let reader = match run.input_format {
                     Format::Y4m => FrameReader::y4m(input)
                         .map_err(|e| anyhow::anyhow!("cannot read the input {e}"))?,
@@ -128,7 +129,7 @@ impl Stream {
         };
         let writer: Option<Box<dyn Write + Send>> = match &run.output {
             HostOutput::Null => None,
-            HostOutput::Stdout => Some(Box::new(std::io::stdout())),
+            HostOutput::Stdout => Some(scope_host::video::raw_stdout()),
             HostOutput::Path(path) => {
                 Some(Box::new(File::create(path).with_context(|| {
                     format!("cannot create output `{}`", path.to_string_lossy())

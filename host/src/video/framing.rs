@@ -2,7 +2,7 @@
 //! process that passes frames along needs (scopectl's supervisor, which
 //! owns the stream while hosts come and go).
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use super::y4m::{check_magic, parse_header, read_line, Header, EMPTY};
 use super::VideoError;
@@ -138,11 +138,20 @@ impl<R: BufRead> FrameReader<R> {
                 String::new()
             }
         };
-        let mut data = vec![0; self.framing.frame_len()];
-        self.input.read_exact(&mut data).map_err(|e| {
+        // Read into fresh capacity: no zeroing of a buffer about to be filled.
+        let len = self.framing.frame_len();
+        let mut data = Vec::with_capacity(len);
+        let read = (&mut self.input)
+            .take(len as u64)
+            .read_to_end(&mut data)
+            .map_err(|e| VideoError::io(at, e))?;
+        if read < len {
             let n = self.frames + 1;
-            VideoError::at(at, format!("frame {n} is truncated ({e})"))
-        })?;
+            return Err(VideoError::at(
+                at,
+                format!("frame {n} is truncated: {read} of its {len} bytes are there"),
+            ));
+        }
         self.offset += data.len() as u64;
         self.frames += 1;
         Ok(Some(RawFrame { line, data }))
