@@ -8,23 +8,42 @@ use std::process::Command;
 
 use support::{output, stderr, stdout, TestContext};
 
-const MARKER: &str = "<!-- run by tests/readme.rs";
+const RUN: &str = "<!-- run by tests/readme.rs";
+const NOT_RUN: &str = "<!-- not run by tests/readme.rs: ";
 
-/// Every ```sh block that follows the marker.
-fn marked_blocks(readme: &str) -> Vec<String> {
+/// Every ```sh block with the line before it.
+fn sh_blocks(readme: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = readme.lines().collect();
     let mut blocks = Vec::new();
-    let mut rest = readme;
-    while let Some(at) = rest.find(MARKER) {
-        rest = &rest[at..];
-        let start = rest
-            .find("```sh\n")
-            .expect("a ```sh block follows the marker")
-            + 6;
-        let end = rest[start..].find("```").expect("the block ends") + start;
-        blocks.push(rest[start..end].to_owned());
-        rest = &rest[end..];
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i] == "```sh" {
+            let before = if i > 0 { lines[i - 1] } else { "" };
+            let end = (i + 1..lines.len())
+                .find(|&j| lines[j] == "```")
+                .expect("the block ends");
+            blocks.push((before.to_owned(), lines[i + 1..end].join("\n")));
+            i = end;
+        }
+        i += 1;
     }
     blocks
+}
+
+#[test]
+fn every_shell_example_is_run_or_says_why_not() {
+    let readme = fs_err::read_to_string(support::repo().join("README.md")).unwrap();
+    for (before, block) in sh_blocks(&readme) {
+        let why_not = before
+            .strip_prefix(NOT_RUN)
+            .and_then(|rest| rest.strip_suffix(" -->"))
+            .filter(|reason| !reason.trim().is_empty());
+        assert!(
+            before.starts_with(RUN) || why_not.is_some(),
+            "this README example is neither run by tests/readme.rs nor says why not \
+             (`{RUN} … -->` or `{NOT_RUN}REASON -->` on the line before it):\n{block}"
+        );
+    }
 }
 
 #[test]
@@ -32,24 +51,31 @@ fn marked_blocks(readme: &str) -> Vec<String> {
 fn the_readmes_marked_examples_run_as_written() {
     support::require_ffmpeg();
     let readme = fs_err::read_to_string(support::repo().join("README.md")).unwrap();
-    let blocks = marked_blocks(&readme);
-    assert!(!blocks.is_empty(), "the README marks its runnable examples");
+    let blocks: Vec<String> = sh_blocks(&readme)
+        .into_iter()
+        .filter(|(before, _)| before.starts_with(RUN))
+        .map(|(_, block)| block)
+        .collect();
+    assert!(blocks.len() >= 2, "the README marks its runnable examples");
+    // One scratch directory and home for all of them, in order, as a reader
+    // following the README would have.
+    let context = TestContext::new();
+    let bin = context.temp.path().join("bin");
+    fs_err::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_scopectl"), bin.join("scopectl")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut printed = String::new();
     for block in blocks {
-        let context = TestContext::new();
-        let bin = context.temp.path().join("bin");
-        fs_err::create_dir_all(&bin).unwrap();
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_scopectl"), bin.join("scopectl")).unwrap();
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
         let mut shell = Command::new("bash");
         shell
             .args(["-euo", "pipefail", "-c", &block])
             .current_dir(context.temp.path());
         support::scrub(&mut shell, context.temp.path());
-        shell.env("PATH", path).env("SCOPE_HOME", context.home());
+        shell.env("PATH", &path).env("SCOPE_HOME", context.home());
         let out = output(&mut shell);
         assert!(
             out.status.success(),
@@ -57,8 +83,14 @@ fn the_readmes_marked_examples_run_as_written() {
             stdout(&out),
             stderr(&out)
         );
-        // The video example counted its frames; the host listed the pipeline.
-        assert!(stdout(&out).contains("\n10\n"), "{}", stdout(&out));
-        assert!(stdout(&out).contains("my-fx"), "{}", stdout(&out));
+        printed += &stdout(&out);
     }
+    {
+        // The video example counted its frames; the host listed the pipeline.
+        assert!(printed.contains("\n10\n"), "{printed}");
+        assert!(printed.contains("my-fx"), "{printed}");
+    }
+    // The CI example rebuilt the committed set in ./scope.
+    let lock = context.temp.path().join("scope/resolved.lock");
+    assert!(fs_err::read_to_string(lock).unwrap().contains("my-fx"));
 }
