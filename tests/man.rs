@@ -22,6 +22,7 @@ fn the_committed_man_pages_are_current() {
     let committed = fs_err::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
     assert!(stale.is_empty() && committed == pages.len(), "stale or missing man pages {stale:?} ({committed} committed, {} generated): run `UPDATE_MAN=1 cargo test --test man`", pages.len());
     assert!(pages.iter().any(|(n, _)| n == "scopectl-install.1"));
+    assert!(pages.iter().any(|(n, _)| n == "scope-host.1"));
 }
 
 #[test]
