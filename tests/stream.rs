@@ -468,3 +468,44 @@ fn an_output_file_only_grows_across_a_reload() {
     assert_eq!(psnr.len(), 60);
     assert!(psnr.iter().all(|&db| db >= 35.0), "{psnr:?}");
 }
+
+/// Frames are lent to pipes, not copied (`vmsplice`): many small frames,
+/// whose pages a pipe holds by the hundred, come out exactly as the bare
+/// host writes them.
+#[test]
+fn many_small_frames_come_out_as_the_bare_host_writes_them() {
+    require_ffmpeg();
+    let context = TestContext::new();
+    home_with_invert(&context, &[]);
+    let input = context.temp.path().join("small.y4m");
+    let made = output(
+        Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=16x16:rate=30",
+            ])
+            .args(["-frames:v", "3000", "-pix_fmt", "yuv420p"])
+            .arg(&input),
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let run = |command: &mut Command| {
+        let out = output(
+            command
+                .args(["--input", "-", "--pipeline", "invert", "--output", "-"])
+                .stdin(fs_err::File::open(&input).unwrap().into_parts().0),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        out.stdout
+    };
+    let bare = run(Command::new(context.home().join("bin/scope-host")).arg("run"));
+    let supervised = run(context.scopectl().args(["run", "--", "run"]));
+    assert_eq!(bare.len(), supervised.len());
+    assert!(
+        bare == supervised,
+        "the supervised stream differs from the bare host's"
+    );
+}

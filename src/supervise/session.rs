@@ -7,7 +7,7 @@
 //! swallowed can be given to the next one.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +17,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+
+use super::pipe_io::{give, Lent};
 use scope_host::video::framing::{FrameReader, Framing, RawFrame};
 
 /// A frame shared between the input, the in-flight queue and a host.
@@ -25,10 +27,27 @@ pub type Shared = Arc<RawFrame>;
 /// Frames given to the host and not yet answered.
 pub type InFlight = Arc<Mutex<VecDeque<Shared>>>;
 
+/// Where a stream's frames go.
+pub enum Sink {
+    /// A file or our stdout, by descriptor (a pipe is lent frames, see `pipe_io`).
+    File(std::fs::File),
+    /// Anything else.
+    Other(Box<dyn Write + Send>),
+}
+
+impl Sink {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.write_all(bytes),
+            Sink::Other(w) => w.write_all(bytes),
+        }
+    }
+}
+
 /// What every host of a stream writes to.
 pub struct Output {
     /// The stream's output (stdout or a file), or nothing (`--output null`).
-    pub writer: Mutex<Option<Box<dyn Write + Send>>>,
+    pub writer: Mutex<Option<(Sink, Lent)>>,
     /// The header the first host wrote; later hosts must write the same.
     pub header: Mutex<Option<Framing>>,
     /// The frame most recently written (for `ctl snapshot`).
@@ -41,9 +60,13 @@ impl Output {
     /// Writes one whole frame and flushes it, so the consumer gets it now.
     pub fn write(&self, frame: &Shared) -> std::io::Result<()> {
         let mut writer = lock(&self.writer);
-        if let Some(out) = writer.as_mut() {
-            frame.write_to(out)?;
-            out.flush()?;
+        match writer.as_mut() {
+            Some((Sink::File(file), lent)) => give(file, frame, lent)?,
+            Some((Sink::Other(out), _)) => {
+                frame.write_to(out)?;
+                out.flush()?;
+            }
+            None => {}
         }
         self.frames.fetch_add(1, Ordering::Relaxed);
         *lock(&self.latest) = Some(frame.clone());
@@ -190,10 +213,11 @@ fn spawn_feeder(
     let frames = feed.frames.clone();
     let ended = feed.ended.clone();
     std::thread::spawn(move || {
-        let mut stdin = BufWriter::with_capacity(1 << 20, stdin);
-        let give = |stdin: &mut BufWriter<ChildStdin>, frame: Shared| {
+        let mut stdin = stdin;
+        let mut lent = Lent::default();
+        let mut give = |stdin: &mut ChildStdin, frame: Shared| {
             lock(&in_flight).push_back(frame.clone());
-            frame.write_to(stdin).and_then(|()| stdin.flush())
+            give(stdin, &frame, &mut lent)
         };
         if stdin.write_all(&header).is_err() {
             return;
@@ -249,7 +273,7 @@ fn spawn_collector(
                     let bytes = reader.framing().header_bytes();
                     let written = lock(&output.writer)
                         .as_mut()
-                        .map_or(Ok(()), |out| out.write_all(&bytes));
+                        .map_or(Ok(()), |(out, _)| out.write_all(&bytes));
                     if let Err(e) = written {
                         collected.error = Some(format!("cannot write the output: {e}"));
                         return drain(reader, collected);

@@ -21,7 +21,8 @@ use scope_host::cli::{Format, Input, Output as HostOutput, RunArgs};
 use scope_host::video::framing::FrameReader;
 
 use super::control::{self, Live, Request};
-use super::session::{lock, Feed, InFlight, Output, OutputFraming, Session, Shared};
+use super::pipe_io::Lent;
+use super::session::{lock, Feed, InFlight, Output, OutputFraming, Session, Shared, Sink};
 use super::{active_host, generation_of, CrashGuard, Instance, OnRestart, RunOptions, Signals};
 use super::{exit_code, RESTART};
 use crate::home::Home;
@@ -127,11 +128,11 @@ impl Stream {
                 Some(read_input(reader, run.frames, stop_input.clone()))
             }
         };
-        let writer: Option<Box<dyn Write + Send>> = match &run.output {
+        let writer: Option<Sink> = match &run.output {
             HostOutput::Null => None,
-            HostOutput::Stdout => Some(scope_host::video::raw_stdout()),
+            HostOutput::Stdout => Some(stdout()),
             HostOutput::Path(path) => {
-                Some(Box::new(File::create(path).with_context(|| {
+                Some(Sink::File(File::create(path).with_context(|| {
                     format!("cannot create output `{}`", path.to_string_lossy())
                 })?))
             }
@@ -145,7 +146,7 @@ impl Stream {
                 }
             };
             let output = Output {
-                writer: Mutex::new(Some(writer)),
+                writer: Mutex::new(Some((writer, Lent::default()))),
                 header: Mutex::new(None),
                 latest: Mutex::new(None),
                 frames: Default::default(),
@@ -162,7 +163,21 @@ impl Stream {
     }
 }
 
-use std::io::Write;
+/// Our stdout, by descriptor where possible.
+fn stdout() -> Sink {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() {
+            let file = File::from(fd);
+            // Room for a frame or two in the consumer's pipe, when it is one.
+            #[cfg(target_os = "linux")]
+            let _ = rustix::pipe::fcntl_setpipe_size(&file, 1 << 20);
+            return Sink::File(file);
+        }
+    }
+    Sink::Other(Box::new(std::io::stdout()))
+}
 
 /// Reads the input on its own thread into a bounded queue: the frames held
 /// while hosts hand over. Stops at the end of the input, after `limit`

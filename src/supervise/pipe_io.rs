@@ -1,0 +1,85 @@
+//! Handing a frame to a pipe without copying it: `vmsplice(2)` lends the
+//! frame's pages to the pipe, and the reader copies them out. The frame
+//! must not change or be freed until it is read: frames are immutable once
+//! read (they are shared behind `Arc`s), and the writer keeps the frames it
+//! lent alive until the pipe must have let them go (see [`Lent`]).
+//!
+//! Anything that is not a pipe (a file, a terminal), and other systems, get
+//! a plain write.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+
+use super::session::Shared;
+
+/// Frames lent to a pipe, kept alive until the pipe must have let them go.
+///
+/// A pipe holds at most its capacity in buffers, one per page lent. Once
+/// the frames lent after a frame fill that many buffers, the reader has
+/// taken it (a pipe is first in, first out), and it may be freed.
+#[derive(Default)]
+pub struct Lent {
+    frames: VecDeque<(Shared, usize)>,
+}
+
+impl Lent {
+    #[cfg(target_os = "linux")]
+    fn keep<Fd: std::os::fd::AsFd>(&mut self, pipe: &Fd, frame: &Shared) {
+        let page = rustix::param::page_size();
+        // At least this many buffers: the pages the bytes span.
+        let buffers = frame.data.len().div_ceil(page);
+        self.frames.push_back((frame.clone(), buffers));
+        let capacity =
+            rustix::pipe::fcntl_getpipe_size(pipe).map_or(usize::MAX, |bytes| bytes / page);
+        loop {
+            let after_first: usize = self.frames.iter().skip(1).map(|(_, n)| n).sum();
+            if self.frames.len() < 2 || after_first < capacity {
+                break;
+            }
+            self.frames.pop_front();
+        }
+    }
+}
+
+/// Writes `frame` (its `FRAME` line and bytes) to `out`: lent to the pipe
+/// when `out` is one, written otherwise.
+#[cfg(target_os = "linux")]
+pub fn give<W: Write + std::os::fd::AsFd>(
+    out: &mut W,
+    frame: &Shared,
+    lent: &mut Lent,
+) -> io::Result<()> {
+    // The `FRAME` line is copied: only the frame's own bytes live long enough to lend.
+    if !frame.line.is_empty() {
+        out.write_all(format!("{}\n", frame.line).as_bytes())?;
+    }
+    let mut data: &[u8] = &frame.data;
+    let mut first = true;
+    while !data.is_empty() {
+        let slice = [rustix::pipe::IoSliceRaw::from_slice(data)];
+        // SAFETY: `out` is only ever the write end of a pipe we write to (a
+        // host's stdin, or our stdout), so the kernel reads this memory and
+        // never writes it; the frame stays alive in `lent` until the pipe
+        // has room for no more of it (see the module's comment).
+        #[allow(unsafe_code)]
+        let sent =
+            unsafe { rustix::pipe::vmsplice(&*out, &slice, rustix::pipe::SpliceFlags::empty()) };
+        match sent {
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) => continue,
+            // Not a pipe: write it.
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::BADF) if first => {
+                return out.write_all(data);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        first = false;
+    }
+    lent.keep(out, frame);
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn give<W: Write>(out: &mut W, frame: &Shared, _lent: &mut Lent) -> io::Result<()> {
+    frame.write_to(out)
+}
