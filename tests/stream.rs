@@ -78,9 +78,21 @@ impl Stream {
         header: &[u8],
         file: Option<PathBuf>,
     ) -> Stream {
+        Stream::start_with(context, &[], chain, header, file)
+    }
+
+    /// `scopectl run RUN_FLAGS -- run --input - --output FILE|- --pipeline …`.
+    fn start_with(
+        context: &TestContext,
+        run_flags: &[&str],
+        chain: &[&str],
+        header: &[u8],
+        file: Option<PathBuf>,
+    ) -> Stream {
         let log = context.temp.path().join("run.log");
         let mut command = context.scopectl();
-        command.args(["run", "--", "run", "--input", "-", "--output"]);
+        command.arg("run").args(run_flags);
+        command.args(["--", "run", "--input", "-", "--output"]);
         command.arg(file.as_deref().unwrap_or(Path::new("-")));
         for pipeline in chain {
             command.args(["--pipeline", pipeline]);
@@ -184,10 +196,15 @@ fn ctl(context: &TestContext, args: &[&str]) -> std::process::Output {
 }
 
 fn host_pid(context: &TestContext) -> i32 {
+    running_host(context).expect("a running host")
+}
+
+/// The pid of the host `ctl status` reports, if one runs.
+fn running_host(context: &TestContext) -> Option<i32> {
     let out = ctl(context, &["status", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let status: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    status["host_pid"].as_i64().expect("a running host") as i32
+    status["host_pid"].as_i64().map(|pid| pid as i32)
 }
 
 /// The PSNR of each frame of `ours` against `reference`, in dB (inf = 1000).
@@ -202,7 +219,7 @@ fn psnr_per_frame(dir: &Path, ours: &[u8], reference: &Path) -> Vec<f64> {
             .arg("-i")
             .arg(reference)
             .arg("-lavfi")
-            .arg(format!("psnr=stats_file={}", stats.display()))
+            .arg(format!("psnr=stats_file={}:shortest=1", stats.display()))
             .args(["-f", "null", "-"]),
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -364,6 +381,25 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
         "whole frames only"
     );
 
+    // Two signals: at once, and still whole frames.
+    let mut stream = Stream::start(&context, &["invert"], &header);
+    stream.feed(&frames[..10]);
+    stream.wait_for_frames(10);
+    for _ in 0..2 {
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(stream.child.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+    }
+    let (status, out) = stream.finish();
+    assert_eq!(status, Some(143));
+    assert_eq!(
+        (out.len() - header_len) % FRAME_BYTES,
+        0,
+        "whole frames only"
+    );
+
     // The host alone: the first SIGTERM closes the input, the frames in
     // flight are written, the summary printed.
     let mut host = Command::new(context.home().join("bin/scope-host"))
@@ -508,4 +544,66 @@ fn many_small_frames_come_out_as_the_bare_host_writes_them() {
         bare == supervised,
         "the supervised stream differs from the bare host's"
     );
+}
+
+/// `--on-restart pass` writes the frames a crashed host swallowed as they
+/// came in, `drop` drops them; neither breaks the stream's order or shape.
+#[test]
+fn on_restart_pass_and_drop_handle_a_crashed_hosts_frames() {
+    let context = TestContext::new();
+    home_with_invert(&context, &[]);
+    let (header, frames, expected) = videos(context.temp.path(), 40);
+    let input = context.temp.path().join("input.y4m");
+    for mode in ["pass", "drop"] {
+        let mut stream = Stream::start_with(
+            &context,
+            &["--on-restart", mode],
+            &["invert"],
+            &header,
+            None,
+        );
+        stream.feed(&frames[..20]);
+        stream.wait_for_frames(20);
+        // Ten frames in flight when the host dies: it is stopped, given
+        // them (as many as its pipe holds; the rest wait), and killed.
+        let pid = rustix::process::Pid::from_raw(host_pid(&context)).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
+        stream.feed(&frames[20..30]);
+        std::thread::sleep(Duration::from_millis(300));
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+        // The next host runs before the rest comes.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while running_host(&context).is_none_or(|new| new == pid.as_raw_nonzero().get()) {
+            assert!(Instant::now() < deadline, "no new host: {}", stream.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stream.feed(&frames[30..]);
+        let log_path = stream.log.clone();
+        let (status, out) = stream.finish();
+        let log = fs_err::read_to_string(&log_path).unwrap();
+        assert_eq!(status, Some(0), "{log}");
+        let inverted = psnr_per_frame(context.temp.path(), &out, &expected);
+        let original = psnr_per_frame(context.temp.path(), &out, &input);
+        let good = |psnr: &[f64]| psnr.iter().all(|&db| db >= 35.0);
+        if mode == "pass" {
+            let header_len = out.iter().position(|&b| b == b'\n').unwrap() + 1;
+            let n = (out.len() - header_len) / FRAME_BYTES;
+            assert_eq!(n, 40, "pass loses no frame: {log}");
+            // In order: inverted, the ten passed through as they came, inverted.
+            assert!(
+                good(&inverted[..20]) && good(&original[20..30]) && good(&inverted[30..]),
+                "{inverted:?} {original:?}"
+            );
+            assert!(
+                log.contains("10 frames passed through unprocessed"),
+                "{log}"
+            );
+        } else {
+            let header_len = out.iter().position(|&b| b == b'\n').unwrap() + 1;
+            let n = (out.len() - header_len) / FRAME_BYTES;
+            assert_eq!(n, 30, "drop drops the ten: {log}");
+            assert!(good(&inverted[..20]), "{inverted:?}");
+            assert!(log.contains("10 frames dropped"), "{log}");
+        }
+    }
 }

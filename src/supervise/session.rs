@@ -109,6 +109,7 @@ pub struct Collected {
 /// The input side of a stream: frames from the supervisor's reader.
 pub struct Feed {
     pub header: Vec<u8>,
+    pub framing: Framing,
     pub frames: Arc<Mutex<Receiver<Shared>>>,
     /// Set once the input ended (or was stopped) and every frame was given out.
     pub ended: Arc<AtomicBool>,
@@ -176,6 +177,8 @@ impl Session {
 
     /// Waits for both threads (the host has exited).
     pub fn finish(mut self) -> Collected {
+        // A feeder waiting for input would wait for a host that is gone.
+        self.hand_off.store(true, Ordering::SeqCst);
         if let Some(feeder) = self.feeder.take() {
             let _ = feeder.join();
         }

@@ -188,6 +188,7 @@ fn read_input<R: std::io::BufRead + Send + 'static>(
     stop: Arc<AtomicBool>,
 ) -> Feed {
     let header = reader.framing().header_bytes();
+    let framing = reader.framing().clone();
     let bound = (HOLD_BYTES / reader.framing().frame_len().max(1)).max(2);
     let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
     std::thread::spawn(move || {
@@ -210,6 +211,7 @@ fn read_input<R: std::io::BufRead + Send + 'static>(
     });
     Feed {
         header,
+        framing,
         frames: Arc::new(Mutex::new(rx)),
         ended: Arc::new(AtomicBool::new(false)),
     }
@@ -509,7 +511,7 @@ impl Supervisor<'_> {
         let same_format = self.stream.output.as_ref().is_some_and(|(o, _)| {
             lock(&o.header)
                 .as_ref()
-                .is_some_and(|h| h.header_bytes() == feed.header)
+                .is_some_and(|h| h.same_frames(&feed.framing))
         });
         if on_restart == OnRestart::Pass && !same_format {
             self.reporter.warn("`--on-restart pass` needs the output in the input's format; holding the frames instead");

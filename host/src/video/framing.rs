@@ -65,6 +65,19 @@ impl Framing {
         }
     }
 
+    /// Whether a frame of one stream can be written into the other as it is:
+    /// the same size, planes and range (the header's other tags may differ).
+    pub fn same_frames(&self, other: &Framing) -> bool {
+        match (self, other) {
+            (Framing::Y4m { header: a, .. }, Framing::Y4m { header: b, .. }) => {
+                (a.width, a.height, a.chroma, a.tags.full_range)
+                    == (b.width, b.height, b.chroma, b.tags.full_range)
+            }
+            (Framing::Rgb24 { .. }, Framing::Rgb24 { .. }) => self.size() == other.size(),
+            _ => false,
+        }
+    }
+
     /// The frame size in pixels.
     pub fn size(&self) -> (u32, u32) {
         match self {
