@@ -339,6 +339,22 @@ fn ctl_changes_a_parameter_between_frames_and_refuses_a_bad_one() {
     assert_eq!(json["chain"], serde_json::json!(["invert"]));
     assert_eq!(json["frames_out"], 30);
 
+    // A new host keeps the live change; a restart it cannot start with is
+    // refused, and the stream stays on the host that works.
+    let restart = ctl(&context, &["restart"]);
+    assert!(restart.status.success(), "{}", stderr(&restart));
+    let refused = ctl(&context, &["restart", "--set", "intensity=7"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("failed before its first frame (exit status 2); going back"),
+        "{}",
+        stderr(&refused)
+    );
+    let status = ctl(&context, &["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(json["host"]["stages"][0]["params"]["intensity"], 0.0);
+    assert_eq!(json["restarts"], 3, "{json}");
+
     let snapshot = context.temp.path().join("frame.png");
     let wrote = ctl(&context, &["snapshot", "-o", snapshot.to_str().unwrap()]);
     assert!(wrote.status.success(), "{}", stderr(&wrote));
@@ -465,6 +481,23 @@ fn a_second_run_of_the_same_instance_is_refused() {
         "{}",
         stderr(&second)
     );
+    // Another instance of the same home runs beside it.
+    let named = output(context.scopectl().args([
+        "run",
+        "--name",
+        "cam1",
+        "--",
+        "run",
+        "--input",
+        "testsrc",
+        "--pipeline",
+        "invert",
+        "--frames",
+        "3",
+        "--output",
+        "null",
+    ]));
+    assert!(named.status.success(), "{}", stderr(&named));
     let socket = context.home().join("run/default/control.sock");
     let mode = fs_err::metadata(&socket).unwrap();
     assert_eq!(

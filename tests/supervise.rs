@@ -156,3 +156,76 @@ fn a_host_that_keeps_crashing_at_once_is_stopped() {
         stderr(&out)
     );
 }
+
+/// A host that passes y4m through (`cat`), or fails as told.
+fn cat_host(self_check: u8, run_prefix: &str) -> String {
+    format!(
+        "case \"$1\" in self-check) exit {self_check};; run) {run_prefix} exec cat;; esac\nexit 3"
+    )
+}
+
+fn y4m(frames: usize) -> Vec<u8> {
+    let mut stream = b"YUV4MPEG2 W4 H2 F30:1 Ip A1:1 C420jpeg\n".to_vec();
+    for i in 0..frames {
+        stream.extend(b"FRAME\n");
+        stream.extend(std::iter::repeat_n(i as u8, 12));
+    }
+    stream
+}
+
+#[test]
+fn a_new_host_that_fails_its_self_check_or_its_start_is_not_switched_to() {
+    use std::io::{Read, Write};
+    let context = TestContext::new();
+    // 1: fails its self-check; 2: passes it but fails at once; 3: works (active).
+    home_with_hosts(
+        &context,
+        &[&cat_host(1, ""), &cat_host(0, "exit 1;"), &cat_host(0, "")],
+    );
+    let mut run = context
+        .scopectl()
+        .args([
+            "run",
+            "--",
+            "run",
+            "--input",
+            "-",
+            "--pipeline",
+            "x",
+            "--output",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = run.stdin.take().unwrap();
+    let stream = y4m(6);
+    let header = stream.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let frame = 18;
+    stdin.write_all(&stream[..header + 2 * frame]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for to in ["1", "2"] {
+        let rollback = output(context.scopectl().args(["rollback", "--to", to]));
+        assert!(rollback.status.success(), "{}", stderr(&rollback));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let _ = stdin.write_all(&stream[header + 2 * frame..]);
+    drop(stdin);
+    let mut out = Vec::new();
+    run.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    let done = run.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{log}");
+    assert_eq!(out, stream, "one stream, every frame once: {log}");
+    assert!(
+        log.contains("not switching to generation 1: its self-check failed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("the host of generation 2 failed before its first frame (exit status 1); going back to generation 3"),
+        "{log}"
+    );
+}

@@ -26,7 +26,6 @@ use super::session::{lock, Feed, InFlight, Output, OutputFraming, Session, Share
 use super::{active_host, generation_of, CrashGuard, Instance, OnRestart, RunOptions, Signals};
 use super::{exit_code, RESTART};
 use crate::home::Home;
-use crate::output::error::Hinted;
 use crate::reporter::Reporter;
 
 /// Input read ahead, and held while hosts hand over, in bytes (at least two
@@ -77,6 +76,7 @@ pub fn supervise(
         dropped: 0,
         passed: 0,
         handoff: None,
+        refused: None,
     };
     let result = supervisor.run();
     supervisor.summarize();
@@ -234,6 +234,8 @@ struct Supervisor<'a> {
     passed: u64,
     /// When the running handoff was decided, and why.
     handoff: Option<(Instant, String)>,
+    /// A host that failed its self-check: not tried again until asked.
+    refused: Option<PathBuf>,
 }
 
 impl Supervisor<'_> {
@@ -253,6 +255,11 @@ impl Supervisor<'_> {
             if let Some(error) = &collected.error {
                 self.reporter
                     .warn(&format!("the host of {}: {error}", describe(generation)));
+            }
+            // A host that put out frames has proved itself: no going back past it.
+            if collected.frames > 0 {
+                fallback = None;
+                sets_before = None;
             }
             match ending {
                 Ending::Stopped(status) => {
@@ -326,10 +333,6 @@ impl Supervisor<'_> {
                     self.handoff = Some((Instant::now(), what.to_owned()));
                     replay = self.between_hosts();
                 }
-            }
-            if collected.frames > 0 {
-                fallback = None;
-                sets_before = None;
             }
         }
     }
@@ -409,7 +412,11 @@ impl Supervisor<'_> {
                     why = Some("SIGHUP or a new generation".to_owned());
                 } else if last_check.elapsed() > Duration::from_millis(250) {
                     last_check = Instant::now();
-                    if active_host(self.home).is_ok_and(|b| b != session.binary) {
+                    let active = active_host(self.home).ok();
+                    if active
+                        .as_ref()
+                        .is_some_and(|b| *b != session.binary && Some(b) != self.refused.as_ref())
+                    {
                         why = Some("a new generation".to_owned());
                     }
                 }
@@ -445,6 +452,7 @@ impl Supervisor<'_> {
                                 describe(generation_of(&session.binary))
                             ));
                             self.live.answer_restarts(Err(e));
+                            self.refused = Some(next);
                         }
                     }
                 }
@@ -581,14 +589,11 @@ fn self_check(host: &Path) -> std::result::Result<(), String> {
         return Ok(());
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    Err(Hinted::new(
-        format!("its self-check failed ({})", last.trim()),
-        "run `scopectl doctor`",
-    )
-    .to_string())
+    let why = match text.lines().rev().find(|l| !l.trim().is_empty()) {
+        Some(line) => line.trim().to_owned(),
+        None => describe_status(output.status),
+    };
+    Err(format!(
+        "its self-check failed ({why}); `scopectl doctor` checks the home"
+    ))
 }
