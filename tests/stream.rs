@@ -191,6 +191,26 @@ fn wait_with_timeout(child: &mut Child) -> Option<i32> {
     }
 }
 
+fn signal(pid: u32, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+    rustix::process::kill_process(pid, signal).unwrap();
+}
+
+/// A home with `invert`, `frames` frames of video, and a stream through
+/// `invert` that has put out the first `fed`.
+fn invert_stream(
+    context: &TestContext,
+    frames: u32,
+    fed: usize,
+) -> (Stream, Vec<u8>, Vec<RawFrame>, PathBuf) {
+    home_with_invert(context, &[]);
+    let (header, frames, expected) = videos(context.temp.path(), frames);
+    let mut stream = Stream::start(context, &["invert"], &header);
+    stream.feed(&frames[..fed]);
+    stream.wait_for_frames(fed);
+    (stream, header, frames, expected)
+}
+
 fn ctl(context: &TestContext, args: &[&str]) -> std::process::Output {
     output(context.scopectl().arg("ctl").args(args))
 }
@@ -317,11 +337,7 @@ fn reloads_an_exit_42_a_crash_and_a_failed_change_never_show_in_the_stream() {
 #[test]
 fn ctl_changes_a_parameter_between_frames_and_refuses_a_bad_one() {
     let context = TestContext::new();
-    home_with_invert(&context, &[]);
-    let (header, frames, expected) = videos(context.temp.path(), 60);
-    let mut stream = Stream::start(&context, &["invert"], &header);
-    stream.feed(&frames[..30]);
-    stream.wait_for_frames(30);
+    let (mut stream, _, frames, expected) = invert_stream(&context, 60, 30);
 
     let refused = ctl(&context, &["set", "invert.intensity=7"]);
     assert_eq!(refused.status.code(), Some(1));
@@ -378,16 +394,8 @@ fn ctl_changes_a_parameter_between_frames_and_refuses_a_bad_one() {
 #[test]
 fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
     let context = TestContext::new();
-    home_with_invert(&context, &[]);
-    let (header, frames, _) = videos(context.temp.path(), 20);
-    let mut stream = Stream::start(&context, &["invert"], &header);
-    stream.feed(&frames[..20]);
-    stream.wait_for_frames(20);
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(stream.child.id() as i32).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    let (stream, header, frames, _) = invert_stream(&context, 20, 20);
+    signal(stream.child.id(), rustix::process::Signal::TERM);
     let (status, out) = stream.finish();
     assert_eq!(status, Some(143));
     let header_len = out.iter().position(|&b| b == b'\n').unwrap() + 1;
@@ -402,11 +410,7 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
     stream.feed(&frames[..10]);
     stream.wait_for_frames(10);
     for _ in 0..2 {
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(stream.child.id() as i32).unwrap(),
-            rustix::process::Signal::TERM,
-        )
-        .unwrap();
+        signal(stream.child.id(), rustix::process::Signal::TERM);
     }
     let (status, out) = stream.finish();
     assert_eq!(status, Some(143));
@@ -440,11 +444,7 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
     }
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(host.id() as i32).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    signal(host.id(), rustix::process::Signal::TERM);
     // The input stops at the next frame boundary.
     let _ = frames[5].write_to(&mut stdin).and_then(|()| stdin.flush());
     let done = host.wait_with_output().unwrap();
@@ -459,11 +459,7 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
 #[test]
 fn a_second_run_of_the_same_instance_is_refused() {
     let context = TestContext::new();
-    home_with_invert(&context, &[]);
-    let (header, frames, _) = videos(context.temp.path(), 5);
-    let mut stream = Stream::start(&context, &["invert"], &header);
-    stream.feed(&frames);
-    stream.wait_for_frames(5);
+    let (stream, _, _, _) = invert_stream(&context, 5, 5);
     let second = output(context.scopectl().args([
         "run",
         "--",
