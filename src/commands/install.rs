@@ -4,12 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::{names, render, Context};
+use super::{render, Context};
 use crate::cli::InstallArgs;
 use crate::home::Home;
-use crate::ops::change::{change, ChangeRequest, Edit, Mode, Wanted};
-use crate::ops::sources::absolute;
-use crate::spec::{self, RefFlags};
+use crate::ops::change::{change, Mode};
+use crate::ops::requests;
+use crate::spec::RefFlags;
 
 pub fn install(context: &Context, args: &InstallArgs) -> Result<ExitCode> {
     let home = if args.dry_run {
@@ -22,29 +22,25 @@ pub fn install(context: &Context, args: &InstallArgs) -> Result<ExitCode> {
         tag: args.tag.clone(),
         rev: args.rev.clone(),
     };
-    // Specs are checked before the lock is taken: a typo never waits.
-    let mut wanted = Vec::new();
-    for text in &args.specs {
-        let requested = spec::parse(text, args.registry.as_deref(), &flags)?;
-        wanted.push(Wanted {
-            name: requested.name,
-            spec: absolute(requested.spec, &context.settings)?,
-            rev_to_classify: requested.rev_to_classify,
-        });
-    }
-    let mut request = ChangeRequest::edit(Edit::Install(wanted));
-    request.mode = match (args.dry_run, args.no_build) {
+    let mode = match (args.dry_run, args.no_build) {
         (true, _) => Mode::DryRun,
         (_, true) => Mode::Record,
         _ => Mode::Apply,
     };
+    let request = requests::install(
+        &context.settings,
+        &args.specs,
+        args.registry.as_deref(),
+        &flags,
+        mode,
+    )?;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context, &home))
 }
 
 pub fn uninstall(context: &Context, removing: &[String]) -> Result<ExitCode> {
     let home = context.home()?;
-    let request = ChangeRequest::edit(Edit::Uninstall(names(removing)?));
+    let request = requests::uninstall(removing)?;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context, &home))
 }

@@ -46,12 +46,7 @@ pub fn pipelines(context: &Context, json: bool) -> Result<ExitCode> {
     if !host.exists() {
         // No plugins, so no pipelines: an answer, not an error.
         if json {
-            let empty = crate::documents::PipelinesDocument {
-                version: crate::documents::DOCUMENT_VERSION,
-                api_version: scope_plugin_api::API_VERSION.to_owned(),
-                pipelines: Vec::new(),
-                errors: Vec::new(),
-            };
+            let empty = crate::ops::probe::active_pipelines(&home)?;
             println!("{}", to_line(&empty));
         } else {
             eprintln!(

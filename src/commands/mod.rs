@@ -152,11 +152,3 @@ pub fn render(outcome: Outcome, context: &Context, home: &Home) -> ExitCode {
     }
     ExitCode::SUCCESS
 }
-
-/// Parses plugin names as typed.
-pub fn names(names: &[String]) -> Result<Vec<scope_name::PluginName>> {
-    Ok(names
-        .iter()
-        .map(|n| scope_name::PluginName::new(n))
-        .collect::<Result<_, _>>()?)
-}

@@ -2,14 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
-use scope_resolver::Unlock;
-
-use super::{names, render, Context};
+use super::{render, Context};
 use crate::documents::to_line;
 use crate::home::Home;
-use crate::ops::change::{change, not_installed, ChangeRequest, Mode};
+use crate::ops::change::change;
 use crate::ops::check::{check as check_updates, crate_updates};
+use crate::ops::requests::{self, names};
+use anyhow::Result;
 
 /// Exit status when updates are available.
 const UPDATES: u8 = 10;
@@ -22,24 +21,7 @@ pub fn update(context: &Context, wanted: &[String], dry_run: bool) -> Result<Exi
     } else {
         context.home()?
     };
-    let wanted = names(wanted)?;
-    let unlock = if wanted.is_empty() {
-        Unlock::All
-    } else {
-        let installed: Vec<_> = home
-            .lock_file()?
-            .map(|l| l.plugins.into_iter().map(|p| p.name).collect())
-            .unwrap_or_default();
-        if let Some(missing) = wanted.iter().find(|n| !installed.contains(n)) {
-            return Err(not_installed(missing, installed.iter()));
-        }
-        Unlock::Plugins(wanted.into_iter().collect())
-    };
-    let mut request = ChangeRequest::sync();
-    request.unlock = unlock;
-    if dry_run {
-        request.mode = Mode::DryRun;
-    }
+    let request = requests::update(&home, wanted, dry_run)?;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context, &home))
 }

@@ -23,4 +23,6 @@ pub mod inspect;
 pub mod plan;
 pub mod probe;
 pub mod registries;
+pub mod requests;
+pub mod rollback;
 pub mod sources;

@@ -71,3 +71,18 @@ pub fn pipelines(binary: &Path) -> Result<PipelinesDocument> {
         )
     })
 }
+
+/// The active host's pipelines; none (an answer, not an error) when no
+/// host is built.
+pub fn active_pipelines(home: &crate::home::Home) -> Result<PipelinesDocument> {
+    let host = home.host_path();
+    if !host.exists() {
+        return Ok(PipelinesDocument {
+            version: crate::documents::DOCUMENT_VERSION,
+            api_version: scope_plugin_api::API_VERSION.to_owned(),
+            pipelines: Vec::new(),
+            errors: Vec::new(),
+        });
+    }
+    pipelines(&host)
+}

@@ -31,40 +31,64 @@ impl fmt::Display for Hinted {
 
 impl std::error::Error for Hinted {}
 
+/// An error taken apart: what went wrong, its causes, and the hint.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorParts {
+    pub message: String,
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+}
+
+impl ErrorParts {
+    pub fn of(err: &anyhow::Error) -> ErrorParts {
+        // A hint given as context is found on the error itself; one deeper
+        // in the chain, on its cause.
+        let hint = err
+            .chain()
+            .filter_map(|cause| cause.downcast_ref::<Hinted>())
+            .last()
+            .or_else(|| err.downcast_ref::<Hinted>())
+            .map(|h| h.hint.clone());
+        ErrorParts {
+            message: err.to_string(),
+            causes: err.chain().skip(1).map(ToString::to_string).collect(),
+            hint,
+        }
+    }
+
+    /// As the CLI prints it, without colour.
+    pub fn text(&self) -> String {
+        let mut out = Vec::new();
+        self.write(&mut out, false);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn write(&self, out: &mut impl Write, color: bool) {
+        let label = if color {
+            "\x1b[1;31merror\x1b[0m"
+        } else {
+            "error"
+        };
+        let _ = writeln!(out, "{label}: {}", self.message);
+        // As cargo prints them: a blank line, `Caused by:`, each cause indented.
+        if !self.causes.is_empty() {
+            let _ = writeln!(out, "\nCaused by:");
+            for cause in &self.causes {
+                let _ = writeln!(out, "  {}", cause.replace('\n', "\n  "));
+            }
+        }
+        if let Some(hint) = &self.hint {
+            let label = if color {
+                "\x1b[1;36mhint\x1b[0m"
+            } else {
+                "hint"
+            };
+            let _ = writeln!(out, "\n{label}: {hint}");
+        }
+    }
+}
+
 /// Writes `err` to stderr in the project's format.
 pub fn report(err: &anyhow::Error, color: bool) {
-    let mut out = std::io::stderr().lock();
-    let label = if color {
-        "\x1b[1;31merror\x1b[0m"
-    } else {
-        "error"
-    };
-    let _ = writeln!(out, "{label}: {err}");
-    let mut hint = None;
-    // As cargo prints them: a blank line, `Caused by:`, each cause indented.
-    let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
-    if !causes.is_empty() {
-        let _ = writeln!(out, "\nCaused by:");
-        for cause in causes {
-            let _ = writeln!(out, "  {}", cause.replace('\n', "\n  "));
-        }
-    }
-    // A hint given as context is found on the error itself; one deeper in
-    // the chain, on its cause.
-    if let Some(h) = err.downcast_ref::<Hinted>() {
-        hint = Some(h.hint.clone());
-    }
-    for cause in err.chain() {
-        if let Some(h) = cause.downcast_ref::<Hinted>() {
-            hint = Some(h.hint.clone());
-        }
-    }
-    if let Some(hint) = hint {
-        let label = if color {
-            "\x1b[1;36mhint\x1b[0m"
-        } else {
-            "hint"
-        };
-        let _ = writeln!(out, "\n{label}: {hint}");
-    }
+    ErrorParts::of(err).write(&mut std::io::stderr().lock(), color);
 }
