@@ -174,6 +174,24 @@ pub enum Command {
         #[arg(last = true, value_name = "HOST-ARGS")]
         args: Vec<std::ffi::OsString>,
     },
+    /// `run` plus an HTTP API: plugins, jobs, the stream, a status page (README: Headless servers)
+    Serve {
+        /// Address to listen on; anything but loopback needs --token-file
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7860")]
+        listen: std::net::SocketAddr,
+        /// Bearer token for the API (a missing file is created with a new token, owner-only)
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// The instance of the stream, as for `run --name`
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        name: String,
+        /// What happens to input frames while one host hands over to the next
+        #[arg(long, value_enum, value_name = "WHAT", default_value = "hold")]
+        on_restart: crate::supervise::OnRestart,
+        /// Arguments for the host (after `--`); none: the API without a stream
+        #[arg(last = true, value_name = "HOST-ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Talk to the host that `scopectl run` supervises: status, live parameters, restart, snapshot
     Ctl {
         /// The instance, as given to `scopectl run --name`

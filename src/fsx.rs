@@ -32,6 +32,24 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes a new `path` readable by its owner only (a secret), atomically.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().context("a file path has a parent")?;
+    fs_err::create_dir_all(dir)?;
+    // A temporary file is created owner-only, and keeps that when renamed.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot create `{}`", path.display()))?;
+    sync_dir(dir);
+    Ok(())
+}
+
 /// Writes `path` only when its content differs, keeping the modification
 /// time of unchanged files (cargo rebuilds what looks modified).
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {

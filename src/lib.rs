@@ -40,6 +40,7 @@ pub mod ops;
 pub mod output;
 pub mod plugin_crate;
 pub mod reporter;
+pub mod serve;
 pub mod settings;
 pub mod spec;
 pub mod supervise;

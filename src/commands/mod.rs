@@ -86,6 +86,26 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
             args,
         } => run::run(&context, &RunOptions { name, on_restart }, &args),
         Command::Ctl { name, verb } => ctl::ctl(&context, &name, verb),
+        Command::Serve {
+            listen,
+            token_file,
+            name,
+            on_restart,
+            args,
+        } => context.home().and_then(|home| {
+            let options = crate::serve::ServeOptions {
+                listen,
+                token_file,
+                run: RunOptions { name, on_restart },
+            };
+            crate::serve::serve(
+                home,
+                context.settings.clone(),
+                options,
+                args,
+                context.printer.clone(),
+            )
+        }),
         Command::Update {
             names,
             check: true,

@@ -1,0 +1,182 @@
+//! `scopectl serve`: `scopectl run` plus an HTTP API (see [`api`]).
+//!
+//! The stream is supervised exactly as by `scopectl run` (on its own
+//! thread); the API is a thin layer over the operations the CLI uses, and
+//! reaches the stream through the same control socket as `scopectl ctl`.
+
+mod api;
+mod jobs;
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use serde_json::{json, Value};
+
+use crate::home::Home;
+use crate::output::error::Hinted;
+use crate::output::Printer;
+use crate::settings::Settings;
+use crate::supervise::control::{self, Command};
+use crate::supervise::{Instance, RunOptions};
+use jobs::Jobs;
+
+/// How `serve` was asked to run.
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub token_file: Option<PathBuf>,
+    pub run: RunOptions,
+}
+
+/// What the handlers share.
+pub struct Server {
+    home: Home,
+    settings: Settings,
+    token: Option<String>,
+    instance: Option<Instance>,
+    jobs: Arc<Jobs>,
+    closing: AtomicBool,
+}
+
+impl Server {
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// `/health`: whether all is well, and the document.
+    fn health(&self) -> (bool, Value) {
+        let generation = self.home.current();
+        let (status, host) = match &self.instance {
+            None => ("ok", "none"),
+            Some(instance) => match control::request(instance, &Command::Status) {
+                Ok((answer, _)) if !answer["status"]["host_pid"].is_null() => ("ok", "running"),
+                Ok(_) => ("restarting", "restarting"),
+                Err(_) if instance.running().is_some() => ("starting", "starting"),
+                Err(_) => ("stopped", "stopped"),
+            },
+        };
+        let ok = status == "ok";
+        let document = json!({
+            "version": 1,
+            "status": status,
+            "generation": generation,
+            "host": host,
+            "jobs_running": self.jobs.busy(),
+            "last_job": self.jobs.latest(),
+        });
+        (ok, document)
+    }
+}
+
+pub fn serve(
+    home: Home,
+    settings: Settings,
+    options: ServeOptions,
+    host_args: Vec<OsString>,
+    printer: Printer,
+) -> Result<ExitCode> {
+    let token = match &options.token_file {
+        Some(path) => Some(token(path, &printer)?),
+        None => None,
+    };
+    if !options.listen.ip().is_loopback() && token.is_none() {
+        return Err(Hinted::new(
+            format!("refusing to listen on {} without a token: anyone who can reach it could install code that runs on this machine", options.listen),
+            "give `--token-file FILE` (a missing FILE is created with a new token, readable only by you)",
+        )
+        .into());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    let instance = if host_args.is_empty() {
+        None
+    } else {
+        Some(Instance::new(&home, &options.run.name)?)
+    };
+    let stream = instance.as_ref().map(|_| {
+        let (home, run, printer) = (home.clone(), options.run.clone(), printer.clone());
+        std::thread::spawn(move || crate::supervise::supervise(&home, &run, &host_args, &printer))
+    });
+    let server = Arc::new(Server {
+        jobs: Jobs::start(home.clone(), settings.clone()),
+        home,
+        settings,
+        token,
+        instance,
+        closing: AtomicBool::new(false),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", options.listen))?;
+        printer.status(
+            "Serving",
+            format!("http://{} (the API under /api/v1)", listener.local_addr()?),
+        );
+        let shutdown = drain(server.clone(), stop.clone());
+        axum::serve(listener, api::router(server.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the HTTP server failed")
+    })?;
+    match stream {
+        Some(handle) => handle
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the supervisor panicked"))),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT, once no job is running: no new job is
+/// taken, the running one finishes (the transaction guarantees hold).
+async fn drain(server: Arc<Server>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.closing.store(true, Ordering::SeqCst);
+    server.jobs.close();
+    while server.jobs.busy() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The token in `path`, or a new one written there (owner-only) and
+/// printed once.
+fn token(path: &Path, printer: &Printer) -> Result<String> {
+    if let Ok(text) = fs_err::read_to_string(path) {
+        let token = text.trim().to_owned();
+        if token.len() < 16 {
+            return Err(Hinted::new(
+                format!(
+                    "the token in {} is shorter than 16 characters",
+                    path.display()
+                ),
+                "delete the file to have a new token made",
+            )
+            .into());
+        }
+        return Ok(token);
+    }
+    let mut bytes = [0u8; 32];
+    #[cfg(unix)]
+    rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty())
+        .context("cannot make a token")?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    crate::fsx::write_private(path, token.as_bytes())?;
+    printer.status(
+        "Created",
+        format!("a token in {} (shown once): {token}", path.display()),
+    );
+    Ok(token)
+}
