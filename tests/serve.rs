@@ -1,0 +1,510 @@
+//! `scopectl serve`: the HTTP API over loopback with a real client, a real
+//! stream fed by the test, and the status page in headless chromium.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::{output, stderr, TestContext};
+
+/// A running `scopectl serve`, its address, its log and its stdout.
+struct Served {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+    out: Arc<Mutex<Vec<u8>>>,
+    client: Client,
+    token: Option<String>,
+}
+
+impl Served {
+    fn start(context: &TestContext, extra: &[&str], host_args: &[&str]) -> Served {
+        let mut command = context.scopectl();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra);
+        if !host_args.is_empty() {
+            command.arg("--").args(host_args);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn({
+            let log = log.clone();
+            move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Some(at) = line.find("http://") {
+                        let address = line[at..].split_whitespace().next().unwrap().to_owned();
+                        let _ = tx.send(address);
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn({
+            let out = out.clone();
+            move || {
+                let mut buffer = vec![0; 1 << 16];
+                while let Ok(n) = stdout.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    out.lock().unwrap().extend_from_slice(&buffer[..n]);
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the server did not start: {}", log.lock().unwrap()));
+        Served {
+            child,
+            base,
+            log,
+            out,
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            token: None,
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.request(reqwest::Method::GET, path).send().unwrap();
+        let status = response.status();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .request(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = response.status();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// Waits for job `id` to end; its document.
+    fn job(&self, id: &Value) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let (_, job) = self.get(&format!("/api/v1/jobs/{id}"));
+            if job["state"] == "succeeded" || job["state"] == "failed" {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job {id} did not end: {job}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_healthy(&self) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, health) = self.get("/health");
+            if status == StatusCode::OK {
+                return health;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not healthy: {health}; {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> (Option<i32>, Vec<u8>, String) {
+        drop(self.child.stdin.take());
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(self.child.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code();
+            }
+            assert!(Instant::now() < deadline, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let out = self.out.lock().unwrap().clone();
+        (status, out, self.log())
+    }
+}
+
+fn install(context: &TestContext, plugin: &str) {
+    let out = output(
+        context
+            .scopectl()
+            .arg("install")
+            .arg(support::repo().join(plugin)),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn plugin(relative: &str) -> String {
+    support::repo().join(relative).display().to_string()
+}
+
+/// Frames of ffmpeg's test pattern, as bytes to feed: header, frames.
+fn video(context: &TestContext, frames: u32) -> (Vec<u8>, Vec<Vec<u8>>) {
+    support::require_ffmpeg();
+    let path = context.temp.path().join("input.y4m");
+    let made = output(
+        Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=160x120:rate=30",
+            ])
+            .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p"])
+            .arg(&path),
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let bytes = fs_err::read(&path).unwrap();
+    let mut reader = scope_host::video::framing::FrameReader::y4m(&bytes[..]).unwrap();
+    let header = reader.framing().header_bytes();
+    let frames = std::iter::from_fn(|| reader.read_frame().unwrap())
+        .map(|f| {
+            let mut bytes = Vec::new();
+            f.write_to(&mut bytes).unwrap();
+            bytes
+        })
+        .collect();
+    (header, frames)
+}
+
+#[test]
+fn a_plugin_installed_through_the_api_while_video_flows_keeps_one_stream() {
+    let context = TestContext::new();
+    install(&context, "fixtures/plugins/invert");
+    let (header, frames) = video(&context, 120);
+    let mut served = Served::start(
+        &context,
+        &[],
+        &[
+            "run",
+            "--input",
+            "-",
+            "--pipeline",
+            "invert",
+            "--output",
+            "-",
+        ],
+    );
+    let mut stdin = served.child.stdin.take().unwrap();
+    stdin.write_all(&header).unwrap();
+    let feeder = std::thread::spawn(move || {
+        for frame in frames {
+            stdin.write_all(&frame).unwrap();
+            stdin.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        stdin
+    });
+    let health = served.wait_healthy();
+    assert_eq!(health["generation"], 1, "{health}");
+    assert_eq!(health["host"], "running");
+
+    let (status, answer) = served.post(
+        "/api/v1/plugins",
+        json!({"spec": plugin("fixtures/plugins/color-generator")}),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let job = served.job(&answer["job"]);
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["generation"], 2);
+    assert!(
+        job["log"].to_string().contains("Activated generation 2"),
+        "{job}"
+    );
+    let health = served.wait_healthy();
+    assert_eq!(health["generation"], 2, "{health}");
+    let (_, pipelines) = served.get("/api/v1/pipelines");
+    let ids: Vec<&str> = pipelines["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["color-generator", "invert"]);
+    let (_, plugins) = served.get("/api/v1/plugins");
+    let listed = output(context.scopectl().args(["list", "--json"]));
+    assert_eq!(
+        plugins,
+        serde_json::from_slice::<Value>(&listed.stdout).unwrap(),
+        "the same document as `list --json`"
+    );
+    let (status, stream) = served.get("/api/v1/stream");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stream["generation"], 2, "{stream}");
+
+    // The stream's end: every frame out once, one header.
+    let stdin = feeder.join().unwrap();
+    drop(stdin);
+    let (_, out, log) = served.stop();
+    let frame_bytes = 6 + 160 * 120 * 3 / 2;
+    assert_eq!(out.windows(9).filter(|w| w == b"YUV4MPEG2").count(), 1);
+    let header_len = out.iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert_eq!(out.len(), header_len + 120 * frame_bytes, "{log}");
+    assert!(
+        log.contains("Handed over the stream to generation 2"),
+        "{log}"
+    );
+}
+
+#[test]
+fn failed_and_refused_changes_change_nothing_and_jobs_serialise() {
+    let context = TestContext::new();
+    install(&context, "fixtures/plugins/invert");
+    let served = Served::start(&context, &[], &[]);
+    let lock = fs_err::read(context.home().join("resolved.lock")).unwrap();
+
+    // A conflict, asked as a dry run: the resolver's explanation.
+    let (status, answer) = served.post(
+        "/api/v1/plugins",
+        json!({"spec": plugin("fixtures/test-plugins/conflicts-with-invert"), "dry_run": true}),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let job = served.job(&answer["job"]);
+    assert_eq!(job["state"], "failed", "{job}");
+    let text = job["error"]["text"].as_str().unwrap();
+    assert!(text.contains("conflicts"), "{text}");
+
+    // A build that fails: the compiler's message; the generation stays.
+    let (_, answer) = served.post(
+        "/api/v1/plugins",
+        json!({"spec": plugin("fixtures/broken-plugins/does-not-compile")}),
+    );
+    // Queued behind it, at once: jobs run one at a time.
+    let (_, second) = served.post("/api/v1/sync", json!({}));
+    let job = served.job(&answer["job"]);
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["error"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("mismatched types"),
+        "{job}"
+    );
+    let queued = served.job(&second["job"]);
+    assert_eq!(queued["state"], "succeeded", "{queued}");
+    assert!(
+        queued["log"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Queued behind 1 job"),
+        "{queued}"
+    );
+    assert_eq!(
+        fs_err::read(context.home().join("resolved.lock")).unwrap(),
+        lock,
+        "nothing changed"
+    );
+    let (_, health) = served.get("/health");
+    assert_eq!(health["generation"], 1);
+
+    // A CLI command during an API job waits for it, then lands.
+    let (_, answer) = served.post(
+        "/api/v1/plugins",
+        json!({"spec": plugin("fixtures/plugins/color-generator")}),
+    );
+    let cli = output(
+        context
+            .scopectl()
+            .arg("install")
+            .arg(plugin("fixtures/plugins/temporal-blend")),
+    );
+    assert!(cli.status.success(), "{}", stderr(&cli));
+    let job = served.job(&answer["job"]);
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let (_, plugins) = served.get("/api/v1/plugins");
+    assert_eq!(plugins["plugins"].as_array().unwrap().len(), 3, "{plugins}");
+
+    // The job's events: its log, then its end.
+    let events = served
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/jobs/{}/events", answer["job"]),
+        )
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(events.contains("event: log"), "{events}");
+    assert!(events.contains("data: succeeded"), "{events}");
+    let (status, _, _) = served.stop();
+    assert_eq!(status, Some(0));
+}
+
+#[test]
+fn a_token_guards_the_api_and_bad_requests_are_refused() {
+    let context = TestContext::new();
+    install(&context, "fixtures/plugins/invert");
+    let exposed = output(context.scopectl().args(["serve", "--listen", "0.0.0.0:0"]));
+    assert_eq!(exposed.status.code(), Some(1));
+    assert!(
+        stderr(&exposed).contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{}",
+        stderr(&exposed)
+    );
+
+    let token_file = context.temp.path().join("token");
+    let mut served = Served::start(
+        &context,
+        &["--token-file", token_file.to_str().unwrap()],
+        &[],
+    );
+    let token = fs_err::read_to_string(&token_file).unwrap();
+    let mode = fs_err::metadata(&token_file).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
+    assert!(served.log().contains(&token), "printed once");
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/v1/plugins"),
+        (reqwest::Method::DELETE, "/api/v1/plugins/scope-invert"),
+        (reqwest::Method::POST, "/api/v1/plugins/scope-invert/reload"),
+        (reqwest::Method::POST, "/api/v1/update"),
+        (reqwest::Method::POST, "/api/v1/sync"),
+        (reqwest::Method::POST, "/api/v1/rollback"),
+        (reqwest::Method::PATCH, "/api/v1/stream/params"),
+        (reqwest::Method::POST, "/api/v1/restart"),
+        (reqwest::Method::GET, "/api/v1/plugins"),
+    ] {
+        let status = served
+            .request(method.clone(), path)
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        let wrong = served
+            .request(method.clone(), path)
+            .bearer_auth("0".repeat(64))
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(wrong, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    assert_eq!(
+        served.get("/health").0,
+        StatusCode::OK,
+        "health needs no token"
+    );
+    served.token = Some(token);
+    let (status, _) = served.get("/api/v1/plugins");
+    assert_eq!(status, StatusCode::OK);
+
+    let big = "x".repeat(100 << 10);
+    let (status, _) = served.post("/api/v1/plugins", json!({"spec": big}));
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let malformed = served
+        .request(reqwest::Method::POST, "/api/v1/plugins")
+        .body("{\"spec\":")
+        .send()
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let (status, answer) = served.post("/api/v1/plugins", json!({"spec": "x", "sepc": 1}));
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field `sepc`"));
+    let traversal = served
+        .request(reqwest::Method::DELETE, "/api/v1/plugins/..%2F..%2Fetc")
+        .send()
+        .unwrap();
+    assert_eq!(traversal.status(), StatusCode::BAD_REQUEST);
+    let unknown = served
+        .request(reqwest::Method::DELETE, "/api/v1/plugins/not-installed")
+        .send()
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let (status, answer) = served.post("/api/v1/plugins", json!({"spec": "fx@@1"}));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let cli = output(context.scopectl().args(["install", "fx@@1"]));
+    assert!(
+        stderr(&cli).contains(answer["error"]["message"].as_str().unwrap()),
+        "the message the CLI prints: {answer} / {}",
+        stderr(&cli)
+    );
+    let _ = served.stop();
+}
+
+#[test]
+fn the_status_page_lists_plugins_and_pipelines_in_a_real_browser() {
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("these tests need chromium: apt-get install -y chromium");
+    let context = TestContext::new();
+    install(&context, "fixtures/plugins/invert");
+    let served = Served::start(&context, &[], &[]);
+    let profile = context.temp.path().join("chromium");
+    let dom = output(
+        Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=5000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--dump-dom", &format!("{}/", served.base)]),
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    assert!(
+        dom.contains("<tr class=\"plugin\"><td>scope-invert</td>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<div class=\"pipeline\"><strong>invert</strong>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(">intensity<"),
+        "the parameters are listed: {dom}"
+    );
+    let _ = served.stop();
+}
