@@ -101,9 +101,16 @@ pub fn serve(
     } else {
         Some(Instance::new(&home, &options.run.name)?)
     };
+    // The server lives as long as its stream (as `run` does), or until a
+    // stop signal when it has none.
     let stream = instance.as_ref().map(|_| {
         let (home, run, printer) = (home.clone(), options.run.clone(), printer.clone());
-        std::thread::spawn(move || crate::supervise::supervise(&home, &run, &host_args, &printer))
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let result = crate::supervise::supervise(&home, &run, &host_args, &printer);
+            stop.store(true, Ordering::SeqCst);
+            result
+        })
     });
     let server = Arc::new(Server {
         jobs: Jobs::start(home.clone(), settings.clone()),
@@ -138,8 +145,9 @@ pub fn serve(
     }
 }
 
-/// Resolves on SIGTERM or SIGINT, once no job is running: no new job is
-/// taken, the running one finishes (the transaction guarantees hold).
+/// Resolves on SIGTERM or SIGINT (or the stream's end), once no job is
+/// running: no new job is taken, the running one finishes (the
+/// transaction guarantees hold).
 async fn drain(server: Arc<Server>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(100)).await;

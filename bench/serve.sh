@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `scopectl serve` under load:
+# 1. the stream's throughput with the HTTP server on, against `scopectl run`
+#    (1080p, 120 frames of y4m through `invert`); target >= 0.95x;
+# 2. latency and requests/s of `GET /health` and `GET /api/v1/plugins` on
+#    loopback while a 1080p stream runs (a sequential keep-alive client);
+# 3. a screenshot of the status page (target/bench/status-page.png, not
+#    committed) from headless chromium.
+#
+# Needs ffmpeg, hyperfine and chromium (apt-get install -y ffmpeg hyperfine chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=target/bench
+mkdir -p "$work"
+frames=120
+cargo build --release -q
+scopectl=$PWD/target/release/scopectl
+home=$PWD/$work/serve-home
+rm -rf "$home"
+$scopectl --home "$home" install ./fixtures/plugins/invert >/dev/null 2>&1
+input="$work/in1080.y4m"
+[ -f "$input" ] || ffmpeg -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
+  -frames:v "$frames" -pix_fmt yuv420p "$input"
+
+host_args="run --input $input --pipeline invert --output -"
+hyperfine --warmup 1 --runs 5 --export-json "$work/serve.json" \
+  -n "scopectl run" "$scopectl --home $home run -- $host_args 2>/dev/null | cat > /dev/null" \
+  -n "scopectl serve" "$scopectl --home $home serve --listen 127.0.0.1:0 -- $host_args 2>/dev/null | cat > /dev/null" \
+  >/dev/null
+echo "1080p, $frames frames (median of 5 runs, $(nproc) cores)"
+python3 - "$work/serve.json" "$frames" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+frames = int(sys.argv[2])
+fps = {r["command"]: frames / r["median"] for r in results}
+for name, value in fps.items():
+    print(f"  {name:<15} {value:8.1f} fps")
+print(f"  ratio serve / run: {fps['scopectl serve'] / fps['scopectl run']:.2f}")
+PY
+
+port=7871
+ffmpeg -v error -stream_loop -1 -i "$input" -f yuv4mpegpipe - 2>/dev/null \
+  | $scopectl --home "$home" serve --listen 127.0.0.1:$port -- run --input - --pipeline invert --output - \
+    2>"$work/serve.log" | cat > /dev/null &
+trap 'pkill -f "serve --listen 127.0.0.1:$port" || true; pkill -f "stream_loop -1 -i $input" || true' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+echo "requests on loopback while a 1080p stream runs (2000 each, one keep-alive connection):"
+python3 - "$port" <<'PY'
+import http.client, sys, time
+port = int(sys.argv[1])
+conn = http.client.HTTPConnection("127.0.0.1", port)
+for path in ["/health", "/api/v1/plugins"]:
+    times = []
+    for _ in range(2000):
+        t = time.perf_counter()
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    total = sum(times)
+    print(f"  GET {path:<16} p50 {times[1000]*1000:6.2f} ms  p99 {times[1980]*1000:6.2f} ms  {2000/total:7.0f} req/s")
+PY
+chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=3000 \
+  --user-data-dir="$work/chromium" --window-size=1200,1000 \
+  --screenshot="$PWD/$work/status-page.png" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
+[ -f "$work/status-page.png" ] && echo "status page: $work/status-page.png"
