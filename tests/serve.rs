@@ -274,6 +274,31 @@ fn a_plugin_installed_through_the_api_while_video_flows_keeps_one_stream() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stream["generation"], 2, "{stream}");
 
+    // While hosts hand over, /health says so: the host is held still, so
+    // the handoff cannot finish until it goes on.
+    let host = rustix::process::Pid::from_raw(stream["host_pid"].as_i64().unwrap() as i32).unwrap();
+    rustix::process::kill_process(host, rustix::process::Signal::STOP).unwrap();
+    let restart = {
+        let (client, url) = (
+            served.client.clone(),
+            format!("{}/api/v1/restart", served.base),
+        );
+        std::thread::spawn(move || client.post(url).json(&json!({})).send().unwrap().status())
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, health) = served.get("/health");
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(health["status"], "restarting", "{health}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never restarting: {health}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(host, rustix::process::Signal::CONT).unwrap();
+    assert_eq!(restart.join().unwrap(), StatusCode::OK);
+    assert_eq!(served.wait_healthy()["status"], "ok");
+
     // The stream's end: every frame out once, one header.
     let stdin = feeder.join().unwrap();
     drop(stdin);

@@ -54,7 +54,12 @@ impl Server {
         let (status, host) = match &self.instance {
             None => ("ok", "none"),
             Some(instance) => match control::request(instance, &Command::Status) {
-                Ok((answer, _)) if !answer["status"]["host_pid"].is_null() => ("ok", "running"),
+                Ok((answer, _))
+                    if !answer["status"]["host_pid"].is_null()
+                        && answer["status"]["handing_over"] != true =>
+                {
+                    ("ok", "running")
+                }
                 Ok(_) => ("restarting", "restarting"),
                 Err(_) if instance.running().is_some() => ("starting", "starting"),
                 Err(_) => ("stopped", "stopped"),

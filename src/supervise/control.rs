@@ -63,6 +63,8 @@ pub struct StreamStatus {
     pub gaps_ms: Vec<u64>,
     /// Parameters changed live (`ctl set`), in order.
     pub params_set: Vec<String>,
+    /// Between the decision to hand over and the new host's first frame.
+    pub handing_over: bool,
     /// The running host's own report: frames in and out, each stage's
     /// frames, recent fps and current runtime parameters.
     pub host: Option<serde_json::Value>,
@@ -116,6 +118,7 @@ struct State {
     hosts: Vec<HostFrames>,
     gaps: Vec<Duration>,
     params_set: Vec<String>,
+    handing_over: bool,
 }
 
 impl Live {
@@ -148,6 +151,10 @@ impl Live {
         if let Some(last) = state.hosts.last_mut() {
             last.frames = frames;
         }
+    }
+
+    pub fn set_handing_over(&self, handing_over: bool) {
+        lock(&self.state).handing_over = handing_over;
     }
 
     pub fn record_gap(&self, gap: Duration) {
@@ -200,6 +207,7 @@ impl Live {
             frames_by_host,
             gaps_ms: state.gaps.iter().map(|g| g.as_millis() as u64).collect(),
             params_set: state.params_set.clone(),
+            handing_over: state.handing_over,
             host,
         }
     }

@@ -330,7 +330,7 @@ impl Supervisor<'_> {
                         ),
                     );
                     binary = active_host(self.home).unwrap_or(binary);
-                    self.handoff = Some((Instant::now(), what.to_owned()));
+                    self.begin_handoff(what.to_owned());
                     replay = self.between_hosts();
                 }
             }
@@ -372,6 +372,10 @@ impl Supervisor<'_> {
         )?;
         self.live
             .host_started(session.child.id(), generation_of(binary));
+        if self.stream.output.is_none() && self.handoff.take().is_some() {
+            // No output to see a first frame in: the handoff ends here.
+            self.live.set_handing_over(false);
+        }
         Ok(session)
     }
 
@@ -440,7 +444,7 @@ impl Supervisor<'_> {
                     let next = active_host(self.home).unwrap_or(session.binary.clone());
                     match self_check(&next) {
                         Ok(()) => {
-                            self.handoff = Some((Instant::now(), why.clone()));
+                            self.begin_handoff(why.clone());
                             handing_to = Some((next, why));
                             self.begin_drain(&mut session);
                             drain_deadline = Some(Instant::now() + DRAIN_LIMIT);
@@ -466,6 +470,7 @@ impl Supervisor<'_> {
                 .is_some_and(|(at, _)| session.started > *at);
             if new_host && frames_at_start != self.live.frames_out() {
                 if let Some((at, why)) = self.handoff.take() {
+                    self.live.set_handing_over(false);
                     let gap = at.elapsed();
                     self.live.record_gap(gap);
                     self.reporter.status(
@@ -546,6 +551,13 @@ impl Supervisor<'_> {
                 Vec::new()
             }
         }
+    }
+
+    /// From the decision to hand over to the new host's first frame, the
+    /// stream is "restarting" (`/health` says so).
+    fn begin_handoff(&mut self, why: String) {
+        self.handoff = Some((Instant::now(), why));
+        self.live.set_handing_over(true);
     }
 
     fn summarize(&self) {
