@@ -393,8 +393,25 @@ fn failed_and_refused_changes_change_nothing_and_jobs_serialise() {
         .unwrap();
     assert!(events.contains("event: log"), "{events}");
     assert!(events.contains("data: succeeded"), "{events}");
-    let (status, _, _) = served.stop();
-    assert_eq!(status, Some(0));
+
+    // SIGTERM while a job runs: it finishes, then the server ends.
+    let (status, answer) = served
+        .request(reqwest::Method::DELETE, "/api/v1/plugins/color-generator")
+        .send()
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer:?}");
+    let (status, _, log) = served.stop();
+    assert_eq!(status, Some(0), "{log}");
+    let plugins_toml = fs_err::read_to_string(context.home().join("plugins.toml")).unwrap();
+    assert!(
+        !plugins_toml.contains("color-generator"),
+        "the job finished: {plugins_toml}"
+    );
+    assert!(
+        log.contains("Activated generation 4") || history_has(&context, 4),
+        "{log}"
+    );
 }
 
 #[test]
@@ -532,4 +549,14 @@ fn the_status_page_lists_plugins_and_pipelines_in_a_real_browser() {
         "the parameters are listed: {dom}"
     );
     let _ = served.stop();
+}
+
+fn history_has(context: &TestContext, generation: u64) -> bool {
+    let out = output(context.scopectl().args(["history", "--json"]));
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    history["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["number"] == generation && g["current"] == true)
 }
