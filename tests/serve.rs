@@ -395,12 +395,12 @@ fn failed_and_refused_changes_change_nothing_and_jobs_serialise() {
     assert!(events.contains("data: succeeded"), "{events}");
 
     // SIGTERM while a job runs: it finishes, then the server ends.
-    let (status, answer) = served
+    let status = served
         .request(reqwest::Method::DELETE, "/api/v1/plugins/color-generator")
         .send()
-        .map(|r| (r.status(), ()))
-        .unwrap();
-    assert_eq!(status, StatusCode::ACCEPTED, "{answer:?}");
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::ACCEPTED);
     let (status, _, log) = served.stop();
     assert_eq!(status, Some(0), "{log}");
     let plugins_toml = fs_err::read_to_string(context.home().join("plugins.toml")).unwrap();
@@ -408,10 +408,7 @@ fn failed_and_refused_changes_change_nothing_and_jobs_serialise() {
         !plugins_toml.contains("color-generator"),
         "the job finished: {plugins_toml}"
     );
-    assert!(
-        log.contains("Activated generation 4") || history_has(&context, 4),
-        "{log}"
-    );
+    assert!(history_has(&context, 4), "its generation is active: {log}");
 }
 
 #[test]
