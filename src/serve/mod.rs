@@ -26,6 +26,9 @@ use crate::supervise::control::{self, Command};
 use crate::supervise::{Instance, RunOptions};
 use jobs::Jobs;
 
+/// How often the server looks for a stop signal or the stream's end.
+const POLL: Duration = Duration::from_millis(10);
+
 /// How `serve` was asked to run.
 pub struct ServeOptions {
     pub listen: SocketAddr,
@@ -155,12 +158,12 @@ pub fn serve(
 /// transaction guarantees hold).
 async fn drain(server: Arc<Server>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(POLL).await;
     }
     server.closing.store(true, Ordering::SeqCst);
     server.jobs.close();
     while server.jobs.busy() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 
