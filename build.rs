@@ -11,6 +11,12 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 fn main() {
+    // The target scopectl is built for: hosts it builds are for the same
+    // one, and a generation imported from elsewhere must be too.
+    println!(
+        "cargo:rustc-env=SCOPE_TARGET={}",
+        env::var("TARGET").expect("set by cargo")
+    );
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let mut out = String::new();
     embed(&mut out, "SDK", &root, &["plugin-api", "host"], true);

@@ -174,6 +174,39 @@ pub enum Command {
         #[arg(last = true, value_name = "HOST-ARGS")]
         args: Vec<std::ffi::OsString>,
     },
+    /// Write a generation as an OCI artifact: a tar of an OCI image layout, or the layout itself
+    Export {
+        /// The generation [default: the active one]
+        #[arg(long, value_name = "N")]
+        generation: Option<u64>,
+        /// Write a tar of the layout
+        #[arg(
+            long,
+            value_name = "FILE.tar",
+            required_unless_present = "oci_layout",
+            conflicts_with = "oci_layout"
+        )]
+        output: Option<PathBuf>,
+        /// Write the layout into this directory
+        #[arg(long, value_name = "DIR")]
+        oci_layout: Option<PathBuf>,
+        /// The tag recorded in the layout's index
+        #[arg(long, value_name = "TAG", default_value = "latest")]
+        tag: String,
+    },
+    /// Push a generation to an OCI registry (oci://REGISTRY/REPOSITORY:TAG)
+    Push {
+        /// Where to: oci://REGISTRY/REPOSITORY:TAG (http only for a loopback registry)
+        reference: String,
+        /// The generation [default: the active one]
+        #[arg(long, value_name = "N")]
+        generation: Option<u64>,
+    },
+    /// Make a generation built elsewhere active here, without building: oci://…, FILE.tar or DIR
+    Import {
+        /// oci://REGISTRY/REPOSITORY:TAG, a tar of an OCI image layout, or a layout directory
+        source: String,
+    },
     /// `run` plus an HTTP API: plugins, jobs, the stream, a status page (README: Headless servers)
     Serve {
         /// Address to listen on; anything but loopback needs --token-file

@@ -36,6 +36,7 @@ pub mod failpoint;
 pub mod fsx;
 pub mod home;
 pub mod host_build;
+pub mod oci;
 pub mod ops;
 pub mod output;
 pub mod plugin_crate;

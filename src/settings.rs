@@ -45,6 +45,18 @@ pub struct Settings {
     pub user_home: Option<PathBuf>,
     /// Debug builds only: the failpoint armed by `SCOPE_FAILPOINT`.
     pub failpoint: Option<String>,
+    /// OCI registries: `SCOPE_OCI_TOKEN`, and docker's `config.json`
+    /// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`).
+    pub oci: OciSettings,
+}
+
+/// How OCI registries are reached.
+#[derive(Debug, Clone, Default)]
+pub struct OciSettings {
+    /// `SCOPE_OCI_TOKEN`: a bearer token for every registry.
+    pub token: Option<String>,
+    /// Docker's `config.json`, for `auths`.
+    pub docker_config: Option<PathBuf>,
 }
 
 /// Where the home is and which setting chose it.
@@ -176,6 +188,13 @@ impl Settings {
             (_, 1) => Verbosity::Verbose,
             _ => Verbosity::Trace,
         };
+        let oci = OciSettings {
+            token: text("SCOPE_OCI_TOKEN")?,
+            docker_config: var("DOCKER_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| user_home.as_ref().map(|h| h.join(".docker")))
+                .map(|dir| dir.join("config.json")),
+        };
         Ok(Settings {
             home,
             offline,
@@ -198,6 +217,7 @@ impl Settings {
             working_dir: std::env::current_dir().context("cannot read the working directory")?,
             user_home,
             failpoint: text("SCOPE_FAILPOINT")?.filter(|_| cfg!(debug_assertions)),
+            oci,
         })
     }
 

@@ -13,6 +13,7 @@ mod history;
 mod install;
 mod list;
 mod new;
+mod oci;
 mod rollback;
 mod run;
 mod update;
@@ -86,6 +87,17 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
             args,
         } => run::run(&context, &RunOptions { name, on_restart }, &args),
         Command::Ctl { name, verb } => ctl::ctl(&context, &name, verb),
+        Command::Export {
+            generation,
+            output,
+            oci_layout,
+            tag,
+        } => oci::export(&context, generation, output, oci_layout, &tag),
+        Command::Push {
+            reference,
+            generation,
+        } => oci::push(&context, &reference, generation),
+        Command::Import { source } => oci::import(&context, &source),
         Command::Serve {
             listen,
             token_file,

@@ -1,0 +1,112 @@
+//! `import`: a generation built elsewhere (an OCI layout, a tar of one, or
+//! `oci://…`) becomes a generation here, through the same transaction as
+//! every change, once every digest is verified, the host is known to run on
+//! this machine, and it passed its self-check. No toolchain is needed.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::home::{Home, NewGeneration, Transaction};
+use crate::oci::provenance::{glibc_here, parse_version};
+use crate::oci::registry::{self, Target};
+use crate::oci::{layout, Generation};
+use crate::output::error::Hinted;
+use crate::reporter::Reporter;
+use crate::settings::Settings;
+
+/// What an import did.
+pub enum Imported {
+    /// The same generation is already active.
+    Unchanged(u64),
+    /// A new generation, from the artifact with this digest.
+    Committed { generation: u64, digest: String },
+}
+
+pub fn import(
+    home: &Home,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+    source: &str,
+) -> Result<Imported> {
+    reporter.status("Reading", source);
+    let generation = if source.starts_with("oci://") {
+        registry::pull(&Target::parse(source)?, &settings.oci)?
+    } else {
+        layout::read(&settings.working_dir.join(source))?
+    };
+    runs_here(&generation)?;
+    for name in &generation.provenance.not_rebuildable {
+        reporter.warn(&format!(
+            "`{name}` is a path plugin of the machine that built this generation: it runs here, but `sync` cannot rebuild it from source"
+        ));
+    }
+    if let Some(n) = home.current() {
+        let dir = home.generation_dir(n);
+        let same =
+            |file: &str, bytes: &[u8]| fs_err::read(dir.join(file)).is_ok_and(|b| b == bytes);
+        if same(crate::home::HOST_BINARY, &generation.host)
+            && same("plugins.toml", generation.plugins_toml.as_bytes())
+            && same("resolved.lock", generation.resolved_lock.as_bytes())
+        {
+            return Ok(Imported::Unchanged(n));
+        }
+    }
+    // The host runs its self-check before anything is committed.
+    let staging = tempfile::tempdir_in(home.root())?;
+    let host = staging.path().join(crate::home::HOST_BINARY);
+    write_executable(&host, &generation.host)?;
+    crate::ops::probe::probe(&host)?;
+    let transaction = Transaction::begin(home, settings.lock_timeout, reporter)?;
+    let n = transaction.commit(&NewGeneration {
+        host: &host,
+        plugins_toml: &generation.plugins_toml,
+        resolved_lock: &generation.resolved_lock,
+        command: settings.command_line.clone(),
+        changes: vec![format!(
+            "imported generation {} of {} ({})",
+            generation.provenance.generation, source, generation.digest
+        )],
+        fingerprints: Default::default(),
+    })?;
+    drop(transaction);
+    crate::supervise::notify(home, reporter);
+    Ok(Imported::Committed {
+        generation: n,
+        digest: generation.digest,
+    })
+}
+
+/// Refuses a host built for another target, or needing a newer glibc.
+fn runs_here(generation: &Generation) -> Result<()> {
+    let provenance = &generation.provenance;
+    let here = env!("SCOPE_TARGET");
+    if provenance.target != here {
+        bail!(Hinted::new(
+            format!(
+                "this generation's host is built for {}, and this machine is {here}",
+                provenance.target
+            ),
+            format!("export it from a machine of target {here}, or build it here from its lock: `scopectl sync --locked`"),
+        ));
+    }
+    if let (Some(needed), Some(have)) = (&provenance.glibc, glibc_here()) {
+        if parse_version(needed) > parse_version(&have) {
+            bail!(Hinted::new(
+                format!("this generation's host needs glibc {needed}, and this machine has glibc {have}"),
+                "build it on a machine with an older glibc (the oldest the fleet runs), or build it here from its lock",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn write_executable(path: &Path, bytes: &[u8]) -> Result<()> {
+    fs_err::write(path, bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
