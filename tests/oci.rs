@@ -98,7 +98,7 @@ fn state(home: &Path) -> Vec<Option<Vec<u8>>> {
     ["plugins.toml", "resolved.lock", "bin/scope-host"]
         .iter()
         .map(|f| fs_err::read(home.join(f)).ok())
-        .chain([std::fs::read_link(home.join("current"))
+        .chain([fs_err::read_link(home.join("current"))
             .ok()
             .map(|p| p.to_string_lossy().into_owned().into_bytes())])
         .collect()
