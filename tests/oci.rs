@@ -143,6 +143,18 @@ fn a_pushed_generation_imports_on_a_fresh_home_without_a_toolchain() {
         history.contains(&format!("of {reference} ({digest})")),
         "{history}"
     );
+    // A server imports it as a job.
+    let server_side = TestContext::new();
+    let served = support::served::Served::start(&server_side, &[], &[]);
+    let (status, answer) = served.post("/api/v1/import", serde_json::json!({"ref": reference}));
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{answer}");
+    let job = served.job(&answer["job"]);
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["digest"], digest.as_str(), "{job}");
+    let (_, history) = served.get("/api/v1/history");
+    assert!(history.to_string().contains(&digest), "{history}");
+    let _ = served.stop();
+
     let again = output(elsewhere(&context, &b).args(["import", &reference]));
     assert!(
         stderr(&again).contains("is this artifact already"),

@@ -43,6 +43,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/api/v1/update", post(update))
         .route("/api/v1/sync", post(sync))
         .route("/api/v1/rollback", post(rollback))
+        .route("/api/v1/import", post(import))
         .route("/api/v1/jobs/{id}", get(job))
         .route("/api/v1/jobs/{id}/events", get(job_events))
         .route("/api/v1/stream", get(stream_status))
@@ -352,6 +353,22 @@ struct RollbackBody {
 async fn rollback(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
     let asked: RollbackBody = body(&bytes)?;
     queued(&server.jobs, "rollback", Work::Rollback(asked.to))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    /// `oci://REGISTRY/REPOSITORY:TAG`, or a layout or tar on the server.
+    #[serde(rename = "ref")]
+    reference: String,
+}
+
+async fn import(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
+    let asked: ImportBody = body(&bytes)?;
+    if asked.reference.starts_with("oci://") {
+        crate::oci::registry::Target::parse(&asked.reference).map_err(|e| ApiError::bad(&e))?;
+    }
+    queued(&server.jobs, "import", Work::Import(asked.reference))
 }
 
 fn job_id(id: &str) -> Result<u64, ApiError> {

@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 
 use crate::home::Home;
 use crate::ops::change::{change, ChangeRequest, Outcome};
+use crate::ops::import::{import, Imported};
 use crate::ops::rollback::{rollback, Switched};
 use crate::output::error::ErrorParts;
 use crate::reporter::{Progress, Reporter, Silent};
@@ -25,6 +26,8 @@ pub enum Work {
     Change(ChangeRequest),
     /// `rollback [--to N]`.
     Rollback(Option<u64>),
+    /// `import SOURCE` (`oci://…`, a layout or a tar of one).
+    Import(String),
 }
 
 /// Where a job is.
@@ -241,6 +244,13 @@ fn run(
                 json!({"outcome": "committed", "generation": generation, "changes": changes})
             }
             Outcome::Recorded(changes) => json!({"outcome": "recorded", "changes": changes}),
+        },
+        Work::Import(source) => match import(home, settings, &*reporter, &source)? {
+            Imported::Unchanged(n) => json!({"outcome": "unchanged", "generation": n}),
+            Imported::Committed { generation, digest } => {
+                reporter.status("Activated", &format!("generation {generation} ({digest})"));
+                json!({"outcome": "committed", "generation": generation, "digest": digest})
+            }
         },
         Work::Rollback(to) => match rollback(home, settings, &*reporter, to)? {
             Switched::Already(n) => json!({"outcome": "unchanged", "generation": n}),
