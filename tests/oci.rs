@@ -21,6 +21,26 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// A registry that wants user `ci`, password `secret`.
+    fn with_password() -> Registry {
+        let hashed = output(Command::new("python3").args([
+            "-c",
+            "import crypt; print('ci:' + crypt.crypt('secret', crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        ]));
+        assert!(hashed.status.success(), "{}", stderr(&hashed));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        fs_err::write(file.path(), &hashed.stdout).unwrap();
+        let (_, path) = file.keep().unwrap();
+        Registry::start_with(&format!(
+            "auth:\n  htpasswd:\n    realm: scope\n    path: {}\n",
+            path.display()
+        ))
+    }
+
+    fn start_with(extra: &str) -> Registry {
         let found = Command::new("docker-registry").arg("--version").output();
         assert!(
             found.is_ok(),
@@ -37,7 +57,7 @@ impl Registry {
         fs_err::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n{extra}",
                 storage.path().join("data").display()
             ),
         )
@@ -335,4 +355,50 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
     let doctor = output(elsewhere(&context, &b).env_remove("CARGO").arg("doctor"));
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     assert_eq!(state(&b), before);
+}
+
+#[test]
+fn credentials_come_from_dockers_config_and_a_wrong_one_is_refused() {
+    use base64::Engine as _;
+    let context = TestContext::new();
+    install(&context, &["fixtures/plugins/invert"]);
+    let registry = Registry::with_password();
+    let reference = registry.reference("scope/fleet:v1");
+    let docker = context.temp.path().join("docker");
+    fs_err::create_dir_all(&docker).unwrap();
+    let login = |password: &str| {
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("ci:{password}"));
+        let config = serde_json::json!({"auths": {registry.address.clone(): {"auth": auth}}});
+        fs_err::write(docker.join("config.json"), config.to_string()).unwrap();
+    };
+    let push = || {
+        output(
+            context
+                .scopectl()
+                .env("DOCKER_CONFIG", &docker)
+                .args(["push", &reference]),
+        )
+    };
+
+    let anonymous = output(context.scopectl().args(["push", &reference]));
+    assert_eq!(anonymous.status.code(), Some(1));
+    login("wrong");
+    let wrong = push();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stderr(&wrong).contains("code: 401"), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("docker login"),
+        "{}",
+        stderr(&wrong)
+    );
+    login("secret");
+    let right = push();
+    assert!(right.status.success(), "{}", stderr(&right));
+    let b = context.temp.path().join("b");
+    let imported = output(
+        elsewhere(&context, &b)
+            .env("DOCKER_CONFIG", &docker)
+            .args(["import", &reference]),
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
 }

@@ -105,11 +105,19 @@ fn failed(
     what: &str,
     err: oci_client::errors::OciDistributionError,
 ) -> anyhow::Error {
-    Hinted::new(
-        format!("cannot {what} {}: {err}", target.reference),
-        "check the address, that the registry runs, and the credentials (SCOPE_OCI_TOKEN, or `docker login`)",
-    )
-    .into()
+    let text = err.to_string();
+    let text = text.trim();
+    let hint = if text.contains("code: 401") || text.contains("UNAUTHORIZED") {
+        "the registry wants credentials it accepts: `docker login REGISTRY` writes them to docker's config.json (or point DOCKER_CONFIG at one), or set SCOPE_OCI_TOKEN"
+    } else if text.contains("code: 404")
+        || text.contains("MANIFEST_UNKNOWN")
+        || text.contains("NAME_UNKNOWN")
+    {
+        "check the repository and the tag (`skopeo list-tags docker://REGISTRY/REPOSITORY` lists the tags)"
+    } else {
+        "check the address and that the registry runs"
+    };
+    Hinted::new(format!("cannot {what} {}: {text}", target.reference), hint).into()
 }
 
 /// Pushes `artifact`; returns the manifest's digest.
