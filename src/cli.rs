@@ -67,6 +67,26 @@ pub enum ColorChoice {
 }
 
 /// The commands.
+/// How `run` and `serve` supervise a stream.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// Run a named instance (its own control socket), so one home can run several streams
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub name: String,
+    /// What happens to input frames while one host hands over to the next
+    #[arg(long, value_enum, value_name = "WHAT", default_value = "hold")]
+    pub on_restart: crate::supervise::OnRestart,
+}
+
+impl StreamArgs {
+    pub fn options(self) -> crate::supervise::RunOptions {
+        crate::supervise::RunOptions {
+            name: self.name,
+            on_restart: self.on_restart,
+        }
+    }
+}
+
 /// What `ctl` does.
 #[derive(Debug, Subcommand)]
 pub enum CtlVerb {
@@ -164,12 +184,8 @@ pub enum Command {
     },
     /// Run the active host, restarting it when it exits with 42 or a new generation is activated
     Run {
-        /// Run a named instance (its own control socket), so one home can run several streams
-        #[arg(long, value_name = "NAME", default_value = "default")]
-        name: String,
-        /// What happens to input frames while one host hands over to the next
-        #[arg(long, value_enum, value_name = "WHAT", default_value = "hold")]
-        on_restart: crate::supervise::OnRestart,
+        #[command(flatten)]
+        stream: StreamArgs,
         /// Arguments for the host (after `--`)
         #[arg(last = true, value_name = "HOST-ARGS")]
         args: Vec<std::ffi::OsString>,
@@ -215,12 +231,8 @@ pub enum Command {
         /// Bearer token for the API (a missing file is created with a new token, owner-only)
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
-        /// The instance of the stream, as for `run --name`
-        #[arg(long, value_name = "NAME", default_value = "default")]
-        name: String,
-        /// What happens to input frames while one host hands over to the next
-        #[arg(long, value_enum, value_name = "WHAT", default_value = "hold")]
-        on_restart: crate::supervise::OnRestart,
+        #[command(flatten)]
+        stream: StreamArgs,
         /// Arguments for the host (after `--`); none: the API without a stream
         #[arg(last = true, value_name = "HOST-ARGS")]
         args: Vec<std::ffi::OsString>,

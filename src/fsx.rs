@@ -10,42 +10,37 @@ use anyhow::{Context, Result};
 
 /// Replaces `path` with `contents` atomically.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = path.parent().context("a file path has a parent")?;
-    fs_err::create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
     // A new file gets the usual permissions, not the temporary file's
     // owner-only ones; a replaced file keeps its own.
     let permissions = match fs_err::metadata(path) {
         Ok(meta) => meta.permissions(),
         Err(_) => default_permissions(),
     };
-    temp.write_all(contents)
-        .and_then(|()| temp.as_file().set_permissions(permissions))
-        .and_then(|()| temp.as_file().sync_all())
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    temp.persist(path)
-        .with_context(|| format!("cannot replace `{}`", path.display()))?;
-    sync_dir(dir);
-    Ok(())
+    replace(path, contents, Some(permissions))
 }
 
-/// Writes a new `path` readable by its owner only (a secret), atomically.
+/// Writes `path` readable by its owner only (a secret), atomically.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    // The temporary file is created owner-only, and keeps that when renamed.
+    replace(path, contents, None)
+}
+
+fn replace(path: &Path, contents: &[u8], permissions: Option<std::fs::Permissions>) -> Result<()> {
     let dir = path.parent().context("a file path has a parent")?;
     fs_err::create_dir_all(dir)?;
-    // A temporary file is created owner-only, and keeps that when renamed.
     let mut temp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in `{}`", dir.display()))?;
     temp.write_all(contents)
+        .and_then(|()| match permissions {
+            Some(permissions) => temp.as_file().set_permissions(permissions),
+            None => Ok(()),
+        })
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     temp.persist(path)
-        .with_context(|| format!("cannot create `{}`", path.display()))?;
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
     sync_dir(dir);
     Ok(())
 }

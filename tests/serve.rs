@@ -28,22 +28,8 @@ fn plugin(relative: &str) -> String {
 
 /// Frames of ffmpeg's test pattern, as bytes to feed: header, frames.
 fn video(context: &TestContext, frames: u32) -> (Vec<u8>, Vec<Vec<u8>>) {
-    support::require_ffmpeg();
     let path = context.temp.path().join("input.y4m");
-    let made = output(
-        Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=size=160x120:rate=30",
-            ])
-            .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p"])
-            .arg(&path),
-    );
-    assert!(made.status.success(), "{}", stderr(&made));
+    support::testsrc(&path, "160x120", frames);
     let bytes = fs_err::read(&path).unwrap();
     let mut reader = scope_host::video::framing::FrameReader::y4m(&bytes[..]).unwrap();
     let header = reader.framing().header_bytes();

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -20,17 +20,9 @@ const FRAME_BYTES: usize = 6 + (WIDTH * HEIGHT * 3 / 2) as usize;
 
 /// `frames` frames of ffmpeg's test pattern, and ffmpeg's own `negate` of them.
 fn videos(dir: &Path, frames: u32) -> (Vec<u8>, Vec<RawFrame>, PathBuf) {
-    require_ffmpeg();
     let input = dir.join("input.y4m");
     let expected = dir.join("expected.y4m");
-    let size = format!("testsrc=size={WIDTH}x{HEIGHT}:rate=30");
-    let made = output(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "lavfi", "-i", &size])
-            .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p"])
-            .arg(&input),
-    );
-    assert!(made.status.success(), "{}", stderr(&made));
+    support::testsrc(&input, &format!("{WIDTH}x{HEIGHT}"), frames);
     let negated = output(
         Command::new("ffmpeg")
             .args(["-v", "error", "-y", "-i"])
@@ -109,20 +101,7 @@ impl Stream {
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(header).unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let mut stdout = child.stdout.take().unwrap();
-        std::thread::spawn({
-            let out = out.clone();
-            move || {
-                let mut buffer = vec![0; 1 << 16];
-                while let Ok(n) = stdout.read(&mut buffer) {
-                    if n == 0 {
-                        break;
-                    }
-                    out.lock().unwrap().extend_from_slice(&buffer[..n]);
-                }
-            }
-        });
+        let out = support::collect(child.stdout.take().unwrap());
         Stream {
             child,
             stdin: Some(stdin),

@@ -31,7 +31,6 @@ use crate::output::error::report;
 use crate::output::Printer;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
-use crate::supervise::RunOptions;
 
 /// What every command gets: settings resolved once, and the printer.
 pub struct Context {
@@ -81,11 +80,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Pipelines { json } => list::pipelines(&context, json),
         Command::List { json } => list::list(&context, json),
         Command::Gc { keep } => gc::gc(&context, keep),
-        Command::Run {
-            name,
-            on_restart,
-            args,
-        } => run::run(&context, &RunOptions { name, on_restart }, &args),
+        Command::Run { stream, args } => run::run(&context, &stream.options(), &args),
         Command::Ctl { name, verb } => ctl::ctl(&context, &name, verb),
         Command::Export {
             generation,
@@ -101,14 +96,13 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Serve {
             listen,
             token_file,
-            name,
-            on_restart,
+            stream,
             args,
         } => context.home().and_then(|home| {
             let options = crate::serve::ServeOptions {
                 listen,
                 token_file,
-                run: RunOptions { name, on_restart },
+                run: stream.options(),
             };
             crate::serve::serve(
                 home,

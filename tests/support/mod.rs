@@ -212,3 +212,36 @@ pub fn commit_generations(
             .unwrap();
     }
 }
+
+/// Everything `reader` gives, collected on a thread as it comes.
+pub fn collect(
+    mut reader: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    std::thread::spawn({
+        let out = out.clone();
+        move || {
+            let mut buffer = vec![0; 1 << 16];
+            while let Ok(n) = reader.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                out.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        }
+    });
+    out
+}
+
+/// `frames` frames of ffmpeg's `testsrc` at `size` (`WxH`), 4:2:0, into `path`.
+pub fn testsrc(path: &Path, size: &str, frames: u32) {
+    require_ffmpeg();
+    let made = output(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc=size={size}:rate=30"))
+            .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p"])
+            .arg(path),
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+}

@@ -1,6 +1,6 @@
 //! A running `scopectl serve` and a blocking HTTP client for it.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -53,20 +53,7 @@ impl Served {
                 }
             }
         });
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let mut stdout = child.stdout.take().unwrap();
-        std::thread::spawn({
-            let out = out.clone();
-            move || {
-                let mut buffer = vec![0; 1 << 16];
-                while let Ok(n) = stdout.read(&mut buffer) {
-                    if n == 0 {
-                        break;
-                    }
-                    out.lock().unwrap().extend_from_slice(&buffer[..n]);
-                }
-            }
-        });
+        let out = super::collect(child.stdout.take().unwrap());
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("the server did not start: {}", log.lock().unwrap()));
