@@ -43,3 +43,29 @@ echo "  import from a loopback registry    ${imported} s (no toolchain: CARGO=/b
 echo "  build the same lock from source     ${built} s (sync --locked, cold target directory)"
 python3 -c "print(f'  ratio: {float(\"$built\") / float(\"$imported\"):.0f}x faster to import')"
 echo "  the same resolved.lock on both: $same"
+
+# A shared compile cache for the machines that do build: the same lock
+# built twice on a fresh home at the same path (as on two machines set up
+# alike), with a cold target directory each time, through sccache (its
+# local disk cache, empty for the first).
+if command -v sccache >/dev/null 2>&1; then
+  export SCCACHE_DIR=$work/sccache
+  sccache --stop-server >/dev/null 2>&1 || true
+  for name in cold warm; do
+    rm -rf "$work/farm" "$work/farm-target"
+    mkdir -p "$work/farm"
+    cp "$a/plugins.toml" "$a/resolved.lock" "$work/farm/"
+    sccache --zero-stats >/dev/null 2>&1 || true
+    eval "$name=\$(RUSTC_WRAPPER=sccache CARGO_TARGET_DIR=\$work/farm-target seconds $scopectl --home \$work/farm sync --locked)"
+    hits=$(sccache --show-stats 2>/dev/null | awk '/^Cache hits /{print $3}' | head -1)
+    misses=$(sccache --show-stats 2>/dev/null | awk '/^Cache misses /{print $3}' | head -1)
+    eval "${name}_stats=\"\$hits hits, \$misses misses\""
+  done
+  echo "with RUSTC_WRAPPER=sccache (local disk cache), the same lock at the same path:"
+  echo "  cache empty     ${cold} s ($cold_stats)"
+  echo "  cache warm      ${warm} s ($warm_stats)"
+  python3 -c "print(f'  ratio: {float(\"$cold\") / float(\"$warm\"):.1f}x')"
+  sccache --stop-server >/dev/null 2>&1 || true
+else
+  echo "(sccache not installed: apt-get install -y sccache, to measure a shared compile cache)"
+fi
