@@ -1,0 +1,260 @@
+//! The crash campaign: real mutating commands killed with SIGKILL (the
+//! whole process group: scopectl, cargo, rustc, git) at random instants
+//! over their whole duration. After each kill the next command recovers,
+//! and the home is exactly as before or exactly the complete new
+//! generation; `doctor` is clean.
+//!
+//! `SCOPE_CRASH_TRIALS` (default 12, the short form CI runs) and
+//! `SCOPE_CRASH_SEED` (default: from the clock, printed, so a failure can be
+//! replayed); `bench/crash-campaign.sh` runs the long form.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support::{output, stderr, stdout, TestContext};
+
+/// A small, seeded generator (xorshift64*): the campaign replays from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// What the user sees of a home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct State {
+    current: Option<String>,
+    plugins_toml: Option<Vec<u8>>,
+    resolved_lock: Option<Vec<u8>>,
+    host: Option<Vec<u8>>,
+}
+
+fn state(home: &Path) -> State {
+    State {
+        current: fs_err::read_link(home.join("current"))
+            .ok()
+            .map(|p| p.display().to_string()),
+        plugins_toml: fs_err::read(home.join("plugins.toml")).ok(),
+        resolved_lock: fs_err::read(home.join("resolved.lock")).ok(),
+        host: fs_err::read(home.join("bin/scope-host")).ok(),
+    }
+}
+
+/// The active generation's own files, as the home's must match them.
+fn generation_files(home: &Path, current: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let dir = home.join(current);
+    (
+        fs_err::read(dir.join("plugins.toml")).unwrap(),
+        fs_err::read(dir.join("resolved.lock")).unwrap(),
+        fs_err::read(dir.join("scope-host")).unwrap(),
+    )
+}
+
+/// The numbers of the generations there are.
+fn generations(home: &Path) -> Vec<u64> {
+    let mut numbers: Vec<u64> = fs_err::read_dir(home.join("generations"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    numbers.sort();
+    numbers
+}
+
+/// Whether a cargo, rustc or git runs in process group `group`.
+fn in_a_tool(group: u32) -> Option<&'static str> {
+    let entries = fs_err::read_dir("/proc").ok()?;
+    for entry in entries.flatten() {
+        let Ok(stat) = fs_err::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp …
+        let Some((comm, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        let pgrp: Option<u32> = rest.split(' ').nth(2).and_then(|g| g.parse().ok());
+        if pgrp == Some(group) {
+            for tool in ["cargo", "rustc", "git", "cc", "ld"] {
+                if comm.ends_with(&format!("({tool}")) || comm.contains(&format!("({tool}")) {
+                    return Some(tool);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)] // the campaign's own switches
+fn killed_commands_leave_the_home_as_before_or_complete() {
+    let trials: usize = std::env::var("SCOPE_CRASH_TRIALS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(12);
+    let seed: u64 = std::env::var("SCOPE_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("crash campaign: {trials} trials, SCOPE_CRASH_SEED={seed}");
+    let mut rng = Rng(seed);
+
+    let context = TestContext::new();
+    let home = context.home();
+    let repo = support::repo();
+    let path = |p: &str| repo.join(p).display().to_string();
+    let git = support::invert_repo(&context.temp.path().join("invert-git"));
+    git.commit("invert");
+    let git_url = git.url();
+    let run = |args: &[String]| output(context.scopectl().args(args));
+    let ok = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let out = run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    // Generation 2 has color-generator; exported for the import trials.
+    ok(&["install", &path("fixtures/plugins/invert")]);
+    ok(&["install", &path("fixtures/plugins/color-generator")]);
+    let tar = context.temp.path().join("gen2.tar");
+    ok(&["export", "--output", tar.to_str().unwrap()]);
+    ok(&["uninstall", "color-generator"]);
+
+    let commands: Vec<(&str, Vec<String>)> = vec![
+        (
+            "install path",
+            vec!["install".into(), path("fixtures/plugins/color-generator")],
+        ),
+        (
+            "uninstall",
+            vec!["uninstall".into(), "color-generator".into()],
+        ),
+        ("install git", vec!["install".into(), git_url.clone()]),
+        (
+            "install path again",
+            vec!["install".into(), path("fixtures/plugins/invert")],
+        ),
+        ("build", vec!["build".into()]),
+        ("rollback", vec!["rollback".into()]),
+        ("import", vec!["import".into(), tar.display().to_string()]),
+        ("gc", vec!["gc".into(), "--keep".into(), "3".into()]),
+        ("sync", vec!["sync".into()]),
+    ];
+    // How long each takes when left alone, to draw kill instants over.
+    let mut durations: BTreeMap<&str, Duration> = BTreeMap::new();
+    let mut phases: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for trial in 0..trials {
+        let (name, args) = &commands[(rng.next() % commands.len() as u64) as usize];
+        let typical = *durations.entry(name).or_insert_with(|| {
+            // A first run, not killed, measures it.
+            let started = Instant::now();
+            let _ = run(args);
+            started.elapsed()
+        });
+        let before = state(&home);
+        let known = generations(&home);
+        let delay = typical.mul_f64(rng.unit() * 1.1);
+        let mut child = context.scopectl();
+        child.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut child, 0);
+        let mut child = child.spawn().unwrap();
+        std::thread::sleep(delay);
+        let group = child.id();
+        let tool = in_a_tool(group);
+        let finished = child.try_wait().unwrap().is_some();
+        // The whole group: scopectl and the tools it runs.
+        let _ = rustix::process::kill_process_group(
+            rustix::process::Pid::from_raw(group as i32).unwrap(),
+            rustix::process::Signal::KILL,
+        );
+        let _ = child.wait();
+        if finished {
+            // It ends sooner now than when measured (a no-op, a warm
+            // cache): draw later kills over a shorter span.
+            durations.insert(name, typical / 2);
+        }
+        let decile =
+            (delay.as_secs_f64() / typical.as_secs_f64().max(1e-9) * 10.0).min(10.0) as usize;
+        let phase = match (finished, tool) {
+            (true, _) => "after it ended".to_owned(),
+            (false, Some(tool)) => format!("inside {tool}"),
+            (false, None) => format!("in scopectl, decile {decile}"),
+        };
+        *phases.entry(format!("{name}: {phase}")).or_default() += 1;
+
+        // The next command recovers; the home is before or complete.
+        let repair = output(context.scopectl().args(["doctor", "--repair"]));
+        let doctor = output(context.scopectl().arg("doctor"));
+        let after = state(&home);
+        let mut problems = Vec::new();
+        if !doctor.status.success() {
+            problems.push(format!("doctor: {}{}", stdout(&doctor), stdout(&repair)));
+        }
+        if after != before {
+            match &after.current {
+                Some(current) => {
+                    let number: Option<u64> =
+                        current.rsplit('/').next().and_then(|n| n.parse().ok());
+                    let (plugins_toml, resolved_lock, host) = generation_files(&home, current);
+                    if after.plugins_toml.as_ref() != Some(&plugins_toml)
+                        || after.resolved_lock.as_ref() != Some(&resolved_lock)
+                        || after.host.as_ref() != Some(&host)
+                    {
+                        problems.push(format!("the home's files are not generation {current}'s"));
+                    }
+                    // A change makes a new generation; only rollback
+                    // switches to one that was there.
+                    let new = number.is_some_and(|n| !known.contains(&n));
+                    let switched =
+                        *name == "rollback" && number.is_some_and(|n| known.contains(&n));
+                    if !new && !switched {
+                        problems.push(format!(
+                            "changed, but not to a new or existing complete generation: {current}"
+                        ));
+                    }
+                }
+                None => problems.push("no current generation".into()),
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "trial {trial} ({name}, killed {} ms in, {phase}): {}",
+                delay.as_millis(),
+                problems.join("; ")
+            ));
+        }
+    }
+    eprintln!("phases hit ({} trials):", trials);
+    for (phase, n) in &phases {
+        eprintln!("  {n:>4}  {phase}");
+    }
+    // No cache entry is corrupt: the plugins install again from it.
+    let out = run(&["install".into(), git_url]);
+    assert!(out.status.success(), "after the campaign: {}", stderr(&out));
+    assert!(
+        failures.is_empty(),
+        "{} of {trials} trials failed (SCOPE_CRASH_SEED={seed}):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
