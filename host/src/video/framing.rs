@@ -151,9 +151,15 @@ impl<R: BufRead> FrameReader<R> {
                 String::new()
             }
         };
-        // Read into fresh capacity: no zeroing of a buffer about to be filled.
+        // Read into fresh capacity: no zeroing of a buffer about to be
+        // filled. Until a whole frame has come, the buffer grows with the
+        // bytes that arrive, never to a size the header only claims.
         let len = self.framing.frame_len();
-        let mut data = Vec::with_capacity(len);
+        let mut data = Vec::with_capacity(if self.frames > 0 {
+            len
+        } else {
+            len.min(1 << 20)
+        });
         let read = (&mut self.input)
             .take(len as u64)
             .read_to_end(&mut data)

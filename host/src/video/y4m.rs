@@ -120,6 +120,7 @@ fn remap(planes: &mut [u8], luma_len: usize, luma: &[u8; 256], chroma: &[u8; 256
 pub struct Y4mReader<R> {
     input: R,
     header: Header,
+    frame_len: usize,
     planes: Vec<u8>,
     offset: u64,
     frame: u64,
@@ -136,7 +137,10 @@ impl<R: BufRead> Y4mReader<R> {
         Ok(Y4mReader {
             input,
             header,
-            planes: vec![0; size],
+            frame_len: size,
+            // Filled by the first frame as its bytes arrive: never sized by
+            // what the header only claims.
+            planes: Vec::new(),
             offset: line.len() as u64 + 1,
             frame: 0,
         })
@@ -164,7 +168,26 @@ impl<R: BufRead> Y4mReader<R> {
             ));
         }
         self.offset += line.len() as u64 + 1;
-        let mut filled = 0;
+        let first = self.planes.len() < self.frame_len;
+        if first {
+            let len = self.frame_len;
+            self.planes.clear();
+            let filled = (&mut self.input)
+                .take(len as u64)
+                .read_to_end(&mut self.planes)
+                .map_err(|e| VideoError::io(self.offset, e))?;
+            if filled < len {
+                return Err(VideoError::at(
+                    at,
+                    format!(
+                        "frame {} is truncated: {filled} of its {len} bytes are there",
+                        self.frame + 1
+                    ),
+                ));
+            }
+        }
+        // Later frames reuse the buffer the first one proved the size of.
+        let mut filled = if first { self.planes.len() } else { 0 };
         while filled < self.planes.len() {
             match self.input.read(&mut self.planes[filled..]) {
                 Ok(0) => {
