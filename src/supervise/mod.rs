@@ -17,6 +17,7 @@
 //! host's own socket.
 
 pub mod control;
+mod ends;
 mod pipe_io;
 mod session;
 mod snapshot;

@@ -7,30 +7,24 @@
 //! only, in order, and an output file is created once.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use scope_host::cli::{Format, Input, Output as HostOutput, RunArgs};
-use scope_host::video::framing::FrameReader;
+use anyhow::Result;
+use scope_host::cli::{Input, Output as HostOutput, RunArgs};
 
 use super::control::{self, Live, Request};
-use super::pipe_io::Lent;
-use super::session::{lock, Feed, InFlight, Output, OutputFraming, Session, Shared, Sink};
+use super::ends::Stream;
+use super::session::{lock, InFlight, Session, Shared};
 use super::{active_host, generation_of, CrashGuard, Instance, OnRestart, RunOptions, Signals};
 use super::{exit_code, RESTART};
 use crate::home::Home;
 use crate::reporter::Reporter;
 
-/// Input read ahead, and held while hosts hand over, in bytes (at least two
-/// frames; beyond it the producer waits).
-const HOLD_BYTES: usize = 32 << 20;
 /// How long a host may take to finish its frames after its input closed.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(5);
@@ -81,140 +75,6 @@ pub fn supervise(
     let result = supervisor.run();
     supervisor.summarize();
     result
-}
-
-/// The stream's two ends, as the supervisor holds them.
-struct Stream {
-    feed: Option<Feed>,
-    stop_input: Arc<AtomicBool>,
-    output: Option<(Arc<Output>, OutputFraming)>,
-    /// Frames the hosts generate themselves (`testsrc`, a text pipeline):
-    /// each new host is told how many are left.
-    limit: Option<u64>,
-}
-
-impl Stream {
-    #[allow(clippy::disallowed_methods)] // the output is created once, here
-    fn open(run: &RunArgs) -> Result<Stream> {
-        let stop_input = Arc::new(AtomicBool::new(false));
-        let raw: Option<Box<dyn Read + Send>> = match &run.input {
-            Some(Input::Stdin) => Some(Box::new(std::io::stdin())),
-            Some(Input::Path(path)) => {
-                Some(Box::new(File::open(path).with_context(|| {
-                    format!("cannot open input `{}`", path.to_string_lossy())
-                })?))
-            }
-            Some(Input::TestSrc) | None => None,
-        };
-        let mut in_size = run.size;
-        let feed = match raw {
-            None => None,
-            Some(raw) => {
-                // Small: frame payloads bypass it, only headers are buffered.
-                let input = BufReader::with_capacity(64 << 10, raw);
-                let reader = match run.input_format {
-                    Format::Y4m => FrameReader::y4m(input)
-                        .map_err(|e| anyhow::anyhow!("cannot read the input {e}"))?,
-                    Format::Rgb24 => {
-                        let (w, h) = run.size.ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "raw rgb24 input has no header: give its frame size with `--size WxH`"
-                            )
-                        })?;
-                        FrameReader::rgb24(input, w, h)
-                    }
-                };
-                in_size = Some(reader.framing().size());
-                Some(read_input(reader, run.frames, stop_input.clone()))
-            }
-        };
-        let writer: Option<Sink> = match &run.output {
-            HostOutput::Null => None,
-            HostOutput::Stdout => Some(stdout()),
-            HostOutput::Path(path) => {
-                Some(Sink::File(File::create(path).with_context(|| {
-                    format!("cannot create output `{}`", path.to_string_lossy())
-                })?))
-            }
-        };
-        let output = writer.map(|writer| {
-            let framing = match run.output_format {
-                Format::Y4m => OutputFraming::Y4m,
-                Format::Rgb24 => {
-                    let (w, h) = in_size.unwrap_or((512, 512));
-                    OutputFraming::Rgb24(w, h)
-                }
-            };
-            let output = Output {
-                writer: Mutex::new(Some((writer, Lent::default()))),
-                header: Mutex::new(None),
-                latest: Mutex::new(None),
-                frames: Default::default(),
-            };
-            (Arc::new(output), framing)
-        });
-        let limit = if feed.is_some() { None } else { run.frames };
-        Ok(Stream {
-            feed,
-            stop_input,
-            output,
-            limit,
-        })
-    }
-}
-
-/// Our stdout, by descriptor where possible.
-fn stdout() -> Sink {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        if let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() {
-            let file = File::from(fd);
-            // Room for a frame or two in the consumer's pipe, when it is one.
-            #[cfg(target_os = "linux")]
-            let _ = rustix::pipe::fcntl_setpipe_size(&file, 1 << 20);
-            return Sink::File(file);
-        }
-    }
-    Sink::Other(Box::new(std::io::stdout()))
-}
-
-/// Reads the input on its own thread into a bounded queue: the frames held
-/// while hosts hand over. Stops at the end of the input, after `limit`
-/// frames, or when told to.
-fn read_input<R: std::io::BufRead + Send + 'static>(
-    mut reader: FrameReader<R>,
-    limit: Option<u64>,
-    stop: Arc<AtomicBool>,
-) -> Feed {
-    let header = reader.framing().header_bytes();
-    let framing = reader.framing().clone();
-    let bound = (HOLD_BYTES / reader.framing().frame_len().max(1)).max(2);
-    let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
-    std::thread::spawn(move || {
-        let mut read = 0u64;
-        while limit.is_none_or(|n| read < n) && !stop.load(Ordering::SeqCst) {
-            match reader.read_frame() {
-                Ok(Some(frame)) => {
-                    read += 1;
-                    if tx.send(Arc::new(frame)).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    eprintln!("error: cannot read the input {e}; the stream ends here");
-                    return;
-                }
-            }
-        }
-    });
-    Feed {
-        header,
-        framing,
-        frames: Arc::new(Mutex::new(rx)),
-        ended: Arc::new(AtomicBool::new(false)),
-    }
 }
 
 struct Supervisor<'a> {
