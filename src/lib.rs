@@ -24,6 +24,8 @@
 //!   [`scope_name::PluginName`]s everywhere.
 //! - [`documents`]: the JSON documents written and read, as serde types.
 //! - [`supervise`]: `scopectl run` and the restart protocol (`run/<name>/pid`, SIGHUP), streams that survive restarts, the control socket.
+//! - [`serve`]: `scopectl serve`, the HTTP API over the operations.
+//! - [`oci`]: generations as OCI artifacts (export, push, import).
 //! - [`output`]: the printer and error reports (the terminal);
 //!   [`reporter`]: the interface operations report through;
 //!   [`failpoint`]: crash points for tests; [`time`]: timestamps.
