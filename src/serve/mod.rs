@@ -1,4 +1,4 @@
-//! `scopectl serve`: `scopectl run` plus an HTTP API (see [`api`]).
+//! `scopectl serve`: `scopectl run` plus an HTTP API (see `api`).
 //!
 //! The stream is supervised exactly as by `scopectl run` (on its own
 //! thread); the API is a thin layer over the operations the CLI uses, and
