@@ -6,7 +6,7 @@
 //! host that is active *now* takes over.
 //!
 //! For `run` (a chain over video), the supervisor owns the stream
-//! ([`stream`]): it reads the input and writes the output itself and hands
+//! (`stream`): it reads the input and writes the output itself and hands
 //! the host whole frames through pipes, so a restart never shows in the
 //! stream. Any other host command runs as it is, restarted on 42.
 //!
