@@ -99,8 +99,6 @@ pub struct Session {
 pub struct Collected {
     /// Whole frames written to the output.
     pub frames: u64,
-    /// When the first of them was written.
-    pub first_frame: Option<Instant>,
     /// Why the host's output could not be used (a different header, a
     /// write error), if it could not.
     pub error: Option<String>,
@@ -304,7 +302,6 @@ fn spawn_collector(
                 return drain(reader, collected);
             }
             collected.frames += 1;
-            collected.first_frame.get_or_insert_with(Instant::now);
         }
         collected
     })
