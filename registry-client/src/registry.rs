@@ -51,14 +51,14 @@ pub enum RegistryError {
         what: String,
     },
     /// The download did not match the index's checksum.
-    #[error("{name} {version} from registry `{registry}` failed verification: the index says sha256 {expected}, the download is {actual}; nothing was kept")]
+    #[error("{krate} from registry `{registry}` ({url}) failed verification: the index says sha256 {expected}, the download is {actual}; nothing was kept")]
     Checksum {
         /// The registry's name.
         registry: String,
-        /// The crate.
-        name: String,
-        /// The version.
-        version: String,
+        /// Where it was downloaded from.
+        url: String,
+        /// The crate and version (`fx 1.0.0`).
+        krate: String,
         /// The index's checksum.
         expected: String,
         /// The download's checksum.
@@ -513,8 +513,8 @@ impl Registry {
             // The temporary file is removed when dropped: nothing is kept.
             return Err(RegistryError::Checksum {
                 registry: self.name.clone(),
-                name: name.to_owned(),
-                version: version.to_owned(),
+                url: redact(&url),
+                krate: format!("{name} {version}"),
                 expected: checksum.to_owned(),
                 actual,
             });

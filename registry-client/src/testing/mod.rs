@@ -2,7 +2,9 @@
 //! the sources capability, a fixture registry served on `127.0.0.1`).
 
 mod git;
+mod proxy;
 mod registry;
 
 pub use git::GitRepo;
+pub use proxy::{Fault, FaultProxy};
 pub use registry::{FixtureRegistry, Package, Switches};

@@ -51,6 +51,11 @@ pub struct FixtureRegistry {
 }
 
 impl FixtureRegistry {
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// Starts serving on a free loopback port.
     pub fn start() -> FixtureRegistry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
