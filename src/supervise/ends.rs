@@ -123,7 +123,6 @@ fn read_input<R: std::io::BufRead + Send + 'static>(
     limit: Option<u64>,
     stop: Arc<AtomicBool>,
 ) -> Feed {
-    let header = reader.framing().header_bytes();
     let framing = reader.framing().clone();
     let bound = (HOLD_BYTES / reader.framing().frame_len().max(1)).max(2);
     let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
@@ -146,7 +145,6 @@ fn read_input<R: std::io::BufRead + Send + 'static>(
         }
     });
     Feed {
-        header,
         framing,
         frames: Arc::new(Mutex::new(rx)),
         ended: Arc::new(AtomicBool::new(false)),

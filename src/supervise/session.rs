@@ -106,7 +106,7 @@ pub struct Collected {
 
 /// The input side of a stream: frames from the supervisor's reader.
 pub struct Feed {
-    pub header: Vec<u8>,
+    /// The input's format; its header starts every host's stdin.
     pub framing: Framing,
     pub frames: Arc<Mutex<Receiver<Shared>>>,
     /// Set once the input ended (or was stopped) and every frame was given out.
@@ -210,7 +210,7 @@ fn spawn_feeder(
     in_flight: InFlight,
     hand_off: Arc<AtomicBool>,
 ) -> JoinHandle<()> {
-    let header = feed.header.clone();
+    let header = feed.framing.header_bytes();
     let frames = feed.frames.clone();
     let ended = feed.ended.clone();
     std::thread::spawn(move || {
