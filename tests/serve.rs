@@ -133,6 +133,26 @@ fn a_plugin_installed_through_the_api_while_video_flows_keeps_one_stream() {
     assert_eq!(restart.join().unwrap(), StatusCode::OK);
     assert_eq!(served.wait_healthy()["status"], "ok");
 
+    // A build that fails while video flows: the job fails with the
+    // compiler's message, the generation and the stream stay.
+    let (_, answer) = served.post(
+        "/api/v1/plugins",
+        json!({"spec": plugin("fixtures/broken-plugins/does-not-compile")}),
+    );
+    let job = served.job(&answer["job"]);
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["error"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("mismatched types"),
+        "{job}"
+    );
+    let health = served.wait_healthy();
+    assert_eq!(health["generation"], 2, "{health}");
+    let (_, stream) = served.get("/api/v1/stream");
+    assert_eq!(stream["generation"], 2, "{stream}");
+
     // The stream's end: every frame out once, one header.
     let stdin = feeder.join().unwrap();
     drop(stdin);
