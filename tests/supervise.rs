@@ -228,4 +228,9 @@ fn a_new_host_that_fails_its_self_check_or_its_start_is_not_switched_to() {
         log.contains("the host of generation 2 failed before its first frame (exit status 1); going back to generation 3"),
         "{log}"
     );
+    assert_eq!(
+        log.matches("going back").count(),
+        1,
+        "a host that failed is not tried again by itself: {log}"
+    );
 }

@@ -94,7 +94,8 @@ struct Supervisor<'a> {
     passed: u64,
     /// When the running handoff was decided, and why.
     handoff: Option<(Instant, String)>,
-    /// A host that failed its self-check: not tried again until asked.
+    /// A host that failed its self-check or its start: not tried again
+    /// until asked.
     refused: Option<PathBuf>,
 }
 
@@ -170,7 +171,8 @@ impl Supervisor<'_> {
                             if let Some(sets) = sets_before.take() {
                                 self.sets = sets;
                             }
-                            binary = previous;
+                            // Not tried again until asked (SIGHUP, `ctl restart`).
+                            self.refused = Some(std::mem::replace(&mut binary, previous));
                             replay = self.between_hosts();
                             continue;
                         }
