@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation fuzzing, long form: every parser that reads outside input (y4m,
 # plugins.toml with edits, resolved.lock, plugin specs, --set values, host
-# command lines, control requests, index entries) fed mutants of valid
+# command lines, control requests, index entries, docker's config.json, the
+# HTTP API's bodies, .crate archives unpacked) fed mutants of valid
 # seeds; a panic fails with the input and the seed that replays it.
 #
 #   bench/fuzz.sh [ITERATIONS] [SEED]     (default 1,000,000 per target)

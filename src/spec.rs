@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use scope_lockfile::{GitReference, PluginSpec};
 use scope_name::PluginName;
+use scope_registry_client::git::GitUrl;
 use semver::{Version, VersionReq};
 
 /// What the user asked to install: a name where the spec gives one (git
@@ -148,10 +149,14 @@ fn scp_like(spec: &str) -> bool {
 }
 
 fn git(spec: &str, flags: &RefFlags) -> Result<Requested, String> {
-    if spec.to_ascii_lowercase().starts_with("http://")
-        || spec.to_ascii_lowercase().starts_with("git+http://")
+    let lower = spec.to_ascii_lowercase();
+    if (lower.starts_with("http://") || lower.starts_with("git+http://"))
+        && GitUrl::parse(spec).is_err()
     {
-        return Err("plain http is not allowed for git; use https:// or ssh://".into());
+        return Err(
+            "plain http is not allowed for git (only to this machine); use https:// or ssh://"
+                .into(),
+        );
     }
     // The `@` that separates REV is the one after the last `/`.
     let last_slash = spec.rfind('/').unwrap_or(0);

@@ -4,9 +4,15 @@
 //! and the home is exactly as before or exactly the complete new
 //! generation; `doctor` is clean.
 //!
-//! `SCOPE_CRASH_TRIALS` (default 12, the short form CI runs) and
+//! The phase a kill landed in is read at the instant of the kill: a tool
+//! running in the group (cargo, rustc, git), or scopectl's own staging
+//! names in the cache (a `.download-`, `.unpack-` or `.checkout-` entry
+//! means it was downloading, unpacking a `.crate`, or checking out).
+//!
+//! `SCOPE_CRASH_TRIALS` (default 12, the short form CI runs),
 //! `SCOPE_CRASH_SEED` (default: from the clock, printed, so a failure can be
-//! replayed); `bench/crash-campaign.sh` runs the long form.
+//! replayed) and `SCOPE_CRASH_ONLY` (one command's name, for a targeted
+//! campaign); `bench/crash-campaign.sh` runs the long form.
 
 mod support;
 
@@ -15,6 +21,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use scope_registry_client::testing::{FixtureRegistry, Package};
 use support::{output, stderr, stdout, TestContext};
 
 /// A small, seeded generator (xorshift64*): the campaign replays from its seed.
@@ -99,6 +106,46 @@ fn in_a_tool(group: u32) -> Option<&'static str> {
     None
 }
 
+/// scopectl's staging entries in `home`'s cache (a `.download-`,
+/// `.unpack-` or `.checkout-` name), with the step each belongs to. One
+/// that appears while a command runs says what it was doing; older ones
+/// are left by earlier kills (until `gc` removes them).
+fn staging(home: &Path) -> BTreeMap<String, &'static str> {
+    fn walk(dir: &Path, depth: usize, found: &mut BTreeMap<String, &'static str>) {
+        for entry in fs_err::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            for (prefix, step) in [
+                (".download-", "downloading a .crate"),
+                (".unpack-", "unpacking a .crate"),
+                (".checkout-", "checking out git"),
+            ] {
+                if name.starts_with(prefix) {
+                    found.insert(entry.path().display().to_string(), step);
+                }
+            }
+            if depth > 0 && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), depth - 1, found);
+            }
+        }
+    }
+    let mut found = BTreeMap::new();
+    walk(&home.join("cache"), 4, &mut found);
+    found
+}
+
+/// A registry plugin whose `.crate` unpacks to 48 MiB, so that kills land
+/// inside unpacking too.
+fn publish_glow(server: &FixtureRegistry) {
+    let mut package = Package::new("glow", "1.0.0").api("^0.1");
+    let table: String = (0..16_384)
+        .map(|i| format!("{i:08} frame table line\n"))
+        .collect();
+    for n in 0..96 {
+        package = package.file(&format!("tables/{n}.txt"), &table);
+    }
+    package.publish(server);
+}
+
 #[test]
 #[allow(clippy::disallowed_methods)] // the campaign's own switches
 fn killed_commands_leave_the_home_as_before_or_complete() {
@@ -126,6 +173,9 @@ fn killed_commands_leave_the_home_as_before_or_complete() {
     let git = support::invert_repo(&context.temp.path().join("invert-git"));
     git.commit("invert");
     let git_url = git.url();
+    let server = FixtureRegistry::start();
+    publish_glow(&server);
+    support::with_registry(&context, &server);
     let run = |args: &[String]| output(context.scopectl().args(args));
     let ok = |args: &[&str]| {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -157,22 +207,65 @@ fn killed_commands_leave_the_home_as_before_or_complete() {
         ("rollback", vec!["rollback".into()]),
         ("import", vec!["import".into(), tar.display().to_string()]),
         ("gc", vec!["gc".into(), "--keep".into(), "3".into()]),
+        (
+            "install registry",
+            vec![
+                "install".into(),
+                "glow".into(),
+                "--registry".into(),
+                "fixture".into(),
+            ],
+        ),
+        (
+            "uninstall registry",
+            vec!["uninstall".into(), "glow".into()],
+        ),
         ("sync", vec!["sync".into()]),
     ];
+    // `SCOPE_CRASH_ONLY=NAME` (e.g. `install registry`): a targeted campaign.
+    let only = std::env::var("SCOPE_CRASH_ONLY").ok();
+    let commands: Vec<_> = commands
+        .into_iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name))
+        .collect();
+    assert!(!commands.is_empty(), "SCOPE_CRASH_ONLY names no command");
     // How long each takes when left alone, to draw kill instants over.
     let mut durations: BTreeMap<&str, Duration> = BTreeMap::new();
     let mut phases: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
+    // The registry trials always change something: glow is there to
+    // uninstall, or missing to install, downloaded and unpacked anew.
+    let prepare = |name: &str| {
+        let has_glow =
+            fs_err::read_to_string(home.join("plugins.toml")).is_ok_and(|t| t.contains("glow"));
+        if name == "install registry" {
+            if has_glow {
+                let _ = run(&["uninstall".into(), "glow".into()]);
+            }
+            let _ = fs_err::remove_dir_all(home.join("cache/registry"));
+        }
+        if name == "uninstall registry" && !has_glow {
+            let _ = run(&[
+                "install".into(),
+                "glow".into(),
+                "--registry".into(),
+                "fixture".into(),
+            ]);
+        }
+    };
     for trial in 0..trials {
         let (name, args) = &commands[(rng.next() % commands.len() as u64) as usize];
         let typical = *durations.entry(name).or_insert_with(|| {
             // A first run, not killed, measures it.
+            prepare(name);
             let started = Instant::now();
             let _ = run(args);
             started.elapsed()
         });
+        prepare(name);
         let before = state(&home);
         let known = generations(&home);
+        let staged = staging(&home);
         let delay = typical.mul_f64(rng.unit() * 1.1);
         let mut child = context.scopectl();
         child.args(args).stdout(Stdio::null()).stderr(Stdio::null());
@@ -181,6 +274,10 @@ fn killed_commands_leave_the_home_as_before_or_complete() {
         std::thread::sleep(delay);
         let group = child.id();
         let tool = in_a_tool(group);
+        let own = staging(&home)
+            .into_iter()
+            .find(|(path, _)| !staged.contains_key(path))
+            .map_or("in scopectl", |(_, step)| step);
         let finished = child.try_wait().unwrap().is_some();
         // The whole group: scopectl and the tools it runs.
         let _ = rustix::process::kill_process_group(
@@ -191,7 +288,7 @@ fn killed_commands_leave_the_home_as_before_or_complete() {
         let phase = match (finished, tool) {
             (true, _) => "after it ended".to_owned(),
             (false, Some(tool)) => format!("inside {tool}"),
-            (false, None) => "in scopectl".to_owned(),
+            (false, None) => own.to_owned(),
         };
         *phases.entry(format!("{name:<20} {phase}")).or_default() += 1;
 
@@ -243,6 +340,13 @@ fn killed_commands_leave_the_home_as_before_or_complete() {
     }
     // No cache entry is corrupt: the plugins install again from it.
     let out = run(&["install".into(), git_url]);
+    assert!(out.status.success(), "after the campaign: {}", stderr(&out));
+    let out = run(&[
+        "install".into(),
+        "glow".into(),
+        "--registry".into(),
+        "fixture".into(),
+    ]);
     assert!(out.status.success(), "after the campaign: {}", stderr(&out));
     assert!(
         failures.is_empty(),

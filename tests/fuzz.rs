@@ -88,6 +88,13 @@ const TOKENS: &[&str] = &[
     "NaN",
     "é",
     "\u{0}",
+    "../",
+    "fx-1.0.0/",
+    "ustar",
+    "\"auths\"",
+    "\"auth\"",
+    "\"spec\"",
+    "\"params\"",
 ];
 
 struct Fuzzer {
@@ -336,4 +343,128 @@ fn specs_set_values_command_lines_and_requests_never_panic() {
     fuzzer.run("index entries", &entries, |input| {
         let _ = scope_registry_client::registry::as_cargo_reads(input);
     });
+}
+
+#[test]
+fn docker_config_api_bodies_and_crate_archives_never_panic() {
+    let mut fuzzer = Fuzzer::new();
+    let registry = "127.0.0.1:5000";
+    // `user:s3cret` in base64: the secret must never reach a message.
+    let configs = vec![
+        br#"{"auths":{"127.0.0.1:5000":{"auth":"dXNlcjpzM2NyZXQ="}},"credsStore":"x"}"#.to_vec(),
+        br#"{"auths":{"other:1":{"auth":"eDp5"},"127.0.0.1:5000":{}}}"#.to_vec(),
+    ];
+    let path = Path::new("config.json");
+    fuzzer.run("docker config.json", &configs, |input| {
+        let text = String::from_utf8_lossy(input);
+        if let Err(err) = scopectl::oci::registry::docker_credentials(&text, registry, path) {
+            let message = format!("{err:#}");
+            assert!(!message.contains("s3cret"), "a secret in {message}");
+            assert!(message.contains("config.json"), "{message}");
+        }
+    });
+
+    use scopectl::serve::bodies;
+    let api: Vec<Vec<u8>> = [
+        r#"{"spec":"./my-fx","dry_run":true}"#,
+        r#"{"spec":"https://example.org/fx","tag":"v1"}"#,
+        r#"{"names":["fx"]}"#,
+        r#"{"to":3}"#,
+        r#"{"ref":"oci://127.0.0.1:5000/scope/set:v1"}"#,
+        r#"{"params":{"invert.intensity":0.5,"mode":"b"}}"#,
+        "",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    let config = scope_plugin_api::PipelineConfig::new("fx", "Fx")
+        .param(scope_plugin_api::Param::float("intensity", 1.0).range(0.0, 1.0))
+        .param(scope_plugin_api::Param::choice("mode", &["a", "b"], "a"));
+    let flags = scopectl::spec::RefFlags::default();
+    fuzzer.run("HTTP API bodies", &api, |input| {
+        let refused = |e: String| assert!(e.starts_with("bad request body: "), "{e}");
+        match bodies::read::<bodies::Install>(input) {
+            Ok(body) => {
+                let _ = scopectl::spec::parse(&body.spec, body.registry.as_deref(), &flags);
+            }
+            Err(e) => refused(e),
+        }
+        match bodies::read::<bodies::Import>(input) {
+            Ok(body) => {
+                let _ = scopectl::oci::registry::Target::parse(&body.reference);
+            }
+            Err(e) => refused(e),
+        }
+        match bodies::read::<bodies::Params>(input) {
+            Ok(body) => {
+                for set in body.sets() {
+                    let (key, raw) = set.split_once('=').expect("KEY=VALUE");
+                    let key = key.rsplit('.').next().unwrap_or(key);
+                    let _ = config.parse_value(key, raw);
+                }
+            }
+            Err(e) => refused(e),
+        }
+        let _ = bodies::read::<bodies::Update>(input).map_err(refused);
+        let _ = bodies::read::<bodies::Rollback>(input).map_err(refused);
+        let _ = bodies::read::<bodies::Nothing>(input).map_err(refused);
+    });
+
+    let scratch = tempfile::tempdir().unwrap();
+    fuzzer.run("`.crate` unpacking", &[crate_seed()], |tar| {
+        let root = tempfile::tempdir_in(scratch.path()).unwrap();
+        let archive = root.path().join("fx-1.0.0.crate");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, tar).unwrap();
+        fs_err::write(&archive, gz.finish().unwrap()).unwrap();
+        let destination = root.path().join("out/fx-1.0.0");
+        let result =
+            scope_registry_client::unpack::unpack_crate(&archive, "fx", "1.0.0", &destination);
+        // Nothing outside the destination, no staging left, and a
+        // destination only when the whole archive was accepted.
+        let mut top: Vec<String> = names(root.path());
+        top.sort();
+        assert!(
+            top == ["fx-1.0.0.crate", "out"] || top == ["fx-1.0.0.crate"],
+            "{top:?}"
+        );
+        let out = names(&root.path().join("out"));
+        assert_eq!(out.is_empty(), result.is_err(), "{out:?} after {result:?}");
+        assert!(out.is_empty() || out == ["fx-1.0.0"], "{out:?}");
+    });
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    fs_err::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An uncompressed `.crate` tar: the mutations land in its headers and
+/// paths rather than in gzip's checksums.
+fn crate_seed() -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, contents: &[u8], kind: tar::EntryType| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, path, contents).unwrap();
+    };
+    add("fx-1.0.0/", b"", tar::EntryType::Directory);
+    add(
+        "fx-1.0.0/Cargo.toml",
+        b"[package]\nname = \"fx\"\nversion = \"1.0.0\"\n",
+        tar::EntryType::Regular,
+    );
+    add(
+        "fx-1.0.0/src/lib.rs",
+        b"pub fn f() {}\n",
+        tar::EntryType::Regular,
+    );
+    tar.into_inner().unwrap()
 }

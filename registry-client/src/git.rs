@@ -2,15 +2,24 @@
 //! revision resolution, checkouts keyed by commit, and remote tips.
 //!
 //! Everything a user typed is checked before any git operation starts:
-//! only https, ssh, scp-like (`git@host:path`) and explicit `file://` URLs,
-//! nothing that could be read as an option or a transport helper
-//! (`ext::`, `fd::`). libgit2 runs no hooks; submodules are refused.
+//! only https, ssh, scp-like (`git@host:path`) and explicit `file://` URLs
+//! (plain `http://` to this machine only), nothing that could be read as
+//! an option or a transport helper (`ext::`, `fd::`). libgit2 runs no
+//! hooks; submodules are refused.
+//!
+//! Network operations are bounded like the registry's requests: the
+//! `SCOPE_HTTP_TIMEOUT` applies to connecting and to every read, and a
+//! transient failure (a reset, a stall, a 5xx or 429 answer) is retried
+//! `SCOPE_HTTP_RETRIES` times with backoff; a 4xx answer is not.
 
 use std::path::PathBuf;
+use std::sync::Once;
+use std::time::Duration;
 
 use git2::{Direction, FetchOptions, Oid, Repository};
 use sha2::{Digest, Sha256};
 
+use crate::http::{is_loopback, HttpSettings};
 use crate::redact::redact;
 
 /// A git failure, with the repository named (credentials removed).
@@ -108,7 +117,8 @@ impl GitUrl {
             match scheme.as_str() {
                 "https" | "ssh" => {}
                 "file" if !rest.is_empty() => {}
-                "http" => return Err(bad("plain http is not allowed")),
+                "http" if is_loopback(host_of(rest)) => {}
+                "http" => return Err(bad("plain http is not allowed (except to this machine)")),
                 other => return Err(bad(&format!("the `{other}` scheme is not allowed"))),
             }
             if scheme != "file" {
@@ -169,6 +179,16 @@ impl GitUrl {
 }
 
 /// `user@host:path` (not `C:\...`, not a URL).
+/// The host of `rest` (what follows `scheme://`), without user or port.
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.split(':').next().unwrap_or(host)
+}
+
 fn scp_like(url: &str) -> Option<(&str, &str)> {
     let (host, path) = url.split_once(':')?;
     if host.is_empty() || host.contains('/') || path.starts_with("//") || host.len() == 1 {
@@ -237,12 +257,17 @@ fn describe(reference: &GitReference) -> String {
 #[derive(Debug, Clone)]
 pub struct GitCache {
     root: PathBuf,
+    network: HttpSettings,
 }
 
 impl GitCache {
-    /// A cache rooted at `root`.
-    pub fn new(root: impl Into<PathBuf>) -> GitCache {
-        GitCache { root: root.into() }
+    /// A cache rooted at `root` whose fetches are bounded by `network`.
+    pub fn new(root: impl Into<PathBuf>, network: &HttpSettings) -> GitCache {
+        bound_network(network);
+        GitCache {
+            root: root.into(),
+            network: *network,
+        }
     }
 
     fn git_err(url: &GitUrl, err: git2::Error) -> GitError {
@@ -346,11 +371,11 @@ impl GitCache {
             "+refs/tags/*:refs/tags/*",
             "+HEAD:refs/remotes/origin/HEAD",
         ];
-        let mut options = FetchOptions::new();
-        options.download_tags(git2::AutotagOption::None);
-        remote
-            .fetch(&refspecs, Some(&mut options), None)
-            .map_err(|e| Self::git_err(url, e))?;
+        with_retries(&self.network, url, || {
+            let mut options = FetchOptions::new();
+            options.download_tags(git2::AutotagOption::None);
+            remote.fetch(&refspecs, Some(&mut options), None)
+        })?;
         Self::resolve(&repo, url, reference)
     }
 
@@ -427,31 +452,94 @@ impl GitCache {
 }
 
 /// Every ref a remote advertises, with its commit, like `git ls-remote`.
-fn remote_refs(url: &GitUrl) -> Result<Vec<(String, Oid)>, GitError> {
-    let git_err = |e: git2::Error| GitError::Git {
-        url: url.redacted(),
-        message: redact(e.message()),
-    };
-    let mut remote = git2::Remote::create_detached(url.as_str()).map_err(git_err)?;
-    remote.connect(Direction::Fetch).map_err(git_err)?;
-    let refs = remote
-        .list()
-        .map_err(git_err)?
-        .iter()
-        .map(|head| (head.name().to_owned(), head.oid()))
-        .collect();
-    Ok(refs)
+fn remote_refs(url: &GitUrl, network: &HttpSettings) -> Result<Vec<(String, Oid)>, GitError> {
+    bound_network(network);
+    with_retries(network, url, || {
+        let mut remote = git2::Remote::create_detached(url.as_str())?;
+        remote.connect(Direction::Fetch)?;
+        let refs = remote.list()?;
+        Ok(refs
+            .iter()
+            .map(|head| (head.name().to_owned(), head.oid()))
+            .collect())
+    })
+}
+
+/// Applies the timeout to libgit2's connections and reads. libgit2 keeps
+/// it in a process-wide option, so it is set once, before the first
+/// network operation.
+fn bound_network(network: &HttpSettings) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let millis = i32::try_from(network.timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: libgit2's options are plain process-wide values; `Once`
+        // makes this the only writer, and it runs before this process
+        // starts any network operation (each one goes through here first).
+        #[allow(unsafe_code)]
+        unsafe {
+            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
+        }
+    });
+}
+
+/// Runs a network operation, retrying transient failures with backoff.
+fn with_retries<T>(
+    network: &HttpSettings,
+    url: &GitUrl,
+    mut operation: impl FnMut() -> Result<T, git2::Error>,
+) -> Result<T, GitError> {
+    let mut attempt = 0;
+    loop {
+        match operation() {
+            Ok(value) => return Ok(value),
+            Err(err) if attempt < network.retries && is_transient(&err) => {
+                let backoff = network.backoff.saturating_mul(1 << attempt.min(10));
+                std::thread::sleep(backoff.min(Duration::from_secs(60)));
+                attempt += 1;
+            }
+            Err(err) => {
+                let tries = if attempt > 0 {
+                    format!(" (after {} attempts)", attempt + 1)
+                } else {
+                    String::new()
+                };
+                return Err(GitError::Git {
+                    url: url.redacted(),
+                    message: format!("{}{tries}", redact(err.message())),
+                });
+            }
+        }
+    }
+}
+
+/// A failure worth another try: the network, a timeout, a server error;
+/// not an answer that says no (4xx), nor a local failure.
+fn is_transient(err: &git2::Error) -> bool {
+    let message = err.message().to_ascii_lowercase();
+    if let Some(status) = message.split("status code: ").nth(1) {
+        return status.starts_with('5') || status.starts_with("429");
+    }
+    matches!(
+        err.class(),
+        git2::ErrorClass::Net | git2::ErrorClass::Http | git2::ErrorClass::Os
+    ) || message.contains("timed out")
+        || message.contains("early eof")
 }
 
 /// The commit a remote branch (or the default branch) points at now, like
 /// `git ls-remote`, without fetching.
-pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
+pub fn remote_tip(
+    url: &GitUrl,
+    branch: Option<&str>,
+    network: &HttpSettings,
+) -> Result<Oid, GitError> {
     let reference = branch.map_or(GitReference::DefaultBranch, |b| {
         GitReference::Branch(b.to_owned())
     });
     validate(&reference)?;
     let wanted = branch.map_or("HEAD".to_owned(), |b| format!("refs/heads/{b}"));
-    let refs = remote_refs(url)?;
+    let refs = remote_refs(url, network)?;
     let tip = refs
         .iter()
         .find(|(name, _)| *name == wanted)
@@ -463,10 +551,10 @@ pub fn remote_tip(url: &GitUrl, branch: Option<&str>) -> Result<Oid, GitError> {
 }
 
 /// The commit a remote tag points at now (peeled when annotated), without fetching.
-pub fn remote_tag(url: &GitUrl, tag: &str) -> Result<Oid, GitError> {
+pub fn remote_tag(url: &GitUrl, tag: &str, network: &HttpSettings) -> Result<Oid, GitError> {
     let reference = GitReference::Tag(tag.to_owned());
     validate(&reference)?;
-    let refs = remote_refs(url)?;
+    let refs = remote_refs(url, network)?;
     let name = format!("refs/tags/{tag}");
     let peeled = format!("{name}^{{}}");
     refs.iter()
@@ -527,12 +615,26 @@ mod tests {
             ("fd::17", "`fd::` transport"),
             ("git+ext::x", "`ext::` transport"),
             ("http://example.org/x", "plain http"),
+            ("http://127.0.0.1.example.org/x", "plain http"),
+            ("http://user@evil.org:80/127.0.0.1/x", "plain http"),
             ("ftp://example.org/x", "`ftp` scheme"),
             ("/srv/repos/x", "no scheme"),
             ("https:///x", "no host"),
         ] {
             let err = GitUrl::parse(url).unwrap_err().to_string();
             assert!(err.contains(why), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_accepted_to_this_machine_only() {
+        for url in [
+            "http://127.0.0.1:8080/plugins/x",
+            "http://localhost/x",
+            "http://[::1]:9/x",
+            "http://me@127.0.0.1/x",
+        ] {
+            assert!(GitUrl::parse(url).is_ok(), "{url}");
         }
     }
 

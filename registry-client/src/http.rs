@@ -108,6 +108,18 @@ pub enum HttpError {
     /// A setting is invalid.
     #[error("{0}")]
     Settings(String),
+    /// The body is larger than anything this request should bring.
+    #[error("{url} sent more than {} MiB ({what}); refusing it as too large for {purpose}", limit.bytes / (1024 * 1024))]
+    TooLarge {
+        /// The URL, redacted.
+        url: String,
+        /// The limit that was passed.
+        limit: Limit,
+        /// What was too large: the claimed length, or the bytes that came.
+        what: String,
+        /// What the body was for, in the limit's words.
+        purpose: &'static str,
+    },
     /// The body could not be stored.
     #[error("cannot store the download of {url}")]
     Store {
@@ -117,6 +129,41 @@ pub enum HttpError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Whether `host` (a name or an address, IPv6 in brackets or not) is this
+/// machine: the only place plain `http://` is accepted.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The most a response body may bring, and what the body is, for the
+/// message when it brings more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Bytes.
+    pub bytes: u64,
+    /// What the body is: "an index file", "a `.crate` download".
+    pub what: &'static str,
+}
+
+impl Limit {
+    /// Bodies held in memory (`config.json`, index files): 32 MiB, some
+    /// ten times the largest index file of the biggest public registry.
+    pub const IN_MEMORY: Limit = Limit {
+        bytes: 32 * 1024 * 1024,
+        what: "a registry answer held in memory",
+    };
+    /// `.crate` downloads: 512 MiB, the cap cargo puts on what a crate
+    /// may unpack to.
+    pub const CRATE: Limit = Limit {
+        bytes: 512 * 1024 * 1024,
+        what: "a `.crate` download",
+    };
 }
 
 /// The answer to a GET.
@@ -139,13 +186,25 @@ pub trait Sink: Send {
     fn write(&mut self, chunk: &[u8]) -> std::io::Result<()>;
 }
 
-impl Sink for Vec<u8> {
+/// A body held in memory that never reserves past its limit (a `Vec`
+/// doubling from just under the limit would hold twice it).
+struct Buffer {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Sink for Buffer {
     fn reset(&mut self) -> std::io::Result<()> {
-        self.clear();
+        self.bytes.clear();
         Ok(())
     }
     fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.extend_from_slice(chunk);
+        let needed = self.bytes.len() + chunk.len();
+        if needed > self.bytes.capacity() {
+            let grown = (self.bytes.capacity() * 2).clamp(needed, self.limit.max(needed));
+            self.bytes.reserve_exact(grown - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(chunk);
         Ok(())
     }
 }
@@ -192,23 +251,29 @@ impl Http {
         headers: &[(HeaderName, HeaderValue)],
         token: Option<&str>,
     ) -> Result<Answer, HttpError> {
-        let mut body = Vec::new();
-        let mut answer = self.get_into(url, headers, token, &mut body).await?;
-        answer.body = body;
+        let limit = Limit::IN_MEMORY;
+        let mut body = Buffer {
+            bytes: Vec::new(),
+            limit: usize::try_from(limit.bytes).unwrap_or(usize::MAX),
+        };
+        let mut answer = self.get_into(url, headers, token, &mut body, limit).await?;
+        answer.body = body.bytes;
         Ok(answer)
     }
 
-    /// Like [`Http::get`], streaming a successful body into `sink`.
+    /// Like [`Http::get`], streaming a successful body into `sink`; a body
+    /// longer than `limit` (claimed or sent) is refused without a retry.
     pub async fn get_into(
         &self,
         url: &str,
         headers: &[(HeaderName, HeaderValue)],
         token: Option<&str>,
         sink: &mut dyn Sink,
+        limit: Limit,
     ) -> Result<Answer, HttpError> {
         let mut attempt = 0;
         loop {
-            let (why, wait) = match self.attempt(url, headers, token, sink).await {
+            let (why, wait) = match self.attempt(url, headers, token, sink, limit).await {
                 Attempt::Done(answer) => return Ok(answer),
                 Attempt::Fail(err) => return Err(err),
                 Attempt::Retry { why, wait } => (why, wait),
@@ -216,7 +281,10 @@ impl Http {
             if attempt >= self.settings.retries {
                 return Err(HttpError::Transport {
                     url: redact(url),
-                    message: format!("{why} (after {} attempts)", attempt + 1),
+                    message: match attempt {
+                        0 => format!("{why} (not retried: SCOPE_HTTP_RETRIES is 0)"),
+                        n => format!("{why} (after {} attempts)", n + 1),
+                    },
                 });
             }
             let backoff = self.settings.backoff.saturating_mul(1 << attempt.min(10));
@@ -237,6 +305,7 @@ impl Http {
         headers: &[(HeaderName, HeaderValue)],
         token: Option<&str>,
         sink: &mut dyn Sink,
+        limit: Limit,
     ) -> Attempt {
         let mut request = self.client.get(url);
         for (name, value) in headers {
@@ -267,6 +336,17 @@ impl Http {
                 wait,
             };
         }
+        let too_large = |what: String| {
+            Attempt::Fail(HttpError::TooLarge {
+                url: redact(url),
+                limit,
+                what,
+                purpose: limit.what,
+            })
+        };
+        if let Some(claimed) = response.content_length().filter(|&n| n > limit.bytes) {
+            return too_large(format!("its Content-Length says {claimed} bytes"));
+        }
         let headers = response.headers().clone();
         if let Err(source) = sink.reset() {
             return Attempt::Fail(HttpError::Store {
@@ -275,9 +355,14 @@ impl Http {
             });
         }
         let mut response = response;
+        let mut received: u64 = 0;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
+                    received += chunk.len() as u64;
+                    if received > limit.bytes {
+                        return too_large(format!("{received} bytes had come"));
+                    }
                     self.reporter.downloaded(chunk.len() as u64);
                     if let Err(source) = sink.write(&chunk) {
                         return Attempt::Fail(HttpError::Store {
@@ -330,6 +415,22 @@ fn describe(err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_means_this_machine_and_nothing_that_looks_like_it() {
+        for host in ["localhost", "127.0.0.1", "127.3.4.5", "::1", "[::1]"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        // Once accepted by a prefix test: a public name under 127.0.0.1.
+        for host in [
+            "127.0.0.1.example.org",
+            "localhost.example.org",
+            "10.0.0.1",
+            "",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
 
     #[test]
     fn settings_come_from_the_environment_values() {

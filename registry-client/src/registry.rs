@@ -17,7 +17,7 @@ use tame_index::index::{FileLock, IndexConfig, IndexLocation, IndexUrl, SparseIn
 use tame_index::{IndexKrate, KrateName};
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::http::{Http, HttpError, Sink};
+use crate::http::{is_loopback, Http, HttpError, Limit, Sink};
 use crate::redact::redact;
 
 /// Index fetches in flight at once per registry.
@@ -40,6 +40,18 @@ pub enum RegistryError {
         /// The registry's name.
         registry: String,
         /// The environment variable to set.
+        variable: String,
+    },
+    /// The registry answered 401 or 403 to a request.
+    #[error("{url} answered {status}: registry `{registry}` refused the request; set {variable} to a token it accepts (or check the one that is set)")]
+    Refused {
+        /// The URL, redacted.
+        url: String,
+        /// 401 or 403.
+        status: StatusCode,
+        /// The registry's name.
+        registry: String,
+        /// The environment variable of its token.
         variable: String,
     },
     /// Offline, and the cache does not have it.
@@ -116,11 +128,6 @@ pub fn token_variable(registry: &str) -> String {
         "SCOPE_REGISTRY_TOKEN_{}",
         registry.to_ascii_uppercase().replace('-', "_")
     )
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.starts_with("127.") || host == "::1"
 }
 
 impl Registry {
@@ -326,12 +333,21 @@ impl Registry {
     fn expect_ok(&self, url: &str, status: StatusCode) -> Result<(), RegistryError> {
         match status {
             StatusCode::OK => Ok(()),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(self.auth_required()),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(self.refused(url, status)),
             status => Err(HttpError::Status {
                 url: redact(url),
                 status,
             }
             .into()),
+        }
+    }
+
+    fn refused(&self, url: &str, status: StatusCode) -> RegistryError {
+        RegistryError::Refused {
+            url: redact(url),
+            status,
+            registry: self.name.clone(),
+            variable: token_variable(&self.name),
         }
     }
 
@@ -387,7 +403,9 @@ impl Registry {
             .get(&url, &headers, self.token_for(Some(config)))
             .await?;
         match answer.status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => return Err(self.auth_required()),
+            status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                return Err(self.refused(&url, status))
+            }
             status
                 if status.is_client_error()
                     && ![
@@ -472,8 +490,8 @@ impl Registry {
         };
         let target = downloads.join(format!("{checksum}.crate"));
         if target.is_file() {
-            match fs_err::read(&target) {
-                Ok(bytes) if hex(&Sha256::digest(&bytes)) == checksum => return Ok(target),
+            match sha256_of(&target) {
+                Ok(sum) if sum == checksum => return Ok(target),
                 _ => {
                     let _ = fs_err::remove_file(&target);
                 }
@@ -505,7 +523,13 @@ impl Registry {
         };
         let answer = self
             .http
-            .get_into(&url, &[], self.token_for(Some(config)), &mut sink)
+            .get_into(
+                &url,
+                &[],
+                self.token_for(Some(config)),
+                &mut sink,
+                Limit::CRATE,
+            )
             .await?;
         self.expect_ok(&url, answer.status)?;
         let actual = hex(&sink.hasher.finalize());
@@ -529,6 +553,13 @@ impl Registry {
         self.http.reporter().finished(&format!("{name} v{version}"));
         Ok(target)
     }
+}
+
+/// The hex sha256 of a file, read in pieces.
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut fs_err::File::open(path)?, &mut hasher)?;
+    Ok(hex(&hasher.finalize()))
 }
 
 struct HashingFile {

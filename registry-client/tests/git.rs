@@ -1,6 +1,7 @@
 //! Git sources against local repositories made on the spot.
 
 use scope_registry_client::git::{remote_tip, GitCache, GitError, GitReference, GitUrl};
+use scope_registry_client::http::HttpSettings;
 use scope_registry_client::testing::GitRepo;
 
 struct Scene {
@@ -18,7 +19,7 @@ fn scene() -> Scene {
         "[package]\nname = \"fx\"\nversion = \"0.1.0\"\n",
     );
     let url = GitUrl::parse(&upstream.url()).unwrap();
-    let cache = GitCache::new(temp.path().join("cache"));
+    let cache = GitCache::new(temp.path().join("cache"), &HttpSettings::default());
     Scene {
         temp,
         upstream,
@@ -167,10 +168,16 @@ fn the_remote_tip_is_read_without_fetching() {
     s.upstream.branch("dev", first);
     s.upstream.write("y", "z");
     let second = s.upstream.commit("second");
-    assert_eq!(remote_tip(&s.url, None).unwrap(), second);
-    assert_eq!(remote_tip(&s.url, Some("dev")).unwrap(), first);
+    assert_eq!(
+        remote_tip(&s.url, None, &HttpSettings::default()).unwrap(),
+        second
+    );
+    assert_eq!(
+        remote_tip(&s.url, Some("dev"), &HttpSettings::default()).unwrap(),
+        first
+    );
     assert!(!s.temp.path().join("cache").exists(), "no fetch happened");
-    let err = remote_tip(&s.url, Some("gone")).unwrap_err();
+    let err = remote_tip(&s.url, Some("gone"), &HttpSettings::default()).unwrap_err();
     assert!(err.to_string().contains("has no branch `gone`"), "{err}");
 }
 

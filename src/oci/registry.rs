@@ -3,6 +3,7 @@
 //! registry's entry in docker's `config.json`, else none. Plain `http://`
 //! only for a registry on loopback, as for cargo registries.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
@@ -72,26 +73,32 @@ impl Target {
         let Ok(text) = fs_err::read_to_string(path) else {
             return Ok(RegistryAuth::Anonymous);
         };
-        let config: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON", path.display()))?;
-        let registry = self.reference.registry();
-        let entry = &config["auths"][registry];
-        let Some(encoded) = entry["auth"].as_str() else {
-            return Ok(RegistryAuth::Anonymous);
-        };
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .with_context(|| {
-                format!(
-                    "the `auth` of {registry} in {} does not decode",
-                    path.display()
-                )
-            })?;
-        let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
-        Ok(RegistryAuth::Basic(user.to_owned(), password.to_owned()))
+        docker_credentials(&text, self.reference.registry(), path)
     }
+}
+
+/// The credentials docker's `config.json` (`text`, read from `path`) holds
+/// for `registry`: its `auths.<registry>.auth`, base64 of `user:password`;
+/// anonymous when there are none.
+pub fn docker_credentials(text: &str, registry: &str, path: &Path) -> Result<RegistryAuth> {
+    let config: serde_json::Value =
+        serde_json::from_str(text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let entry = &config["auths"][registry];
+    let Some(encoded) = entry["auth"].as_str() else {
+        return Ok(RegistryAuth::Anonymous);
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .with_context(|| {
+            format!(
+                "the `auth` of {registry} in {} does not decode",
+                path.display()
+            )
+        })?;
+    let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
+    Ok(RegistryAuth::Basic(user.to_owned(), password.to_owned()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -17,6 +17,7 @@ use crate::home::{CacheBucket, Home};
 use crate::host_build::{Graph, HostBuilder};
 use crate::reporter::Reporter;
 use crate::settings::Settings;
+use scope_registry_client::http::HttpSettings;
 
 /// Checks the installed plugins (those in `names`, or all) for updates.
 pub fn check(
@@ -35,7 +36,7 @@ pub fn check(
     // Git remotes, all at once; offline, the cache's copy of them.
     let cache = settings
         .offline
-        .then(|| GitCache::new(CacheBucket::git(&home.cache_dir())));
+        .then(|| GitCache::new(CacheBucket::git(&home.cache_dir()), &settings.http));
     let cache = cache.as_ref();
     let git_rows: Vec<PluginUpdate> = std::thread::scope(|scope| {
         let handles: Vec<_> = pins
@@ -45,7 +46,9 @@ pub fn check(
                     (
                         PinSource::Git { url, commit, .. },
                         Some(PluginSpec::Git { reference, .. }),
-                    ) => Some(scope.spawn(move || git_row(pin, url, commit, reference, cache))),
+                    ) => Some(scope.spawn(move || {
+                        git_row(pin, url, commit, reference, cache, &settings.http)
+                    })),
                     _ => None,
                 },
             )
@@ -189,15 +192,18 @@ fn git_row(
     commit: &str,
     reference: &GitReference,
     cache: Option<&GitCache>,
+    network: &HttpSettings,
 ) -> PluginUpdate {
     let tip = GitUrl::parse(url)
         .map_err(anyhow::Error::from)
         .and_then(|url| match (reference, cache) {
             (GitReference::Rev(_), _) => Ok(None),
             (_, Some(cache)) => Ok(Some(cache.locate(&url, reference, true)?)),
-            (GitReference::Tag(tag), None) => Ok(Some(remote_tag(&url, tag)?)),
-            (GitReference::Branch(branch), None) => Ok(Some(remote_tip(&url, Some(branch))?)),
-            (GitReference::DefaultBranch, None) => Ok(Some(remote_tip(&url, None)?)),
+            (GitReference::Tag(tag), None) => Ok(Some(remote_tag(&url, tag, network)?)),
+            (GitReference::Branch(branch), None) => {
+                Ok(Some(remote_tip(&url, Some(branch), network)?))
+            }
+            (GitReference::DefaultBranch, None) => Ok(Some(remote_tip(&url, None, network)?)),
         });
     let row = |tip: String, available: bool, reason: Option<String>| PluginUpdate {
         newest_compatible: Some(tip.clone()),

@@ -50,7 +50,7 @@ impl<'a> Sources<'a> {
         reporter: Arc<dyn Reporter>,
     ) -> Sources<'a> {
         Sources {
-            git: GitCache::new(CacheBucket::git(&home.cache_dir())),
+            git: GitCache::new(CacheBucket::git(&home.cache_dir()), &settings.http),
             registries: Registries::new(&home.cache_dir(), named_registries, settings, reporter),
             locked,
             unlock: Unlock::Nothing,

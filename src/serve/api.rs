@@ -15,9 +15,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::bodies;
 use super::jobs::{Jobs, State as JobState, Work};
 use super::Server;
 use crate::ops::change::Mode;
@@ -93,13 +93,7 @@ type Answer = Result<Response, ApiError>;
 /// The body as JSON of type `T`; an empty body is `{}`. Unknown fields and
 /// bad JSON are 400 with serde's message.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
+    bodies::read(bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
 }
 
 /// Runs blocking work (the home, processes) off the server's thread.
@@ -236,24 +230,8 @@ fn queued(jobs: &Jobs, kind: &str, work: Work) -> Answer {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InstallBody {
-    spec: String,
-    #[serde(default)]
-    registry: Option<String>,
-    #[serde(default)]
-    branch: Option<String>,
-    #[serde(default)]
-    tag: Option<String>,
-    #[serde(default)]
-    rev: Option<String>,
-    #[serde(default)]
-    dry_run: bool,
-}
-
 async fn install(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
-    let asked: InstallBody = body(&bytes)?;
+    let asked: bodies::Install = body(&bytes)?;
     blocking(move || {
         let flags = RefFlags {
             branch: asked.branch,
@@ -313,15 +291,8 @@ async fn reload(State(server): State<Arc<Server>>, Path(name): Path<String>) -> 
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UpdateBody {
-    #[serde(default)]
-    names: Vec<String>,
-}
-
 async fn update(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
-    let asked: UpdateBody = body(&bytes)?;
+    let asked: bodies::Update = body(&bytes)?;
     blocking(move || {
         let request =
             requests::update(&server.home, &asked.names, false).map_err(|e| ApiError::bad(&e))?;
@@ -330,12 +301,8 @@ async fn update(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Nothing {}
-
 async fn sync(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
-    let _: Nothing = body(&bytes)?;
+    let _: bodies::Nothing = body(&bytes)?;
     queued(
         &server.jobs,
         "sync",
@@ -343,28 +310,13 @@ async fn sync(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
     )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RollbackBody {
-    #[serde(default)]
-    to: Option<u64>,
-}
-
 async fn rollback(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
-    let asked: RollbackBody = body(&bytes)?;
+    let asked: bodies::Rollback = body(&bytes)?;
     queued(&server.jobs, "rollback", Work::Rollback(asked.to))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImportBody {
-    /// `oci://REGISTRY/REPOSITORY:TAG`, or a layout or tar on the server.
-    #[serde(rename = "ref")]
-    reference: String,
-}
-
 async fn import(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
-    let asked: ImportBody = body(&bytes)?;
+    let asked: bodies::Import = body(&bytes)?;
     if asked.reference.starts_with("oci://") {
         crate::oci::registry::Target::parse(&asked.reference).map_err(|e| ApiError::bad(&e))?;
     }
@@ -457,34 +409,16 @@ async fn stream_status(State(server): State<Arc<Server>>) -> Answer {
     Ok(Json(answer["status"].clone()).into_response())
 }
 
-/// `{"params": {"[PIPELINE.]KEY": VALUE, …}}`, as `--set` takes them.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ParamsBody {
-    #[serde(default)]
-    params: serde_json::Map<String, Value>,
-}
-
-fn sets(params: serde_json::Map<String, Value>) -> Vec<String> {
-    params
-        .into_iter()
-        .map(|(key, value)| match value {
-            Value::String(s) => format!("{key}={s}"),
-            other => format!("{key}={other}"),
-        })
-        .collect()
-}
-
 async fn stream_params(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
-    let asked: ParamsBody = body(&bytes)?;
-    let params = sets(asked.params);
+    let asked: bodies::Params = body(&bytes)?;
+    let params = asked.sets();
     ask_stream(server, Command::Set { params }).await?;
     Ok(Json(json!({"ok": true})).into_response())
 }
 
 async fn restart(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
-    let asked: ParamsBody = body(&bytes)?;
-    let params = sets(asked.params);
+    let asked: bodies::Params = body(&bytes)?;
+    let params = asked.sets();
     ask_stream(server, Command::Restart { params }).await?;
     Ok(Json(json!({"ok": true})).into_response())
 }

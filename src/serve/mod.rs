@@ -5,6 +5,7 @@
 //! reaches the stream through the same control socket as `scopectl ctl`.
 
 mod api;
+pub mod bodies;
 mod jobs;
 
 use std::ffi::OsString;

@@ -245,3 +245,18 @@ pub fn testsrc(path: &Path, size: &str, frames: u32) {
     );
     assert!(made.status.success(), "{}", stderr(&made));
 }
+
+/// How many files are under `dir` (not following links).
+pub fn count_files(dir: &Path) -> usize {
+    fs_err::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count_files(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

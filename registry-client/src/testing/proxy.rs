@@ -1,5 +1,5 @@
 //! A loopback proxy that breaks answers on purpose: between a client and
-//! an HTTP server (the fixture registry), it forwards each request and
+//! an HTTP server (the fixture registry, the git server), it forwards each request and
 //! damages the answer as the next queued [`Fault`] says.
 
 use std::collections::VecDeque;
@@ -8,6 +8,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use super::git_http::read_body;
 
 /// What to do to one answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +34,7 @@ pub enum Fault {
 pub struct FaultProxy {
     port: u16,
     upstream: String,
-    faults: Arc<Mutex<VecDeque<Fault>>>,
+    faults: Arc<Mutex<VecDeque<(String, Fault)>>>,
     requests: Arc<AtomicUsize>,
 }
 
@@ -55,11 +57,10 @@ impl FaultProxy {
         let me = format!("127.0.0.1:{port}");
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let fault = faults.lock().unwrap().pop_front();
                 requests.fetch_add(1, Ordering::SeqCst);
-                let (upstream, me) = (upstream.clone(), me.clone());
+                let (upstream, me, faults) = (upstream.clone(), me.clone(), faults.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(client, &upstream, &me, fault);
+                    let _ = serve(client, &upstream, &me, &faults);
                 });
             }
         });
@@ -73,8 +74,19 @@ impl FaultProxy {
 
     /// Damages the next `times` answers with `fault`.
     pub fn inject(&self, fault: Fault, times: usize) {
+        self.inject_on("", fault, times);
+    }
+
+    /// Damages the next `times` answers to requests whose path contains
+    /// `path` with `fault`.
+    pub fn inject_on(&self, path: &str, fault: Fault, times: usize) {
         let mut faults = self.faults.lock().unwrap();
-        faults.extend(std::iter::repeat_n(fault, times));
+        faults.extend(std::iter::repeat_n((path.to_owned(), fault), times));
+    }
+
+    /// Faults injected and not yet used.
+    pub fn pending(&self) -> usize {
+        self.faults.lock().unwrap().len()
     }
 
     /// Connections made to the proxy so far.
@@ -83,20 +95,52 @@ impl FaultProxy {
     }
 }
 
-fn serve(client: TcpStream, upstream: &str, me: &str, fault: Option<Fault>) -> std::io::Result<()> {
+fn serve(
+    client: TcpStream,
+    upstream: &str,
+    me: &str,
+    faults: &Mutex<VecDeque<(String, Fault)>>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
-    let mut request = Vec::new();
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let fault = {
+        let mut faults = faults.lock().unwrap();
+        let index = faults.iter().position(|(on, _)| path.contains(on.as_str()));
+        index.and_then(|i| faults.remove(i)).map(|(_, fault)| fault)
+    };
+    let mut request = request_line.into_bytes();
+    let (mut content_length, mut transfer_encoding) = (None, None);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
         }
-        let end = line == "\r\n";
-        request.extend(line.replace(me, upstream).into_bytes());
-        if end {
+        if line == "\r\n" {
             break;
         }
+        // A body goes on with its length, however it came.
+        match line.split_once(':') {
+            Some((name, value)) if name.eq_ignore_ascii_case("content-length") => {
+                content_length = Some(value.to_owned());
+            }
+            Some((name, value)) if name.eq_ignore_ascii_case("transfer-encoding") => {
+                transfer_encoding = Some(value.to_owned());
+            }
+            _ => request.extend(line.replace(me, upstream).into_bytes()),
+        }
     }
+    let body = read_body(
+        &mut reader,
+        content_length.as_deref(),
+        transfer_encoding.as_deref(),
+    )?;
+    if content_length.is_some() || transfer_encoding.is_some() {
+        request.extend(format!("Content-Length: {}\r\n", body.len()).into_bytes());
+    }
+    request.extend(b"\r\n");
+    request.extend(body);
     let mut client = client;
     match fault {
         Some(Fault::ResetBeforeAnswer) => return Ok(()),

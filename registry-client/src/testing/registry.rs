@@ -41,6 +41,19 @@ struct State {
     requests: Vec<String>,
     /// How many answers were `304 Not Modified`.
     not_modified: usize,
+    /// Answers given as they are, by request path.
+    raw: BTreeMap<String, (Arc<Vec<u8>>, Length)>,
+}
+
+/// What a raw answer's `Content-Length` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Length {
+    /// The body's length.
+    Exact,
+    /// This many bytes, whatever the body is (the connection closes after it).
+    Claimed(u64),
+    /// No `Content-Length`: the body ends when the connection closes.
+    Omitted,
 }
 
 /// A sparse registry served on `127.0.0.1` from packages built in the test.
@@ -99,6 +112,18 @@ impl FixtureRegistry {
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
+    }
+
+    /// Answers GETs of `path` with `body` as it is (shared, never copied:
+    /// for bodies of hundreds of MiB), with `length` in the header.
+    pub fn serve_raw(&self, path: &str, body: Arc<Vec<u8>>, length: Length) {
+        let mut state = self.state.lock().unwrap();
+        state.raw.insert(path.to_owned(), (body, length));
+    }
+
+    /// The URL path of the index file of `name` (`/index/3/a/abc`).
+    pub fn index_file_path(name: &str) -> String {
+        format!("/index/{}", index_path(name))
     }
 
     /// Publishes a `.crate` built elsewhere (e.g. a real one from cargo's
@@ -334,6 +359,20 @@ fn serve(stream: TcpStream, state: &Mutex<State>, port: u16) {
         if let Some((k, v)) = line.split_once(':') {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
+    }
+    let raw = state.lock().unwrap().raw.get(&path).cloned();
+    if let Some((body, length)) = raw {
+        state.lock().unwrap().requests.push(path.clone());
+        let length = match length {
+            Length::Exact => format!("Content-Length: {}\r\n", body.len()),
+            Length::Claimed(n) => format!("Content-Length: {n}\r\n"),
+            Length::Omitted => String::new(),
+        };
+        let mut out = stream;
+        let head = format!("HTTP/1.1 200 OK\r\n{length}Connection: close\r\n\r\n");
+        let _ = out.write_all(head.as_bytes());
+        let _ = out.write_all(&body);
+        return;
     }
     let (switches, answer) = {
         let mut state = state.lock().unwrap();
