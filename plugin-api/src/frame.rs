@@ -195,6 +195,30 @@ mod tests {
     }
 
     #[test]
+    fn map_float_by_table_is_bit_identical_to_evaluating_every_byte() {
+        // Every byte value, in every channel position.
+        let data: Vec<u8> = (0..=255u8).flat_map(|b| [b, 255 - b, b]).collect();
+        let frame = Frame::from_rgb(256, 1, data.clone()).unwrap();
+        let invert = |t: f32| move |v: f32| v * (1.0 - t) + (1.0 - v) * t;
+        let functions: Vec<Box<dyn Fn(f32) -> f32>> = vec![
+            Box::new(invert(1.0)),
+            Box::new(invert(0.3)),
+            Box::new(invert(0.0)),
+            Box::new(|v: f32| v.powf(2.2)),
+            Box::new(|v: f32| (v - 0.5) * 3.0 + 0.5),
+            Box::new(|v: f32| if v > 0.5 { f32::NAN } else { -v }),
+        ];
+        for (n, f) in functions.iter().enumerate() {
+            let by_table = frame.clone().map_float(f);
+            let by_byte: Vec<u8> = data
+                .iter()
+                .map(|&b| to_byte(f(f32::from(b) / 255.0)))
+                .collect();
+            assert_eq!(by_table.data(), &by_byte[..], "function {n}");
+        }
+    }
+
+    #[test]
     fn from_rgb_refuses_a_short_buffer() {
         let err = Frame::from_rgb(2, 2, vec![0; 11]).unwrap_err();
         assert_eq!(err.message(), "a 2x2 RGB frame has 12 bytes, got 11");
