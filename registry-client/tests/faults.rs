@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use scope_registry_client::http::{Http, HttpSettings, Reporter};
 use scope_registry_client::registry::Registry;
-use scope_registry_client::testing::{Fault, FaultProxy, FixtureRegistry, Package};
+use scope_registry_client::testing::{
+    block_on as run, Fault, FaultProxy, FixtureRegistry, Package,
+};
 
 #[derive(Default)]
 struct Retries(Mutex<Vec<String>>);
@@ -39,14 +41,6 @@ fn scene() -> Scene {
         retries: Arc::default(),
         checksum,
     }
-}
-
-fn run<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 impl Scene {

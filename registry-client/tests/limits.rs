@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use scope_registry_client::http::{Http, HttpSettings, Limit, Silent};
 use scope_registry_client::registry::Registry;
-use scope_registry_client::testing::{FixtureRegistry, Length, Package};
+use scope_registry_client::testing::{block_on as run, FixtureRegistry, Length, Package};
 use scope_registry_client::unpack::unpack_crate;
 
 struct Counting;
@@ -57,14 +57,6 @@ fn peak_during<T>(work: impl FnOnce() -> T) -> (T, usize) {
     PEAK.store(base, Ordering::SeqCst);
     let result = work();
     (result, PEAK.load(Ordering::SeqCst).saturating_sub(base))
-}
-
-fn run<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 fn registry(server: &FixtureRegistry, cache: &std::path::Path) -> Registry {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use scope_registry_client::http::{Http, HttpSettings, Reporter};
 use scope_registry_client::registry::{Registry, RegistryError};
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_registry_client::testing::{block_on as run, FixtureRegistry, Package};
 
 #[derive(Default)]
 struct Warnings(Mutex<Vec<String>>);
@@ -57,14 +57,6 @@ impl Scene {
     fn registry(&self) -> Registry {
         self.registry_with(settings(), false)
     }
-}
-
-fn run<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 #[test]
