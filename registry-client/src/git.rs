@@ -139,6 +139,11 @@ impl GitUrl {
         })
     }
 
+    /// Whether it is a `file://` URL: nothing about it is transient.
+    pub fn is_local(&self) -> bool {
+        self.url.starts_with("file://")
+    }
+
     /// The URL as given (without a `git+` prefix).
     pub fn as_str(&self) -> &str {
         &self.url
@@ -178,7 +183,6 @@ impl GitUrl {
     }
 }
 
-/// `user@host:path` (not `C:\...`, not a URL).
 /// The host of `rest` (what follows `scheme://`), without user or port.
 fn host_of(rest: &str) -> &str {
     let authority = rest.split('/').next().unwrap_or("");
@@ -189,6 +193,7 @@ fn host_of(rest: &str) -> &str {
     host.split(':').next().unwrap_or(host)
 }
 
+/// `user@host:path` (not `C:\...`, not a URL).
 fn scp_like(url: &str) -> Option<(&str, &str)> {
     let (host, path) = url.split_once(':')?;
     if host.is_empty() || host.contains('/') || path.starts_with("//") || host.len() == 1 {
@@ -493,7 +498,7 @@ fn with_retries<T>(
     loop {
         match operation() {
             Ok(value) => return Ok(value),
-            Err(err) if attempt < network.retries && is_transient(&err) => {
+            Err(err) if attempt < network.retries && !url.is_local() && is_transient(&err) => {
                 let backoff = network.backoff.saturating_mul(1 << attempt.min(10));
                 std::thread::sleep(backoff.min(Duration::from_secs(60)));
                 attempt += 1;
@@ -520,10 +525,8 @@ fn is_transient(err: &git2::Error) -> bool {
     if let Some(status) = message.split("status code: ").nth(1) {
         return status.starts_with('5') || status.starts_with("429");
     }
-    matches!(
-        err.class(),
-        git2::ErrorClass::Net | git2::ErrorClass::Http | git2::ErrorClass::Os
-    ) || message.contains("timed out")
+    matches!(err.class(), git2::ErrorClass::Net | git2::ErrorClass::Http)
+        || message.contains("timed out")
         || message.contains("early eof")
 }
 

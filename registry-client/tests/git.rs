@@ -216,3 +216,22 @@ fn two_spellings_of_one_repository_share_a_cache() {
             .cache_key()
     );
 }
+
+#[test]
+fn a_missing_local_repository_fails_at_once_without_retries() {
+    let temp = tempfile::tempdir().unwrap();
+    let slow_retries = HttpSettings {
+        backoff: std::time::Duration::from_secs(2),
+        ..HttpSettings::default()
+    };
+    let cache = GitCache::new(temp.path().join("cache"), &slow_retries);
+    let url = GitUrl::parse(&format!("file://{}/nowhere", temp.path().display())).unwrap();
+    let started = std::time::Instant::now();
+    let err = cache
+        .fetch(&url, &GitReference::DefaultBranch)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nowhere"), "{err}");
+    assert!(!err.contains("attempts"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
