@@ -109,7 +109,7 @@ pub enum HttpError {
     #[error("{0}")]
     Settings(String),
     /// The body is larger than anything this request should bring.
-    #[error("{url} sent more than {} MiB ({what}); refusing it as too large for {purpose}", limit.bytes / (1024 * 1024))]
+    #[error("{url} sent more than {} MiB ({what}); refusing it as too large for {}", limit.bytes / (1024 * 1024), limit.what)]
     TooLarge {
         /// The URL, redacted.
         url: String,
@@ -117,8 +117,6 @@ pub enum HttpError {
         limit: Limit,
         /// What was too large: the claimed length, or the bytes that came.
         what: String,
-        /// What the body was for, in the limit's words.
-        purpose: &'static str,
     },
     /// The body could not be stored.
     #[error("cannot store the download of {url}")]
@@ -147,13 +145,13 @@ pub fn is_loopback(host: &str) -> bool {
 pub struct Limit {
     /// Bytes.
     pub bytes: u64,
-    /// What the body is: "an index file", "a `.crate` download".
+    /// What the body is, for messages: "a `.crate` download".
     pub what: &'static str,
 }
 
 impl Limit {
-    /// Bodies held in memory (`config.json`, index files): 32 MiB, some
-    /// ten times the largest index file of the biggest public registry.
+    /// Bodies held in memory (`config.json`, index files): 32 MiB, far
+    /// above any real index file (a crate's every version on one line each).
     pub const IN_MEMORY: Limit = Limit {
         bytes: 32 * 1024 * 1024,
         what: "a registry answer held in memory",
@@ -341,7 +339,6 @@ impl Http {
                 url: redact(url),
                 limit,
                 what,
-                purpose: limit.what,
             })
         };
         if let Some(claimed) = response.content_length().filter(|&n| n > limit.bytes) {
