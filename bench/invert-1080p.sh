@@ -7,15 +7,10 @@
 # Needs ffmpeg and hyperfine (apt-get install -y ffmpeg hyperfine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=target/bench
-mkdir -p "$work"
-frames=120
+. bench/video.sh
 
-cargo run --release -q -- demo --home "$work/home" --frames 1 --output "$work/demo.y4m" >/dev/null 2>&1
+$scopectl demo --home "$work/home" --frames 1 --output "$work/demo.y4m" >/dev/null 2>&1
 host="$work/home/bin/scope-host"
-input="$work/in1080.y4m"
-[ -f "$input" ] || ffmpeg -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
-  -frames:v "$frames" -pix_fmt yuv420p "$input"
 
 ours="$host run --pipeline invert --input $input --output -"
 chain="$host run --pipeline invert --pipeline invert --pipeline invert --pipeline invert --input $input --output -"

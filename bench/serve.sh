@@ -10,17 +10,10 @@
 # Needs ffmpeg, hyperfine and chromium (apt-get install -y ffmpeg hyperfine chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=target/bench
-mkdir -p "$work"
-frames=120
-cargo build --release -q
-scopectl=$PWD/target/release/scopectl
+. bench/video.sh
 home=$PWD/$work/serve-home
 rm -rf "$home"
 $scopectl --home "$home" install ./fixtures/plugins/invert >/dev/null 2>&1
-input="$work/in1080.y4m"
-[ -f "$input" ] || ffmpeg -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
-  -frames:v "$frames" -pix_fmt yuv420p "$input"
 
 host_args="run --input $input --pipeline invert --output -"
 hyperfine --warmup 1 --runs 5 --export-json "$work/serve.json" \

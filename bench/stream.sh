@@ -14,20 +14,12 @@
 # Needs ffmpeg and hyperfine (apt-get install -y ffmpeg hyperfine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work=target/bench
-mkdir -p "$work"
-frames=120
-cargo build --release -q
-scopectl=$PWD/target/release/scopectl
+. bench/video.sh
 home=$PWD/$work/stream-home
 rm -rf "$home"
 $scopectl --home "$home" install ./fixtures/plugins/invert >/dev/null 2>&1
 $scopectl --home "$home" reload scope-invert >/dev/null 2>&1 # generation 2
 host=$home/bin/scope-host
-
-input="$work/in1080.y4m"
-[ -f "$input" ] || ffmpeg -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
-  -frames:v "$frames" -pix_fmt yuv420p "$input"
 
 bare="$host run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"
 supervised="$scopectl --home $home run -- run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"

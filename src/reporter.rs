@@ -8,22 +8,36 @@
 pub trait Reporter: Send + Sync {
     /// A status line: a verb (`Building`) and what it applies to.
     fn status(&self, verb: &str, message: &str);
-    /// A status line worth showing only to whoever asked for detail.
-    fn detail(&self, verb: &str, message: &str);
+    /// A status line worth showing only to whoever asked for detail
+    /// (by default, nobody).
+    fn detail(&self, verb: &str, message: &str) {
+        let _ = (verb, message);
+    }
     /// Something went wrong but the operation goes on.
     fn warn(&self, message: &str);
     /// The operation waits for another one (the home's lock).
     fn blocking(&self, message: &str);
     /// Output of a tool the operation runs (cargo's messages), for whoever
-    /// asked to see it.
-    fn output(&self, text: &str);
-    /// A command the operation is about to run, for whoever asked to see it.
-    fn running(&self, command: &str);
+    /// asked to see it (by default, nobody).
+    fn output(&self, text: &str) {
+        let _ = text;
+    }
+    /// A command the operation is about to run, for whoever asked to see it
+    /// (by default, nobody).
+    fn running(&self, command: &str) {
+        let _ = command;
+    }
     /// Whether progress is shown at all; an operation may skip the work of
-    /// counting steps when it is not.
-    fn shows_progress(&self) -> bool;
-    /// A progress indicator of `total` steps (`None`: a byte counter).
-    fn progress(&self, verb: &str, total: Option<u64>) -> Box<dyn Progress>;
+    /// counting steps when it is not (by default, it is not).
+    fn shows_progress(&self) -> bool {
+        false
+    }
+    /// A progress indicator of `total` steps (`None`: a byte counter); by
+    /// default one that shows nothing.
+    fn progress(&self, verb: &str, total: Option<u64>) -> Box<dyn Progress> {
+        let _ = (verb, total);
+        Box::new(Silent)
+    }
 }
 
 /// One progress indicator.
@@ -41,17 +55,8 @@ pub struct Silent;
 
 impl Reporter for Silent {
     fn status(&self, _: &str, _: &str) {}
-    fn detail(&self, _: &str, _: &str) {}
     fn warn(&self, _: &str) {}
     fn blocking(&self, _: &str) {}
-    fn output(&self, _: &str) {}
-    fn running(&self, _: &str) {}
-    fn shows_progress(&self) -> bool {
-        false
-    }
-    fn progress(&self, _: &str, _: Option<u64>) -> Box<dyn Progress> {
-        Box::new(Silent)
-    }
 }
 
 impl Progress for Silent {

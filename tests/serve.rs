@@ -139,15 +139,7 @@ fn a_plugin_installed_through_the_api_while_video_flows_keeps_one_stream() {
         "/api/v1/plugins",
         json!({"spec": plugin("fixtures/broken-plugins/does-not-compile")}),
     );
-    let job = served.job(&answer["job"]);
-    assert_eq!(job["state"], "failed", "{job}");
-    assert!(
-        job["error"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("mismatched types"),
-        "{job}"
-    );
+    served.failed_job(&answer["job"], "mismatched types");
     let health = served.wait_healthy();
     assert_eq!(health["generation"], 2, "{health}");
     let (_, stream) = served.get("/api/v1/stream");
@@ -192,15 +184,7 @@ fn failed_and_refused_changes_change_nothing_and_jobs_serialise() {
     );
     // Queued behind it, at once: jobs run one at a time.
     let (_, second) = served.post("/api/v1/sync", json!({}));
-    let job = served.job(&answer["job"]);
-    assert_eq!(job["state"], "failed", "{job}");
-    assert!(
-        job["error"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("mismatched types"),
-        "{job}"
-    );
+    served.failed_job(&answer["job"], "mismatched types");
     let queued = served.job(&second["job"]);
     assert_eq!(queued["state"], "succeeded", "{queued}");
     assert!(

@@ -17,7 +17,7 @@ use crate::ops::change::{change, ChangeRequest, Outcome};
 use crate::ops::import::{import, Imported};
 use crate::ops::rollback::{rollback, Switched};
 use crate::output::error::ErrorParts;
-use crate::reporter::{Progress, Reporter, Silent};
+use crate::reporter::Reporter;
 use crate::settings::Settings;
 
 /// What a job does.
@@ -272,20 +272,11 @@ impl Reporter for JobReporter {
     fn status(&self, verb: &str, message: &str) {
         self.jobs.log(self.id, format!("{verb:>12} {message}"));
     }
-    fn detail(&self, _: &str, _: &str) {}
     fn warn(&self, message: &str) {
         self.jobs.log(self.id, format!("warning: {message}"));
     }
     fn blocking(&self, message: &str) {
         self.jobs.log(self.id, message.to_owned());
-    }
-    fn output(&self, _: &str) {}
-    fn running(&self, _: &str) {}
-    fn shows_progress(&self) -> bool {
-        false
-    }
-    fn progress(&self, _: &str, _: Option<u64>) -> Box<dyn Progress> {
-        Box::new(Silent)
     }
 }
 

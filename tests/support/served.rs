@@ -111,6 +111,14 @@ impl Served {
         }
     }
 
+    /// Waits for job `id` to end, and checks that it failed saying `words`.
+    pub fn failed_job(&self, id: &Value, words: &str) {
+        let job = self.job(id);
+        assert_eq!(job["state"], "failed", "{job}");
+        let text = job["error"]["text"].as_str().unwrap_or_default();
+        assert!(text.contains(words), "{job}");
+    }
+
     pub fn wait_healthy(&self) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
