@@ -345,8 +345,17 @@ fn ctl_changes_a_parameter_between_frames_and_refuses_a_bad_one() {
         "{}",
         stderr(&refused)
     );
-    let status = ctl(&context, &["status", "--json"]);
-    let json: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    // The refusal is answered as the old host starts again: its start (the
+    // third) may show in the status a moment later.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let json = loop {
+        let status = ctl(&context, &["status", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+        if json["restarts"] == 3 || Instant::now() > deadline {
+            break json;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(json["host"]["stages"][0]["params"]["intensity"], 0.0);
     assert_eq!(json["restarts"], 3, "{json}");
 

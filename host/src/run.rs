@@ -24,6 +24,9 @@ use crate::{control, guard, signals};
 /// Frames in flight between two stages. Two keeps every stage busy without
 /// holding more than a handful of frames.
 const QUEUE: usize = 2;
+/// Frame buffers the sink hands back to the source once written, so that
+/// reading a frame neither allocates nor clears memory.
+const RECYCLED: usize = 8;
 /// Calls of a generator that may return no frame in a row before it counts as stuck.
 const MAX_EMPTY_CALLS: u32 = 1000;
 const DEFAULT_SIZE: (u32, u32) = (512, 512);
@@ -50,10 +53,10 @@ enum Reader {
 }
 
 impl Reader {
-    fn read(&mut self) -> Result<Option<Frame>, String> {
+    fn read(&mut self, buffer: Vec<u8>) -> Result<Option<Frame>, String> {
         match self {
-            Reader::Y4m(r) => r.read_frame(),
-            Reader::Rgb(r) => r.read_frame(),
+            Reader::Y4m(r) => r.read_frame_into(buffer),
+            Reader::Rgb(r) => r.read_frame_into(buffer),
         }
         .map_err(|e| format!("cannot read the input {e}"))
     }
@@ -182,6 +185,7 @@ fn run_inner(
     let limit = args.frames;
     let mut stages = plan.stages.into_iter().zip(loaded).enumerate();
     let (first_tx, mut rx) = sync_channel::<Frame>(QUEUE);
+    let (give_back, recycled) = sync_channel::<Vec<u8>>(RECYCLED);
     let outcome = std::thread::scope(|scope| {
         let source = scope.spawn({
             let log = log.clone();
@@ -203,8 +207,10 @@ fn run_inner(
                         generate(stage, pipeline, limit, &first_tx, &mut stats, &log, live)
                     }
                     None => read_source(
-                        reader.take(),
-                        size,
+                        match reader.take() {
+                            Some(reader) => Frames::Read(reader, &recycled),
+                            None => Frames::TestSrc(size.0, size.1),
+                        },
                         limit,
                         &first_tx,
                         &mut stats,
@@ -223,7 +229,7 @@ fn run_inner(
             let live = (&*live, index);
             workers.push(scope.spawn(move || transform(stage, pipeline, input, &tx, &log, live)));
         }
-        let sink_stats = drain(&sink, rx, log, &live);
+        let sink_stats = drain(&sink, rx, &give_back, log, &live);
         let mut all = vec![source.join().unwrap_or_default()];
         all.extend(workers.into_iter().map(|w| w.join().unwrap_or_default()));
         all.push(sink_stats);
@@ -245,9 +251,17 @@ fn run_inner(
     Ok(outcome.iter().all(|s| !s.failed))
 }
 
+/// Where the source's frames come from.
+enum Frames<'a> {
+    /// The input stream; the buffers of written frames come back on the
+    /// receiver to hold the next ones.
+    Read(Reader, &'a Receiver<Vec<u8>>),
+    /// Test frames of this size.
+    TestSrc(u32, u32),
+}
+
 fn read_source(
-    mut reader: Option<Reader>,
-    (width, height): (u32, u32),
+    mut input: Frames<'_>,
     limit: Option<u64>,
     tx: &SyncSender<Frame>,
     stats: &mut Stats,
@@ -256,8 +270,8 @@ fn read_source(
 ) {
     while limit.is_none_or(|n| stats.frames < n) && signals::received().is_none() {
         let t = Instant::now();
-        let frame = match &mut reader {
-            Some(r) => match r.read() {
+        let frame = match &mut input {
+            Frames::Read(r, recycled) => match r.read(recycled.try_recv().unwrap_or_default()) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => {
@@ -266,7 +280,7 @@ fn read_source(
                     break;
                 }
             },
-            None => testsrc::frame(width, height, stats.frames),
+            Frames::TestSrc(width, height) => testsrc::frame(*width, *height, stats.frames),
         };
         stats.busy += t.elapsed();
         stats.frames += 1;
@@ -523,7 +537,13 @@ impl Sink {
 
 /// Writes every frame that reaches the sink; the lock is held per frame, so
 /// that a second stop signal ends the output at a frame boundary.
-fn drain(sink: &Mutex<Sink>, rx: Receiver<Frame>, log: &Log, live: &Live) -> Stats {
+fn drain(
+    sink: &Mutex<Sink>,
+    rx: Receiver<Frame>,
+    give_back: &SyncSender<Vec<u8>>,
+    log: &Log,
+    live: &Live,
+) -> Stats {
     let mut stats = Stats {
         name: "output".into(),
         ..Stats::default()
@@ -537,6 +557,9 @@ fn drain(sink: &Mutex<Sink>, rx: Receiver<Frame>, log: &Log, live: &Live) -> Sta
             let mut sink = lock(sink);
             sink.write(&frame).and_then(|()| sink.flush())
         };
+        // Written: the bytes can hold a later frame (or are dropped when
+        // enough are waiting already).
+        let _ = give_back.try_send(frame.into_data());
         stats.busy += t.elapsed();
         if result.is_err() {
             break;

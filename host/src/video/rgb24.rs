@@ -29,8 +29,14 @@ impl<R: Read> Rgb24Reader<R> {
 
     /// The next frame, `None` at a clean end of stream.
     pub fn read_frame(&mut self) -> Result<Option<Frame>, VideoError> {
+        self.read_frame_into(Vec::new())
+    }
+
+    /// Like [`Rgb24Reader::read_frame`], reading into `buffer` (a frame's
+    /// bytes given back by the sink; overwritten, not cleared first).
+    pub fn read_frame_into(&mut self, mut data: Vec<u8>) -> Result<Option<Frame>, VideoError> {
         let size = self.width as usize * self.height as usize * 3;
-        let mut data = vec![0u8; size];
+        data.resize(size, 0);
         let mut filled = 0;
         while filled < size {
             match self.input.read(&mut data[filled..]) {

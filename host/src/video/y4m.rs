@@ -153,6 +153,13 @@ impl<R: BufRead> Y4mReader<R> {
 
     /// The next frame, `None` at a clean end of stream.
     pub fn read_frame(&mut self) -> Result<Option<Frame>, VideoError> {
+        self.read_frame_into(Vec::new())
+    }
+
+    /// Like [`Y4mReader::read_frame`], converting into `buffer` (a frame's
+    /// bytes given back by the sink: of the right size, it is overwritten
+    /// without being cleared first).
+    pub fn read_frame_into(&mut self, buffer: Vec<u8>) -> Result<Option<Frame>, VideoError> {
         let at = self.offset;
         let Some(line) = read_line(&mut self.input, at)? else {
             return Ok(None);
@@ -212,10 +219,10 @@ impl<R: BufRead> Y4mReader<R> {
             let luma = (self.header.width * self.header.height) as usize;
             remap(&mut self.planes, luma, &t.luma_in, &t.chroma_in);
         }
-        Ok(Some(self.to_rgb()))
+        Ok(Some(self.to_rgb(buffer)))
     }
 
-    fn to_rgb(&self) -> Frame {
+    fn to_rgb(&self, mut rgb: Vec<u8>) -> Frame {
         let Header {
             width,
             height,
@@ -223,7 +230,8 @@ impl<R: BufRead> Y4mReader<R> {
             ..
         } = self.header;
         let (w, h) = (width as usize, height as usize);
-        let mut rgb = vec![0u8; w * h * 3];
+        // Every byte is written below: only a buffer that grows is zeroed.
+        rgb.resize(w * h * 3, 0);
         let (luma, rest) = self.planes.split_at(w * h);
         let (u, v) = rest.split_at(chroma.plane_size(w, h));
         let rows = luma.chunks_exact(w).zip(rgb.chunks_exact_mut(w * 3));

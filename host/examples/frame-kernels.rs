@@ -1,0 +1,92 @@
+//! The frame path's kernels on one 1080p frame, each timed alone: YUV→RGB,
+//! RGB→luma, RGB→4:2:0 chroma, and the SDK's `map_float` (invert). Prints
+//! the median of 50 runs in milliseconds; `bench/frame-kernels.sh` runs it.
+
+use std::time::{Duration, Instant};
+
+use scope_host::video::color;
+use scope_plugin_api::Frame;
+
+const W: usize = 1920;
+const H: usize = 1080;
+
+fn median(mut work: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..50)
+        .map(|_| {
+            let started = Instant::now();
+            work();
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let mut seed = 0x2545_f491u32;
+    let mut noise = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        (seed >> 24) as u8
+    };
+    let y: Vec<u8> = (0..W * H).map(|_| noise()).collect();
+    let u: Vec<u8> = (0..W * H / 4).map(|_| noise()).collect();
+    let v: Vec<u8> = (0..W * H / 4).map(|_| noise()).collect();
+    let mut rgb = vec![0u8; W * H * 3];
+    let (cw, out_y, mut out_u, mut out_v) = (
+        W / 2,
+        vec![0u8; W * H],
+        vec![0u8; W * H / 4],
+        vec![0u8; W * H / 4],
+    );
+    let mut out_y = out_y;
+
+    let to_rgb = median(|| {
+        for (row, (yr, out)) in y
+            .chunks_exact(W)
+            .zip(rgb.chunks_exact_mut(W * 3))
+            .enumerate()
+        {
+            let c = (row / 2) * cw;
+            color::yuv_row_to_rgb(yr, &u[c..c + cw], &v[c..c + cw], 1, out);
+        }
+    });
+    let luma = median(|| {
+        for (px, out) in rgb.chunks_exact(W * 3).zip(out_y.chunks_exact_mut(W)) {
+            color::rgb_row_to_luma(px, out);
+        }
+    });
+    let chroma = median(|| {
+        for (pair, (cu, cv)) in rgb
+            .chunks(W * 6)
+            .zip(out_u.chunks_exact_mut(cw).zip(out_v.chunks_exact_mut(cw)))
+        {
+            let (top, bottom) = pair.split_at(W * 3);
+            color::rgb_rows_to_chroma420(top, Some(bottom), cu, cv);
+        }
+    });
+    let mut frame = Some(Frame::from_rgb(W as u32, H as u32, rgb.clone()).unwrap());
+    let invert = median(|| {
+        let f = frame.take().unwrap();
+        frame = Some(f.map_float(|v| 1.0 - v));
+    });
+    // The same table applied a byte at a time, as `map_float` did before.
+    let table: [u8; 256] = std::array::from_fn(|i| 255 - i as u8);
+    let mut plain = rgb.clone();
+    let bytewise = median(|| plain.iter_mut().for_each(|b| *b = table[usize::from(*b)]));
+    let mut bytes = rgb.clone();
+    let xor = median(|| bytes.iter_mut().for_each(|b| *b ^= 0xff));
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("1920x1080, median of 50, one core (ms per frame)");
+    println!("  YUV 4:2:0 -> RGB   {:6.2}", ms(to_rgb));
+    println!("  RGB -> luma        {:6.2}", ms(luma));
+    println!("  RGB -> 4:2:0 chroma{:6.2}", ms(chroma));
+    println!("  map_float (invert) {:6.2}", ms(invert));
+    println!("  (the same table a byte at a time: {:.2})", ms(bytewise));
+    println!("  (a pass of XOR over the frame: {:.2})", ms(xor));
+    println!(
+        "  total              {:6.2}",
+        ms(to_rgb + luma + chroma + invert)
+    );
+}
