@@ -185,7 +185,7 @@ fn run_inner(
     let limit = args.frames;
     let mut stages = plan.stages.into_iter().zip(loaded).enumerate();
     let (first_tx, mut rx) = sync_channel::<Frame>(QUEUE);
-    let (give_back, recycled) = sync_channel::<Vec<u8>>(RECYCLED);
+    let recycled = &Recycled::default();
     let outcome = std::thread::scope(|scope| {
         let source = scope.spawn({
             let log = log.clone();
@@ -208,7 +208,7 @@ fn run_inner(
                     }
                     None => read_source(
                         match reader.take() {
-                            Some(reader) => Frames::Read(reader, &recycled),
+                            Some(reader) => Frames::Read(reader, recycled),
                             None => Frames::TestSrc(size.0, size.1),
                         },
                         limit,
@@ -229,7 +229,7 @@ fn run_inner(
             let live = (&*live, index);
             workers.push(scope.spawn(move || transform(stage, pipeline, input, &tx, &log, live)));
         }
-        let sink_stats = drain(&sink, rx, &give_back, log, &live);
+        let sink_stats = drain(&sink, rx, recycled, log, &live);
         let mut all = vec![source.join().unwrap_or_default()];
         all.extend(workers.into_iter().map(|w| w.join().unwrap_or_default()));
         all.push(sink_stats);
@@ -251,11 +251,31 @@ fn run_inner(
     Ok(outcome.iter().all(|s| !s.failed))
 }
 
+/// The bytes of written frames, kept to hold the next frames read. Last in,
+/// first out: the buffer written last is the likeliest to be in a cache.
+#[derive(Default)]
+struct Recycled(Mutex<Vec<Vec<u8>>>);
+
+impl Recycled {
+    /// A buffer to read a frame into (empty when none is waiting).
+    fn take(&self) -> Vec<u8> {
+        lock(&self.0).pop().unwrap_or_default()
+    }
+
+    /// Keeps `bytes` for a later frame, unless enough are waiting.
+    fn give(&self, bytes: Vec<u8>) {
+        let mut waiting = lock(&self.0);
+        if waiting.len() < RECYCLED {
+            waiting.push(bytes);
+        }
+    }
+}
+
 /// Where the source's frames come from.
 enum Frames<'a> {
     /// The input stream; the buffers of written frames come back on the
     /// receiver to hold the next ones.
-    Read(Reader, &'a Receiver<Vec<u8>>),
+    Read(Reader, &'a Recycled),
     /// Test frames of this size.
     TestSrc(u32, u32),
 }
@@ -271,7 +291,7 @@ fn read_source(
     while limit.is_none_or(|n| stats.frames < n) && signals::received().is_none() {
         let t = Instant::now();
         let frame = match &mut input {
-            Frames::Read(r, recycled) => match r.read(recycled.try_recv().unwrap_or_default()) {
+            Frames::Read(r, recycled) => match r.read(recycled.take()) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => {
@@ -540,7 +560,7 @@ impl Sink {
 fn drain(
     sink: &Mutex<Sink>,
     rx: Receiver<Frame>,
-    give_back: &SyncSender<Vec<u8>>,
+    recycled: &Recycled,
     log: &Log,
     live: &Live,
 ) -> Stats {
@@ -559,7 +579,7 @@ fn drain(
         };
         // Written: the bytes can hold a later frame (or are dropped when
         // enough are waiting already).
-        let _ = give_back.try_send(frame.into_data());
+        recycled.give(frame.into_data());
         stats.busy += t.elapsed();
         if result.is_err() {
             break;
