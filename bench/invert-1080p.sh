@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/video.sh
 
+# A new home each time: `demo` in an existing one keeps its host, built
+# with whatever SDK the scopectl of that day embedded.
+rm -rf "$work/home"
 $scopectl demo --home "$work/home" --frames 1 --output "$work/demo.y4m" >/dev/null 2>&1
 host="$work/home/bin/scope-host"
 
