@@ -35,14 +35,50 @@ fn workspace_version(name: &str) -> String {
         .unwrap()
 }
 
-/// `helper` 0.9.0, 1.0.0 and 1.1.0 and the host's own third-party crate
-/// (lexopt and libc, the real `.crate`s from cargo's cache) on the fixture registry;
+/// `helper` 0.9.0, 1.0.0 and 1.1.0 and the host's own third-party crates
+/// (lexopt, libc, yuvutils-rs and what it needs: the real `.crate`s from
+/// cargo's cache) on the fixture registry;
 /// a cargo home that uses it in place of the default registry; a plugin
 /// that depends on `helper = "1"`.
 fn scene() -> Scene {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
-    for name in ["lexopt", "libc"] {
+    // Each with the dependencies and features the host's build uses.
+    let with_features = |package: Package, features: &[&str]| {
+        features
+            .iter()
+            .fold(package.feature("default", features), |p, f| {
+                p.feature(f, &[])
+            })
+    };
+    let host_crates = [
+        (
+            "lexopt",
+            Package::new("lexopt", &workspace_version("lexopt")),
+        ),
+        ("libc", Package::new("libc", &workspace_version("libc"))),
+        (
+            "autocfg",
+            Package::new("autocfg", &workspace_version("autocfg")),
+        ),
+        (
+            "num-traits",
+            with_features(
+                Package::new("num-traits", &workspace_version("num-traits"))
+                    .build_dep("autocfg", "^1"),
+                &["std"],
+            ),
+        ),
+        (
+            "yuvutils-rs",
+            with_features(
+                Package::new("yuvutils-rs", &workspace_version("yuvutils-rs"))
+                    .dep("num-traits", "^0.2"),
+                &["avx", "sse", "rdm"],
+            ),
+        ),
+    ];
+    for (name, package) in host_crates {
         let version = workspace_version(name);
         let cached = fs_err::read_dir(support::cargo_home().join("registry/cache"))
             .unwrap()
@@ -51,7 +87,7 @@ fn scene() -> Scene {
             .unwrap_or_else(|| {
                 panic!("{name} is in cargo's cache (the workspace build put it there)")
             });
-        server.publish_archive(name, &version, &[], fs_err::read(cached).unwrap());
+        server.publish_archive(package, fs_err::read(cached).unwrap());
     }
     let helper = |version: &str, value: u32| {
         Package::new("helper", version)

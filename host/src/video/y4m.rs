@@ -234,22 +234,7 @@ impl<R: BufRead> Y4mReader<R> {
         rgb.resize(w * h * 3, 0);
         let (luma, rest) = self.planes.split_at(w * h);
         let (u, v) = rest.split_at(chroma.plane_size(w, h));
-        let rows = luma.chunks_exact(w).zip(rgb.chunks_exact_mut(w * 3));
-        match chroma {
-            Chroma::Mono => rows.for_each(|(y, out)| color::luma_row_to_rgb(y, out)),
-            Chroma::C444 => rows.enumerate().for_each(|(row, (y, out))| {
-                let c = &u[row * w..][..w];
-                color::yuv_row_to_rgb(y, c, &v[row * w..][..w], 0, out);
-            }),
-            Chroma::C420 | Chroma::C422 => {
-                let cw = w.div_ceil(2);
-                let row_shift = u32::from(chroma == Chroma::C420);
-                rows.enumerate().for_each(|(row, (y, out))| {
-                    let start = (row >> row_shift) * cw;
-                    color::yuv_row_to_rgb(y, &u[start..start + cw], &v[start..start + cw], 1, out);
-                });
-            }
-        }
+        color::planes_to_rgb(chroma, (width, height), (luma, u, v), &mut rgb);
         Frame::from_rgb(width, height, rgb).expect("buffer sized from the header")
     }
 }
@@ -428,18 +413,7 @@ impl<W: Write> Y4mWriter<W> {
         let (w, h) = (self.width as usize, self.height as usize);
         let (luma, chroma) = self.planes.split_at_mut(w * h);
         let (u, v) = chroma.split_at_mut(Chroma::C420.plane_size(w, h));
-        let rows: Vec<&[u8]> = frame.data().chunks_exact(w * 3).collect();
-        for (row, y) in rows.iter().zip(luma.chunks_exact_mut(w)) {
-            color::rgb_row_to_luma(row, y);
-        }
-        let cw = w.div_ceil(2);
-        for ((pair, u), v) in rows
-            .chunks(2)
-            .zip(u.chunks_exact_mut(cw))
-            .zip(v.chunks_exact_mut(cw))
-        {
-            color::rgb_rows_to_chroma420(pair[0], pair.get(1).copied(), u, v);
-        }
+        color::rgb_to_planes420(frame.data(), (self.width, self.height), (luma, u, v));
         if self.full_range {
             let t = range_tables();
             remap(&mut self.planes, w * h, &t.luma_out, &t.chroma_out);

@@ -128,19 +128,10 @@ impl FixtureRegistry {
 
     /// Publishes a `.crate` built elsewhere (e.g. a real one from cargo's
     /// cache, for a host build that uses this registry in place of the
-    /// default one); its dependencies must be on this registry too.
+    /// default one) with the index entry `package` describes (its
+    /// dependencies, which must be on this registry too, and features).
     /// Returns its checksum.
-    pub fn publish_archive(
-        &self,
-        name: &str,
-        version: &str,
-        deps: &[(&str, &str)],
-        archive: Vec<u8>,
-    ) -> String {
-        let mut package = Package::new(name, version);
-        for (dep, req) in deps {
-            package = package.dep(dep, req);
-        }
+    pub fn publish_archive(&self, package: Package, archive: Vec<u8>) -> String {
         self.publish_with(&package, archive)
     }
 
@@ -153,13 +144,14 @@ impl FixtureRegistry {
             .checksum_override
             .clone()
             .unwrap_or_else(|| hex(&Sha256::digest(&archive)));
-        let deps: Vec<serde_json::Value> = package
-            .deps
-            .iter()
-            .map(|(name, req)| {
+        let normal = package.deps.iter().map(|dep| (dep, "normal"));
+        let build = package.build_deps.iter().map(|dep| (dep, "build"));
+        let deps: Vec<serde_json::Value> = normal
+            .chain(build)
+            .map(|((name, req), kind)| {
                 let mut dep = serde_json::json!({
                     "name": name, "req": req, "features": [], "optional": false,
-                    "default_features": true, "target": null, "kind": "normal"
+                    "default_features": true, "target": null, "kind": kind
                 });
                 if package.comes_from_here(name) {
                     let index = self.index_url();
@@ -170,7 +162,7 @@ impl FixtureRegistry {
             .collect();
         let line = serde_json::json!({
             "name": package.name, "vers": package.version, "deps": deps, "cksum": checksum,
-            "features": {}, "yanked": package.yanked
+            "features": package.features, "yanked": package.yanked
         });
         let mut state = self.state.lock().unwrap();
         state
@@ -198,6 +190,8 @@ pub struct Package {
     name: String,
     version: String,
     deps: Vec<(String, String)>,
+    build_deps: Vec<(String, String)>,
+    features: BTreeMap<String, Vec<String>>,
     yanked: bool,
     files: Vec<(String, String)>,
     checksum_override: Option<String>,
@@ -213,6 +207,8 @@ impl Package {
             name: name.to_owned(),
             version: version.to_owned(),
             deps: Vec::new(),
+            build_deps: Vec::new(),
+            features: BTreeMap::new(),
             yanked: false,
             files: Vec::new(),
             checksum_override: None,
@@ -240,6 +236,19 @@ impl Package {
     }
 
     /// Marks it yanked.
+    /// A build dependency (of a build script), `req` as in `Cargo.toml`.
+    pub fn build_dep(mut self, name: &str, req: &str) -> Package {
+        self.build_deps.push((name.to_owned(), req.to_owned()));
+        self
+    }
+
+    /// Declares feature `name`, enabling `enables`.
+    pub fn feature(mut self, name: &str, enables: &[&str]) -> Package {
+        let enables = enables.iter().map(|f| (*f).to_owned()).collect();
+        self.features.insert(name.to_owned(), enables);
+        self
+    }
+
     pub fn yanked(mut self) -> Package {
         self.yanked = true;
         self
