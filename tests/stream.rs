@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -442,6 +442,49 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
     let header_len = done.stdout.iter().position(|&b| b == b'\n').unwrap() + 1;
     assert_eq!((done.stdout.len() - header_len) % FRAME_BYTES, 0, "{log}");
     assert!(done.stdout.len() >= header_len + 5 * FRAME_BYTES, "{log}");
+
+    // A signal that lands when every frame sent has been read and nothing
+    // more comes (stdin open, idle): the host still ends. It used to wait
+    // for a next frame forever (CI saw it when the signal was handled just
+    // after the last frame was read).
+    let mut host = Command::new(context.home().join("bin/scope-host"))
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--pipeline",
+            "invert",
+            "--output",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = host.stdin.take().unwrap();
+    stdin.write_all(&header).unwrap();
+    for frame in &frames[..3] {
+        frame.write_to(&mut stdin).unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut out = host.stdout.take().unwrap();
+    let mut written = vec![0u8; header_len + 3 * FRAME_BYTES];
+    out.read_exact(&mut written).unwrap();
+    signal(host.id(), rustix::process::Signal::TERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = host.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = host.kill();
+            panic!("the host did not end after SIGTERM with its input idle");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(143));
+    drop(stdin);
 }
 
 #[test]

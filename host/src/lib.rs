@@ -53,6 +53,9 @@ impl Io {
     /// The process's own streams.
     pub fn process() -> Io {
         Io {
+            #[cfg(unix)]
+            stdin: Box::new(signals::Stdin),
+            #[cfg(not(unix))]
             stdin: Box::new(std::io::stdin()),
             stdout: video::raw_stdout(),
             stderr: Box::new(std::io::stderr()),

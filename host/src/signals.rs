@@ -62,3 +62,51 @@ pub fn install() {
 /// Signals are not handled on this platform.
 #[cfg(not(unix))]
 pub fn install() {}
+
+/// The process's standard input, read so that the first stop signal ends
+/// it: while no byte is waiting, it looks for a signal every 50 ms, and
+/// after one it reads as the end of the stream. A signal that lands just
+/// after the last frame was read (kill(2) returns before the handler runs)
+/// would otherwise leave the input waiting for a frame that never comes.
+#[cfg(unix)]
+pub struct Stdin;
+
+#[cfg(unix)]
+impl std::io::Read for Stdin {
+    #[allow(unsafe_code)]
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let mut fd = libc::pollfd {
+                fd: libc::STDIN_FILENO,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid `pollfd`, and its count is 1.
+            let ready = unsafe { libc::poll(&mut fd, 1, 50) };
+            if ready == 0 {
+                if received().is_some() {
+                    return Ok(0);
+                }
+                continue;
+            }
+            if ready < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            // Read the descriptor itself: `std::io::stdin()` keeps a buffer
+            // of its own that `poll` cannot see.
+            // SAFETY: `buf` is valid for `buf.len()` bytes of writes.
+            let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
