@@ -410,23 +410,7 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
 
     // The host alone: the first SIGTERM closes the input, the frames in
     // flight are written, the summary printed.
-    let mut host = Command::new(context.home().join("bin/scope-host"))
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--pipeline",
-            "invert",
-            "--output",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = host.stdin.take().unwrap();
-    stdin.write_all(&header).unwrap();
+    let (host, mut stdin) = bare_host(&context, &header);
     for frame in &frames[..5] {
         frame.write_to(&mut stdin).unwrap();
     }
@@ -447,23 +431,7 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
     // more comes (stdin open, idle): the host still ends. It used to wait
     // for a next frame forever (CI saw it when the signal was handled just
     // after the last frame was read).
-    let mut host = Command::new(context.home().join("bin/scope-host"))
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--pipeline",
-            "invert",
-            "--output",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = host.stdin.take().unwrap();
-    stdin.write_all(&header).unwrap();
+    let (mut host, mut stdin) = bare_host(&context, &header);
     for frame in &frames[..3] {
         frame.write_to(&mut stdin).unwrap();
     }
@@ -485,6 +453,28 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
     };
     assert_eq!(status.code(), Some(143));
     drop(stdin);
+}
+
+/// The home's host alone, `invert` from stdin to stdout, given `header`.
+fn bare_host(context: &TestContext, header: &[u8]) -> (Child, ChildStdin) {
+    let mut host = Command::new(context.home().join("bin/scope-host"))
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--pipeline",
+            "invert",
+            "--output",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = host.stdin.take().unwrap();
+    stdin.write_all(header).unwrap();
+    (host, stdin)
 }
 
 #[test]
