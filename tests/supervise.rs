@@ -173,16 +173,9 @@ fn y4m(frames: usize) -> Vec<u8> {
     stream
 }
 
-#[test]
-fn a_new_host_that_fails_its_self_check_or_its_start_is_not_switched_to() {
-    use std::io::{Read, Write};
-    let context = TestContext::new();
-    // 1: fails its self-check; 2: passes it but fails at once; 3: works (active).
-    home_with_hosts(
-        &context,
-        &[&cat_host(1, ""), &cat_host(0, "exit 1;"), &cat_host(0, "")],
-    );
-    let mut run = context
+/// `scopectl run` passing a y4m stream from stdin to stdout through hosts.
+fn stream_run(context: &TestContext) -> std::process::Child {
+    context
         .scopectl()
         .args([
             "run",
@@ -199,26 +192,54 @@ fn a_new_host_that_fails_its_self_check_or_its_start_is_not_switched_to() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Writes `stream` to the run's stdin in two parts, calling `between` in
+/// between, and returns the run's output and its log once it ended.
+fn feed(
+    mut run: std::process::Child,
+    stream: &[u8],
+    first_frames: usize,
+    between: impl FnOnce(),
+) -> (Vec<u8>, Option<i32>, String) {
+    use std::io::{Read, Write};
     let mut stdin = run.stdin.take().unwrap();
-    let stream = y4m(6);
     let header = stream.iter().position(|&b| b == b'\n').unwrap() + 1;
-    let frame = 18;
-    stdin.write_all(&stream[..header + 2 * frame]).unwrap();
+    let first = header + first_frames * FRAME;
+    stdin.write_all(&stream[..first]).unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    for to in ["1", "2"] {
-        let rollback = output(context.scopectl().args(["rollback", "--to", to]));
-        assert!(rollback.status.success(), "{}", stderr(&rollback));
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let _ = stdin.write_all(&stream[header + 2 * frame..]);
+    between();
+    let _ = stdin.write_all(&stream[first..]);
     drop(stdin);
     let mut out = Vec::new();
     run.stdout.take().unwrap().read_to_end(&mut out).unwrap();
     let done = run.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(0), "{log}");
+    let log = String::from_utf8_lossy(&done.stderr).into_owned();
+    (out, done.status.code(), log)
+}
+
+/// The bytes of one frame of [`y4m`], with its `FRAME` line.
+const FRAME: usize = 18;
+
+#[test]
+fn a_new_host_that_fails_its_self_check_or_its_start_is_not_switched_to() {
+    let context = TestContext::new();
+    // 1: fails its self-check; 2: passes it but fails at once; 3: works (active).
+    home_with_hosts(
+        &context,
+        &[&cat_host(1, ""), &cat_host(0, "exit 1;"), &cat_host(0, "")],
+    );
+    let stream = y4m(6);
+    let (out, status, log) = feed(stream_run(&context), &stream, 2, || {
+        for to in ["1", "2"] {
+            let rollback = output(context.scopectl().args(["rollback", "--to", to]));
+            assert!(rollback.status.success(), "{}", stderr(&rollback));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    assert_eq!(status, Some(0), "{log}");
     assert_eq!(out, stream, "one stream, every frame once: {log}");
     assert!(
         log.contains("not switching to generation 1: its self-check failed"),
@@ -233,4 +254,37 @@ fn a_new_host_that_fails_its_self_check_or_its_start_is_not_switched_to() {
         1,
         "a host that failed is not tried again by itself: {log}"
     );
+}
+
+/// A SIGHUP that lands while a new host is starting hands the stream over
+/// to that same host; when it then fails before its first frame, the stream
+/// still goes back to the host that worked (it used to go "back" to the
+/// failed one, fail again and end the run: seen in CI, where the SIGHUP of
+/// `rollback` can come after the supervisor saw the new generation itself).
+#[test]
+fn a_new_host_that_fails_while_being_handed_over_to_goes_back_to_the_old_one() {
+    let context = TestContext::new();
+    // 1: passes its self-check, fails a second later; 2: works (active).
+    home_with_hosts(
+        &context,
+        &[&cat_host(0, "sleep 1; exit 1;"), &cat_host(0, "")],
+    );
+    let run = stream_run(&context);
+    let supervisor = rustix::process::Pid::from_raw(run.id() as i32).unwrap();
+    let stream = y4m(6);
+    let (out, status, log) = feed(run, &stream, 2, || {
+        let rollback = output(context.scopectl().args(["rollback", "--to", "1"]));
+        assert!(rollback.status.success(), "{}", stderr(&rollback));
+        // Host 1 is starting (it fails after a second): now a SIGHUP.
+        std::thread::sleep(Duration::from_millis(400));
+        rustix::process::kill_process(supervisor, rustix::process::Signal::HUP).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+    });
+    assert_eq!(status, Some(0), "{log}");
+    assert_eq!(out, stream, "one stream, every frame once: {log}");
+    assert!(
+        log.contains("the host of generation 1 failed before its first frame (exit status 1); going back to generation 2"),
+        "{log}"
+    );
+    assert_eq!(log.matches("going back").count(), 1, "{log}");
 }

@@ -34,8 +34,8 @@ enum Ending {
     /// It exited on its own.
     Exited(ExitStatus),
     /// The supervisor handed the stream to another host: its binary, why,
-    /// and the live parameters it gets.
-    HandOff(PathBuf, String, Vec<String>),
+    /// the live parameters it gets, and how the old host exited.
+    HandOff(PathBuf, String, Vec<String>, ExitStatus),
     /// A stop signal: the input is closed and the host drained.
     Stopped(ExitStatus),
 }
@@ -122,6 +122,17 @@ impl Supervisor<'_> {
                 fallback = None;
                 sets_before = None;
             }
+            let ending = match ending {
+                // A new host that failed before its first frame while being
+                // handed over to (a SIGHUP as it started): it failed, and
+                // the stream goes back, below.
+                Ending::HandOff(.., status)
+                    if fallback.is_some() && collected.frames == 0 && !status.success() =>
+                {
+                    Ending::Exited(status)
+                }
+                ending => ending,
+            };
             match ending {
                 Ending::Stopped(status) => {
                     return Ok(self
@@ -129,7 +140,7 @@ impl Supervisor<'_> {
                         .stop_status()
                         .map_or_else(|| exit_code(status), ExitCode::from));
                 }
-                Ending::HandOff(next, why, sets) => {
+                Ending::HandOff(next, why, sets, _) => {
                     self.reporter.status(
                         "Handing over",
                         &format!(
@@ -256,7 +267,7 @@ impl Supervisor<'_> {
                     (false, Some((next, why))) => {
                         let mut sets = self.sets.clone();
                         sets.extend(restart_sets.unwrap_or_default());
-                        Ending::HandOff(next, why, sets)
+                        Ending::HandOff(next, why, sets, status)
                     }
                     (false, None) => Ending::Exited(status),
                 };
