@@ -100,7 +100,7 @@ impl Frame {
         for (i, out) in table.iter_mut().enumerate() {
             *out = to_byte(f(i as f32 / 255.0));
         }
-        apply_table(&table, &mut self.data);
+        crate::table::apply(&table, &mut self.data);
         self
     }
 }
@@ -164,20 +164,6 @@ impl FloatFrame {
             height: self.height,
             data: self.data.iter().map(|&v| to_byte(v)).collect(),
         }
-    }
-}
-
-/// Replaces every byte `b` of `data` by `table[b]`. Eight bytes at a time:
-/// the eight lookups of a word do not wait on each other, so the CPU runs
-/// them in parallel (a byte-at-a-time loop is bound by its loads).
-fn apply_table(table: &[u8; 256], data: &mut [u8]) {
-    let mut words = data.chunks_exact_mut(8);
-    for word in &mut words {
-        let bytes: [u8; 8] = std::array::from_fn(|i| table[usize::from(word[i])]);
-        word.copy_from_slice(&bytes);
-    }
-    for b in words.into_remainder() {
-        *b = table[usize::from(*b)];
     }
 }
 

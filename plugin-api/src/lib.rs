@@ -54,6 +54,7 @@ pub mod json;
 mod params;
 mod pipeline;
 mod registry;
+mod table;
 
 pub use config::{Mode, PipelineConfig};
 pub use error::Error;
