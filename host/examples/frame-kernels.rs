@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use scope_host::video::color;
-use scope_host::video::upsample::Siting;
 use scope_host::video::y4m::Chroma;
 use scope_plugin_api::Frame;
 
@@ -39,8 +38,7 @@ fn main() {
     let (mut out_y, mut out_u, mut out_v) =
         (vec![0u8; W * H], vec![0u8; W * H / 4], vec![0u8; W * H / 4]);
     let size = (W as u32, H as u32);
-    let to_rgb =
-        median(|| color::planes_to_rgb(Chroma::C420(Siting::Center), size, (&y, &u, &v), &mut rgb));
+    let to_rgb = median(|| color::planes_to_rgb(Chroma::C420, size, (&y, &u, &v), &mut rgb));
     let to_yuv =
         median(|| color::rgb_to_planes420(&rgb, size, (&mut out_y, &mut out_u, &mut out_v)));
     let mut frame = Some(Frame::from_rgb(W as u32, H as u32, rgb.clone()).unwrap());

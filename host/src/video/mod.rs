@@ -5,7 +5,6 @@ pub mod color;
 pub mod framing;
 pub mod rgb24;
 pub mod testsrc;
-pub mod upsample;
 pub mod y4m;
 
 use std::fmt;

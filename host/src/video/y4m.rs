@@ -8,7 +8,6 @@ use std::io::{self, BufRead, Read, Write};
 use scope_plugin_api::Frame;
 
 use super::color;
-use super::upsample::Siting;
 use super::{Rate, VideoError};
 
 const MAX_HEADER: usize = 4096;
@@ -19,8 +18,8 @@ const MAX_PIXELS: usize = 16384 * 16384;
 /// How chroma is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chroma {
-    /// One chroma pair per 2×2 pixels, sited as the tag says.
-    C420(Siting),
+    /// One chroma pair per 2×2 pixels (every 4:2:0 siting variant).
+    C420,
     /// One chroma pair per 2×1 pixels.
     C422,
     /// One chroma pair per pixel.
@@ -32,9 +31,7 @@ pub enum Chroma {
 impl Chroma {
     fn parse(tag: &str) -> Option<Chroma> {
         Some(match tag {
-            "420" | "420jpeg" => Chroma::C420(Siting::Center),
-            "420mpeg2" => Chroma::C420(Siting::Left),
-            "420paldv" => Chroma::C420(Siting::TopLeft),
+            "420" | "420jpeg" | "420mpeg2" | "420paldv" => Chroma::C420,
             "422" => Chroma::C422,
             "444" => Chroma::C444,
             "mono" => Chroma::Mono,
@@ -44,7 +41,7 @@ impl Chroma {
 
     pub(super) fn plane_size(self, width: usize, height: usize) -> usize {
         match self {
-            Chroma::C420(_) => width.div_ceil(2) * height.div_ceil(2),
+            Chroma::C420 => width.div_ceil(2) * height.div_ceil(2),
             Chroma::C422 => width.div_ceil(2) * height,
             Chroma::C444 => width * height,
             Chroma::Mono => 0,
@@ -287,7 +284,7 @@ pub(super) fn parse_header(line: &str) -> Result<Header, VideoError> {
     }
     let (mut width, mut height) = (None, None);
     let mut rate = Rate::new(25, 1);
-    let mut chroma = Chroma::C420(Siting::Center);
+    let mut chroma = Chroma::C420;
     let mut tags = Tags::default();
     let mut offset = "YUV4MPEG2".len() as u64 + 1;
     for field in fields {
@@ -401,7 +398,7 @@ impl<W: Write> Y4mWriter<W> {
             rate.num, rate.den, tags.interlace as char, tags.aspect.0, tags.aspect.1
         )?;
         let (w, h) = (width as usize, height as usize);
-        let size = w * h + 2 * Chroma::C420(Siting::Center).plane_size(w, h);
+        let size = w * h + 2 * Chroma::C420.plane_size(w, h);
         Ok(Y4mWriter {
             output,
             width,
@@ -415,7 +412,7 @@ impl<W: Write> Y4mWriter<W> {
     pub fn write_frame(&mut self, frame: &Frame) -> io::Result<()> {
         let (w, h) = (self.width as usize, self.height as usize);
         let (luma, chroma) = self.planes.split_at_mut(w * h);
-        let (u, v) = chroma.split_at_mut(Chroma::C420(Siting::Center).plane_size(w, h));
+        let (u, v) = chroma.split_at_mut(Chroma::C420.plane_size(w, h));
         color::rgb_to_planes420(frame.data(), (self.width, self.height), (luma, u, v));
         if self.full_range {
             let t = range_tables();
