@@ -410,71 +410,119 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
 
     // The host alone: the first SIGTERM closes the input, the frames in
     // flight are written, the summary printed.
-    let (host, mut stdin) = bare_host(&context, &header);
+    let mut host = BareHost::start(&context, &header);
     for frame in &frames[..5] {
-        frame.write_to(&mut stdin).unwrap();
+        frame.write_to(&mut host.stdin).unwrap();
     }
-    stdin.flush().unwrap();
+    host.stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    signal(host.id(), rustix::process::Signal::TERM);
+    signal(host.child.id(), rustix::process::Signal::TERM);
     // The input stops at the next frame boundary.
-    let _ = frames[5].write_to(&mut stdin).and_then(|()| stdin.flush());
-    let done = host.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(143), "{log}");
+    let _ = frames[5]
+        .write_to(&mut host.stdin)
+        .and_then(|()| host.stdin.flush());
+    let (status, out, log) = host.finish();
+    assert_eq!(status, Some(143), "{log}");
     assert!(log.contains("stopped by SIGTERM"), "{log}");
-    let header_len = done.stdout.iter().position(|&b| b == b'\n').unwrap() + 1;
-    assert_eq!((done.stdout.len() - header_len) % FRAME_BYTES, 0, "{log}");
-    assert!(done.stdout.len() >= header_len + 5 * FRAME_BYTES, "{log}");
+    let header_len = out.iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert_eq!((out.len() - header_len) % FRAME_BYTES, 0, "{log}");
+    assert!(out.len() >= header_len + 5 * FRAME_BYTES, "{log}");
 
     // A signal that lands when every frame sent has been read and nothing
     // more comes (stdin open, idle): the host still ends. It used to wait
     // for a next frame forever (CI saw it when the signal was handled just
     // after the last frame was read).
-    let (mut host, mut stdin) = bare_host(&context, &header);
+    let mut host = BareHost::start(&context, &header);
     for frame in &frames[..3] {
-        frame.write_to(&mut stdin).unwrap();
+        frame.write_to(&mut host.stdin).unwrap();
     }
-    stdin.flush().unwrap();
-    let mut out = host.stdout.take().unwrap();
-    let mut written = vec![0u8; header_len + 3 * FRAME_BYTES];
-    out.read_exact(&mut written).unwrap();
-    signal(host.id(), rustix::process::Signal::TERM);
+    host.stdin.flush().unwrap();
+    host.wait_for_bytes(header_len + 3 * FRAME_BYTES);
+    signal(host.child.id(), rustix::process::Signal::TERM);
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = host.try_wait().unwrap() {
+        if let Some(status) = host.child.try_wait().unwrap() {
             break status;
         }
         if Instant::now() > deadline {
-            let _ = host.kill();
+            let _ = host.child.kill();
             panic!("the host did not end after SIGTERM with its input idle");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(143));
-    drop(stdin);
 }
 
 /// The home's host alone, `invert` from stdin to stdout, given `header`.
-fn bare_host(context: &TestContext, header: &[u8]) -> (Child, ChildStdin) {
-    let mut host = Command::new(context.home().join("bin/scope-host"))
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--pipeline",
-            "invert",
-            "--output",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = host.stdin.take().unwrap();
-    stdin.write_all(header).unwrap();
-    (host, stdin)
+/// Its output is read as it comes, so that a test writing its input never
+/// waits on a host waiting for its output to be read (a deadlock the
+/// SIGTERM test had when the host held fewer frames).
+struct BareHost {
+    child: Child,
+    stdin: ChildStdin,
+    out: Arc<Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl BareHost {
+    fn start(context: &TestContext, header: &[u8]) -> BareHost {
+        let mut child = Command::new(context.home().join("bin/scope-host"))
+            .args([
+                "run",
+                "--input",
+                "-",
+                "--pipeline",
+                "invert",
+                "--output",
+                "-",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(header).unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                let mut chunk = vec![0; 64 << 10];
+                while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                    out.lock().unwrap().extend_from_slice(&chunk[..n]);
+                }
+            })
+        };
+        BareHost {
+            child,
+            stdin,
+            out,
+            reader,
+        }
+    }
+
+    /// Waits (at most 10 s) until the host has written `n` bytes.
+    fn wait_for_bytes(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.out.lock().unwrap().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "the host wrote fewer than {n} bytes"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Closes the input, waits for the host: its status, output and log.
+    fn finish(self) -> (Option<i32>, Vec<u8>, String) {
+        drop(self.stdin);
+        let done = self.child.wait_with_output().unwrap();
+        self.reader.join().unwrap();
+        let out = std::mem::take(&mut *self.out.lock().unwrap());
+        let log = String::from_utf8_lossy(&done.stderr).into_owned();
+        (done.status.code(), out, log)
+    }
 }
 
 #[test]
