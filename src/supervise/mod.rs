@@ -218,7 +218,14 @@ pub(crate) struct Signals {
     /// SIGHUP: take up the active generation.
     restart: AtomicBool,
     /// A host to forward signals to (restart loop only).
-    child: AtomicU32,
+    child: std::sync::Mutex<Forwarding>,
+}
+
+/// The host signals go to, and a signal that came while there was none.
+#[derive(Default)]
+struct Forwarding {
+    pid: u32,
+    pending: Option<i32>,
 }
 
 impl Signals {
@@ -253,15 +260,25 @@ impl Signals {
     }
 
     #[cfg(unix)]
+    /// Passes `signal` on to the host, or keeps it for the next one: a
+    /// signal that lands between a host's start and [`Signals::set_child`]
+    /// must not be lost (a SIGTERM then left the host running).
     fn forward(&self, signal: i32) {
-        use rustix::process::{kill_process, Pid, Signal};
-        let child = self.child.load(Ordering::SeqCst);
-        let forward = match signal {
-            signal_hook::consts::SIGINT => Signal::INT,
-            _ => Signal::TERM,
-        };
-        if let Some(pid) = Pid::from_raw(child as i32) {
-            let _ = kill_process(pid, forward);
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if child.pid == 0 {
+            child.pending.get_or_insert(signal);
+        } else {
+            send(child.pid, signal);
+        }
+    }
+
+    /// The host signals go to from now on (0: none); one that came while
+    /// there was none goes to it now.
+    fn set_child(&self, pid: u32) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        child.pid = pid;
+        if let Some(signal) = child.pending.take().filter(|_| pid != 0) {
+            send(pid, signal);
         }
     }
 
@@ -273,6 +290,23 @@ impl Signals {
         }
     }
 }
+
+/// Sends a host SIGINT for SIGINT and SIGTERM for anything else (SIGTERM,
+/// and SIGHUP, after which the restart loop starts it again).
+#[cfg(unix)]
+fn send(pid: u32, signal: i32) {
+    use rustix::process::{kill_process, Pid, Signal};
+    let forward = match signal {
+        signal_hook::consts::SIGINT => Signal::INT,
+        _ => Signal::TERM,
+    };
+    if let Some(pid) = Pid::from_raw(pid as i32) {
+        let _ = kill_process(pid, forward);
+    }
+}
+
+#[cfg(not(unix))]
+fn send(_pid: u32, _signal: i32) {}
 
 /// Any host command other than `run`: started again when it exits with 42
 /// or a new generation is activated; signals are forwarded.
@@ -290,9 +324,9 @@ fn restart_loop(
             .args(args)
             .spawn()
             .with_context(|| format!("cannot start `{}`", host.display()))?;
-        signals.child.store(child.id(), Ordering::SeqCst);
+        signals.set_child(child.id());
         let status = child.wait()?;
-        signals.child.store(0, Ordering::SeqCst);
+        signals.set_child(0);
         let requested = signals.restart.swap(false, Ordering::SeqCst);
         if signals.stop_status().is_some() || !(requested || status.code() == Some(RESTART)) {
             return Ok(exit_code(status));
@@ -369,5 +403,39 @@ pub fn notify(home: &Home, reporter: &dyn Reporter) {
         }
         #[cfg(not(unix))]
         let _ = (instance, reporter);
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn sleeper() -> std::process::Child {
+        Command::new("sleep").arg("30").spawn().unwrap()
+    }
+
+    #[test]
+    fn a_signal_that_came_before_the_host_is_passed_on_once_it_is_there() {
+        let signals = Signals::default();
+        signals.forward(signal_hook::consts::SIGTERM);
+        let mut host = sleeper();
+        signals.set_child(host.id());
+        assert_eq!(
+            host.wait().unwrap().signal(),
+            Some(signal_hook::consts::SIGTERM)
+        );
+
+        // Once passed on (or once that host ended), it is not sent again.
+        signals.set_child(0);
+        let mut next = sleeper();
+        signals.set_child(next.id());
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(next.try_wait().unwrap().is_none(), "the next host runs on");
+        signals.forward(signal_hook::consts::SIGINT);
+        assert_eq!(
+            next.wait().unwrap().signal(),
+            Some(signal_hook::consts::SIGINT)
+        );
     }
 }
