@@ -5,6 +5,8 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scopectl::home::Home;
@@ -213,9 +215,26 @@ fn feed(
     between();
     let _ = stdin.write_all(&stream[first..]);
     drop(stdin);
+    // A run that does not end within 30 s is killed: the test fails, not hangs.
+    let ended = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let (ended, pid) = (ended.clone(), run.id());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !ended.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !ended.load(Ordering::SeqCst) {
+                let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        })
+    };
     let mut out = Vec::new();
     run.stdout.take().unwrap().read_to_end(&mut out).unwrap();
     let done = run.wait_with_output().unwrap();
+    ended.store(true, Ordering::SeqCst);
+    watchdog.join().unwrap();
     let log = String::from_utf8_lossy(&done.stderr).into_owned();
     (out, done.status.code(), log)
 }
@@ -292,4 +311,29 @@ fn a_new_host_that_fails_while_being_handed_over_to_goes_back_to_the_old_one() {
         "{log}"
     );
     assert!(!log.contains("going back to generation 1"), "{log}");
+}
+
+/// A SIGHUP that comes while the supervisor is already switching to the
+/// active generation (here: sent by the new host's self-check, which runs
+/// between the decision and the start) is answered by that start; it used
+/// to make the supervisor hand over to the same host again.
+#[test]
+fn a_sighup_that_came_during_a_switch_is_answered_by_it() {
+    let context = TestContext::new();
+    // 1: signals the supervisor from its self-check, fails at once; 2: works.
+    let failing = "case \"$1\" in self-check) kill -HUP $PPID; exit 0;; run) exit 1;; esac\nexit 3";
+    home_with_hosts(&context, &[failing, &cat_host(0, "")]);
+    let stream = y4m(6);
+    let (out, status, log) = feed(stream_run(&context), &stream, 2, || {
+        let rollback = output(context.scopectl().args(["rollback", "--to", "1"]));
+        assert!(rollback.status.success(), "{}", stderr(&rollback));
+        std::thread::sleep(Duration::from_millis(1000));
+    });
+    assert_eq!(status, Some(0), "{log}");
+    assert_eq!(out, stream, "one stream, every frame once: {log}");
+    assert_eq!(
+        log.matches("going back to generation 2").count(),
+        1,
+        "{log}"
+    );
 }

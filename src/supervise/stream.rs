@@ -235,6 +235,13 @@ impl Supervisor<'_> {
     }
 
     fn start(&mut self, binary: &Path, replay: Vec<Shared>) -> Result<Session> {
+        // A SIGHUP asks for the active generation: starting it answers every
+        // one that came so far (`rollback` signals just after switching, and
+        // the poll may have seen the switch first; left set, it made the
+        // supervisor start the same host twice).
+        if active_host(self.home).is_ok_and(|active| active == binary) {
+            self.signals.restart.store(false, Ordering::SeqCst);
+        }
         let session = Session::start(
             binary.to_owned(),
             &self.host_args(),
