@@ -10,7 +10,8 @@
 //! Network operations are bounded like the registry's requests: the
 //! `SCOPE_HTTP_TIMEOUT` applies to connecting and to every read, and a
 //! transient failure (a reset, a stall, a 5xx or 429 answer) is retried
-//! `SCOPE_HTTP_RETRIES` times with backoff; a 4xx answer is not.
+//! `SCOPE_HTTP_RETRIES` times with backoff; a 4xx answer is not. Private
+//! repositories log in as with git (see `git_login`).
 
 use std::path::PathBuf;
 use std::sync::Once;
@@ -379,6 +380,7 @@ impl GitCache {
         with_retries(&self.network, url, || {
             let mut options = FetchOptions::new();
             options.download_tags(git2::AutotagOption::None);
+            options.remote_callbacks(crate::git_login::callbacks());
             remote.fetch(&refspecs, Some(&mut options), None)
         })?;
         Self::resolve(&repo, url, reference)
@@ -461,8 +463,9 @@ fn remote_refs(url: &GitUrl, network: &HttpSettings) -> Result<Vec<(String, Oid)
     bound_network(network);
     with_retries(network, url, || {
         let mut remote = git2::Remote::create_detached(url.as_str())?;
-        remote.connect(Direction::Fetch)?;
-        let refs = remote.list()?;
+        let connection =
+            remote.connect_auth(Direction::Fetch, Some(crate::git_login::callbacks()), None)?;
+        let refs = connection.list()?;
         Ok(refs
             .iter()
             .map(|head| (head.name().to_owned(), head.oid()))

@@ -14,6 +14,7 @@
 //! - [`redact`] keeps credentials out of every message.
 
 pub mod git;
+mod git_login;
 pub mod http;
 pub mod plugins;
 pub mod redact;

@@ -17,14 +17,26 @@ pub struct GitHttpServer {
 impl GitHttpServer {
     /// Starts serving `root` on a free loopback port.
     pub fn start(root: &Path) -> GitHttpServer {
+        Self::serve(root, None)
+    }
+
+    /// Like [`GitHttpServer::start`], answering only requests whose
+    /// `Authorization` header is `authorization` (e.g. `Basic …`); others
+    /// get `401 Unauthorized`, as a forge's private repository does.
+    pub fn start_private(root: &Path, authorization: &str) -> GitHttpServer {
+        Self::serve(root, Some(authorization.to_owned()))
+    }
+
+    fn serve(root: &Path, authorization: Option<String>) -> GitHttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().unwrap().port();
         let root = root.to_owned();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let root = root.clone();
+                let authorization = authorization.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(client, &root);
+                    let _ = serve(client, &root, authorization.as_deref());
                 });
             }
         });
@@ -118,9 +130,18 @@ pub(super) fn read_body(
     Ok(body)
 }
 
-fn serve(client: TcpStream, root: &PathBuf) -> std::io::Result<()> {
+fn serve(client: TcpStream, root: &PathBuf, authorization: Option<&str>) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let request = read_request(&mut reader)?;
+    if authorization.is_some_and(|wanted| request.header("authorization") != Some(wanted)) {
+        let mut client = client;
+        write!(
+            client,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"scope test\"\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return client.flush();
+    }
     let mut cgi = Command::new("git");
     cgi.arg("http-backend")
         .env_remove("GIT_DIR")
