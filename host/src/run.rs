@@ -274,7 +274,7 @@ impl Recycled {
 /// Where the source's frames come from.
 enum Frames<'a> {
     /// The input stream; the buffers of written frames come back through
-    /// the bin to hold the next ones.
+    /// [`Recycled`] to hold the next ones.
     Read(Reader, &'a Recycled),
     /// Test frames of this size.
     TestSrc(u32, u32),
