@@ -50,6 +50,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
     /// sh, bash, zsh and other POSIX shells
+    #[value(alias = "bash", alias = "zsh", alias = "dash", alias = "ksh")]
     Sh,
     /// fish
     Fish,
@@ -150,7 +151,13 @@ pub enum Command {
     /// Download everything resolved.lock needs, so that `sync --frozen` works without a network
     Fetch,
     /// Rebuild the active pins into a new generation
-    Build,
+    ///
+    /// A host byte-identical to the active one makes no new generation.
+    Build {
+        /// Make a new generation even when the host is byte-identical
+        #[arg(long)]
+        force: bool,
+    },
     /// Delete old generations (never the current one)
     Gc {
         /// How many of the newest generations to keep besides the current one
@@ -181,6 +188,9 @@ pub enum Command {
     Reload {
         /// The plugin
         name: String,
+        /// Make a new generation even when the host is byte-identical
+        #[arg(long)]
+        force: bool,
     },
     /// Run the active host, restarting it when it exits with 42 or a new generation is activated
     Run {
@@ -252,6 +262,18 @@ pub enum Command {
         /// Where to create it [default: ./NAME]
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
+    },
+    /// Run a plugin crate's tests with this scopectl's SDK supplied
+    ///
+    /// Runs `cargo test` in DIR with `scope-plugin-api` patched in through
+    /// cargo's `--config`, so nothing in the plugin's repository names a
+    /// machine path. Arguments after `--` go to `cargo test`.
+    Test {
+        /// The plugin crate [default: the current directory]
+        dir: Option<PathBuf>,
+        /// Arguments for `cargo test` (after `--`)
+        #[arg(last = true, value_name = "CARGO-TEST-ARGS")]
+        args: Vec<std::ffi::OsString>,
     },
     /// Check the toolchain, the home's consistency and the caches
     Doctor {

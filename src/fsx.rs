@@ -54,6 +54,29 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
     write_atomic(path, contents)
 }
 
+/// Whether two files hold the same bytes (a missing `a` holds none).
+pub fn same_contents(a: &Path, b: &Path) -> Result<bool> {
+    use std::io::Read;
+    let (Ok(meta_a), meta_b) = (fs_err::metadata(a), fs_err::metadata(b)?) else {
+        return Ok(false);
+    };
+    if meta_a.len() != meta_b.len() {
+        return Ok(false);
+    }
+    let (mut file_a, mut file_b) = (fs_err::File::open(a)?, fs_err::File::open(b)?);
+    let (mut chunk_a, mut chunk_b) = (vec![0; 1 << 16], vec![0; 1 << 16]);
+    loop {
+        let n = file_a.read(&mut chunk_a)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        file_b.read_exact(&mut chunk_b[..n])?;
+        if chunk_a[..n] != chunk_b[..n] {
+            return Ok(false);
+        }
+    }
+}
+
 /// Points the symlink `link` at `target`, replacing it atomically.
 pub fn symlink_atomic(target: &Path, link: &Path) -> Result<()> {
     let dir = link.parent().context("a link path has a parent")?;

@@ -30,6 +30,7 @@
 //!   [`reporter`]: the interface operations report through;
 //!   [`failpoint`]: crash points for tests; [`time`]: timestamps.
 
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod documents;

@@ -101,11 +101,9 @@ impl PluginCrate {
     pub fn read_with_cargo(dir: &Path) -> Result<PluginCrate> {
         let dir = dir.to_owned();
         let manifest = dir.join("Cargo.toml");
-        let metadata = MetadataCommand::new()
-            .manifest_path(&manifest)
-            .no_deps()
-            .exec()
-            .with_context(|| format!("cannot read the crate in `{}`", dir.display()))?;
+        let metadata =
+            crate::cancel::metadata(MetadataCommand::new().manifest_path(&manifest).no_deps())
+                .with_context(|| format!("cannot read the crate in `{}`", dir.display()))?;
         let package = metadata
             .packages
             .into_iter()

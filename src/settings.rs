@@ -89,6 +89,9 @@ pub struct BuildSettings {
     /// Build from cargo's cache only (as [`Settings::offline`]; cargo's own
     /// configuration, read in the host crate's directory, may say so too).
     pub offline: bool,
+    /// cargo's home (`CARGO_HOME`, else `~/.cargo`), to say which crates
+    /// its cache lacks when an offline build fails.
+    pub cargo_home: Option<PathBuf>,
 }
 
 /// What reaches the terminal.
@@ -205,6 +208,9 @@ impl Settings {
                 target_dir: var("CARGO_TARGET_DIR").map(PathBuf::from),
                 profile,
                 offline,
+                cargo_home: var("CARGO_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| user_home.as_ref().map(|h| h.join(".cargo"))),
             },
             http,
             registry_tokens,

@@ -203,7 +203,7 @@ fn killed_commands_leave_the_home_as_before_or_complete() {
             "install path again",
             vec!["install".into(), path("fixtures/plugins/invert")],
         ),
-        ("build", vec!["build".into()]),
+        ("build", vec!["build".into(), "--force".into()]),
         ("rollback", vec!["rollback".into()]),
         ("import", vec!["import".into(), tar.display().to_string()]),
         ("gc", vec!["gc".into(), "--keep".into(), "3".into()]),

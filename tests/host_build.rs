@@ -21,6 +21,7 @@ fn builder(temp: &Path) -> HostBuilder {
             target_dir: Some(shared_target_dir()),
             profile: Profile::Dev,
             offline: true,
+            cargo_home: Some(support::cargo_home()),
         },
     )
 }

@@ -464,6 +464,27 @@ fn reload_rebuilds_an_edited_local_plugin_and_refuses_others() {
     );
     assert_eq!(description(&home), "Edited just now");
 
+    // Nothing edited since: the rebuilt host is the same bytes, so no
+    // generation, unless asked for.
+    for again in [vec!["reload", "scope-invert"], vec!["build"]] {
+        let out = ok(output(context.scopectl().args(&again)));
+        assert!(
+            stderr(&out).contains("byte-identical to generation 2's; no new generation"),
+            "{again:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            fs_err::read_link(home.join("current")).unwrap(),
+            Path::new("generations/2")
+        );
+    }
+    let forced = ok(output(context.scopectl().args(["build", "--force"])));
+    assert!(
+        stderr(&forced).contains("Activated generation 3"),
+        "{}",
+        stderr(&forced)
+    );
+
     let mut toml = fs_err::read_to_string(home.join("plugins.toml")).unwrap();
     toml.push_str("from-registry = \"1\"\n");
     fs_err::write(home.join("plugins.toml"), toml).unwrap();

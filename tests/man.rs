@@ -33,3 +33,34 @@ fn completions_render_for_bash() {
     assert!(stdout(&out).contains("_scopectl()"), "{}", stdout(&out));
     assert!(stdout(&out).contains("rollback"));
 }
+
+#[test]
+fn pages_say_exit_status_and_environment_and_serve_lists_every_route() {
+    let pages = scopectl::commands::completions::man_pages().unwrap();
+    let page = |name: &str| {
+        let (_, bytes) = pages.iter().find(|(n, _)| n == name).unwrap();
+        String::from_utf8(bytes.clone()).unwrap()
+    };
+    for name in ["scopectl.1", "scopectl-install.1", "scopectl-update.1"] {
+        let text = page(name);
+        assert!(text.contains(".SH \"EXIT STATUS\""), "{name}");
+        assert!(text.contains("130 / 143"), "{name}");
+        assert!(text.contains(".SH ENVIRONMENT"), "{name}");
+        assert!(text.contains("SCOPE_LOCK_TIMEOUT"), "{name}");
+    }
+    assert!(page("scopectl-update.1").contains("found updates"));
+    let serve = page("scopectl-serve.1");
+    let api = fs_err::read_to_string(support::repo().join("src/serve/api.rs")).unwrap();
+    let routes: Vec<&str> = api
+        .split(".route(\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert!(routes.len() >= 15, "{routes:?}");
+    for route in routes {
+        assert!(
+            serve.contains(&format!(" {route}\\fR")),
+            "{route} is not in scopectl-serve(1)"
+        );
+    }
+}

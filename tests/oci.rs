@@ -312,7 +312,7 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
     forge(&newer_glibc, |p| p["glibc"] = "9.99".into(), |_| {});
     refused(&newer_glibc, "needs glibc 9.99, and this machine has glibc");
 
-    refused(&context.temp.path().join("nowhere"), "No such file");
+    refused(&context.temp.path().join("nowhere"), "no file or directory");
     let unreachable =
         output(elsewhere(&context, &b).args(["import", "oci://127.0.0.1:1/scope/fleet:v1"]));
     assert_eq!(unreachable.status.code(), Some(1));
@@ -324,13 +324,39 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
     assert_eq!(state(&b), before);
 
     let registry = Registry::start();
+    let pushed = output(
+        context
+            .scopectl()
+            .args(["push", &registry.reference("scope/fleet:v1")]),
+    );
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
     let missing =
-        output(elsewhere(&context, &b).args(["import", &registry.reference("scope/fleet:nope")]));
+        output(elsewhere(&context, &b).args(["import", &registry.reference("scope/fleet:v99")]));
     assert_eq!(missing.status.code(), Some(1));
+    let repository = registry.reference("scope/fleet:v99");
+    let repository = repository
+        .trim_start_matches("oci://")
+        .trim_end_matches(":v99");
     assert!(
-        stderr(&missing).contains("fleet:nope"),
+        stderr(&missing).contains(&format!("the registry has no tag v99 in {repository}")),
         "{}",
         stderr(&missing)
+    );
+    assert!(
+        !stderr(&missing).contains("check the address and that the registry runs"),
+        "{}",
+        stderr(&missing)
+    );
+    assert_eq!(state(&b), before);
+    // Without the scheme, the reference is not taken for a file.
+    let bare = registry.reference("scope/fleet:v1");
+    let bare = bare.trim_start_matches("oci://");
+    let schemeless = output(elsewhere(&context, &b).args(["import", bare]));
+    assert_eq!(schemeless.status.code(), Some(1));
+    assert!(
+        stderr(&schemeless).contains(&format!("`scopectl import oci://{bare}`")),
+        "{}",
+        stderr(&schemeless)
     );
     assert_eq!(state(&b), before);
 

@@ -45,7 +45,11 @@ fn a_cached_home_works_with_every_remote_gone_and_names_what_is_missing() {
         "{}",
         stderr(&frozen)
     );
-    let built = ok(output(context.scopectl().args(["build", "--offline"])));
+    let built = ok(output(context.scopectl().args([
+        "build",
+        "--offline",
+        "--force",
+    ])));
     assert!(
         stderr(&built).contains("Activated generation 4"),
         "{}",
@@ -175,4 +179,45 @@ fn fetch_on_a_fresh_home_makes_a_frozen_sync_work_without_the_network() {
         fs_err::read_to_string(context.home().join("resolved.lock")).unwrap(),
         "the same plugin pins and crate graph"
     );
+}
+
+#[test]
+fn a_frozen_sync_without_a_fetch_names_the_missing_crates_and_points_to_fetch() {
+    let context = TestContext::new();
+    ok(output(
+        context
+            .scopectl()
+            .arg("install")
+            .arg(repo().join("fixtures/plugins/invert")),
+    ));
+    // The committed files on a machine whose cargo cache is empty.
+    let fresh = TestContext::new();
+    fs_err::create_dir_all(fresh.home()).unwrap();
+    for file in ["plugins.toml", "resolved.lock"] {
+        fs_err::copy(context.home().join(file), fresh.home().join(file)).unwrap();
+    }
+    let empty_cargo_home = fresh.temp.path().join("empty-cargo-home");
+    fs_err::create_dir_all(&empty_cargo_home).unwrap();
+    let out = output(
+        fresh
+            .scopectl()
+            .args(["sync", "--frozen"])
+            .env("CARGO_HOME", &empty_cargo_home),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("cargo's cache lacks crates the host needs"),
+        "{said}"
+    );
+    assert!(said.contains("yuvutils-rs v"), "{said}");
+    assert!(
+        said.contains("hint: run `scopectl fetch --locked`"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("As a reminder"),
+        "cargo's own offline note: {said}"
+    );
+    assert!(!fresh.home().join("current").exists());
 }

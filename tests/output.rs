@@ -184,6 +184,15 @@ fn env_prints_the_line_that_puts_the_hosts_directory_on_path() {
     let context = TestContext::new();
     let out = output(context.scopectl().arg("env"));
     insta::assert_snapshot!("env_sh", shown(&context, &out));
+    for shell in ["bash", "zsh"] {
+        let named = output(context.scopectl().args(["env", "--shell", shell]));
+        assert!(
+            named.status.success(),
+            "{shell}: {}",
+            support::stderr(&named)
+        );
+        assert_eq!(named.stdout, out.stdout, "{shell} takes the POSIX line");
+    }
     let out = output(context.scopectl().args(["env", "--shell", "fish"]));
     insta::assert_snapshot!("env_fish", shown(&context, &out));
     fs_err::create_dir_all(context.home()).unwrap();

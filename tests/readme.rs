@@ -31,6 +31,15 @@ fn sh_blocks(readme: &str) -> Vec<(String, String)> {
 }
 
 #[test]
+fn the_readme_says_where_demo_writes_its_video() {
+    let readme = fs_err::read_to_string(support::repo().join("README.md")).unwrap();
+    // tests/demo.rs checks that the video is there.
+    assert!(readme.contains("into the video `~/.scope/demo/demo.y4m` (`<home>/demo.y4m`"));
+    let cli = fs_err::read_to_string(support::repo().join("src/cli.rs")).unwrap();
+    assert!(cli.contains("[default: demo.y4m in the home]"));
+}
+
+#[test]
 fn every_shell_example_is_run_or_says_why_not() {
     let readme = fs_err::read_to_string(support::repo().join("README.md")).unwrap();
     for (before, block) in sh_blocks(&readme) {
@@ -69,21 +78,25 @@ fn the_readmes_marked_examples_run_as_written() {
         std::env::var("PATH").unwrap_or_default()
     );
     let mut printed = String::new();
-    for block in blocks {
+    let run = |block: &str, dir: &std::path::Path| {
         let mut shell = Command::new("bash");
         shell
-            .args(["-euo", "pipefail", "-c", &block])
-            .current_dir(context.temp.path());
+            .args(["-euo", "pipefail", "-c", block])
+            .current_dir(dir);
         support::scrub(&mut shell, context.temp.path());
         shell.env("PATH", &path).env("SCOPE_HOME", context.home());
         let out = output(&mut shell);
         assert!(
             out.status.success(),
-            "the README example failed:\n{block}\n--- stdout\n{}\n--- stderr\n{}",
+            "the README example failed in {}:\n{block}\n--- stdout\n{}\n--- stderr\n{}",
+            dir.display(),
             stdout(&out),
             stderr(&out)
         );
-        printed += &stdout(&out);
+        stdout(&out)
+    };
+    for block in &blocks {
+        printed += &run(block, context.temp.path());
     }
     {
         // The video example counted its frames; the host listed the pipeline.
@@ -92,5 +105,35 @@ fn the_readmes_marked_examples_run_as_written() {
     }
     // The CI example rebuilt the committed set in ./scope.
     let lock = context.temp.path().join("scope/resolved.lock");
-    assert!(fs_err::read_to_string(lock).unwrap().contains("my-fx"));
+    let lock = fs_err::read_to_string(lock).unwrap();
+    assert!(lock.contains("my-fx"));
+
+    // The same CI example on a runner that checks the repository out at
+    // another path, with the first checkout gone.
+    let ci = blocks
+        .iter()
+        .find(|b| b.contains("--home ./scope"))
+        .expect("the README has a CI example");
+    let runner = context.temp.path().join("runner/work/checkout");
+    for file in [
+        "scope/plugins.toml",
+        "scope/resolved.lock",
+        "my-fx/Cargo.toml",
+        "my-fx/src/lib.rs",
+    ] {
+        let to = runner.join(file);
+        fs_err::create_dir_all(to.parent().unwrap()).unwrap();
+        fs_err::copy(context.temp.path().join(file), to).unwrap();
+    }
+    fs_err::rename(
+        context.temp.path().join("my-fx"),
+        context.temp.path().join("my-fx-moved-away"),
+    )
+    .unwrap();
+    run(ci, &runner);
+    assert_eq!(
+        fs_err::read_to_string(runner.join("scope/resolved.lock")).unwrap(),
+        lock,
+        "the lock is the same bytes at both checkout paths"
+    );
 }

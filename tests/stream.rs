@@ -245,7 +245,11 @@ fn reloads_an_exit_42_a_crash_and_a_failed_change_never_show_in_the_stream() {
 
     stream.feed(chunks[0]);
     stream.wait_for_frames(50);
-    let reload = output(context.scopectl().args(["reload", "scope-invert"]));
+    let reload = output(
+        context
+            .scopectl()
+            .args(["reload", "scope-invert", "--force"]),
+    );
     assert!(reload.status.success(), "{}", stderr(&reload));
 
     stream.feed(chunks[1]);
@@ -263,7 +267,11 @@ fn reloads_an_exit_42_a_crash_and_a_failed_change_never_show_in_the_stream() {
         lock_before,
         "nothing in the home changed"
     );
-    let reload = output(context.scopectl().args(["reload", "scope-invert"]));
+    let reload = output(
+        context
+            .scopectl()
+            .args(["reload", "scope-invert", "--force"]),
+    );
     assert!(reload.status.success(), "{}", stderr(&reload));
 
     stream.feed(chunks[2]);
@@ -563,6 +571,11 @@ fn a_second_run_of_the_same_instance_is_refused() {
         "null",
     ]));
     assert!(named.status.success(), "{}", stderr(&named));
+    assert!(
+        stderr(&named).contains("Stream 3 frames out (3 by generation 1)"),
+        "`--output null` counts what the host put out: {}",
+        stderr(&named)
+    );
     let socket = context.home().join("run/default/control.sock");
     let mode = fs_err::metadata(&socket).unwrap();
     assert_eq!(
@@ -584,7 +597,11 @@ fn an_output_file_only_grows_across_a_reload() {
     stream.feed(&frames[..30]);
     stream.wait_for_frames(30);
     let before = fs_err::read(&file).unwrap();
-    let reload = output(context.scopectl().args(["reload", "scope-invert"]));
+    let reload = output(
+        context
+            .scopectl()
+            .args(["reload", "scope-invert", "--force"]),
+    );
     assert!(reload.status.success(), "{}", stderr(&reload));
     let after = fs_err::read(&file).unwrap();
     assert!(after.starts_with(&before), "the file was not rewritten");

@@ -33,7 +33,9 @@ pub enum PinSource {
     },
     /// A local directory.
     Path {
-        /// The directory.
+        /// The directory as `plugins.toml` records it (relative ones are
+        /// relative to the directory holding `plugins.toml`), so the lock is
+        /// the same bytes wherever the home is checked out.
         path: PathBuf,
     },
 }

@@ -68,7 +68,9 @@ pub enum PluginSpec {
     },
     /// A local directory (editable).
     Path {
-        /// The directory.
+        /// The directory as the file records it: a relative one is read
+        /// against the directory that holds `plugins.toml`, never against
+        /// the working directory, so a home can move with its plugins.
         path: PathBuf,
     },
 }

@@ -30,21 +30,19 @@ pub fn fetch(context: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn build(context: &Context) -> Result<ExitCode> {
+pub fn build(context: &Context, force: bool) -> Result<ExitCode> {
     let home = context.home()?;
-    let outcome = change(
-        &home,
-        &context.settings,
-        context.reporter(),
-        requests::build(),
-    )?;
+    let mut request = requests::build();
+    request.force = force;
+    let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context, &home))
 }
 
 /// Rebuilds an editable plugin from its directory.
-pub fn reload(context: &Context, name: &str) -> Result<ExitCode> {
+pub fn reload(context: &Context, name: &str, force: bool) -> Result<ExitCode> {
     let home = context.home()?;
-    let request = requests::reload(&home, name)?;
+    let mut request = requests::reload(&home, name)?;
+    request.force = force;
     context.printer.status("Reloading", name);
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context, &home))

@@ -25,16 +25,100 @@ pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
     let mut pages = Vec::new();
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut page)?;
+    page.extend(sections(None).into_bytes());
     pages.push(("scopectl.1".to_owned(), page));
     for sub in command.get_subcommands() {
         let name = format!("scopectl-{}", sub.get_name());
         let mut page = Vec::new();
         clap_mangen::Man::new(sub.clone().name(name.clone())).render(&mut page)?;
+        page.extend(sections(Some(sub.get_name())).into_bytes());
         pages.push((format!("{name}.1"), page));
     }
     pages.push(("scope-host.1".to_owned(), host_man_page()));
     Ok(pages)
 }
+
+/// The sections clap knows nothing of, for `scopectl` (`None`) or one of
+/// its commands: EXIT STATUS, ENVIRONMENT, and `serve`'s endpoints.
+fn sections(command: Option<&str>) -> String {
+    let mut roff = String::from(".SH \"EXIT STATUS\"\n");
+    let specific = match command {
+        Some("update") | None => {
+            "10 \\fBupdate \\-\\-check\\fR found updates (0: all up to date);\n"
+        }
+        Some("run" | "serve") => {
+            "the host's own status when it ends the stream; 1 the supervisor failed;\n"
+        }
+        Some("test") => "cargo test's own status (101: a test failed);\n",
+        _ => "",
+    };
+    roff += "0 success (including \"nothing to change\"); 1 the operation failed and\n\
+             nothing changed; 2 a usage error;\n";
+    roff += specific;
+    roff += if matches!(command, Some("run" | "serve")) {
+        "130 / 143 stopped by SIGINT / SIGTERM, once the frames in flight were\n\
+         written (a second signal stops at once, at a frame boundary).\n"
+    } else {
+        "130 / 143 / 129 interrupted by SIGINT / SIGTERM / SIGHUP: every child\n\
+         (cargo, rustc, the host) is stopped within 2 s and nothing is committed\n\
+         (a commit already under way completes, and the message names it).\n"
+    };
+    roff += ".SH ENVIRONMENT\n";
+    for (name, what) in ENVIRONMENT {
+        roff += &format!(".TP\n\\fB{name}\\fR\n{what}\n");
+    }
+    if command == Some("serve") {
+        roff += ".SH ENDPOINTS\n";
+        for (method, path, what) in crate::serve::ENDPOINTS {
+            roff += &format!(".TP\n\\fB{method} {path}\\fR\n{what}\n");
+        }
+    }
+    roff
+}
+
+/// The environment scopectl reads (SPEC §10).
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "SCOPE_HOME",
+        "the home, when --home is not given (default ~/.scope)",
+    ),
+    ("SCOPE_LOCK_TIMEOUT", "seconds to wait for the home's lock"),
+    (
+        "SCOPE_HTTP_TIMEOUT",
+        "seconds before a network request gives up",
+    ),
+    (
+        "SCOPE_HTTP_RETRIES",
+        "retries of transient network failures",
+    ),
+    ("SCOPE_NO_PROGRESS", "no progress bars"),
+    ("SCOPE_LOG", "log filter for -v output"),
+    (
+        "SCOPE_REGISTRY_TOKEN_<NAME>",
+        "token for the registry NAME of plugins.toml",
+    ),
+    ("SCOPE_OCI_TOKEN", "bearer token for OCI registries"),
+    (
+        "DOCKER_CONFIG",
+        "docker's configuration directory, for OCI credentials",
+    ),
+    (
+        "SCOPE_HOST_PROFILE",
+        "release (default) or dev: how hosts are compiled",
+    ),
+    ("NO_COLOR", "no colour"),
+    ("CARGO", "the cargo to run"),
+    (
+        "CARGO_HOME",
+        "cargo's home: its registry configuration and caches",
+    ),
+    (
+        "CARGO_TARGET_DIR",
+        "where host builds keep compiled crates, shared by homes",
+    ),
+    ("CARGO_NET_OFFLINE", "true: as --offline"),
+    ("RUSTC_WRAPPER", "passed to cargo (e.g. sccache)"),
+];
 
 /// `scope-host(1)`, from the host's own usage text (the host parses its
 /// command line with lexopt, so there is no clap definition to render).

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use super::Context;
 use crate::cli::CtlVerb;
 use crate::output::error::Hinted;
-use crate::supervise::control::{self, Command, StreamStatus};
+use crate::supervise::control::{self, by_generation, Command, StreamStatus};
 use crate::supervise::Instance;
 
 pub fn ctl(context: &Context, name: &str, verb: CtlVerb) -> Result<ExitCode> {
@@ -67,19 +67,18 @@ fn describe(status: &StreamStatus) -> String {
         .map_or_else(|| "between hosts".into(), |pid| format!("host pid {pid}"));
     let _ = writeln!(
         out,
-        "instance `{}`: {generation}, {host}, up {:.1} s (this host {:.1} s), {} restarts",
-        status.name, status.uptime_s, status.host_uptime_s, status.restarts
+        "instance `{}`: {generation}, {host}, up {:.1} s (this host {:.1} s), {} restart{}",
+        status.name,
+        status.uptime_s,
+        status.host_uptime_s,
+        status.restarts,
+        if status.restarts == 1 { "" } else { "s" }
     );
-    let by_host: Vec<String> = status
-        .frames_by_host
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     let _ = writeln!(
         out,
         "frames out: {} ({})",
         status.frames_out,
-        by_host.join(", ")
+        by_generation(&status.frames_by_host)
     );
     if !status.gaps_ms.is_empty() {
         let gaps: Vec<String> = status.gaps_ms.iter().map(u64::to_string).collect();

@@ -16,6 +16,7 @@ mod new;
 mod oci;
 mod rollback;
 mod run;
+mod test;
 mod update;
 mod why;
 
@@ -67,6 +68,20 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         }
     };
     crate::failpoint::arm(settings.failpoint.clone());
+    // Commands that own a stream answer signals themselves.
+    let owns_signals = matches!(
+        cli.command,
+        Command::Run { .. } | Command::Serve { .. } | Command::Ctl { .. }
+    );
+    if !owns_signals {
+        if let Err(err) = crate::cancel::install() {
+            report(
+                &anyhow::Error::new(err).context("cannot handle signals"),
+                false,
+            );
+            return ExitCode::from(1);
+        }
+    }
     let printer = Printer::new(&settings.output);
     let context = Context { settings, printer };
     let result = match cli.command {
@@ -75,8 +90,8 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Uninstall { names } => install::uninstall(&context, &names),
         Command::Sync => build::sync(&context),
         Command::Fetch => build::fetch(&context),
-        Command::Build => build::build(&context),
-        Command::Reload { name } => build::reload(&context, &name),
+        Command::Build { force } => build::build(&context, force),
+        Command::Reload { name, force } => build::reload(&context, &name, force),
         Command::Pipelines { json } => list::pipelines(&context, json),
         Command::List { json } => list::list(&context, json),
         Command::Gc { keep } => gc::gc(&context, keep),
@@ -120,6 +135,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         } => update::check(&context, &names, json),
         Command::Update { names, dry_run, .. } => update::update(&context, &names, dry_run),
         Command::New { name, path } => new::new(&context, &name, path.as_deref()),
+        Command::Test { dir, args } => test::test(&context, dir.as_deref(), &args),
         Command::Doctor { repair, json } => doctor::doctor(&context, repair, json),
         Command::Completions { shell } => completions::completions(shell),
         Command::Env { shell } => run::env(&context, shell),
@@ -146,6 +162,10 @@ pub fn render(outcome: Outcome, context: &Context, home: &Home) -> ExitCode {
     let printer = &context.printer;
     match outcome {
         Outcome::Unchanged { .. } => printer.status("Fresh", "nothing to change"),
+        Outcome::Identical { generation } => printer.status(
+            "Fresh",
+            format!("the rebuilt host is byte-identical to generation {generation}'s; no new generation (`--force` makes one)"),
+        ),
         Outcome::WouldChange(changes) => {
             for change in &changes {
                 printer.plan(change);

@@ -8,7 +8,6 @@ use anyhow::Result;
 use scope_name::PluginName;
 
 use super::Context;
-use crate::embedded;
 use crate::output::error::Hinted;
 
 pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCode> {
@@ -19,7 +18,6 @@ pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCod
             "use lowercase letters, digits, `-` and `_`, starting with a letter (e.g. `my-fx`)",
         )
     })?;
-    let home = context.home()?;
     let dir: PathBuf = path
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(name));
@@ -30,9 +28,6 @@ pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCod
         )
         .into());
     }
-    // Until the SDK is published to the plugin's registry, the crate builds
-    // against the copy scopectl carries, written beside the home.
-    let sdk = embedded::write_sdk(&home.sdk_dir())?;
     let id = plugin.normalized();
     let type_name: String = id
         .split('-')
@@ -45,7 +40,7 @@ pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCod
         })
         .collect();
     fs_err::create_dir_all(dir.join("src"))?;
-    fs_err::write(dir.join("Cargo.toml"), manifest(name, &sdk.plugin_api))?;
+    fs_err::write(dir.join("Cargo.toml"), manifest(name))?;
     fs_err::write(dir.join("src/lib.rs"), library(id, &type_name))?;
     fs_err::write(dir.join(".gitignore"), "/target\n")?;
     context
@@ -59,12 +54,14 @@ pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCod
     };
     let printer = &context.printer;
     printer.plan("Next:");
-    printer.plan(&format!("  cd {shown} && cargo test"));
+    printer.plan(&format!("  cd {shown} && scopectl test"));
     printer.plan(&format!("  scopectl install {shown}"));
     Ok(ExitCode::SUCCESS)
 }
 
-fn manifest(name: &str, api: &Path) -> String {
+/// Nothing machine-specific: the SDK by version, as from a registry;
+/// `scopectl test` and host builds supply the copy scopectl carries.
+fn manifest(name: &str) -> String {
     format!(
         r#"[package]
 name = "{name}"
@@ -72,21 +69,16 @@ version = "0.1.0"
 edition = "2021"
 
 [dependencies]
-scope-plugin-api = "0.1"
+scope-plugin-api = "{api}"
 
 [package.metadata.scope]
 register = "register_pipelines"
 
-# Builds this crate on its own against the SDK that scopectl carries; a host
-# built by scopectl ignores it. Remove it once `scope-plugin-api` is
-# available from your registry.
-[patch.crates-io]
-scope-plugin-api = {{ path = "{}" }}
-
-# A plugin is its own workspace.
+# A plugin is its own workspace. Its tests run with `scopectl test`, which
+# supplies the SDK that scopectl carries.
 [workspace]
 "#,
-        api.display()
+        api = api_requirement()
     )
 }
 
@@ -147,4 +139,15 @@ mod tests {{
 }}
 "#
     )
+}
+
+/// The SDK requirement a new plugin starts with: compatible with this
+/// scopectl's API, as cargo writes a caret requirement (`0.1`, `1`).
+fn api_requirement() -> String {
+    let version =
+        semver::Version::parse(scope_plugin_api::API_VERSION).expect("the API version is semver");
+    match version.major {
+        0 => format!("0.{}", version.minor),
+        major => major.to_string(),
+    }
 }

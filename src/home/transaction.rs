@@ -23,6 +23,7 @@ use anyhow::Result;
 
 use super::journal::Journal;
 use super::{Home, HomeLock, NewGeneration};
+use crate::cancel;
 use crate::failpoint;
 use crate::fsx;
 use crate::reporter::Reporter;
@@ -66,23 +67,34 @@ impl<'h> Transaction<'h> {
     }
 
     /// Makes `generation` the active one as number N (returned).
+    /// A signal that arrives meanwhile waits for it (see [`cancel`]).
     pub fn commit(&self, generation: &NewGeneration<'_>) -> Result<u64> {
         let home = self.home;
-        let n = home.generations()?.last().map_or(1, |last| last + 1);
-        failpoint::hit("before-stage");
-        let staged = generation.stage(home, n)?;
-        failpoint::hit("after-stage");
-        self.journal(n, true)?;
-        fs_err::rename(&staged, home.generation_dir(n))?;
-        self.switch(n)?;
-        Ok(n)
+        cancel::committing(
+            || {
+                let n = home.generations()?.last().map_or(1, |last| last + 1);
+                failpoint::hit("before-stage");
+                let staged = generation.stage(home, n)?;
+                failpoint::hit("after-stage");
+                self.journal(n, true)?;
+                fs_err::rename(&staged, home.generation_dir(n))?;
+                self.switch(n)?;
+                Ok(n)
+            },
+            |n| format!("generation {n} had begun to commit and is now active"),
+        )
     }
 
     /// Makes the existing generation `n` the active one (`rollback`,
     /// `doctor --repair`), through the same journal as a new one.
     pub fn switch_to(&self, n: u64) -> Result<()> {
-        self.journal(n, false)?;
-        self.switch(n)
+        cancel::committing(
+            || {
+                self.journal(n, false)?;
+                self.switch(n)
+            },
+            |()| format!("the switch to generation {n} had begun and is done"),
+        )
     }
 
     /// Points `current` and `bin/scope-host` at generation `n`, touching
@@ -94,14 +106,24 @@ impl<'h> Transaction<'h> {
             self.home.generations()?.contains(&n),
             "generation {n} does not exist"
         );
-        activate(self.home, n)
+        cancel::committing(
+            || activate(self.home, n),
+            |()| format!("`current` had begun to move and now names generation {n}"),
+        )
     }
 
     /// `--no-build`: records `plugins.toml` and `resolved.lock` for a later
     /// `sync`, with no new generation. Each file is replaced atomically.
     pub fn record(&self, plugins_toml: &str, resolved_lock: &str) -> Result<()> {
-        fsx::write_atomic(&self.home.resolved_lock_path(), resolved_lock.as_bytes())?;
-        fsx::write_atomic(&self.home.plugins_toml_path(), plugins_toml.as_bytes())
+        cancel::committing(
+            || {
+                fsx::write_atomic(&self.home.resolved_lock_path(), resolved_lock.as_bytes())?;
+                fsx::write_atomic(&self.home.plugins_toml_path(), plugins_toml.as_bytes())
+            },
+            |()| {
+                "plugins.toml and resolved.lock had begun to be written and are recorded".to_owned()
+            },
+        )
     }
 
     /// Deletes generation `n` (`gc`); never the active one.
@@ -110,8 +132,10 @@ impl<'h> Transaction<'h> {
             self.home.current() != Some(n),
             "generation {n} is active and cannot be removed"
         );
-        fs_err::remove_dir_all(self.home.generation_dir(n))?;
-        Ok(())
+        cancel::committing(
+            || Ok(fs_err::remove_dir_all(self.home.generation_dir(n))?),
+            |()| format!("generation {n} had begun to be removed and is gone"),
+        )
     }
 
     fn journal(&self, new: u64, created: bool) -> Result<()> {

@@ -12,6 +12,7 @@ use cargo_metadata::{Message, MetadataCommand, PackageId, TargetKind};
 use scope_lockfile::CratePin;
 
 use super::{describe_spawn_error, Graph, HostBuilder};
+use crate::cancel::Waited;
 use crate::output::error::Hinted;
 use crate::plugin_crate::PluginCrate;
 use crate::reporter::Reporter;
@@ -94,7 +95,7 @@ pub fn build(
         command.arg("--locked");
     }
     reporter.running(&format!("{command:?}"));
-    let mut child = command.spawn().map_err(describe_spawn_error)?;
+    let mut child = crate::cancel::spawn(&mut command).map_err(describe_spawn_error)?;
     let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     // Drain stderr on its own thread so a chatty cargo never blocks on a full pipe.
@@ -162,10 +163,13 @@ pub fn build(
             "{plugin}: {count} compiler warning(s); run with -v to see them"
         ));
     }
-    let status = child.wait().context("cargo did not finish")?;
+    let status = child.wait_and_forget().context("cargo did not finish")?;
     let cargo_stderr = stderr_reader.join().unwrap_or_default();
     reporter.output(&cargo_stderr);
     if !status.success() {
+        if builder.settings.offline && cargo_stderr.contains("offline") {
+            return Err(not_cached(builder, graph, &cargo_stderr));
+        }
         if let (Graph::Locked(recorded), true) = (graph, cargo_stderr.contains("--locked")) {
             return Err(graph_would_change(
                 builder,
@@ -203,7 +207,7 @@ pub fn fetch(builder: &HostBuilder, graph: &Graph<'_>) -> Result<()> {
     if let Graph::Locked(_) = graph {
         command.arg("--locked");
     }
-    let out = command.output().map_err(describe_spawn_error)?;
+    let out = crate::cancel::output(&mut command).map_err(describe_spawn_error)?;
     if out.status.success() {
         return Ok(());
     }
@@ -218,6 +222,43 @@ pub fn fetch(builder: &HostBuilder, graph: &Graph<'_>) -> Result<()> {
     .into())
 }
 
+/// An offline build that needs crates cargo's cache lacks: names them (the
+/// registry crates of the recorded graph with no `.crate` in the cache) and
+/// points to `scopectl fetch` instead of quoting cargo's offline error.
+fn not_cached(builder: &HostBuilder, graph: &Graph<'_>, cargo_said: &str) -> anyhow::Error {
+    let recorded = match graph {
+        Graph::Keep(crates) | Graph::Locked(crates) => *crates,
+        Graph::Fresh => &[],
+    };
+    let caches: Vec<PathBuf> = builder
+        .settings
+        .cargo_home
+        .iter()
+        .filter_map(|home| fs_err::read_dir(home.join("registry/cache")).ok())
+        .flat_map(|dirs| dirs.flatten().map(|d| d.path()))
+        .collect();
+    let missing: Vec<String> = recorded
+        .iter()
+        .filter(|c| c.checksum.is_some())
+        .filter(|c| {
+            let file = format!("{}-{}.crate", c.name, c.version);
+            !caches.iter().any(|dir| dir.join(&file).is_file())
+        })
+        .map(|c| format!("{} v{}", c.name, c.version))
+        .collect();
+    let what = match missing.as_slice() {
+        [] => format!("cargo said:\n  {}", cargo_said.trim().replace('\n', "\n  ")),
+        some => some.join(", "),
+    };
+    Hinted::new(
+        format!(
+            "cargo's cache lacks crates the host needs, and offline (`--offline`, `--frozen`) nothing is downloaded:\n  {what}"
+        ),
+        "run `scopectl fetch --locked` once where there is a network (it fills every cache the build needs), then run this command again",
+    )
+    .into()
+}
+
 /// `cargo update --dry-run`: what would move, read from cargo's
 /// `Updating NAME vA -> vB` lines.
 pub fn update_dry_run(builder: &HostBuilder) -> Result<Vec<(String, String, String)>> {
@@ -230,7 +271,7 @@ pub fn update_dry_run(builder: &HostBuilder) -> Result<Vec<(String, String, Stri
     if builder.settings.offline {
         command.arg("--offline");
     }
-    let out = command.output().map_err(describe_spawn_error)?;
+    let out = crate::cancel::output(&mut command).map_err(describe_spawn_error)?;
     let said = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         anyhow::bail!("cargo cannot check the host's crates: {}", said.trim());
@@ -264,11 +305,13 @@ fn graph_would_change(
     if builder.settings.offline {
         metadata.other_options(vec!["--offline".to_owned()]);
     }
-    let resolved = metadata.exec().map_err(|e| e.to_string()).and_then(|_| {
-        let path = builder.crate_dir.join("Cargo.lock");
-        let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
-        CratePin::from_cargo_lock(&path, &text).map_err(|e| e.to_string())
-    });
+    let resolved = crate::cancel::metadata(&metadata)
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            let path = builder.crate_dir.join("Cargo.lock");
+            let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
+            CratePin::from_cargo_lock(&path, &text).map_err(|e| e.to_string())
+        });
     let what = match resolved {
         Ok(now) => {
             let changes = CratePin::changes(recorded, &now);
@@ -312,7 +355,7 @@ fn crate_count(builder: &HostBuilder, manifest: &Path) -> Result<u64> {
         metadata.other_options(vec!["--offline".to_owned()]);
     }
     metadata.cargo_path(&builder.settings.cargo);
-    let metadata = metadata.exec().map_err(|err| {
+    let metadata = crate::cancel::metadata(&metadata).map_err(|err| {
         let diagnostics = match &err {
             cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),
             other => other.to_string(),

@@ -112,6 +112,26 @@ fn failed(
     what: &str,
     err: oci_client::errors::OciDistributionError,
 ) -> anyhow::Error {
+    use oci_client::errors::{OciDistributionError, OciErrorCode};
+    let reference = &target.reference;
+    let repository = format!("{}/{}", reference.registry(), reference.repository());
+    let unknown = |wanted: fn(&OciErrorCode) -> bool| match &err {
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().any(|e| wanted(&e.code))
+        }
+        _ => false,
+    };
+    let no_manifest = matches!(err, OciDistributionError::ImageManifestNotFoundError(_))
+        || unknown(|code| matches!(code, OciErrorCode::ManifestUnknown));
+    if what == "read" && (no_manifest || unknown(|code| matches!(code, OciErrorCode::NameUnknown)))
+    {
+        let tag = reference.tag().or(reference.digest()).unwrap_or("latest");
+        return Hinted::new(
+            format!("the registry has no tag {tag} in {repository}"),
+            format!("`skopeo list-tags docker://{repository}` lists the tags it has"),
+        )
+        .into();
+    }
     let text = err.to_string();
     let text = text.trim();
     let hint = if text.contains("code: 401") || text.contains("UNAUTHORIZED") {

@@ -20,7 +20,8 @@ use super::plan::{describe_changes, Gathered, Planner};
 use super::probe::probe;
 use super::sources::Sources;
 use crate::failpoint;
-use crate::home::{Home, NewGeneration, Transaction};
+use crate::fsx;
+use crate::home::{Home, NewGeneration, Transaction, HOST_BINARY};
 use crate::host_build::{Graph, HostBuilder};
 use crate::output::error::Hinted;
 use crate::reporter::Reporter;
@@ -83,8 +84,11 @@ pub struct ChangeRequest {
     pub edit: Edit,
     /// Which locked plugins may move.
     pub unlock: Unlock,
-    /// Build a new generation even when nothing changed (`build`, `reload`).
+    /// Build a new generation even when nothing changed (`build`, `reload`)
+    /// — unless the host comes out byte-identical to the active one.
     pub rebuild: bool,
+    /// With `rebuild`: commit even a byte-identical host (`--force`).
+    pub force: bool,
     /// How far to go.
     pub mode: Mode,
 }
@@ -101,6 +105,7 @@ impl ChangeRequest {
             edit,
             unlock: Unlock::Nothing,
             rebuild: false,
+            force: false,
             mode: Mode::Apply,
         }
     }
@@ -125,6 +130,12 @@ pub enum Outcome {
     },
     /// `--no-build`: `plugins.toml` and `resolved.lock` were updated; no host was built.
     Recorded(Vec<String>),
+    /// `build`/`reload` rebuilt a host byte-identical to the active
+    /// generation's: no new generation.
+    Identical {
+        /// The active generation.
+        generation: u64,
+    },
 }
 
 /// The state a change is measured against: the active generation's
@@ -215,7 +226,7 @@ pub fn change(
         }),
         None => home.clone(),
     };
-    let edit = name_plugins(request.edit, &cache_home, settings, &reporter)?;
+    let edit = name_plugins(request.edit, home, &cache_home, settings, &reporter)?;
     apply_edit(&mut desired, locked.as_ref(), edit)?;
     let mut sources = Sources::of(
         &cache_home,
@@ -224,6 +235,7 @@ pub fn change(
         settings,
         reporter.clone(),
     );
+    sources.plugins_dir = home.root().to_owned();
     let fresh_graph = request.unlock == Unlock::All;
     sources.unlock = request.unlock;
     let planner = Planner {
@@ -309,6 +321,10 @@ pub fn change(
             graph,
             previous: &active,
             rebuild: request.rebuild || !edited.is_empty(),
+            // Only a rebuild of unedited sources may end as "identical":
+            // an edit commits its new fingerprints even when the host
+            // bytes stay the same.
+            identical_is_unchanged: request.rebuild && !request.force && edited.is_empty(),
             fingerprints,
         },
     )
@@ -326,6 +342,8 @@ struct Build<'a> {
     previous: &'a Active,
     /// Commit a new generation even when nothing moved.
     rebuild: bool,
+    /// ...unless the host is byte-identical to the active one.
+    identical_is_unchanged: bool,
     /// The editable plugins' fingerprints, to record.
     fingerprints: BTreeMap<String, String>,
 }
@@ -345,6 +363,7 @@ fn build_and_commit(
         graph,
         previous,
         rebuild,
+        identical_is_unchanged,
         fingerprints,
     } = build;
     let chosen = planner.materialize(gathered, &pins)?;
@@ -366,10 +385,18 @@ fn build_and_commit(
     let crates = built.crates()?;
     // Third-party crates that moved are part of what changed.
     let moved = CratePin::changes(&previous.crates, &crates);
-    if !rebuild && moved.is_empty() && previous.has(planner.desired, &pins) {
-        return Ok(Outcome::Unchanged {
-            generation: previous.generation,
-        });
+    if moved.is_empty() && previous.has(planner.desired, &pins) {
+        if !rebuild {
+            return Ok(Outcome::Unchanged {
+                generation: previous.generation,
+            });
+        }
+        if let (true, Some(n)) = (identical_is_unchanged, previous.generation) {
+            let active = transaction.home().generation_dir(n).join(HOST_BINARY);
+            if fsx::same_contents(&active, &built.binary)? {
+                return Ok(Outcome::Identical { generation: n });
+            }
+        }
     }
     changes.extend(moved.into_iter().filter(|line| line.starts_with('~')));
     let lock = lock_file(pins, crates)?;
@@ -410,17 +437,26 @@ fn lock_file(plugins: Vec<Pin>, crates: Vec<CratePin>) -> Result<Lockfile> {
 }
 
 /// Names every plugin of an install that the spec did not name, by
-/// reading its crate where the spec points.
+/// reading its crate where the spec points (relative paths against `home`,
+/// fetching into `cache_home`).
 fn name_plugins(
     edit: Edit,
     home: &Home,
+    cache_home: &Home,
     settings: &Settings,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<Edit> {
     let Edit::Install(plugins) = edit else {
         return Ok(edit);
     };
-    let sources = Sources::of(home, None, Default::default(), settings, reporter.clone());
+    let mut sources = Sources::of(
+        cache_home,
+        None,
+        Default::default(),
+        settings,
+        reporter.clone(),
+    );
+    sources.plugins_dir = home.root().to_owned();
     let named = plugins
         .into_iter()
         .map(|wanted| {

@@ -16,16 +16,20 @@ use crate::plugin_crate::PluginCrate;
 /// The chain the demo runs, and the colour it generates.
 pub const CHAIN: [&str; 2] = ["color-generator", "invert"];
 const COLOR: [(&str, u8); 3] = [("color_r", 230), ("color_g", 120), ("color_b", 40)];
+/// The examples' directory in the home.
+const EXAMPLES: &str = "examples";
 const HEADER: &str = "# The scopectl demo: the example plugins that ship inside scopectl.\n";
 
 /// Writes the example plugins into the home and returns the edit that
-/// installs them.
+/// installs them, by paths relative to the home (so it can move).
 pub fn install_examples(home: &Home) -> Result<Edit> {
-    let plugins = embedded::write_examples(&home.root().join("examples"))?
+    let plugins = embedded::write_examples(&home.root().join(EXAMPLES))?
         .iter()
         .map(|dir| {
             let krate = PluginCrate::read(dir)?;
-            Ok((krate.plugin_name()?, PluginSpec::Path { path: krate.dir }))
+            let name = dir.file_name().context("an example has a directory name")?;
+            let path = Path::new(EXAMPLES).join(name);
+            Ok((krate.plugin_name()?, PluginSpec::Path { path }))
         })
         .collect::<Result<Vec<(PluginName, PluginSpec)>>>()?;
     Ok(Edit::Seed {

@@ -174,6 +174,7 @@ fn check_generation(home: &Home, n: u64, checks: &mut Vec<Check>) {
         .unwrap_or_default()
     {
         if let scope_lockfile::PinSource::Path { path } = &pin.source {
+            let path = home.root().join(path);
             if !path.join("Cargo.toml").is_file() {
                 checks.push(Check::Problem(
                     format!(

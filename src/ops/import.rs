@@ -33,7 +33,11 @@ pub fn import(
     let generation = if source.starts_with("oci://") {
         registry::pull(&Target::parse(source)?, &settings.oci)?
     } else {
-        layout::read(&settings.working_dir.join(source))?
+        let path = settings.working_dir.join(source);
+        if !path.exists() {
+            return Err(not_found(source, &path));
+        }
+        layout::read(&path)?
     };
     runs_here(&generation)?;
     for name in &generation.provenance.not_rebuildable {
@@ -109,4 +113,26 @@ fn write_executable(path: &Path, bytes: &[u8]) -> Result<()> {
         fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(())
+}
+
+/// An import source that is neither `oci://…` nor a file here; one that
+/// reads as a registry reference (`host:5000/repo:tag`) is pointed to the
+/// scheme.
+fn not_found(source: &str, path: &Path) -> anyhow::Error {
+    let first = source.split('/').next().unwrap_or_default();
+    let registry_like = source.contains('/')
+        && (first.contains('.') || first.contains(':') || first == "localhost")
+        && source.parse::<oci_client::Reference>().is_ok();
+    if registry_like {
+        return Hinted::new(
+            format!("`{source}` is not a file or directory here"),
+            format!("to import from an OCI registry, write the scheme: `scopectl import oci://{source}`"),
+        )
+        .into();
+    }
+    Hinted::new(
+        format!("no file or directory `{}`", path.display()),
+        "give `oci://REGISTRY/REPOSITORY:TAG`, a tar written by `scopectl export --output`, or a layout directory",
+    )
+    .into()
 }

@@ -36,7 +36,8 @@ pub fn edited_since(home: &Home, n: u64) -> Vec<String> {
             _ => None,
         })
         .filter(|(name, path)| {
-            let now = crate::plugin_crate::PluginCrate::read(path).and_then(|k| k.fingerprint());
+            let now = crate::plugin_crate::PluginCrate::read(&home.root().join(path))
+                .and_then(|k| k.fingerprint());
             built
                 .get(name)
                 .is_some_and(|b| now.map_or(true, |now| &now != b))

@@ -12,9 +12,7 @@ use crate::output::error::Hinted;
 
 /// Runs `self-check --json` on `binary`.
 pub fn self_check(binary: &Path) -> Result<(bool, SelfCheck)> {
-    let out = Command::new(binary)
-        .args(["self-check", "--json"])
-        .output()
+    let out = crate::cancel::output(Command::new(binary).args(["self-check", "--json"]))
         .with_context(|| format!("cannot run the host `{}`", binary.display()))?;
     let report: SelfCheck = serde_json::from_slice(&out.stdout).with_context(|| {
         format!(
@@ -60,9 +58,7 @@ pub fn probe(binary: &Path) -> Result<()> {
 
 /// Runs `pipelines --json` on `binary`.
 pub fn pipelines(binary: &Path) -> Result<PipelinesDocument> {
-    let out = Command::new(binary)
-        .args(["pipelines", "--json"])
-        .output()
+    let out = crate::cancel::output(Command::new(binary).args(["pipelines", "--json"]))
         .with_context(|| format!("cannot run the host `{}`", binary.display()))?;
     serde_json::from_slice(&out.stdout).with_context(|| {
         format!(

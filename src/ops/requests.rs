@@ -9,7 +9,7 @@ use scope_resolver::Unlock;
 
 use crate::home::Home;
 use crate::ops::change::{not_installed, ChangeRequest, Edit, Mode, Wanted};
-use crate::ops::sources::absolute;
+use crate::ops::sources::recorded;
 use crate::output::error::Hinted;
 use crate::settings::Settings;
 use crate::spec::{self, RefFlags};
@@ -28,7 +28,7 @@ pub fn install(
         let requested = spec::parse(text, registry, flags)?;
         wanted.push(Wanted {
             name: requested.name,
-            spec: absolute(requested.spec, settings)?,
+            spec: recorded(requested.spec, settings)?,
             rev_to_classify: requested.rev_to_classify,
         });
     }

@@ -2,7 +2,7 @@
 //! the git cache) and registries, and what the lock in force says of them.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -38,6 +38,9 @@ pub struct Sources<'a> {
     pub unlock: Unlock,
     /// Use only what is cached.
     pub offline: bool,
+    /// Where relative `path` specs are read from: the directory that holds
+    /// `plugins.toml`.
+    pub plugins_dir: PathBuf,
 }
 
 impl<'a> Sources<'a> {
@@ -55,6 +58,7 @@ impl<'a> Sources<'a> {
             locked,
             unlock: Unlock::Nothing,
             offline: settings.offline,
+            plugins_dir: home.root().to_owned(),
         }
     }
 
@@ -64,9 +68,14 @@ impl<'a> Sources<'a> {
     pub fn locate(&self, spec: &PluginSpec) -> Result<Located> {
         match spec {
             PluginSpec::Path { path } => {
-                let krate = PluginCrate::read(path)?;
+                let krate = PluginCrate::read(&self.plugins_dir.join(path))?;
+                // The lock records the path as plugins.toml does, so it
+                // reads the same at any checkout path.
                 let source = PinSource::Path {
-                    path: krate.dir.clone(),
+                    path: path
+                        .components()
+                        .filter(|c| *c != Component::CurDir)
+                        .collect(),
                 };
                 Ok(Located { krate, source })
             }
@@ -132,22 +141,24 @@ impl<'a> Sources<'a> {
     }
 }
 
-/// A directory spec made absolute against the working directory, `~/`
-/// against the user's home.
-pub fn absolute(spec: PluginSpec, settings: &Settings) -> Result<PluginSpec> {
+/// A directory spec as `plugins.toml` records it, as `cargo add --path`
+/// does: a path typed relative (`./fx`, `../fx`) becomes relative to the
+/// home, where `plugins.toml` is; an absolute one (or `~/fx`) stays absolute.
+/// The directory must exist.
+pub fn recorded(spec: PluginSpec, settings: &Settings) -> Result<PluginSpec> {
     let PluginSpec::Path { path } = spec else {
         return Ok(spec);
     };
-    let expanded = match (path.strip_prefix("~"), &settings.user_home) {
-        (Ok(rest), Some(home)) => home.join(rest),
-        _ => path,
+    let (expanded, typed_relative) = match (path.strip_prefix("~"), &settings.user_home) {
+        (Ok(rest), Some(home)) => (home.join(rest), false),
+        _ => (path.clone(), path.is_relative()),
     };
     // `./fx` reads as `fx`: no `.` components in what is shown or stored.
     let absolute: PathBuf = settings
         .working_dir
         .join(expanded)
         .components()
-        .filter(|c| *c != std::path::Component::CurDir)
+        .filter(|c| *c != Component::CurDir)
         .collect();
     let canonical: PathBuf = fs_err::canonicalize(&absolute).map_err(|_| {
         Hinted::new(
@@ -155,5 +166,34 @@ pub fn absolute(spec: PluginSpec, settings: &Settings) -> Result<PluginSpec> {
             "check the path of the plugin's directory",
         )
     })?;
-    Ok(PluginSpec::Path { path: canonical })
+    if !typed_relative {
+        return Ok(PluginSpec::Path { path: canonical });
+    }
+    let home = existing_prefix_canonical(&settings.working_dir.join(&settings.home.root));
+    let relative = match pathdiff::diff_paths(&canonical, &home) {
+        Some(p) if p.as_os_str().is_empty() => PathBuf::from("."),
+        Some(p) => p,
+        None => canonical,
+    };
+    Ok(PluginSpec::Path { path: relative })
+}
+
+/// `path` with its longest existing prefix canonicalized (a home that a
+/// first install will create does not exist yet, but its parent may be a
+/// symlink).
+fn existing_prefix_canonical(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut prefix = path.to_path_buf();
+    loop {
+        if let Ok(canonical) = fs_err::canonicalize(&prefix) {
+            return rest.iter().rev().fold(canonical, |p, c| p.join(c));
+        }
+        match (prefix.file_name().map(ToOwned::to_owned), prefix.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                prefix = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }

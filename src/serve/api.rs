@@ -30,6 +30,66 @@ use crate::supervise::control::{self, Command};
 /// Request bodies larger than this are refused with 413.
 const MAX_BODY: usize = 64 << 10;
 
+/// Every endpoint, for `scopectl-serve(1)`; keep in step with [`router`]
+/// (tests/man.rs checks each route is listed).
+pub const ENDPOINTS: &[(&str, &str, &str)] = &[
+    ("GET", "/", "the status page"),
+    ("GET", "/health", "200 while serving (no token needed)"),
+    (
+        "GET",
+        "/api/v1/plugins",
+        "installed plugins (as list --json)",
+    ),
+    (
+        "POST",
+        "/api/v1/plugins",
+        "install: {\"spec\":\"…\"} (a job)",
+    ),
+    ("DELETE", "/api/v1/plugins/{name}", "uninstall (a job)"),
+    (
+        "POST",
+        "/api/v1/plugins/{name}/reload",
+        "rebuild an editable plugin (a job)",
+    ),
+    ("GET", "/api/v1/pipelines", "the active host's pipelines"),
+    ("GET", "/api/v1/history", "generations (as history --json)"),
+    (
+        "GET",
+        "/api/v1/updates",
+        "available updates (as update --check --json)",
+    ),
+    ("POST", "/api/v1/update", "update plugins (a job)"),
+    ("POST", "/api/v1/sync", "sync with plugins.toml (a job)"),
+    (
+        "POST",
+        "/api/v1/rollback",
+        "switch to an earlier generation (a job)",
+    ),
+    ("POST", "/api/v1/import", "import a generation (a job)"),
+    ("GET", "/api/v1/jobs/{id}", "a job's state and result"),
+    (
+        "GET",
+        "/api/v1/jobs/{id}/events",
+        "a job's progress as Server-Sent Events",
+    ),
+    ("GET", "/api/v1/stream", "the supervised stream's status"),
+    (
+        "PATCH",
+        "/api/v1/stream/params",
+        "change runtime parameters live",
+    ),
+    (
+        "GET",
+        "/api/v1/stream/snapshot.png",
+        "the latest output frame",
+    ),
+    (
+        "POST",
+        "/api/v1/restart",
+        "restart the host without breaking the stream",
+    ),
+];
+
 pub fn router(server: Arc<Server>) -> Router {
     Router::new()
         .route("/", get(page))

@@ -226,6 +226,13 @@ fn run(
                 reporter.status("Fresh", "nothing to change");
                 json!({"outcome": "unchanged", "generation": generation})
             }
+            Outcome::Identical { generation } => {
+                reporter.status(
+                    "Fresh",
+                    "the rebuilt host is byte-identical to the active one",
+                );
+                json!({"outcome": "unchanged", "generation": generation})
+            }
             Outcome::WouldChange(changes) => {
                 for line in &changes {
                     reporter.status("Would", line);

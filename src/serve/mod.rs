@@ -5,6 +5,7 @@
 //! reaches the stream through the same control socket as `scopectl ctl`.
 
 mod api;
+pub use api::ENDPOINTS;
 pub mod bodies;
 mod jobs;
 

@@ -87,6 +87,23 @@ impl std::fmt::Display for HostFrames {
     }
 }
 
+/// `205 by generation 1, 2 by generation 2`: the frames of consecutive
+/// hosts of one generation (restarts of the same host) counted together.
+pub fn by_generation(hosts: &[HostFrames]) -> String {
+    let mut merged: Vec<HostFrames> = Vec::new();
+    for host in hosts {
+        match merged.last_mut() {
+            Some(last) if last.generation == host.generation => last.frames += host.frames,
+            _ => merged.push(host.clone()),
+        }
+    }
+    merged
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What the supervisor's loop must do for a control request.
 pub enum Request {
     Set {
@@ -215,11 +232,10 @@ impl Live {
     /// The line the supervisor prints when the stream ends.
     pub fn summary(&self, dropped: u64, passed: u64) -> String {
         let state = lock(&self.state);
-        let hosts: Vec<String> = state.hosts.iter().map(HostFrames::to_string).collect();
         let mut text = format!(
             "{} frames out ({}) in {:.1} s",
             self.frames_out(),
-            hosts.join(", "),
+            by_generation(&state.hosts),
             self.started.elapsed().as_secs_f64()
         );
         if let Some(longest) = state.gaps.iter().max() {
@@ -422,4 +438,25 @@ pub fn request(instance: &Instance, command: &Command) -> Result<(serde_json::Va
 #[cfg(not(unix))]
 pub fn request(_instance: &Instance, _command: &Command) -> Result<(serde_json::Value, Vec<u8>)> {
     anyhow::bail!("the control socket needs a Unix system")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{by_generation, HostFrames};
+
+    #[test]
+    fn restarts_of_one_generation_count_together() {
+        let host = |generation, frames| HostFrames { generation, frames };
+        let hosts = [
+            host(Some(1), 100),
+            host(Some(1), 105),
+            host(Some(2), 2),
+            host(Some(1), 3),
+        ];
+        assert_eq!(
+            by_generation(&hosts),
+            "205 by generation 1, 2 by generation 2, 3 by generation 1"
+        );
+        assert_eq!(by_generation(&[]), "");
+    }
 }

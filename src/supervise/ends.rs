@@ -65,7 +65,10 @@ impl Stream {
             }
         };
         let writer: Option<Sink> = match &run.output {
-            HostOutput::Null => None,
+            // Taken and discarded here, so the frames are counted (the
+            // summary, `ctl status`, a frame limit across restarts) and a
+            // new host's first frame ends its handoff.
+            HostOutput::Null => Some(Sink::Other(Box::new(std::io::sink()))),
             HostOutput::Stdout => Some(stdout()),
             HostOutput::Path(path) => {
                 Some(Sink::File(File::create(path).with_context(|| {

@@ -1,0 +1,337 @@
+//! Cancelling: SIGTERM or SIGINT to scopectl's pid (as CI runners and
+//! systemd send them), at each point of an install, ends it at once with
+//! 143 / 130, stops every child of the build, and leaves the home as it was;
+//! a signal during the commit lets the commit finish; Ctrl-C to the group
+//! says "interrupted".
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{kill_process, kill_process_group, Pid, Signal};
+use scope_registry_client::testing::{FixtureRegistry, Package};
+use support::{output, stderr, TestContext};
+
+/// What a user sees of a home, as bytes.
+fn visible(home: &Path) -> Vec<Option<Vec<u8>>> {
+    let read = |p: PathBuf| fs_err::read(p).ok();
+    vec![
+        read(home.join("plugins.toml")),
+        read(home.join("resolved.lock")),
+        fs_err::read_link(home.join("current"))
+            .ok()
+            .map(|p| p.into_os_string().into_encoded_bytes()),
+        read(home.join("bin/scope-host")),
+    ]
+}
+
+/// A copy of the `invert` example named `name`, with `lib_extra` appended
+/// to its library and `build_rs` as its build script when given.
+fn plugin(dir: &Path, name: &str, lib_extra: &str, build_rs: Option<&str>) -> PathBuf {
+    let source = support::repo().join("fixtures/plugins/invert");
+    let plugin = dir.join(name);
+    fs_err::create_dir_all(plugin.join("src")).unwrap();
+    let manifest = fs_err::read_to_string(source.join("Cargo.toml"))
+        .unwrap()
+        .replace("scope-invert", name)
+        .replace("scope_invert", &name.replace('-', "_"));
+    fs_err::write(
+        plugin.join("Cargo.toml"),
+        format!("{manifest}\n[workspace]\n"),
+    )
+    .unwrap();
+    let lib = fs_err::read_to_string(source.join("src/lib.rs"))
+        .unwrap()
+        .replace("\"invert\"", &format!("\"{name}\""));
+    fs_err::write(plugin.join("src/lib.rs"), format!("{lib}\n{lib_extra}\n")).unwrap();
+    if let Some(build_rs) = build_rs {
+        fs_err::write(plugin.join("build.rs"), build_rs).unwrap();
+    }
+    plugin
+}
+
+/// A home with the `invert` example installed (generation 1).
+fn installed_home(context: &TestContext) {
+    let out = output(
+        context
+            .scopectl()
+            .arg("install")
+            .arg(support::repo().join("fixtures/plugins/invert")),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `scopectl ARGS` started with its stderr read line by line on a thread.
+struct Running {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Running {
+    fn start(mut command: Command) -> Running {
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("scopectl starts");
+        let stderr = child.stderr.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = send.send(line);
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32).unwrap()
+    }
+
+    /// Waits (at most 120 s) for a stderr line containing `text`.
+    fn wait_for_line(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !self.seen.contains(text) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen += &(line + "\n"),
+                Err(_) => panic!("no `{text}` on stderr; it said:\n{}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the process to end (at most 10 s); returns its code and
+    /// everything it said.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("scopectl did not end after the signal:\n{}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen += &(line + "\n");
+        }
+        (status.code(), self.seen)
+    }
+}
+
+/// Live processes (not zombies) started for this test: every child of
+/// scopectl inherits the scratch `HOME`.
+fn processes_of(context: &TestContext) -> Vec<String> {
+    let marker = format!("HOME={}", context.temp.path().display());
+    let mut found = Vec::new();
+    for entry in fs_err::read_dir("/proc").unwrap().flatten() {
+        let dir = entry.path();
+        let Ok(environ) = fs_err::read(dir.join("environ")) else {
+            continue;
+        };
+        if environ.split(|&b| b == 0).any(|v| v == marker.as_bytes()) {
+            let cmdline = fs_err::read(dir.join("cmdline")).unwrap_or_default();
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
+
+/// Waits until a process of this test whose command line has `text` runs.
+fn wait_for_process(context: &TestContext, text: &str, running: &Running) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !processes_of(context).iter().any(|p| p.contains(text)) {
+        assert!(
+            Instant::now() < deadline,
+            "no `{text}` process; scopectl said:\n{}",
+            running.seen
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The checks after a cancel: the exit code, the message, no process of
+/// the build 2 s later, the home unchanged and not locked, no staging left.
+fn assert_cancelled(
+    context: &TestContext,
+    running: Running,
+    before: &[Option<Vec<u8>>],
+    code: i32,
+) -> String {
+    let signalled = Instant::now();
+    let (status, said) = running.finish();
+    assert_eq!(status, Some(code), "{said}");
+    assert!(said.contains("interrupted; nothing was changed"), "{said}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "scopectl took {:?} to stop",
+        signalled.elapsed()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(processes_of(context), Vec::<String>::new(), "{said}");
+    let home = context.home();
+    assert_eq!(visible(&home), before, "the home changed:\n{said}");
+    let generations: Vec<String> = fs_err::read_dir(home.join("generations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(generations, ["1"], "{said}");
+    // The lock is free: a mutating command does not wait.
+    let gc = output(context.scopectl().arg("gc").env("SCOPE_LOCK_TIMEOUT", "1"));
+    assert!(gc.status.success(), "{}", stderr(&gc));
+    assert!(!stderr(&gc).contains("Blocking"), "{}", stderr(&gc));
+    said
+}
+
+fn signal(running: &Running, signal: Signal) {
+    kill_process(running.pid(), signal).unwrap();
+}
+
+#[test]
+fn a_signal_after_resolving_and_during_cargo_changes_nothing_and_stops_the_build() {
+    let context = TestContext::new();
+    installed_home(&context);
+    let before = visible(&context.home());
+
+    // Resolved, about to fetch and build: SIGTERM.
+    let quick = plugin(context.temp.path(), "quick-fx", "", None);
+    let mut install = context.scopectl();
+    install
+        .arg("install")
+        .arg(&quick)
+        .env("SCOPE_FAILPOINT", "pause:after-resolve");
+    let mut running = Running::start(install);
+    running.wait_for_line("failpoint after-resolve: pausing");
+    signal(&running, Signal::TERM);
+    assert_cancelled(&context, running, &before, 143);
+
+    // cargo running a build script that would take a minute: SIGINT to
+    // scopectl's pid alone.
+    let marker = context.temp.path().join("build-script-started");
+    let build_rs = format!(
+        "fn main() {{\n    std::fs::write({:?}, \"\").unwrap();\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}}\n",
+        marker
+    );
+    let slow = plugin(context.temp.path(), "slow-build", "", Some(&build_rs));
+    let mut install = context.scopectl();
+    install.arg("install").arg(&slow);
+    let mut running = Running::start(install);
+    running.wait_for_line("Building");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the build script never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&running, Signal::INT);
+    assert_cancelled(&context, running, &before, 130);
+}
+
+#[test]
+fn a_signal_while_downloading_or_probing_changes_nothing() {
+    let context = TestContext::new();
+    installed_home(&context);
+    let before = visible(&context.home());
+
+    // A host whose plugin hangs in its registration: the probe never ends.
+    let hanging = plugin(
+        context.temp.path(),
+        "hang-fx",
+        "pub fn hang() { std::thread::sleep(std::time::Duration::from_secs(60)); }",
+        None,
+    );
+    let lib = hanging.join("src/lib.rs");
+    let text = fs_err::read_to_string(&lib).unwrap().replace(
+        "pub fn register_pipelines(registry: &mut Registry) {",
+        "pub fn register_pipelines(registry: &mut Registry) {\n    hang();",
+    );
+    fs_err::write(&lib, text).unwrap();
+    let mut install = context.scopectl();
+    install.arg("install").arg(&hanging);
+    let mut running = Running::start(install);
+    running.wait_for_line("Building");
+    wait_for_process(&context, "self-check", &running);
+    signal(&running, Signal::TERM);
+    assert_cancelled(&context, running, &before, 143);
+
+    // A registry that stalls in the middle of every body.
+    let server = FixtureRegistry::start();
+    Package::new("glow", "1.0.0").api("^0.1").publish(&server);
+    let plugins_toml = fs_err::read_to_string(context.home().join("plugins.toml")).unwrap();
+    let with_registry = format!(
+        "{plugins_toml}\n[registries.fixture]\nindex = \"{}\"\n",
+        server.index_url()
+    );
+    fs_err::write(context.home().join("plugins.toml"), &with_registry).unwrap();
+    let before = visible(&context.home());
+    server.switches(|s| s.stall_body = Some(Duration::from_secs(60)));
+    let mut install = context.scopectl();
+    install.args(["install", "glow", "--registry", "fixture"]);
+    let running = Running::start(install);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.requests().is_empty() {
+        assert!(Instant::now() < deadline, "no request reached the registry");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&running, Signal::TERM);
+    assert_cancelled(&context, running, &before, 143);
+}
+
+#[test]
+fn a_signal_during_the_commit_lets_it_finish_and_names_the_generation() {
+    let context = TestContext::new();
+    installed_home(&context);
+    let quick = plugin(context.temp.path(), "commit-fx", "", None);
+    let mut install = context.scopectl();
+    install
+        .arg("install")
+        .arg(&quick)
+        .env("SCOPE_FAILPOINT", "pause:before-switch");
+    let mut running = Running::start(install);
+    running.wait_for_line("failpoint before-switch: pausing");
+    signal(&running, Signal::TERM);
+    // The pause outlasts the signal; the commit then completes.
+    let (status, said) = running.finish();
+    assert_eq!(status, Some(143), "{said}");
+    assert!(
+        said.contains("interrupted; generation 2 had begun to commit and is now active"),
+        "{said}"
+    );
+    let current = fs_err::read_link(context.home().join("current")).unwrap();
+    assert_eq!(current, Path::new("generations/2"));
+    let lock = fs_err::read_to_string(context.home().join("resolved.lock")).unwrap();
+    assert!(lock.contains("commit-fx"), "{lock}");
+}
+
+#[test]
+fn ctrl_c_to_the_whole_group_during_a_build_says_interrupted() {
+    let context = TestContext::new();
+    installed_home(&context);
+    let before = visible(&context.home());
+    let marker = context.temp.path().join("group-build-started");
+    let build_rs = format!(
+        "fn main() {{\n    std::fs::write({:?}, \"\").unwrap();\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}}\n",
+        marker
+    );
+    let slow = plugin(context.temp.path(), "group-fx", "", Some(&build_rs));
+    let mut install = context.scopectl();
+    install.arg("install").arg(&slow);
+    // As a terminal does: scopectl leads a foreground group of its own.
+    std::os::unix::process::CommandExt::process_group(&mut install, 0);
+    let running = Running::start(install);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the build script never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill_process_group(running.pid(), Signal::INT).unwrap();
+    let said = assert_cancelled(&context, running, &before, 130);
+    assert!(!said.contains("could not compile"), "{said}");
+}
