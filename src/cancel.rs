@@ -19,10 +19,12 @@
 //!   names what was committed.
 //!
 //! Commands that own a stream (`run`, `serve`) handle signals themselves
-//! and do not [`install`] this.
+//! and do not [`install`] this; `serve` cancels a job in flight with
+//! [`cancel_children`] when it stops.
 
 use std::io;
 use std::process::{Child, Command, ExitStatus, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -32,8 +34,6 @@ pub const GRACE: Duration = Duration::from_millis(1500);
 
 #[derive(Default)]
 struct State {
-    /// Whether [`install`] ran: otherwise signals keep their default effect.
-    installed: bool,
     /// The process groups of running children (each led by the child).
     groups: Vec<i32>,
     /// A commit is under way.
@@ -42,8 +42,10 @@ struct State {
     pending: Option<i32>,
 }
 
+/// Set by [`cancel_children`]: no child starts and no commit begins.
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
 static STATE: Mutex<State> = Mutex::new(State {
-    installed: false,
     groups: Vec::new(),
     committing: false,
     pending: None,
@@ -59,7 +61,6 @@ fn state() -> std::sync::MutexGuard<'static, State> {
 pub fn install() -> io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    state().installed = true;
     std::thread::Builder::new()
         .name("cancel".into())
         .spawn(move || {
@@ -82,13 +83,39 @@ pub fn install() -> io::Result<()> {
     Ok(())
 }
 
+/// Stops the children of the work in flight in this process (`serve`
+/// stopping with a job running): `signal` to each child's group, SIGKILL
+/// after [`GRACE`]; from now on no child starts and no commit begins, so
+/// the work fails with [`interrupted`] unless its commit had begun.
+pub fn cancel_children(signal: i32) {
+    CANCELLED.store(true, Ordering::SeqCst);
+    let groups = state().groups.clone();
+    stop_children(&groups, signal, || false);
+}
+
+/// Whether [`cancel_children`] ran.
+pub fn cancelled() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
+}
+
+/// The error of work stopped by [`cancel_children`].
+pub fn interrupted() -> anyhow::Error {
+    anyhow::anyhow!("interrupted; nothing was changed")
+}
+
 /// Runs `commit` to its end even if a signal arrives meanwhile; such a
 /// signal then ends the process, naming what `committed` says was done.
 pub fn committing<T>(
     commit: impl FnOnce() -> anyhow::Result<T>,
     committed: impl FnOnce(&T) -> String,
 ) -> anyhow::Result<T> {
-    state().committing = true;
+    {
+        let mut state = state();
+        if cancelled() {
+            return Err(interrupted());
+        }
+        state.committing = true;
+    }
     let result = commit();
     let mut state = state();
     state.committing = false;
@@ -108,10 +135,11 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(command, 0);
     let mut state = state();
-    let child = command.spawn()?;
-    if state.installed {
-        state.groups.push(child.id() as i32);
+    if cancelled() {
+        return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
     }
+    let child = command.spawn()?;
+    state.groups.push(child.id() as i32);
     Ok(child)
 }
 
@@ -175,6 +203,9 @@ fn stop_children(groups: &[i32], signal: i32, mut again: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[cfg(not(unix))]
+fn stop_children(_: &[i32], _: i32, _: impl FnMut() -> bool) {}
 
 /// Ends the process as a cancelled command: the message, then 128 + signal.
 fn exit(signal: i32, what: &str) -> ! {

@@ -28,31 +28,6 @@ fn visible(home: &Path) -> Vec<Option<Vec<u8>>> {
     ]
 }
 
-/// A copy of the `invert` example named `name`, with `lib_extra` appended
-/// to its library and `build_rs` as its build script when given.
-fn plugin(dir: &Path, name: &str, lib_extra: &str, build_rs: Option<&str>) -> PathBuf {
-    let source = support::repo().join("fixtures/plugins/invert");
-    let plugin = dir.join(name);
-    fs_err::create_dir_all(plugin.join("src")).unwrap();
-    let manifest = fs_err::read_to_string(source.join("Cargo.toml"))
-        .unwrap()
-        .replace("scope-invert", name)
-        .replace("scope_invert", &name.replace('-', "_"));
-    fs_err::write(
-        plugin.join("Cargo.toml"),
-        format!("{manifest}\n[workspace]\n"),
-    )
-    .unwrap();
-    let lib = fs_err::read_to_string(source.join("src/lib.rs"))
-        .unwrap()
-        .replace("\"invert\"", &format!("\"{name}\""));
-    fs_err::write(plugin.join("src/lib.rs"), format!("{lib}\n{lib_extra}\n")).unwrap();
-    if let Some(build_rs) = build_rs {
-        fs_err::write(plugin.join("build.rs"), build_rs).unwrap();
-    }
-    plugin
-}
-
 /// A home with the `invert` example installed (generation 1).
 fn installed_home(context: &TestContext) {
     let out = output(
@@ -126,28 +101,13 @@ impl Running {
     }
 }
 
-/// Live processes (not zombies) started for this test: every child of
-/// scopectl inherits the scratch `HOME`.
-fn processes_of(context: &TestContext) -> Vec<String> {
-    let marker = format!("HOME={}", context.temp.path().display());
-    let mut found = Vec::new();
-    for entry in fs_err::read_dir("/proc").unwrap().flatten() {
-        let dir = entry.path();
-        let Ok(environ) = fs_err::read(dir.join("environ")) else {
-            continue;
-        };
-        if environ.split(|&b| b == 0).any(|v| v == marker.as_bytes()) {
-            let cmdline = fs_err::read(dir.join("cmdline")).unwrap_or_default();
-            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
-        }
-    }
-    found
-}
-
 /// Waits until a process of this test whose command line has `text` runs.
 fn wait_for_process(context: &TestContext, text: &str, running: &Running) {
     let deadline = Instant::now() + Duration::from_secs(180);
-    while !processes_of(context).iter().any(|p| p.contains(text)) {
+    while !support::processes_of(context)
+        .iter()
+        .any(|p| p.contains(text))
+    {
         assert!(
             Instant::now() < deadline,
             "no `{text}` process; scopectl said:\n{}",
@@ -175,7 +135,11 @@ fn assert_cancelled(
         signalled.elapsed()
     );
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(processes_of(context), Vec::<String>::new(), "{said}");
+    assert_eq!(
+        support::processes_of(context),
+        Vec::<String>::new(),
+        "{said}"
+    );
     let home = context.home();
     assert_eq!(visible(&home), before, "the home changed:\n{said}");
     let generations: Vec<String> = fs_err::read_dir(home.join("generations"))
@@ -201,7 +165,7 @@ fn a_signal_after_resolving_and_during_cargo_changes_nothing_and_stops_the_build
     let before = visible(&context.home());
 
     // Resolved, about to fetch and build: SIGTERM.
-    let quick = plugin(context.temp.path(), "quick-fx", "", None);
+    let quick = support::invert_copy(context.temp.path(), "quick-fx", "", None);
     let mut install = context.scopectl();
     install
         .arg("install")
@@ -214,21 +178,12 @@ fn a_signal_after_resolving_and_during_cargo_changes_nothing_and_stops_the_build
 
     // cargo running a build script that would take a minute: SIGINT to
     // scopectl's pid alone.
-    let marker = context.temp.path().join("build-script-started");
-    let build_rs = format!(
-        "fn main() {{\n    std::fs::write({:?}, \"\").unwrap();\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}}\n",
-        marker
-    );
-    let slow = plugin(context.temp.path(), "slow-build", "", Some(&build_rs));
+    let (slow, marker) = support::slow_build_plugin(context.temp.path(), "slow-build");
     let mut install = context.scopectl();
     install.arg("install").arg(&slow);
     let mut running = Running::start(install);
     running.wait_for_line("Building");
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the build script never ran");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_file(&marker);
     signal(&running, Signal::INT);
     assert_cancelled(&context, running, &before, 130);
 }
@@ -240,7 +195,7 @@ fn a_signal_while_downloading_or_probing_changes_nothing() {
     let before = visible(&context.home());
 
     // A host whose plugin hangs in its registration: the probe never ends.
-    let hanging = plugin(
+    let hanging = support::invert_copy(
         context.temp.path(),
         "hang-fx",
         "pub fn hang() { std::thread::sleep(std::time::Duration::from_secs(60)); }",
@@ -288,7 +243,7 @@ fn a_signal_while_downloading_or_probing_changes_nothing() {
 fn a_signal_during_the_commit_lets_it_finish_and_names_the_generation() {
     let context = TestContext::new();
     installed_home(&context);
-    let quick = plugin(context.temp.path(), "commit-fx", "", None);
+    let quick = support::invert_copy(context.temp.path(), "commit-fx", "", None);
     let mut install = context.scopectl();
     install
         .arg("install")
@@ -315,22 +270,13 @@ fn ctrl_c_to_the_whole_group_during_a_build_says_interrupted() {
     let context = TestContext::new();
     installed_home(&context);
     let before = visible(&context.home());
-    let marker = context.temp.path().join("group-build-started");
-    let build_rs = format!(
-        "fn main() {{\n    std::fs::write({:?}, \"\").unwrap();\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}}\n",
-        marker
-    );
-    let slow = plugin(context.temp.path(), "group-fx", "", Some(&build_rs));
+    let (slow, marker) = support::slow_build_plugin(context.temp.path(), "group-fx");
     let mut install = context.scopectl();
     install.arg("install").arg(&slow);
     // As a terminal does: scopectl leads a foreground group of its own.
     std::os::unix::process::CommandExt::process_group(&mut install, 0);
     let running = Running::start(install);
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the build script never ran");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_file(&marker);
     kill_process_group(running.pid(), Signal::INT).unwrap();
     let said = assert_cancelled(&context, running, &before, 130);
     assert!(!said.contains("could not compile"), "{said}");

@@ -232,7 +232,8 @@ fn failed_and_refused_changes_change_nothing_and_jobs_serialise() {
     assert!(events.contains("event: log"), "{events}");
     assert!(events.contains("data: succeeded"), "{events}");
 
-    // SIGTERM while a job runs: it finishes, then the server ends.
+    // SIGTERM while a job runs: it is cancelled, or — if its commit had
+    // begun — it completes; never half, and the server says which.
     let status = served
         .request(reqwest::Method::DELETE, "/api/v1/plugins/color-generator")
         .send()
@@ -242,11 +243,15 @@ fn failed_and_refused_changes_change_nothing_and_jobs_serialise() {
     let (status, _, log) = served.stop();
     assert_eq!(status, Some(0), "{log}");
     let plugins_toml = fs_err::read_to_string(context.home().join("plugins.toml")).unwrap();
-    assert!(
-        !plugins_toml.contains("color-generator"),
-        "the job finished: {plugins_toml}"
-    );
-    assert!(history_has(&context, 4), "its generation is active: {log}");
+    if plugins_toml.contains("color-generator") {
+        assert!(log.contains("interrupted; nothing was changed"), "{log}");
+        assert!(
+            history_has(&context, 3),
+            "generation 3 is still active: {log}"
+        );
+    } else {
+        assert!(history_has(&context, 4), "its generation is active: {log}");
+    }
 }
 
 #[test]
@@ -394,4 +399,49 @@ fn history_has(context: &TestContext, generation: u64) -> bool {
         .unwrap()
         .iter()
         .any(|g| g["number"] == generation && g["current"] == true)
+}
+
+#[test]
+fn stopping_the_server_cancels_the_job_in_flight_and_changes_nothing() {
+    let context = TestContext::new();
+    install(&context, "fixtures/plugins/invert");
+    let before: Vec<Option<Vec<u8>>> = ["plugins.toml", "resolved.lock", "bin/scope-host"]
+        .iter()
+        .map(|f| fs_err::read(context.home().join(f)).ok())
+        .collect();
+    let served = Served::start(&context, &[], &[]);
+    let (slow, marker) = support::slow_build_plugin(context.temp.path(), "slow-api-fx");
+    let (status, answer) = served.post(
+        "/api/v1/plugins",
+        json!({"spec": slow.display().to_string()}),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let (_, queued) = served.post("/api/v1/sync", json!({}));
+    assert!(queued["job"].is_u64(), "{queued}");
+    support::wait_for_file(&marker);
+
+    let stopping = Instant::now();
+    let (code, _, log) = served.stop();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "the server waited {:?} for a build it should have cancelled",
+        stopping.elapsed()
+    );
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("interrupted; nothing was changed"),
+        "the cancelled job is reported: {log}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        support::processes_of(&context),
+        Vec::<String>::new(),
+        "{log}"
+    );
+    let after: Vec<Option<Vec<u8>>> = ["plugins.toml", "resolved.lock", "bin/scope-host"]
+        .iter()
+        .map(|f| fs_err::read(context.home().join(f)).ok())
+        .collect();
+    assert_eq!(after, before, "the home is as it was");
+    assert!(history_has(&context, 1));
 }

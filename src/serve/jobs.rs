@@ -94,6 +94,11 @@ impl Jobs {
         let worker = jobs.clone();
         std::thread::spawn(move || {
             for (id, work) in rx {
+                // The server is stopping: what is still queued never starts.
+                if crate::cancel::cancelled() {
+                    worker.finish(id, Err(crate::cancel::interrupted()));
+                    continue;
+                }
                 worker.set_state(id, State::Running);
                 let reporter: Arc<dyn Reporter> = Arc::new(JobReporter {
                     jobs: worker.clone(),
@@ -101,6 +106,10 @@ impl Jobs {
                 });
                 match run(&home, &settings, reporter.clone(), work) {
                     Ok(result) => worker.finish(id, Ok(result)),
+                    // Its children were stopped: what failed is the cancel.
+                    Err(_) if crate::cancel::cancelled() => {
+                        worker.finish(id, Err(crate::cancel::interrupted()))
+                    }
                     Err(err) => worker.finish(id, Err(err)),
                 }
             }
@@ -140,7 +149,8 @@ impl Jobs {
         Some(id)
     }
 
-    /// Takes no more jobs; the one running finishes.
+    /// Takes no more jobs (those queued and the one running are cancelled
+    /// by the server, see `drain`).
     pub fn close(&self) {
         lock(&self.queue).take();
     }
@@ -154,6 +164,11 @@ impl Jobs {
 
     pub fn get(&self, id: u64) -> Option<JobDocument> {
         lock(&self.jobs).get(&id).cloned()
+    }
+
+    /// Every job, oldest first.
+    pub fn all(&self) -> Vec<JobDocument> {
+        lock(&self.jobs).values().cloned().collect()
     }
 
     /// The newest job, for the status page.

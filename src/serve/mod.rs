@@ -141,7 +141,7 @@ pub fn serve(
             "Serving",
             format!("http://{} (the API under /api/v1)", listener.local_addr()?),
         );
-        let shutdown = drain(server.clone(), stop.clone());
+        let shutdown = drain(server.clone(), stop.clone(), printer.clone());
         axum::serve(listener, api::router(server.clone()))
             .with_graceful_shutdown(shutdown)
             .await
@@ -156,16 +156,33 @@ pub fn serve(
 }
 
 /// Resolves on SIGTERM or SIGINT (or the stream's end), once no job is
-/// running: no new job is taken, the running one finishes (the
-/// transaction guarantees hold).
-async fn drain(server: Arc<Server>, stop: Arc<AtomicBool>) {
+/// running: no new job is taken, and a job in flight is cancelled as a CLI
+/// command is — its children stopped within 2 s, nothing committed unless
+/// its commit had begun (then that completes) — and ends failed with
+/// `interrupted; nothing was changed`, which the server prints.
+async fn drain(server: Arc<Server>, stop: Arc<AtomicBool>, printer: Printer) {
     while !stop.load(Ordering::SeqCst) {
         tokio::time::sleep(POLL).await;
     }
     server.closing.store(true, Ordering::SeqCst);
     server.jobs.close();
+    if server.jobs.busy() {
+        #[cfg(unix)]
+        let signal = signal_hook::consts::SIGTERM;
+        #[cfg(not(unix))]
+        let signal = 15;
+        let _ = tokio::task::spawn_blocking(move || crate::cancel::cancel_children(signal)).await;
+    }
     while server.jobs.busy() {
         tokio::time::sleep(POLL).await;
+    }
+    if crate::cancel::cancelled() {
+        let interrupted = crate::cancel::interrupted().to_string();
+        for job in server.jobs.all() {
+            if job.error.is_some_and(|e| e.parts.message == interrupted) {
+                printer.warn(format!("job {} ({}): {interrupted}", job.id, job.kind));
+            }
+        }
     }
 }
 

@@ -260,3 +260,69 @@ pub fn count_files(dir: &Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// A copy of the `invert` example named `name`, with `lib_extra` appended
+/// to its library and `build_rs` as its build script when given.
+pub fn invert_copy(dir: &Path, name: &str, lib_extra: &str, build_rs: Option<&str>) -> PathBuf {
+    let source = repo().join("fixtures/plugins/invert");
+    let plugin = dir.join(name);
+    fs_err::create_dir_all(plugin.join("src")).unwrap();
+    let manifest = fs_err::read_to_string(source.join("Cargo.toml"))
+        .unwrap()
+        .replace("scope-invert", name)
+        .replace("scope_invert", &name.replace('-', "_"));
+    fs_err::write(
+        plugin.join("Cargo.toml"),
+        format!("{manifest}\n[workspace]\n"),
+    )
+    .unwrap();
+    let lib = fs_err::read_to_string(source.join("src/lib.rs"))
+        .unwrap()
+        .replace("\"invert\"", &format!("\"{name}\""));
+    fs_err::write(plugin.join("src/lib.rs"), format!("{lib}\n{lib_extra}\n")).unwrap();
+    if let Some(build_rs) = build_rs {
+        fs_err::write(plugin.join("build.rs"), build_rs).unwrap();
+    }
+    plugin
+}
+
+/// A plugin whose build script writes the returned marker file, then
+/// sleeps a minute: a build to cancel while cargo runs.
+pub fn slow_build_plugin(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let marker = dir.join(format!("{name}-build-script-started"));
+    let build_rs = format!(
+        "fn main() {{\n    std::fs::write({marker:?}, \"\").unwrap();\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}}\n"
+    );
+    (invert_copy(dir, name, "", Some(&build_rs)), marker)
+}
+
+/// Waits (at most 240 s) until `path` exists.
+pub fn wait_for_file(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Live processes (not zombies) started for this test: every child of
+/// scopectl inherits the scratch `HOME`.
+pub fn processes_of(context: &TestContext) -> Vec<String> {
+    let marker = format!("HOME={}", context.temp.path().display());
+    let mut found = Vec::new();
+    for entry in fs_err::read_dir("/proc").unwrap().flatten() {
+        let dir = entry.path();
+        let Ok(environ) = fs_err::read(dir.join("environ")) else {
+            continue;
+        };
+        if environ.split(|&b| b == 0).any(|v| v == marker.as_bytes()) {
+            let cmdline = fs_err::read(dir.join("cmdline")).unwrap_or_default();
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
