@@ -7,26 +7,13 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process, kill_process_group, Pid, Signal};
 use scope_registry_client::testing::{FixtureRegistry, Package};
 use support::{output, stderr, TestContext};
-
-/// What a user sees of a home, as bytes.
-fn visible(home: &Path) -> Vec<Option<Vec<u8>>> {
-    let read = |p: PathBuf| fs_err::read(p).ok();
-    vec![
-        read(home.join("plugins.toml")),
-        read(home.join("resolved.lock")),
-        fs_err::read_link(home.join("current"))
-            .ok()
-            .map(|p| p.into_os_string().into_encoded_bytes()),
-        read(home.join("bin/scope-host")),
-    ]
-}
 
 /// A home with the `invert` example installed (generation 1).
 fn installed_home(context: &TestContext) {
@@ -141,7 +128,7 @@ fn assert_cancelled(
         "{said}"
     );
     let home = context.home();
-    assert_eq!(visible(&home), before, "the home changed:\n{said}");
+    assert_eq!(support::visible(&home), before, "the home changed:\n{said}");
     let generations: Vec<String> = fs_err::read_dir(home.join("generations"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -162,7 +149,7 @@ fn signal(running: &Running, signal: Signal) {
 fn a_signal_after_resolving_and_during_cargo_changes_nothing_and_stops_the_build() {
     let context = TestContext::new();
     installed_home(&context);
-    let before = visible(&context.home());
+    let before = support::visible(&context.home());
 
     // Resolved, about to fetch and build: SIGTERM.
     let quick = support::invert_copy(context.temp.path(), "quick-fx", "", None);
@@ -192,7 +179,7 @@ fn a_signal_after_resolving_and_during_cargo_changes_nothing_and_stops_the_build
 fn a_signal_while_downloading_or_probing_changes_nothing() {
     let context = TestContext::new();
     installed_home(&context);
-    let before = visible(&context.home());
+    let before = support::visible(&context.home());
 
     // A host whose plugin hangs in its registration: the probe never ends.
     let hanging = support::invert_copy(
@@ -224,7 +211,7 @@ fn a_signal_while_downloading_or_probing_changes_nothing() {
         server.index_url()
     );
     fs_err::write(context.home().join("plugins.toml"), &with_registry).unwrap();
-    let before = visible(&context.home());
+    let before = support::visible(&context.home());
     server.switches(|s| s.stall_body = Some(Duration::from_secs(60)));
     let mut install = context.scopectl();
     install.args(["install", "glow", "--registry", "fixture"]);
@@ -269,7 +256,7 @@ fn a_signal_during_the_commit_lets_it_finish_and_names_the_generation() {
 fn ctrl_c_to_the_whole_group_during_a_build_says_interrupted() {
     let context = TestContext::new();
     installed_home(&context);
-    let before = visible(&context.home());
+    let before = support::visible(&context.home());
     let (slow, marker) = support::slow_build_plugin(context.temp.path(), "group-fx");
     let mut install = context.scopectl();
     install.arg("install").arg(&slow);

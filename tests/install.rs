@@ -27,19 +27,6 @@ fn ok(out: Output) -> Output {
     out
 }
 
-/// The four pieces a user sees, as bytes (absent as `None`).
-fn visible(home: &Path) -> Vec<Option<Vec<u8>>> {
-    let read = |p: PathBuf| fs_err::read(p).ok();
-    vec![
-        read(home.join("plugins.toml")),
-        read(home.join("resolved.lock")),
-        fs_err::read_link(home.join("current"))
-            .ok()
-            .map(|p| p.into_os_string().into_encoded_bytes()),
-        read(home.join("bin/scope-host")),
-    ]
-}
-
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
 }
@@ -55,14 +42,14 @@ fn install_list_reinstall_and_a_plugin_that_depends_on_another() {
         "{lock}"
     );
 
-    let before = visible(&home);
+    let before = support::visible(&home);
     let again = ok(install(&context, &[&invert()]));
     assert!(
         stderr(&again).contains("Fresh nothing to change"),
         "{}",
         stderr(&again)
     );
-    assert_eq!(visible(&home), before, "a reinstall is a no-op");
+    assert_eq!(support::visible(&home), before, "a reinstall is a no-op");
     assert!(!home.join("generations/2").exists());
 
     ok(install(
@@ -117,7 +104,7 @@ fn uninstall_refuses_a_plugin_another_depends_on_then_removes_both() {
         &context,
         &[&invert(), &fixture("fixtures/test-plugins/invert-twice")],
     ));
-    let before = visible(&home);
+    let before = support::visible(&home);
     let refused = output(context.scopectl().args(["uninstall", "scope-invert"]));
     assert_eq!(refused.status.code(), Some(1));
     assert!(
@@ -125,7 +112,7 @@ fn uninstall_refuses_a_plugin_another_depends_on_then_removes_both() {
         "{}",
         stderr(&refused)
     );
-    assert_eq!(visible(&home), before);
+    assert_eq!(support::visible(&home), before);
     ok(output(context.scopectl().args([
         "uninstall",
         "invert-twice",
@@ -140,12 +127,12 @@ fn rollback_restores_the_previous_host_byte_for_byte() {
     let context = TestContext::new();
     let home = context.home();
     ok(install(&context, &[&invert()]));
-    let first = visible(&home);
+    let first = support::visible(&home);
     ok(install(
         &context,
         &[&fixture("fixtures/plugins/color-generator")],
     ));
-    assert_ne!(visible(&home), first);
+    assert_ne!(support::visible(&home), first);
     ok(output(
         context
             .scopectl()
@@ -153,7 +140,7 @@ fn rollback_restores_the_previous_host_byte_for_byte() {
             .env("CARGO", "/bin/false"),
     ));
     assert_eq!(
-        visible(&home),
+        support::visible(&home),
         first,
         "all four pieces are back, without cargo"
     );
@@ -187,7 +174,7 @@ fn sync_locked_reproduces_a_lock_on_a_fresh_home_and_refuses_a_change() {
         fixture("fixtures/plugins/color-generator")
     ));
     fs_err::write(fresh.home().join("plugins.toml"), &toml).unwrap();
-    let before = visible(&fresh.home());
+    let before = support::visible(&fresh.home());
     let refused = output(fresh.scopectl().args(["sync", "--locked"]));
     assert_eq!(refused.status.code(), Some(1));
     assert!(
@@ -200,7 +187,7 @@ fn sync_locked_reproduces_a_lock_on_a_fresh_home_and_refuses_a_change() {
         "{}",
         stderr(&refused)
     );
-    assert_eq!(visible(&fresh.home()), before);
+    assert_eq!(support::visible(&fresh.home()), before);
 }
 
 #[test]
@@ -208,7 +195,7 @@ fn every_failure_exits_1_and_changes_nothing() {
     let context = TestContext::new();
     let home = context.home();
     ok(install(&context, &[&invert()]));
-    let before = visible(&home);
+    let before = support::visible(&home);
     for (spec, expected) in [
         (fixture("fixtures/no-such-plugin"), "does not exist"),
         (
@@ -232,14 +219,14 @@ fn every_failure_exits_1_and_changes_nothing() {
         assert_eq!(out.status.code(), Some(1), "{spec}: {}", stderr(&out));
         assert!(stderr(&out).contains(expected), "{spec}: {}", stderr(&out));
         assert_eq!(
-            visible(&home),
+            support::visible(&home),
             before,
             "{spec}: the four pieces are unchanged"
         );
     }
     let usage = install(&context, &["not a spec!"]);
     assert_eq!(usage.status.code(), Some(2));
-    assert_eq!(visible(&home), before);
+    assert_eq!(support::visible(&home), before);
 }
 
 #[test]
@@ -257,7 +244,7 @@ fn a_crash_at_any_phase_leaves_the_old_state_or_the_complete_new_one() {
         let context = TestContext::new();
         let home = context.home();
         ok(install(&context, &[&invert()]));
-        let before = visible(&home);
+        let before = support::visible(&home);
         let crashed = output(
             context
                 .scopectl()
@@ -276,7 +263,7 @@ fn a_crash_at_any_phase_leaves_the_old_state_or_the_complete_new_one() {
             );
         } else {
             assert_eq!(
-                visible(&home),
+                support::visible(&home),
                 before,
                 "{phase}: nothing a user sees changed"
             );

@@ -326,3 +326,17 @@ pub fn processes_of(context: &TestContext) -> Vec<String> {
     }
     found
 }
+
+/// The four pieces of a home a user sees (`plugins.toml`, `resolved.lock`,
+/// `current`, `bin/scope-host`), as bytes (absent as `None`).
+pub fn visible(home: &Path) -> Vec<Option<Vec<u8>>> {
+    let read = |p: PathBuf| fs_err::read(p).ok();
+    vec![
+        read(home.join("plugins.toml")),
+        read(home.join("resolved.lock")),
+        fs_err::read_link(home.join("current"))
+            .ok()
+            .map(|p| p.into_os_string().into_encoded_bytes()),
+        read(home.join("bin/scope-host")),
+    ]
+}
