@@ -183,13 +183,13 @@ pub fn status(command: &mut Command) -> io::Result<ExitStatus> {
 /// after [`GRACE`] or as soon as `again` says a second signal came.
 #[cfg(unix)]
 fn stop_children(groups: &[i32], signal: i32, mut again: impl FnMut() -> bool) {
-    use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
+    use rustix::process::{kill_process_group, Pid, Signal};
     let groups: Vec<Pid> = groups.iter().filter_map(|&g| Pid::from_raw(g)).collect();
     let forwarded = Signal::from_named_raw(signal).unwrap_or(Signal::TERM);
     for &group in &groups {
         let _ = kill_process_group(group, forwarded);
     }
-    let alive = |groups: &[Pid]| groups.iter().any(|&g| test_kill_process_group(g).is_ok());
+    let alive = |groups: &[Pid]| groups.iter().any(|&g| group_alive(g));
     let deadline = Instant::now() + GRACE;
     while alive(&groups) && Instant::now() < deadline && !again() {
         std::thread::sleep(Duration::from_millis(20));
@@ -202,6 +202,35 @@ fn stop_children(groups: &[i32], signal: i32, mut again: impl FnMut() -> bool) {
     while alive(&groups) && Instant::now() < reaped {
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether a process of the group still runs. Zombies do not count: the
+/// children of a killed cargo are reparented, and a container's init may
+/// never reap them.
+#[cfg(target_os = "linux")]
+fn group_alive(group: rustix::process::Pid) -> bool {
+    let Ok(processes) = fs_err::read_dir("/proc") else {
+        return rustix::process::test_kill_process_group(group).is_ok();
+    };
+    let group = group.as_raw_nonzero().get().to_string();
+    processes.flatten().any(|entry| {
+        let Ok(stat) = fs_err::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // `pid (comm) STATE PPID PGRP …`; comm may hold spaces and parentheses.
+        let mut fields = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or("")
+            .split_whitespace();
+        let (state, _, pgrp) = (fields.next(), fields.next(), fields.next());
+        pgrp == Some(group.as_str()) && state != Some("Z")
+    })
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn group_alive(group: rustix::process::Pid) -> bool {
+    rustix::process::test_kill_process_group(group).is_ok()
 }
 
 #[cfg(not(unix))]

@@ -27,6 +27,8 @@ Run options:
   --fps N[:D]              frame rate of generated frames (default 30)
   --set [PIPELINE[#N].]KEY=VALUE  a parameter (repeatable; #N: the Nth of a pipeline used twice)
   --prompt TEXT            the prompt, for pipelines that support prompts
+  --frame-timeout SECS     a call of a pipeline that runs longer is given up: its input
+                           passes through, the pipeline is unloaded (default 10; 0: none)
   --control SOCKET         answer `status` and `set` on a Unix socket (scopectl run does this)
 
 Options:
@@ -80,7 +82,13 @@ pub struct RunArgs {
     pub prompt: Option<String>,
     /// A Unix socket to serve live control on (used by `scopectl run`).
     pub control: Option<OsString>,
+    /// `--frame-timeout`: how long one call of a pipeline may take; `None`
+    /// for no limit (`0`).
+    pub frame_timeout: Option<std::time::Duration>,
 }
+
+/// `--frame-timeout`'s default.
+pub const FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +97,7 @@ pub enum Command {
     Version,
     Pipelines { json: bool },
     SelfCheck { json: bool },
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 /// Parses the arguments after the program name.
@@ -108,7 +116,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
     let result = match command.as_str() {
         "pipelines" => parse_json_flag(&mut parser).map(|json| Command::Pipelines { json }),
         "self-check" => parse_json_flag(&mut parser).map(|json| Command::SelfCheck { json }),
-        "run" => parse_run(&mut parser).map(Command::Run),
+        "run" => parse_run(&mut parser).map(|run| Command::Run(Box::new(run))),
         other => return Err(format!("unknown command `{other}`")),
     };
     match result {
@@ -142,6 +150,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
         sets: Vec::new(),
         prompt: None,
         control: None,
+        frame_timeout: Some(FRAME_TIMEOUT),
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -184,6 +193,16 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
             Long("set") => run.sets.push(parser.value()?.string()?),
             Long("prompt") => run.prompt = Some(parser.value()?.string()?),
             Long("control") => run.control = Some(parser.value()?),
+            Long("frame-timeout") => {
+                let seconds: f64 = option(parser, "--frame-timeout", |s| {
+                    s.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && *v >= 0.0)
+                        .ok_or("expected seconds, such as `10` or `0.5` (`0`: no limit)")
+                })?;
+                run.frame_timeout =
+                    (seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds));
+            }
             other => return Err(other.unexpected()),
         }
     }
@@ -239,6 +258,10 @@ impl RunArgs {
         }
         if let Some(control) = &self.control {
             push("--control", control.clone());
+        }
+        if self.frame_timeout != Some(FRAME_TIMEOUT) {
+            let seconds = self.frame_timeout.map_or(0.0, |t| t.as_secs_f64());
+            push("--frame-timeout", seconds.to_string().into());
         }
         args
     }

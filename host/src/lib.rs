@@ -23,6 +23,7 @@ mod plan;
 mod report;
 mod run;
 mod signals;
+mod stage;
 pub mod video;
 
 use std::ffi::OsString;

@@ -15,6 +15,7 @@ use scope_plugin_api::{Frame, Load, Mode, Params, Pipeline};
 use crate::cli::{Format, Input, Output, RunArgs};
 use crate::live::Live;
 use crate::plan::{Plan, SourcePlan, StagePlan};
+use crate::stage::{timed, Kept, Rule, Worker};
 use crate::video::rgb24::{self, Rgb24Reader};
 use crate::video::y4m::{Tags, Y4mReader, Y4mWriter};
 use crate::video::{testsrc, Rate};
@@ -42,9 +43,14 @@ fn say(log: &Log, message: &str) {
 #[derive(Default, Clone)]
 struct Stats {
     name: String,
+    /// Frames this stage produced (read, generated, processed, written).
     frames: u64,
+    /// Frames that went on unprocessed because the stage's pipeline failed.
+    passed: u64,
     busy: Duration,
     failed: bool,
+    /// The output's reader went away (`| head`): fewer frames out is theirs.
+    closed: bool,
 }
 
 enum Reader {
@@ -181,6 +187,11 @@ fn run_inner(
     let sink = Arc::new(Mutex::new(sink));
     stop_at_once_on_a_second_signal(sink.clone(), log.clone());
 
+    // Frames in must equal frames out, unless a pipeline declared otherwise.
+    let counts_are_kept = plan
+        .stages
+        .iter()
+        .all(|s| !s.pipeline.entry.config().frame_count_changes());
     let started = Instant::now();
     let limit = args.frames;
     let mut stages = plan.stages.into_iter().zip(loaded).enumerate();
@@ -203,9 +214,9 @@ fn run_inner(
                     ..Stats::default()
                 };
                 match generator {
-                    Some((_, (stage, pipeline))) => {
-                        generate(stage, pipeline, limit, &first_tx, &mut stats, &log, live)
-                    }
+                    Some((_, (stage, pipeline))) => generate(
+                        stage, pipeline, size, limit, &first_tx, &mut stats, &log, live,
+                    ),
                     None => read_source(
                         match reader.take() {
                             Some(reader) => Frames::Read(reader, recycled),
@@ -227,7 +238,10 @@ fn run_inner(
             let input = std::mem::replace(&mut rx, next_rx);
             let log = log.clone();
             let live = (&*live, index);
-            workers.push(scope.spawn(move || transform(stage, pipeline, input, &tx, &log, live)));
+            let deadline = args.frame_timeout;
+            workers.push(
+                scope.spawn(move || transform(stage, pipeline, input, &tx, &log, live, deadline)),
+            );
         }
         let sink_stats = drain(&sink, rx, recycled, log, &live);
         let mut all = vec![source.join().unwrap_or_default()];
@@ -236,6 +250,16 @@ fn run_inner(
         all
     });
     summarize(&outcome, started.elapsed(), log);
+    let lost = lost_frames(&outcome, counts_are_kept);
+    if lost > 0 {
+        say(
+            log,
+            &format!(
+                "error: {lost} of {} frames were lost on the way through the chain",
+                outcome[0].frames
+            ),
+        );
+    }
     if let Some(path) = &args.control {
         let _ = std::fs::remove_file(path);
     }
@@ -248,7 +272,19 @@ fn run_inner(
             ),
         );
     }
-    Ok(outcome.iter().all(|s| !s.failed))
+    Ok(lost == 0 && outcome.iter().all(|s| !s.failed))
+}
+
+/// Frames that went in and did not come out, when every pipeline keeps one
+/// frame out per frame in (0 when one declared it changes the count, or
+/// when the output's reader went away).
+fn lost_frames(stats: &[Stats], counts_are_kept: bool) -> u64 {
+    match (counts_are_kept, stats.first(), stats.last()) {
+        (true, Some(first), Some(output)) if !output.closed => {
+            first.frames.saturating_sub(output.frames)
+        }
+        _ => 0,
+    }
 }
 
 /// The bytes of written frames, kept to hold the next frames read. Last in,
@@ -335,9 +371,11 @@ fn call(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn generate(
     stage: StagePlan,
     mut pipeline: Box<dyn Pipeline>,
+    size: (u32, u32),
     limit: Option<u64>,
     tx: &SyncSender<Frame>,
     stats: &mut Stats,
@@ -367,6 +405,16 @@ fn generate(
             let what = format!("returned no frame in {MAX_EMPTY_CALLS} calls in a row");
             return report_failure(log, stats, &what, stats.frames + 1);
         }
+        if let Some(other) = frames.iter().find(|f| (f.width(), f.height()) != size) {
+            let what = format!(
+                "broke the frame contract: it returned a {}x{} frame; it was loaded for {}x{}",
+                other.width(),
+                other.height(),
+                size.0,
+                size.1
+            );
+            return report_failure(log, stats, &what, stats.frames + 1);
+        }
         for frame in frames {
             if limit.is_some_and(|n| stats.frames >= n) || tx.send(frame).is_err() {
                 break 'calls;
@@ -378,9 +426,10 @@ fn generate(
     drop_quietly(pipeline);
 }
 
-/// Feeds a video-mode pipeline the frames its `prepare` asks for. A pipeline
-/// that fails is unloaded and from then on frames pass through unchanged, so
-/// the rest of the chain keeps running.
+/// Feeds a video-mode pipeline the frames its `prepare` asks for, held to
+/// the frame contract (see [`crate::stage`]): a pipeline that fails is
+/// unloaded, the input of the failed call goes on unchanged, and so do all
+/// later frames, so the rest of the chain keeps running and no frame is lost.
 fn transform(
     stage: StagePlan,
     pipeline: Box<dyn Pipeline>,
@@ -388,19 +437,25 @@ fn transform(
     tx: &SyncSender<Frame>,
     log: &Log,
     (live, index): (&Live, usize),
+    deadline: Option<Duration>,
 ) -> Stats {
     debug_assert_eq!(stage.mode, Mode::Video);
+    let rule = Rule {
+        changes_frame_count: stage.pipeline.entry.config().frame_count_changes(),
+    };
     let (mut runtime, mut seen) = (stage.runtime.clone(), 0);
     let mut stats = Stats {
         name: stage.id().to_owned(),
         ..Stats::default()
     };
-    let mut pipeline = Some(pipeline);
+    let mut worker = Some(Worker::start(pipeline, deadline));
+    let mut kept = Kept::default();
     let mut received = 0u64;
     loop {
-        let Some(active) = pipeline.as_mut() else {
+        let Some(active) = worker.as_ref() else {
             // Unloaded: pass frames through.
             for frame in rx.iter() {
+                stats.passed += 1;
                 if tx.send(frame).is_err() {
                     break;
                 }
@@ -410,57 +465,55 @@ fn transform(
         if let Some(changed) = live.changed(index, &mut seen) {
             runtime = changed;
         }
-        let wanted = match guard::catch(|| active.prepare(&runtime)) {
-            Ok(requirements) => requirements.input_size.max(1),
-            Err(panic) => {
-                report_failure(log, &mut stats, &format!("prepare {panic}"), received + 1);
-                pipeline = None;
+        let wanted = match active.prepare(&runtime) {
+            Ok(wanted) => wanted,
+            Err(e) => {
+                report_failure(log, &mut stats, &e, received + 1);
+                worker = None;
                 continue;
             }
         };
         let mut input = Vec::with_capacity(wanted);
-        while input.len() < wanted {
+        let mut ended = false;
+        while input.len() < wanted && !ended {
             match rx.recv() {
                 Ok(frame) => input.push(frame),
-                Err(_) => {
-                    if !input.is_empty() {
-                        say(log, &format!(
-                            "note: pipeline `{}` asked for {wanted} frames; the stream ended with {} left over, which were dropped",
-                            stats.name,
-                            input.len()
-                        ));
-                    }
-                    if let Some(p) = pipeline.take() {
-                        drop_quietly(p);
-                    }
-                    return stats;
-                }
+                Err(_) => ended = true,
             }
         }
-        received += wanted as u64;
+        received += input.len() as u64;
         // A change made while this stage waited applies to these frames.
         if let Some(changed) = live.changed(index, &mut seen) {
             runtime = changed;
         }
-        let t = Instant::now();
-        let result = call(active, input, &runtime);
-        stats.busy += t.elapsed();
-        match result {
-            Ok(frames) => {
-                for frame in frames {
-                    stats.frames += 1;
-                    live.stages[index].frames.fetch_add(1, Ordering::Relaxed);
-                    if tx.send(frame).is_err() {
-                        return stats;
-                    }
-                }
-            }
+        kept.copy(&input);
+        let result = timed(&mut stats.busy, || match ended {
+            // The end of the input: the incomplete batch (often none) goes
+            // to `finish`, which flushes what the pipeline holds.
+            true => active.finish(input, &kept, &runtime, rule),
+            false => active.process(input, &kept, &runtime, rule),
+        });
+        let (frames, processed) = match result {
+            Ok(frames) => (frames, true),
             Err(e) => {
                 report_failure(log, &mut stats, &e, received);
-                if let Some(p) = pipeline.take() {
-                    drop_quietly(p);
-                }
+                worker = None;
+                let unchanged = kept.take();
+                stats.passed += unchanged.len() as u64;
+                (unchanged, false)
             }
+        };
+        for frame in frames {
+            if processed {
+                stats.frames += 1;
+                live.stages[index].frames.fetch_add(1, Ordering::Relaxed);
+            }
+            if tx.send(frame).is_err() {
+                return stats;
+            }
+        }
+        if ended {
+            return stats;
         }
     }
 }
@@ -595,6 +648,7 @@ fn drain(
         // The reader went away (`| head`, a closed player): not our failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
             say(log, "note: the output was closed by its reader");
+            stats.closed = true;
         }
         Err(e) => {
             say(log, &format!("error: cannot write the output: {e}"));
@@ -653,8 +707,13 @@ fn summarize(stats: &[Stats], elapsed: Duration, log: &Log) {
     for s in stats {
         let busy = s.busy.as_secs_f64();
         let status = if s.failed { "  FAILED" } else { "" };
+        let passed = if s.passed > 0 {
+            format!("  {} passed through unprocessed", s.passed)
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "  {:<width$}  {:>6} frames  {busy:>7.3} s busy  {:>8.1} fps{status}",
+            "  {:<width$}  {:>6} frames  {busy:>7.3} s busy  {:>8.1} fps{status}{passed}",
             s.name,
             s.frames,
             fps(s.frames, busy)

@@ -1,59 +1,12 @@
 //! The host's commands, run in-process against plugins defined here.
 
-use std::ffi::OsString;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
 
-use scope_host::{execute, Io, Plugin};
+use scope_host::Plugin;
 use scope_plugin_api::{
     Error, Frame, Load, Mode, Param, Params, Pipeline, PipelineConfig, Registry, Requirements,
 };
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().clone()
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes()).into_owned()
-    }
-}
-
-struct Outcome {
-    status: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-fn host(plugins: &[Plugin], args: &str, stdin: Vec<u8>) -> Outcome {
-    let (stdout, stderr) = (Buffer::default(), Buffer::default());
-    let io = Io {
-        stdin: Box::new(std::io::Cursor::new(stdin)),
-        stdout: Box::new(stdout.clone()),
-        stderr: Box::new(stderr.clone()),
-        stdout_is_terminal: false,
-        handle_signals: false,
-    };
-    let args: Vec<OsString> = args.split_whitespace().map(OsString::from).collect();
-    let status = execute(plugins, args, io);
-    Outcome {
-        status,
-        stdout: stdout.bytes(),
-        stderr: stderr.text(),
-    }
-}
+use support::{host, rgb_frames};
 
 /// Text mode: frames whose every byte is the frame number, or `level`.
 struct Counter {
@@ -182,11 +135,6 @@ const ADD_AGAIN: Plugin = Plugin {
     register: register_add,
 };
 
-fn rgb_frames(bytes: &[u8], size: usize) -> Vec<Vec<u8>> {
-    assert_eq!(bytes.len() % size, 0, "whole frames");
-    bytes.chunks(size).map(<[u8]>::to_vec).collect()
-}
-
 #[test]
 fn a_text_pipeline_feeds_a_video_pipeline() {
     let out = host(
@@ -214,14 +162,11 @@ fn input_size_above_one_gets_exactly_that_many_frames() {
         vec![],
     );
     assert_eq!(out.status, 0, "{}", out.stderr);
-    // Two full batches of three; the seventh frame cannot make a batch.
-    assert_eq!(rgb_frames(&out.stdout, 12).len(), 6);
-    assert!(
-        out.stderr
-            .contains("asked for 3 frames; the stream ended with 1 left over"),
-        "{}",
-        out.stderr
-    );
+    // Two full batches of three; the seventh frame cannot make a batch, and
+    // goes to `finish`, whose default passes it on unchanged.
+    let frames = rgb_frames(&out.stdout, 12);
+    let firsts: Vec<u8> = frames.iter().map(|f| f[0]).collect();
+    assert_eq!(firsts, [1, 2, 3, 4, 5, 6, 6], "{}", out.stderr);
 }
 
 #[test]
@@ -383,8 +328,14 @@ fn a_panicking_pipeline_is_unloaded_and_the_stream_goes_on() {
         "{}",
         out.stderr
     );
-    // Frame 3 was lost in the panic; the other four went through.
-    assert_eq!(rgb_frames(&out.stdout, 12).len(), 4);
+    // Frame 3 went through unchanged in place of the panicking call's
+    // output, and so did the two after it: five frames out of five.
+    assert_eq!(rgb_frames(&out.stdout, 12).len(), 5);
+    assert!(
+        out.stderr.contains("3 passed through unprocessed"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

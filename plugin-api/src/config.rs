@@ -37,6 +37,7 @@ pub struct PipelineConfig {
     modes: Vec<Mode>,
     default_mode: Mode,
     params: Vec<Param>,
+    changes_frame_count: bool,
 }
 
 impl PipelineConfig {
@@ -50,6 +51,7 @@ impl PipelineConfig {
             modes: vec![Mode::Video],
             default_mode: Mode::Video,
             params: Vec::new(),
+            changes_frame_count: false,
         }
     }
 
@@ -70,6 +72,20 @@ impl PipelineConfig {
         self.modes = modes.to_vec();
         self.default_mode = default;
         self
+    }
+
+    /// Declares that a call may return more or fewer frames than it was
+    /// given (frame interpolation, decimation). Without it the host holds
+    /// every video-mode call to one frame out per frame in, and treats any
+    /// other count as a broken contract (see [`Pipeline`](crate::Pipeline)).
+    pub fn changes_frame_count(mut self) -> Self {
+        self.changes_frame_count = true;
+        self
+    }
+
+    /// Whether a call may return another number of frames than it was given.
+    pub fn frame_count_changes(&self) -> bool {
+        self.changes_frame_count
     }
 
     /// Adds a parameter.
@@ -248,6 +264,7 @@ impl PipelineConfig {
                 Json::Array(self.modes.iter().map(|m| Json::str(m.as_str())).collect()),
             ),
             ("default_mode", Json::str(self.default_mode.as_str())),
+            ("changes_frame_count", Json::Bool(self.changes_frame_count)),
             (
                 "params",
                 Json::Array(self.params.iter().map(Param::to_json).collect()),

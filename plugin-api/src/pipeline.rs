@@ -31,8 +31,37 @@ pub struct Load {
 ///
 /// The host constructs it with [`Pipeline::load`], then repeatedly asks
 /// [`Pipeline::prepare`] how many frames the next call needs, collects them and
-/// calls [`Pipeline::process`]. A panic or an error from any of these unloads
+/// calls [`Pipeline::process`]; at the end of the input it calls
+/// [`Pipeline::finish`] once. A panic or an error from any of these unloads
 /// the pipeline; the host reports it and keeps running where it can.
+///
+/// # The frame contract
+///
+/// The host enforces it, so that every input frame leaves the host exactly
+/// once, whatever a plugin does:
+///
+/// - **Size.** A video-mode call returns frames of the size it was given
+///   (the size [`Load`] announced); a text-mode call returns frames of the
+///   size [`Load`] announced.
+/// - **Count.** A video-mode call returns exactly as many frames as it was
+///   given, in order, unless the pipeline declared
+///   [`PipelineConfig::changes_frame_count`]. A temporal pipeline that
+///   needs several frames per call asks for them with [`Pipeline::prepare`]
+///   and still returns one frame per input frame.
+/// - **Ownership.** The input frames are the pipeline's: modify them in
+///   place and return them (the cheapest), or return new ones. Frames the
+///   pipeline keeps for later (a temporal window) must be clones.
+/// - **End of stream.** [`Pipeline::finish`] gets the frames of a batch
+///   the stream ended in the middle of; what it returns goes out last.
+/// - **Failure.** A call that panics, returns `Err`, breaks the size or
+///   count rule, or runs past the host's per-call deadline
+///   (`scope-host run --frame-timeout`) unloads the pipeline: that call's
+///   input frames pass through unchanged, and so do all later frames; the
+///   host names the pipeline and the frames passed through, and exits with
+///   a non-zero status.
+/// - **Threads.** Each pipeline runs on a thread of its own (hence `Send`);
+///   one pipeline's calls never overlap. A pipeline may use its own threads
+///   (rayon) inside a call.
 pub trait Pipeline: Send {
     /// The pipeline's identity and parameter schema.
     fn config() -> PipelineConfig
@@ -54,6 +83,17 @@ pub trait Pipeline: Send {
     }
 
     /// Turns the collected input frames (as many as [`Pipeline::prepare`]
-    /// asked for; none in text mode) into output frames.
+    /// asked for; none in text mode) into output frames, as the frame
+    /// contract above says.
     fn process(&mut self, input: Vec<Frame>, params: &Params) -> Result<Vec<Frame>, Error>;
+
+    /// Called once when the input ends, with the frames of a batch that
+    /// could not be completed (fewer than [`Pipeline::prepare`] asked for;
+    /// often none). What it returns goes out before the end: a temporal
+    /// pipeline flushes its tail here. The default returns `leftover`
+    /// unchanged, so no frame is lost.
+    fn finish(&mut self, leftover: Vec<Frame>, params: &Params) -> Result<Vec<Frame>, Error> {
+        let _ = params;
+        Ok(leftover)
+    }
 }

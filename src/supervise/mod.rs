@@ -156,7 +156,7 @@ pub fn supervise(
     let signals = Signals::install()?;
     let result = match scope_host::cli::parse(args.to_vec()) {
         Ok(scope_host::cli::Command::Run(run)) => {
-            stream::supervise(home, &instance, options, run, &signals, reporter)
+            stream::supervise(home, &instance, options, *run, &signals, reporter)
         }
         _ => restart_loop(home, args, &signals, reporter),
     };

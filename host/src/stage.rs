@@ -1,0 +1,211 @@
+//! One video-mode stage of a chain, held to the frame contract (written in
+//! `scope_plugin_api::Pipeline`'s documentation).
+//!
+//! The pipeline lives on a thread of its own (a [`Worker`]) so that a call
+//! can be given up on at the deadline. Before each call the stage copies
+//! the call's input into buffers it keeps for that purpose; when the call
+//! fails — a panic, an `Err`, frames of another size, another number of
+//! frames than it was given (unless the pipeline declared it changes the
+//! count), or no answer before `--frame-timeout` — the pipeline is unloaded
+//! and the copies go on in place of what it returned, so every input frame
+//! leaves the stage exactly once. From then on frames pass through.
+
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
+
+use scope_plugin_api::{Frame, Params, Pipeline};
+
+use crate::guard;
+
+/// A request to the pipeline's thread.
+enum Call {
+    Prepare(Params),
+    Process(Vec<Frame>, Params),
+    Finish(Vec<Frame>, Params),
+}
+
+/// What the pipeline answered, or why it did not.
+enum Answer {
+    Wanted(usize),
+    Frames(Vec<Frame>),
+}
+
+/// A pipeline on a thread of its own. Dropping the worker ends the thread
+/// after its current call (a call that never returns keeps its thread,
+/// which ends with the process).
+pub struct Worker {
+    calls: SyncSender<Call>,
+    answers: Receiver<Result<Answer, String>>,
+    deadline: Option<Duration>,
+}
+
+impl Worker {
+    /// Moves `pipeline` to a new thread; each call may take `deadline`.
+    pub fn start(mut pipeline: Box<dyn Pipeline>, deadline: Option<Duration>) -> Worker {
+        let (calls, requests) = sync_channel::<Call>(1);
+        let (answer, answers) = sync_channel(1);
+        std::thread::spawn(move || {
+            for call in requests {
+                let answered = match call {
+                    Call::Prepare(params) => guard::catch(|| pipeline.prepare(&params))
+                        .map(|r| Answer::Wanted(r.input_size))
+                        .map_err(|panic| format!("prepare {panic}")),
+                    Call::Process(input, params) => {
+                        flatten(guard::catch(|| pipeline.process(input, &params)), "")
+                    }
+                    Call::Finish(leftover, params) => flatten(
+                        guard::catch(|| pipeline.finish(leftover, &params)),
+                        "finish ",
+                    ),
+                };
+                if answer.send(answered).is_err() {
+                    break;
+                }
+            }
+            let _ = guard::catch(move || drop(pipeline));
+        });
+        Worker {
+            calls,
+            answers,
+            deadline,
+        }
+    }
+
+    fn ask(&self, call: Call) -> Result<Answer, String> {
+        let gone = || "stopped answering".to_owned();
+        self.calls.send(call).map_err(|_| gone())?;
+        match self.deadline {
+            None => self.answers.recv().map_err(|_| gone())?,
+            Some(deadline) => match self.answers.recv_timeout(deadline) {
+                Ok(answered) => answered,
+                Err(RecvTimeoutError::Timeout) => Err(format!(
+                    "did not return within {} s (--frame-timeout)",
+                    deadline.as_secs_f64()
+                )),
+                Err(RecvTimeoutError::Disconnected) => Err(gone()),
+            },
+        }
+    }
+
+    /// How many frames the next call needs (at least one).
+    pub fn prepare(&self, params: &Params) -> Result<usize, String> {
+        match self.ask(Call::Prepare(params.clone()))? {
+            Answer::Wanted(n) => Ok(n.max(1)),
+            Answer::Frames(_) => Err("answered out of turn".into()),
+        }
+    }
+
+    /// `process`, held to the contract against `kept` (copies of `input`).
+    pub fn process(
+        &self,
+        input: Vec<Frame>,
+        kept: &Kept,
+        params: &Params,
+        rule: Rule,
+    ) -> Result<Vec<Frame>, String> {
+        let answered = self.ask(Call::Process(input, params.clone()));
+        held_to_contract(answered, kept, rule)
+    }
+
+    /// `finish` with the frames of an incomplete batch.
+    pub fn finish(
+        &self,
+        leftover: Vec<Frame>,
+        kept: &Kept,
+        params: &Params,
+        rule: Rule,
+    ) -> Result<Vec<Frame>, String> {
+        let answered = self.ask(Call::Finish(leftover, params.clone()));
+        held_to_contract(answered, kept, rule)
+    }
+}
+
+fn flatten(
+    caught: Result<Result<Vec<Frame>, scope_plugin_api::Error>, String>,
+    call: &str,
+) -> Result<Answer, String> {
+    match caught {
+        Ok(Ok(frames)) => Ok(Answer::Frames(frames)),
+        Ok(Err(e)) => Err(format!("{call}failed: {e}")),
+        Err(panic) => Err(format!("{call}{panic}")),
+    }
+}
+
+/// What the host holds a pipeline's calls to.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// The pipeline declared that it changes the number of frames.
+    pub changes_frame_count: bool,
+}
+
+fn held_to_contract(
+    answered: Result<Answer, String>,
+    kept: &Kept,
+    rule: Rule,
+) -> Result<Vec<Frame>, String> {
+    let frames = match answered? {
+        Answer::Frames(frames) => frames,
+        Answer::Wanted(_) => return Err("answered out of turn".into()),
+    };
+    let given = kept.frames.len();
+    if !rule.changes_frame_count && frames.len() != given {
+        return Err(format!(
+            "broke the frame contract: it returned {} frame(s) for {given} (a pipeline that changes the number of frames declares `changes_frame_count`)",
+            frames.len()
+        ));
+    }
+    if let Some(size) = kept.size() {
+        if let Some(other) = frames.iter().find(|f| (f.width(), f.height()) != size) {
+            return Err(format!(
+                "broke the frame contract: it returned a {}x{} frame for {}x{} input",
+                other.width(),
+                other.height(),
+                size.0,
+                size.1
+            ));
+        }
+    }
+    Ok(frames)
+}
+
+/// Copies of a call's input, to pass on in its place if the call fails;
+/// their buffers are reused from call to call.
+#[derive(Default)]
+pub struct Kept {
+    frames: Vec<Frame>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Kept {
+    /// Copies `input`, reusing the buffers of the previous call's copies.
+    pub fn copy(&mut self, input: &[Frame]) {
+        let spare = &mut self.spare;
+        spare.extend(self.frames.drain(..).map(Frame::into_data));
+        for frame in input {
+            let mut data = spare.pop().unwrap_or_default();
+            data.clear();
+            data.extend_from_slice(frame.data());
+            let copy = Frame::from_rgb(frame.width(), frame.height(), data)
+                .expect("a copy of a valid frame is valid");
+            self.frames.push(copy);
+        }
+    }
+
+    /// The input's frame size (all frames of a call share it).
+    fn size(&self) -> Option<(u32, u32)> {
+        self.frames.first().map(|f| (f.width(), f.height()))
+    }
+
+    /// The copies, to go on in place of a failed call's output.
+    pub fn take(&mut self) -> Vec<Frame> {
+        std::mem::take(&mut self.frames)
+    }
+}
+
+/// How long a call took, for the stage's busy time.
+pub fn timed<T>(busy: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let result = f();
+    *busy += started.elapsed();
+    result
+}

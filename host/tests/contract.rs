@@ -1,0 +1,153 @@
+//! The frame contract, enforced: whatever the `chaos` test plugin does
+//! (`fixtures/test-plugins/chaos`, included here as a module), every input
+//! frame comes out exactly once — processed, or unchanged when its plugin
+//! failed — the plugin is named, and the exit status is non-zero.
+
+mod support;
+
+#[path = "../../fixtures/test-plugins/chaos/src/lib.rs"]
+mod chaos;
+
+use scope_host::Plugin;
+use support::{host, rgb_frames};
+
+const CHAOS: Plugin = Plugin {
+    name: "chaos",
+    version: "0.1.0",
+    register: chaos::register_pipelines,
+};
+
+const SIZE: &str = "8x6";
+const FRAME_BYTES: usize = 8 * 6 * 3;
+
+/// The test pattern's first `frames` frames, as the host reads them.
+fn testsrc(frames: u32) -> Vec<Vec<u8>> {
+    let out = host(
+        &[CHAOS],
+        &format!(
+            "run --input testsrc --size {SIZE} --frames {frames} --pipeline chaos --set invert=false --output-format rgb24"
+        ),
+        vec![],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    rgb_frames(&out.stdout, FRAME_BYTES)
+}
+
+fn inverted(frame: &[u8]) -> Vec<u8> {
+    frame.iter().map(|b| 255 - b).collect()
+}
+
+/// `chaos` with `fault` from frame `at`, over 20 frames of the pattern.
+fn run(fault: &str, at: u32, extra: &str) -> (i32, Vec<Vec<u8>>, String) {
+    let out = host(
+        &[CHAOS],
+        &format!(
+            "run --input testsrc --size {SIZE} --frames 20 --pipeline chaos --set fault={fault} --set at={at} --output-format rgb24 {extra}"
+        ),
+        vec![],
+    );
+    (out.status, rgb_frames(&out.stdout, FRAME_BYTES), out.stderr)
+}
+
+#[test]
+fn every_fault_passes_the_frames_of_the_failed_call_through_unchanged() {
+    let source = testsrc(20);
+    for (fault, says) in [
+        ("panic", "panicked at"),
+        ("err", "failed: chaos fails at frame 7"),
+        ("zero", "it returned 0 frame(s) for 1"),
+        ("double", "it returned 2 frame(s) for 1"),
+        ("resize", "it returned a 4x3 frame for 8x6 input"),
+        ("hang", "did not return within 0.5 s (--frame-timeout)"),
+    ] {
+        let (status, frames, stderr) = run(fault, 7, "--frame-timeout 0.5");
+        assert_eq!(frames.len(), 20, "{fault}: every frame out once\n{stderr}");
+        for (i, (out, original)) in frames.iter().zip(&source).enumerate() {
+            let expected = if i < 6 {
+                inverted(original)
+            } else {
+                original.clone()
+            };
+            assert!(
+                *out == expected,
+                "{fault}: frame {} is not {}\n{stderr}",
+                i + 1,
+                if i < 6 {
+                    "processed"
+                } else {
+                    "the input, unchanged"
+                }
+            );
+        }
+        assert_eq!(status, 1, "{fault}: a broken contract fails the run");
+        assert!(
+            stderr.contains("pipeline `chaos`") && stderr.contains(says),
+            "{fault}: {stderr}"
+        );
+        assert!(
+            stderr.contains("(at frame 7); it was unloaded"),
+            "{fault}: {stderr}"
+        );
+        assert!(
+            stderr.contains("14 passed through unprocessed"),
+            "{fault}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_well_behaved_run_processes_every_frame_and_exits_0() {
+    let source = testsrc(20);
+    let (status, frames, stderr) = run("none", 7, "");
+    assert_eq!(status, 0, "{stderr}");
+    let expected: Vec<Vec<u8>> = source.iter().map(|f| inverted(f)).collect();
+    assert_eq!(frames, expected);
+    assert!(!stderr.contains("passed through"), "{stderr}");
+}
+
+#[test]
+fn a_batch_cut_short_by_the_end_of_the_stream_goes_through_finish() {
+    // Batches of 4 over 10 frames: two calls, then `finish` with 2 frames,
+    // whose default passes them on unchanged.
+    let source = testsrc(10);
+    let out = host(
+        &[CHAOS],
+        &format!(
+            "run --input testsrc --size {SIZE} --frames 10 --pipeline chaos --set batch=4 --output-format rgb24"
+        ),
+        vec![],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let frames = rgb_frames(&out.stdout, FRAME_BYTES);
+    assert_eq!(frames.len(), 10, "{}", out.stderr);
+    for (i, (out, original)) in frames.iter().zip(&source).enumerate() {
+        let expected = if i < 8 {
+            inverted(original)
+        } else {
+            original.clone()
+        };
+        assert!(*out == expected, "frame {}", i + 1);
+    }
+}
+
+#[test]
+fn the_timeout_can_be_turned_off_and_is_refused_when_malformed() {
+    let (status, frames, stderr) = run("hang", 3, "--set hang_seconds=1 --frame-timeout 0");
+    assert_eq!(
+        status, 0,
+        "no deadline: the slow call is waited for\n{stderr}"
+    );
+    assert_eq!(frames.len(), 20);
+    let out = host(
+        &[CHAOS],
+        "run --pipeline chaos --frame-timeout soon",
+        vec![],
+    );
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("invalid value `soon` for --frame-timeout"),
+        "{}",
+        out.stderr
+    );
+}
