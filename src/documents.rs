@@ -245,6 +245,10 @@ pub struct PipelineInfo {
     pub modes: Vec<String>,
     /// The mode it runs in unless told otherwise.
     pub default_mode: String,
+    /// Whether a call may return another number of frames than it was
+    /// given (declared by the pipeline; the frame contract).
+    #[serde(default)]
+    pub changes_frame_count: bool,
     /// Its parameters.
     pub params: Vec<ParamInfo>,
 }

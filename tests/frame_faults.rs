@@ -1,0 +1,94 @@
+//! Every frame accounted for through `scopectl run`, whatever a plugin
+//! does: the `chaos` test plugin misbehaves between two good pipelines, and
+//! the output still has every input frame once, or the run fails.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{output, stderr, TestContext};
+
+/// A home with `invert` and `chaos`, and a 60-frame input.
+fn setup(context: &TestContext) -> PathBuf {
+    let out = output(
+        context
+            .scopectl()
+            .arg("install")
+            .arg(support::repo().join("fixtures/plugins/invert"))
+            .arg(support::repo().join("fixtures/test-plugins/chaos")),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let input = context.temp.path().join("in.y4m");
+    support::testsrc(&input, "64x48", 60);
+    input
+}
+
+/// `scopectl run` of `invert → chaos → invert` with `sets`; the exit code,
+/// the frames out and what was said.
+fn run(
+    context: &TestContext,
+    input: &Path,
+    sets: &[&str],
+    extra: &[&str],
+) -> (Option<i32>, u64, String) {
+    let video = context.temp.path().join("out.y4m");
+    let _ = fs_err::remove_file(&video);
+    let mut command = context.scopectl();
+    command.args(["run", "--", "run", "--input"]).arg(input);
+    for pipeline in ["invert", "chaos", "invert"] {
+        command.args(["--pipeline", pipeline]);
+    }
+    for set in sets {
+        command.args(["--set", &format!("chaos.{set}")]);
+    }
+    command.args(extra).arg("--output").arg(&video);
+    let out = output(&mut command);
+    let frames = if video.exists() && fs_err::metadata(&video).unwrap().len() > 0 {
+        support::probe(&video, "nb_read_frames").parse().unwrap()
+    } else {
+        0
+    };
+    (out.status.code(), frames, stderr(&out))
+}
+
+#[test]
+fn each_fault_keeps_every_frame_and_fails_the_run_naming_the_plugin() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let input = setup(&context);
+    let (status, frames, said) = run(&context, &input, &["fault=none"], &[]);
+    assert_eq!((status, frames), (Some(0), 60), "{said}");
+    for fault in ["panic", "err", "zero", "double", "resize", "hang"] {
+        let sets = ["at=10", &format!("fault={fault}")];
+        let (status, frames, said) = run(&context, &input, &sets, &["--frame-timeout", "1"]);
+        assert_eq!(frames, 60, "{fault}: every frame out once\n{said}");
+        assert_eq!(status, Some(1), "{fault}: {said}");
+        assert!(said.contains("pipeline `chaos`"), "{fault}: {said}");
+        assert!(
+            said.contains("51 passed through unprocessed"),
+            "{fault}: {said}"
+        );
+    }
+}
+
+#[test]
+fn a_host_that_aborts_at_every_start_never_ends_a_short_stream_with_success() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let input = setup(&context);
+    let mut outcomes = std::collections::BTreeMap::new();
+    for _ in 0..50 {
+        let (status, frames, said) = run(
+            &context,
+            &input,
+            &["fault=abort", "at=10", "every=true"],
+            &[],
+        );
+        assert!(
+            frames == 60 || status != Some(0),
+            "{frames} of 60 frames out, and exit 0:\n{said}"
+        );
+        *outcomes.entry((status, frames)).or_insert(0) += 1;
+    }
+    eprintln!("(exit status, frames out): runs = {outcomes:?}");
+}
