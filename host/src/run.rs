@@ -215,14 +215,21 @@ fn run_inner(
                 };
                 match generator {
                     Some((_, (stage, pipeline))) => generate(
-                        stage, pipeline, size, limit, &first_tx, &mut stats, &log, live,
+                        stage,
+                        pipeline,
+                        (size, rate),
+                        limit,
+                        &first_tx,
+                        &mut stats,
+                        &log,
+                        live,
                     ),
                     None => read_source(
                         match reader.take() {
                             Some(reader) => Frames::Read(reader, recycled),
                             None => Frames::TestSrc(size.0, size.1),
                         },
-                        limit,
+                        (limit, rate),
                         &first_tx,
                         &mut stats,
                         &log,
@@ -318,7 +325,7 @@ enum Frames<'a> {
 
 fn read_source(
     mut input: Frames<'_>,
-    limit: Option<u64>,
+    (limit, rate): (Option<u64>, Rate),
     tx: &SyncSender<Frame>,
     stats: &mut Stats,
     log: &Log,
@@ -338,6 +345,7 @@ fn read_source(
             },
             Frames::TestSrc(width, height) => testsrc::frame(*width, *height, stats.frames),
         };
+        let frame = frame.with_timing(stats.frames, rate.time_of(stats.frames));
         stats.busy += t.elapsed();
         stats.frames += 1;
         live.frames_in.fetch_add(1, Ordering::Relaxed);
@@ -375,7 +383,7 @@ fn call(
 fn generate(
     stage: StagePlan,
     mut pipeline: Box<dyn Pipeline>,
-    size: (u32, u32),
+    (size, rate): ((u32, u32), Rate),
     limit: Option<u64>,
     tx: &SyncSender<Frame>,
     stats: &mut Stats,
@@ -416,6 +424,7 @@ fn generate(
             return report_failure(log, stats, &what, stats.frames + 1);
         }
         for frame in frames {
+            let frame = frame.with_timing(stats.frames, rate.time_of(stats.frames));
             if limit.is_some_and(|n| stats.frames >= n) || tx.send(frame).is_err() {
                 break 'calls;
             }

@@ -154,6 +154,21 @@ fn held_to_contract(
             frames.len()
         ));
     }
+    if !rule.changes_frame_count {
+        // One out per one in: each output frame is at its input's place in
+        // the stream, whatever the pipeline did to the timing.
+        let timed = frames
+            .into_iter()
+            .zip(&kept.frames)
+            .map(|(frame, input)| frame.with_timing(input.index(), input.time()));
+        let frames: Vec<Frame> = timed.collect();
+        return sized(frames, kept);
+    }
+    sized(frames, kept)
+}
+
+/// Refuses frames of another size than the input's.
+fn sized(frames: Vec<Frame>, kept: &Kept) -> Result<Vec<Frame>, String> {
     if let Some(size) = kept.size() {
         if let Some(other) = frames.iter().find(|f| (f.width(), f.height()) != size) {
             return Err(format!(
@@ -186,7 +201,8 @@ impl Kept {
             data.clear();
             data.extend_from_slice(frame.data());
             let copy = Frame::from_rgb(frame.width(), frame.height(), data)
-                .expect("a copy of a valid frame is valid");
+                .expect("a copy of a valid frame is valid")
+                .with_timing(frame.index(), frame.time());
             self.frames.push(copy);
         }
     }

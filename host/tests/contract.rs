@@ -151,3 +151,65 @@ fn the_timeout_can_be_turned_off_and_is_refused_when_malformed() {
         out.stderr
     );
 }
+
+/// Writes each frame's index into its bytes, and fails when its time is
+/// not `index / 25` s; takes two frames a call.
+struct Stamp;
+
+impl scope_plugin_api::Pipeline for Stamp {
+    fn config() -> scope_plugin_api::PipelineConfig {
+        scope_plugin_api::PipelineConfig::new("stamp", "Stamp")
+    }
+    fn load(_: &scope_plugin_api::Load) -> Result<Self, scope_plugin_api::Error> {
+        Ok(Stamp)
+    }
+    fn prepare(&mut self, _: &scope_plugin_api::Params) -> scope_plugin_api::Requirements {
+        scope_plugin_api::Requirements::frames(2)
+    }
+    fn process(
+        &mut self,
+        input: Vec<scope_plugin_api::Frame>,
+        _: &scope_plugin_api::Params,
+    ) -> Result<Vec<scope_plugin_api::Frame>, scope_plugin_api::Error> {
+        let mut output = Vec::new();
+        for mut frame in input {
+            let expected = std::time::Duration::from_millis(40 * frame.index());
+            if frame.time() != expected {
+                return Err(scope_plugin_api::Error::new(format!(
+                    "frame {} at {:?}",
+                    frame.index(),
+                    frame.time()
+                )));
+            }
+            let index = frame.index() as u8;
+            frame.data_mut().fill(index);
+            // New frames lose their timing; the host gives it back.
+            output.push(scope_plugin_api::Frame::from_rgb(8, 6, frame.into_data())?);
+        }
+        Ok(output)
+    }
+}
+
+#[test]
+fn frames_carry_their_index_and_time_and_outputs_keep_their_inputs() {
+    const STAMP: Plugin = Plugin {
+        name: "stamp",
+        version: "0.1.0",
+        register: |r| r.register::<Stamp>(),
+    };
+    // `stamp` twice: the second sees the timing the first's new frames got
+    // back from the host.
+    let out = host(
+        &[STAMP],
+        &format!(
+            "run --input testsrc --size {SIZE} --frames 6 --fps 25 --pipeline stamp --pipeline stamp --output-format rgb24"
+        ),
+        vec![],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let firsts: Vec<u8> = rgb_frames(&out.stdout, FRAME_BYTES)
+        .iter()
+        .map(|f| f[0])
+        .collect();
+    assert_eq!(firsts, [0, 1, 2, 3, 4, 5], "{}", out.stderr);
+}

@@ -1,12 +1,17 @@
+use std::time::Duration;
+
 use crate::Error;
 
 /// One video frame: 8-bit RGB, interleaved, row-major, `width × height × 3`
-/// bytes.
+/// bytes, with its place in the stream: its index (from 0) and its
+/// presentation time (from the input's frame rate, or `--fps`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     width: u32,
     height: u32,
     data: Vec<u8>,
+    index: u64,
+    time: Duration,
 }
 
 impl std::fmt::Debug for Frame {
@@ -33,6 +38,8 @@ impl Frame {
             width,
             height,
             data,
+            index: 0,
+            time: Duration::ZERO,
         }
     }
 
@@ -49,7 +56,28 @@ impl Frame {
             width,
             height,
             data,
+            index: 0,
+            time: Duration::ZERO,
         })
+    }
+
+    /// The frame's position in the stream, from 0. The host sets it; a
+    /// pipeline's output frames keep their input's (see the frame contract).
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The frame's presentation time: `index / frame rate`.
+    pub fn time(&self) -> Duration {
+        self.time
+    }
+
+    /// The same frame at another place in the stream (for pipelines that
+    /// make new frames, e.g. interpolation, and for the host).
+    pub fn with_timing(mut self, index: u64, time: Duration) -> Frame {
+        self.index = index;
+        self.time = time;
+        self
     }
 
     /// Width in pixels.
@@ -157,12 +185,16 @@ impl FloatFrame {
         &mut self.data
     }
 
-    /// Back to bytes: values are clamped to `[0, 1]` and rounded.
+    /// Back to bytes: values are clamped to `[0, 1]` and rounded. (The
+    /// frame is at index 0; the host gives a pipeline's output frames their
+    /// input's timing.)
     pub fn to_frame(&self) -> Frame {
         Frame {
             width: self.width,
             height: self.height,
             data: self.data.iter().map(|&v| to_byte(v)).collect(),
+            index: 0,
+            time: Duration::ZERO,
         }
     }
 }

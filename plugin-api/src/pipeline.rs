@@ -48,6 +48,12 @@ pub struct Load {
 ///   [`PipelineConfig::changes_frame_count`]. A temporal pipeline that
 ///   needs several frames per call asks for them with [`Pipeline::prepare`]
 ///   and still returns one frame per input frame.
+/// - **Timing.** Each frame carries its index in the stream and its
+///   presentation time ([`Frame::index`](crate::Frame::index),
+///   [`Frame::time`](crate::Frame::time)). The output frames of a call
+///   that keeps the count get their input's, in order, whatever the
+///   pipeline set; one that changes the count sets them itself
+///   ([`Frame::with_timing`](crate::Frame::with_timing)).
 /// - **Ownership.** The input frames are the pipeline's: modify them in
 ///   place and return them (the cheapest), or return new ones. Frames the
 ///   pipeline keeps for later (a temporal window) must be clones.

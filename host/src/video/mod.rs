@@ -25,6 +25,12 @@ impl Rate {
         Rate { num, den }
     }
 
+    /// When frame `index` is shown: `index × den / num` seconds.
+    pub fn time_of(&self, index: u64) -> std::time::Duration {
+        let nanos = u128::from(index) * u128::from(self.den) * 1_000_000_000 / u128::from(self.num);
+        std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
     /// Parses `N` or `N:D`; refuses zero and garbage.
     pub fn parse(text: &str) -> Option<Rate> {
         let (num, den) = text.split_once(':').unwrap_or((text, "1"));
