@@ -18,6 +18,8 @@ host="$work/home/bin/scope-host"
 ours="$host run --pipeline invert --input $input --output -"
 # intensity 0.7 is not a bit flip: map_float's general table lookup.
 blend="$host run --pipeline invert --set intensity=0.7 --input $input --output -"
+# No per-call deadline: the pipeline runs on its stage's thread.
+direct="$host run --pipeline invert --frame-timeout 0 --input $input --output -"
 chain="$host run --pipeline invert --pipeline invert --pipeline invert --pipeline invert --input $input --output -"
 same="ffmpeg -v error -i $input -vf format=rgb24,negate,format=yuv420p -f yuv4mpegpipe -"
 plain="ffmpeg -v error -i $input -vf negate -f yuv4mpegpipe -"
@@ -27,7 +29,8 @@ hyperfine --warmup 1 --runs 5 --export-json "$work/invert.json" \
   -n "ffmpeg rgb24,negate" "$same > /dev/null" \
   -n "ffmpeg negate" "$plain > /dev/null" \
   -n "scope-host intensity=0.7" "$blend > /dev/null" \
-  -n "scope-host invert x4" "$chain > /dev/null" >/dev/null
+  -n "scope-host invert x4" "$chain > /dev/null" \
+  -n "scope-host --frame-timeout 0" "$direct > /dev/null" >/dev/null
 
 echo "1080p, $frames frames (median of 5 runs, $(nproc) cores)"
 python3 - "$work/invert.json" "$frames" <<'PY'

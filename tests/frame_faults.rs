@@ -92,3 +92,57 @@ fn a_host_that_aborts_at_every_start_never_ends_a_short_stream_with_success() {
     }
     eprintln!("(exit status, frames out): runs = {outcomes:?}");
 }
+
+#[test]
+fn ctl_status_names_the_unloaded_plugin_and_its_passed_frames() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let input = setup(&context);
+    let mut command = context.scopectl();
+    command.args(["run", "--", "run", "--input", "-"]);
+    for pipeline in ["invert", "chaos", "invert"] {
+        command.args(["--pipeline", pipeline]);
+    }
+    command.args([
+        "--set",
+        "chaos.fault=err",
+        "--set",
+        "chaos.at=10",
+        "--output",
+        "null",
+    ]);
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, &fs_err::read(&input).unwrap()).unwrap();
+    // The input stays open: the stream is live while its status is read.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        let out = output(context.scopectl().args(["ctl", "status", "--json"]));
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            if json["host"]["frames_out"] == 60 {
+                break json;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream did not flow"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let chaos = &status["host"]["stages"][1];
+    assert_eq!(chaos["name"], "chaos", "{status}");
+    assert_eq!(chaos["passed"], 51, "{status}");
+    let text = support::stdout(&output(context.scopectl().args(["ctl", "status"])));
+    assert!(
+        text.contains("UNLOADED, 51 passed through unprocessed"),
+        "{text}"
+    );
+    drop(stdin);
+    let ended = child.wait().unwrap();
+    assert_eq!(ended.code(), Some(1), "a broken contract fails the run");
+}

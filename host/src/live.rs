@@ -19,6 +19,9 @@ pub struct LiveStage {
     version: AtomicU64,
     /// Frames the stage has put out.
     pub frames: AtomicU64,
+    /// Frames that went on unprocessed since the stage's pipeline failed
+    /// (the frame contract); non-zero means it was unloaded.
+    pub passed: AtomicU64,
 }
 
 /// The shared state of one run.
@@ -49,6 +52,7 @@ impl Live {
                 runtime: Mutex::new(runtime),
                 version: AtomicU64::new(0),
                 frames: AtomicU64::new(0),
+                passed: AtomicU64::new(0),
             })
             .collect();
         Arc::new(Live {
@@ -148,6 +152,10 @@ impl Live {
                 ("pipeline", Json::str(&self.chain[i])),
                 ("name", Json::str(&stage.name)),
                 ("frames", Json::Int(counters[i + 1] as i64)),
+                (
+                    "passed",
+                    Json::Int(stage.passed.load(Ordering::Relaxed) as i64),
+                ),
                 ("fps", Json::Float(round(rates[i + 1]))),
                 ("params", Json::Object(params)),
             ])

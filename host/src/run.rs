@@ -461,10 +461,11 @@ fn transform(
     let mut kept = Kept::default();
     let mut received = 0u64;
     loop {
-        let Some(active) = worker.as_ref() else {
+        let Some(active) = worker.as_mut() else {
             // Unloaded: pass frames through.
             for frame in rx.iter() {
                 stats.passed += 1;
+                live.stages[index].passed.fetch_add(1, Ordering::Relaxed);
                 if tx.send(frame).is_err() {
                     break;
                 }
@@ -509,6 +510,9 @@ fn transform(
                 worker = None;
                 let unchanged = kept.take();
                 stats.passed += unchanged.len() as u64;
+                live.stages[index]
+                    .passed
+                    .fetch_add(unchanged.len() as u64, Ordering::Relaxed);
                 (unchanged, false)
             }
         };

@@ -17,78 +17,95 @@ use scope_plugin_api::{Frame, Params, Pipeline};
 
 use crate::guard;
 
-/// A request to the pipeline's thread.
-enum Call {
+/// A request to the pipeline.
+pub enum Call {
     Prepare(Params),
     Process(Vec<Frame>, Params),
     Finish(Vec<Frame>, Params),
 }
 
-/// What the pipeline answered, or why it did not.
-enum Answer {
+/// What the pipeline answered.
+pub enum Answer {
     Wanted(usize),
     Frames(Vec<Frame>),
 }
 
-/// A pipeline on a thread of its own. Dropping the worker ends the thread
-/// after its current call (a call that never returns keeps its thread,
-/// which ends with the process).
-pub struct Worker {
-    calls: SyncSender<Call>,
-    answers: Receiver<Result<Answer, String>>,
-    deadline: Option<Duration>,
+/// Where a stage's pipeline runs. With a deadline, on a thread of its own,
+/// so that a call can be given up on (dropping the worker ends the thread
+/// after its current call; a call that never returns keeps its thread,
+/// which ends with the process). Without one, on the stage's thread: no
+/// hand-off between threads per call.
+pub enum Worker {
+    Direct(Box<dyn Pipeline>),
+    Thread {
+        calls: SyncSender<Call>,
+        answers: Receiver<Result<Answer, String>>,
+        deadline: Duration,
+    },
+}
+
+/// Runs one call of `pipeline`, a panic caught.
+fn answer(pipeline: &mut Box<dyn Pipeline>, call: Call) -> Result<Answer, String> {
+    match call {
+        Call::Prepare(params) => guard::catch(|| pipeline.prepare(&params))
+            .map(|r| Answer::Wanted(r.input_size))
+            .map_err(|panic| format!("prepare {panic}")),
+        Call::Process(input, params) => {
+            flatten(guard::catch(|| pipeline.process(input, &params)), "")
+        }
+        Call::Finish(leftover, params) => flatten(
+            guard::catch(|| pipeline.finish(leftover, &params)),
+            "finish ",
+        ),
+    }
 }
 
 impl Worker {
-    /// Moves `pipeline` to a new thread; each call may take `deadline`.
+    /// Runs `pipeline` where each call may take `deadline` (none: no limit).
     pub fn start(mut pipeline: Box<dyn Pipeline>, deadline: Option<Duration>) -> Worker {
+        let Some(deadline) = deadline else {
+            return Worker::Direct(pipeline);
+        };
         let (calls, requests) = sync_channel::<Call>(1);
-        let (answer, answers) = sync_channel(1);
+        let (answered, answers) = sync_channel(1);
         std::thread::spawn(move || {
             for call in requests {
-                let answered = match call {
-                    Call::Prepare(params) => guard::catch(|| pipeline.prepare(&params))
-                        .map(|r| Answer::Wanted(r.input_size))
-                        .map_err(|panic| format!("prepare {panic}")),
-                    Call::Process(input, params) => {
-                        flatten(guard::catch(|| pipeline.process(input, &params)), "")
-                    }
-                    Call::Finish(leftover, params) => flatten(
-                        guard::catch(|| pipeline.finish(leftover, &params)),
-                        "finish ",
-                    ),
-                };
-                if answer.send(answered).is_err() {
+                if answered.send(answer(&mut pipeline, call)).is_err() {
                     break;
                 }
             }
             let _ = guard::catch(move || drop(pipeline));
         });
-        Worker {
+        Worker::Thread {
             calls,
             answers,
             deadline,
         }
     }
 
-    fn ask(&self, call: Call) -> Result<Answer, String> {
+    fn ask(&mut self, call: Call) -> Result<Answer, String> {
+        let (calls, answers, deadline) = match self {
+            Worker::Direct(pipeline) => return answer(pipeline, call),
+            Worker::Thread {
+                calls,
+                answers,
+                deadline,
+            } => (calls, answers, *deadline),
+        };
         let gone = || "stopped answering".to_owned();
-        self.calls.send(call).map_err(|_| gone())?;
-        match self.deadline {
-            None => self.answers.recv().map_err(|_| gone())?,
-            Some(deadline) => match self.answers.recv_timeout(deadline) {
-                Ok(answered) => answered,
-                Err(RecvTimeoutError::Timeout) => Err(format!(
-                    "did not return within {} s (--frame-timeout)",
-                    deadline.as_secs_f64()
-                )),
-                Err(RecvTimeoutError::Disconnected) => Err(gone()),
-            },
+        calls.send(call).map_err(|_| gone())?;
+        match answers.recv_timeout(deadline) {
+            Ok(answered) => answered,
+            Err(RecvTimeoutError::Timeout) => Err(format!(
+                "did not return within {} s (--frame-timeout)",
+                deadline.as_secs_f64()
+            )),
+            Err(RecvTimeoutError::Disconnected) => Err(gone()),
         }
     }
 
     /// How many frames the next call needs (at least one).
-    pub fn prepare(&self, params: &Params) -> Result<usize, String> {
+    pub fn prepare(&mut self, params: &Params) -> Result<usize, String> {
         match self.ask(Call::Prepare(params.clone()))? {
             Answer::Wanted(n) => Ok(n.max(1)),
             Answer::Frames(_) => Err("answered out of turn".into()),
@@ -97,7 +114,7 @@ impl Worker {
 
     /// `process`, held to the contract against `kept` (copies of `input`).
     pub fn process(
-        &self,
+        &mut self,
         input: Vec<Frame>,
         kept: &Kept,
         params: &Params,
@@ -109,7 +126,7 @@ impl Worker {
 
     /// `finish` with the frames of an incomplete batch.
     pub fn finish(
-        &self,
+        &mut self,
         leftover: Vec<Frame>,
         kept: &Kept,
         params: &Params,

@@ -97,9 +97,13 @@ fn describe(status: &StreamStatus) -> String {
                 .flatten()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
+            let passed = match stage["passed"].as_u64() {
+                Some(n) if n > 0 => format!("  UNLOADED, {n} passed through unprocessed"),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "  {:<16} {:>8} frames {:>8} fps  {}",
+                "  {:<16} {:>8} frames {:>8} fps  {}{passed}",
                 stage["name"].as_str().unwrap_or("?"),
                 stage["frames"],
                 stage["fps"],
