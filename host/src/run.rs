@@ -496,7 +496,7 @@ fn transform(
         if let Some(changed) = live.changed(index, &mut seen) {
             runtime = changed;
         }
-        kept.copy(&input);
+        kept.keep(&mut input);
         let result = timed(&mut stats.busy, || match ended {
             // The end of the input: the incomplete batch (often none) goes
             // to `finish`, which flushes what the pipeline holds.
@@ -504,7 +504,10 @@ fn transform(
             false => active.process(input, &kept, &runtime, rule),
         });
         let (frames, processed) = match result {
-            Ok(frames) => (frames, true),
+            Ok(mut frames) => {
+                kept.release(&mut frames);
+                (frames, true)
+            }
             Err(e) => {
                 report_failure(log, &mut stats, &e, received);
                 worker = None;

@@ -2,12 +2,13 @@
 //! `scope_plugin_api::Pipeline`'s documentation).
 //!
 //! The pipeline lives on a thread of its own (a [`Worker`]) so that a call
-//! can be given up on at the deadline. Before each call the stage copies
-//! the call's input into buffers it keeps for that purpose; when the call
-//! fails — a panic, an `Err`, frames of another size, another number of
+//! can be given up on at the deadline. Before each call the stage keeps
+//! the call's input as it is ([`Kept`]: clones that share its bytes, which
+//! the SDK's copy-on-write leaves untouched whatever the pipeline writes);
+//! when the call fails — a panic, an `Err`, frames of another size, another number of
 //! frames than it was given (unless the pipeline declared it changes the
 //! count), or no answer before `--frame-timeout` — the pipeline is unloaded
-//! and the copies go on in place of what it returned, so every input frame
+//! and the kept input goes on in place of what it returned, so every input frame
 //! leaves the stage exactly once. From then on frames pass through.
 
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -112,7 +113,7 @@ impl Worker {
         }
     }
 
-    /// `process`, held to the contract against `kept` (copies of `input`).
+    /// `process`, held to the contract against `kept` (the input as it was).
     pub fn process(
         &mut self,
         input: Vec<Frame>,
@@ -200,8 +201,14 @@ fn sized(frames: Vec<Frame>, kept: &Kept) -> Result<Vec<Frame>, String> {
     Ok(frames)
 }
 
-/// Copies of a call's input, to pass on in its place if the call fails;
-/// their buffers are reused from call to call.
+/// How many spare buffers a stage keeps for its pipeline's writes.
+const MAX_SPARE: usize = 8;
+
+/// A call's input as it was, to pass on in its place if the call fails.
+/// The frames are clones, sharing the input's bytes: a pipeline's writes
+/// go beside shared bytes (the SDK's copy-on-write), so keeping them costs
+/// no copy, and the spare buffers lent with the input are where those
+/// writes land.
 #[derive(Default)]
 pub struct Kept {
     frames: Vec<Frame>,
@@ -209,19 +216,28 @@ pub struct Kept {
 }
 
 impl Kept {
-    /// Copies `input`, reusing the buffers of the previous call's copies.
-    pub fn copy(&mut self, input: &[Frame]) {
-        let spare = &mut self.spare;
-        spare.extend(self.frames.drain(..).map(Frame::into_data));
-        for frame in input {
-            let mut data = spare.pop().unwrap_or_default();
-            data.clear();
-            data.extend_from_slice(frame.data());
-            let copy = Frame::from_rgb(frame.width(), frame.height(), data)
-                .expect("a copy of a valid frame is valid")
-                .with_timing(frame.index(), frame.time());
-            self.frames.push(copy);
+    /// Keeps `input` as it is, and lends each frame a spare buffer.
+    pub fn keep(&mut self, input: &mut [Frame]) {
+        self.frames.clear();
+        for frame in input.iter_mut() {
+            self.frames.push(frame.clone());
+            if let Some(buffer) = self.spare.pop() {
+                frame.lend_spare(buffer);
+            }
         }
+    }
+
+    /// After a call that kept the contract: spares the output did not use
+    /// come back, and the input's bytes that no output shares become spares.
+    pub fn release(&mut self, output: &mut [Frame]) {
+        self.spare
+            .extend(output.iter_mut().filter_map(Frame::take_spare));
+        for frame in self.frames.drain(..) {
+            if let Ok(buffer) = frame.into_unshared() {
+                self.spare.push(buffer);
+            }
+        }
+        self.spare.truncate(MAX_SPARE);
     }
 
     /// The input's frame size (all frames of a call share it).
@@ -229,7 +245,7 @@ impl Kept {
         self.frames.first().map(|f| (f.width(), f.height()))
     }
 
-    /// The copies, to go on in place of a failed call's output.
+    /// The input as it was, to go on in place of a failed call's output.
     pub fn take(&mut self) -> Vec<Frame> {
         std::mem::take(&mut self.frames)
     }

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
@@ -5,14 +6,44 @@ use crate::Error;
 /// One video frame: 8-bit RGB, interleaved, row-major, `width × height × 3`
 /// bytes, with its place in the stream: its index (from 0) and its
 /// presentation time (from the input's frame rate, or `--fps`).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Cloning a frame is cheap: clones share their bytes until one of them is
+/// written ([`Frame::data_mut`], [`Frame::map_float`]), which then writes
+/// its own copy. The host relies on this to keep each call's input
+/// unchanged (the frame contract) without copying it.
 pub struct Frame {
     width: u32,
     height: u32,
-    data: Vec<u8>,
+    data: Arc<Vec<u8>>,
     index: u64,
     time: Duration,
+    /// A buffer the host lends, for a write that must not touch shared
+    /// bytes to land in without allocating.
+    spare: Option<Vec<u8>>,
 }
+
+impl Clone for Frame {
+    fn clone(&self) -> Self {
+        Frame {
+            width: self.width,
+            height: self.height,
+            data: Arc::clone(&self.data),
+            index: self.index,
+            time: self.time,
+            spare: None,
+        }
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        (self.width, self.height, self.index, self.time)
+            == (other.width, other.height, other.index, other.time)
+            && self.data == other.data
+    }
+}
+
+impl Eq for Frame {}
 
 impl std::fmt::Debug for Frame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,12 +65,17 @@ impl Frame {
         } else {
             rgb.iter().copied().cycle().take(pixels * 3).collect()
         };
+        Frame::own(width, height, data)
+    }
+
+    fn own(width: u32, height: u32, data: Vec<u8>) -> Frame {
         Frame {
             width,
             height,
-            data,
+            data: Arc::new(data),
             index: 0,
             time: Duration::ZERO,
+            spare: None,
         }
     }
 
@@ -52,13 +88,7 @@ impl Frame {
                 data.len()
             )));
         }
-        Ok(Frame {
-            width,
-            height,
-            data,
-            index: 0,
-            time: Duration::ZERO,
-        })
+        Ok(Frame::own(width, height, data))
     }
 
     /// The frame's position in the stream, from 0. The host sets it; a
@@ -95,14 +125,21 @@ impl Frame {
         &self.data
     }
 
-    /// The RGB bytes, writable.
+    /// The RGB bytes, writable. Bytes shared with a clone are copied first
+    /// (into the host's spare buffer when it lent one).
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.data
+        if Arc::get_mut(&mut self.data).is_none() {
+            let mut own = self.take_spare().unwrap_or_default();
+            own.clear();
+            own.extend_from_slice(&self.data);
+            self.data = Arc::new(own);
+        }
+        Arc::get_mut(&mut self.data).expect("unshared just above")
     }
 
-    /// The RGB bytes, owned.
+    /// The RGB bytes, owned (copied when a clone shares them).
     pub fn into_data(self) -> Vec<u8> {
-        self.data
+        Arc::try_unwrap(self.data).unwrap_or_else(|shared| shared.as_ref().clone())
     }
 
     /// The pixel at `(x, y)`.
@@ -122,14 +159,60 @@ impl Frame {
 
     /// Applies `f` to every channel value as a float in `[0, 1]`; results are
     /// clamped and rounded back to bytes. `f` is evaluated once per possible
-    /// byte value, so this costs a table lookup per byte.
+    /// byte value, so this costs a table lookup per byte. Bytes shared with
+    /// a clone are left as they are: the result is written beside them.
     pub fn map_float(mut self, f: impl Fn(f32) -> f32) -> Frame {
         let mut table = [0u8; 256];
         for (i, out) in table.iter_mut().enumerate() {
             *out = to_byte(f(i as f32 / 255.0));
         }
-        crate::table::apply(&table, &mut self.data);
+        match Arc::get_mut(&mut self.data) {
+            Some(data) => crate::table::apply(&table, data),
+            None => {
+                let mut out = self
+                    .take_spare()
+                    .unwrap_or_else(|| vec![0; self.data.len()]);
+                crate::table::apply_into(&table, &self.data, &mut out);
+                self.data = Arc::new(out);
+            }
+        }
         self
+    }
+
+    /// For the host: lends a buffer that a write to shared bytes may land
+    /// in (one of another length is not kept).
+    #[doc(hidden)]
+    pub fn lend_spare(&mut self, buffer: Vec<u8>) {
+        if buffer.len() == self.data.len() {
+            self.spare = Some(buffer);
+        }
+    }
+
+    /// For the host: the lent buffer, if the frame did not use it.
+    #[doc(hidden)]
+    pub fn take_spare(&mut self) -> Option<Vec<u8>> {
+        self.spare.take()
+    }
+
+    /// For the host: the bytes when no clone shares them, else the frame.
+    #[doc(hidden)]
+    pub fn into_unshared(self) -> Result<Vec<u8>, Frame> {
+        let Frame {
+            width,
+            height,
+            data,
+            index,
+            time,
+            spare,
+        } = self;
+        Arc::try_unwrap(data).map_err(|data| Frame {
+            width,
+            height,
+            data,
+            index,
+            time,
+            spare,
+        })
     }
 }
 
@@ -189,13 +272,11 @@ impl FloatFrame {
     /// frame is at index 0; the host gives a pipeline's output frames their
     /// input's timing.)
     pub fn to_frame(&self) -> Frame {
-        Frame {
-            width: self.width,
-            height: self.height,
-            data: self.data.iter().map(|&v| to_byte(v)).collect(),
-            index: 0,
-            time: Duration::ZERO,
-        }
+        Frame::own(
+            self.width,
+            self.height,
+            self.data.iter().map(|&v| to_byte(v)).collect(),
+        )
     }
 }
 
@@ -213,6 +294,41 @@ mod tests {
         let data: Vec<u8> = (0..=255).cycle().take(4 * 2 * 3).collect();
         let frame = Frame::from_rgb(4, 2, data).unwrap();
         assert_eq!(frame.to_float().to_frame(), frame);
+    }
+
+    #[test]
+    fn writes_to_shared_bytes_leave_the_clone_as_it_was() {
+        let original = Frame::filled(2, 2, [10, 20, 30]);
+        let kept = original.clone();
+        assert_eq!(kept.data().as_ptr(), original.data().as_ptr(), "shared");
+
+        // map_float writes beside, into the lent buffer when there is one.
+        let mut lent = original.clone();
+        let spare = vec![0; 12];
+        let spare_at = spare.as_ptr();
+        lent.lend_spare(spare);
+        let mapped = lent.map_float(|v| 1.0 - v);
+        assert_eq!(mapped.pixel(0, 0), [245, 235, 225]);
+        assert_eq!(mapped.data().as_ptr(), spare_at, "written into the spare");
+        assert_eq!(kept.pixel(0, 0), [10, 20, 30]);
+
+        let mut written = original.clone();
+        written.data_mut()[0] = 99;
+        assert_eq!(written.pixel(0, 0), [99, 20, 30]);
+        assert_eq!(kept.pixel(0, 0), [10, 20, 30]);
+        assert_eq!(original, kept);
+
+        // Alone again, the bytes are the host's to recycle.
+        drop((original, mapped, written));
+        assert_eq!(kept.into_unshared().map(|b| b.len()), Ok(12));
+    }
+
+    #[test]
+    fn an_unshared_frame_is_written_in_place() {
+        let frame = Frame::filled(2, 1, [1, 2, 3]);
+        let at = frame.data().as_ptr();
+        let mapped = frame.map_float(|v| v * 0.5);
+        assert_eq!(mapped.data().as_ptr(), at);
     }
 
     #[test]

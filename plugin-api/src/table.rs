@@ -23,6 +23,39 @@ pub(crate) fn apply(table: &[u8; 256], data: &mut [u8]) {
     by_words(table, data);
 }
 
+/// Writes `table[b]` for every byte `b` of `src` into `dst` (of the same
+/// length), leaving `src` as it is: the same three ways, reading one buffer
+/// and writing another instead of a pass over one.
+pub(crate) fn apply_into(table: &[u8; 256], src: &[u8], dst: &mut [u8]) {
+    assert_eq!(
+        src.len(),
+        dst.len(),
+        "a table maps a frame onto its own size"
+    );
+    if let Some(mask) = xor_mask(table) {
+        dst.iter_mut().zip(src).for_each(|(d, s)| *d = s ^ mask);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if vbmi::try_apply_into(table, src, dst) {
+        return;
+    }
+    by_words_into(table, src, dst);
+}
+
+/// [`by_words`] from one buffer into another.
+fn by_words_into(table: &[u8; 256], src: &[u8], dst: &mut [u8]) {
+    let mut out = dst.chunks_exact_mut(8);
+    let mut words = src.chunks_exact(8);
+    for (d, word) in (&mut out).zip(&mut words) {
+        let bytes: [u8; 8] = std::array::from_fn(|i| table[usize::from(word[i])]);
+        d.copy_from_slice(&bytes);
+    }
+    for (d, s) in out.into_remainder().iter_mut().zip(words.remainder()) {
+        *d = table[usize::from(*s)];
+    }
+}
+
 /// `Some(k)` when the table is `b ^ k` for every `b`.
 fn xor_mask(table: &[u8; 256]) -> Option<u8> {
     let mask = table[0];
@@ -65,6 +98,39 @@ mod vbmi {
             unsafe { lookup(table, data) }
         }
         available
+    }
+
+    /// [`try_apply`] from `src` into `dst` (of the same length).
+    pub(super) fn try_apply_into(table: &[u8; 256], src: &[u8], dst: &mut [u8]) -> bool {
+        let available = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vbmi");
+        if available {
+            // SAFETY: the CPU has the features `lookup_into` is compiled
+            // for (checked just above).
+            unsafe { lookup_into(table, src, dst) }
+        }
+        available
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn lookup_into(table: &[u8; 256], src: &[u8], dst: &mut [u8]) {
+        // SAFETY (every load and store below): each pointer is to 64 bytes
+        // inside `table`, or inside one 64-byte chunk of `src` or `dst`;
+        // the unaligned forms need no alignment.
+        let quarter =
+            |i: usize| unsafe { _mm512_loadu_si512(table[i * 64..].as_ptr().cast::<__m512i>()) };
+        let (t0, t1, t2, t3) = (quarter(0), quarter(1), quarter(2), quarter(3));
+        let mut out = dst.chunks_exact_mut(64);
+        let mut chunks = src.chunks_exact(64);
+        for (d, chunk) in (&mut out).zip(&mut chunks) {
+            let bytes = unsafe { _mm512_loadu_si512(chunk.as_ptr().cast::<__m512i>()) };
+            let low = _mm512_permutex2var_epi8(t0, bytes, t1);
+            let high = _mm512_permutex2var_epi8(t2, bytes, t3);
+            let mapped = _mm512_mask_blend_epi8(_mm512_movepi8_mask(bytes), low, high);
+            unsafe { _mm512_storeu_si512(d.as_mut_ptr().cast::<__m512i>(), mapped) };
+        }
+        super::by_words_into(table, chunks.remainder(), out.into_remainder());
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
@@ -130,11 +196,27 @@ mod tests {
             let mut words = data.clone();
             by_words(table, &mut words);
             assert_eq!(words, expected, "table {n} by words");
+            let mut beside = vec![0; data.len()];
+            apply_into(table, &data, &mut beside);
+            assert_eq!(beside, expected, "table {n} into another buffer");
+            let mut words_beside = vec![0; data.len()];
+            by_words_into(table, &data, &mut words_beside);
+            assert_eq!(
+                words_beside, expected,
+                "table {n} by words into another buffer"
+            );
             #[cfg(target_arch = "x86_64")]
             {
                 let mut vector = data.clone();
                 if vbmi::try_apply(table, &mut vector) {
                     assert_eq!(vector, expected, "table {n} with AVX-512 VBMI");
+                }
+                let mut vector_beside = vec![0; data.len()];
+                if vbmi::try_apply_into(table, &data, &mut vector_beside) {
+                    assert_eq!(
+                        vector_beside, expected,
+                        "table {n} with AVX-512 VBMI, beside"
+                    );
                 }
             }
         }
