@@ -51,6 +51,16 @@ fn main() {
         let f = frame.take().unwrap();
         frame = Some(f.map_float(|v| v * v));
     });
+    // A frame whose bytes a clone shares (the host keeps each call's input
+    // so): `map_float` writes beside them, into a buffer the host lends.
+    let kept = frame.clone().unwrap();
+    let mut spare = Some(vec![0u8; W * H * 3]);
+    let shared = median(|| {
+        let mut f = kept.clone();
+        f.lend_spare(spare.take().unwrap());
+        let mapped = f.map_float(|v| 1.0 - v);
+        spare = Some(mapped.into_data());
+    });
     // The same kind of table applied a byte at a time, as `map_float` did first.
     let table: [u8; 256] = std::array::from_fn(|i| (i * i / 255) as u8);
     let mut plain = rgb.clone();
@@ -63,6 +73,7 @@ fn main() {
     println!("  RGB -> YUV 4:2:0   {:6.2}", ms(to_yuv));
     println!("  map_float (invert) {:6.2}", ms(invert));
     println!("  map_float (v * v)  {:6.2}", ms(gamma));
+    println!("  map_float (invert) of a shared frame, into a lent buffer {:6.2}", ms(shared));
     println!("  (v * v's table a byte at a time: {:.2})", ms(bytewise));
     println!("  (a copy of the frame: {:.2})", ms(copy));
     println!("  total              {:6.2}", ms(to_rgb + to_yuv + invert));
