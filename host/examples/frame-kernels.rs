@@ -73,7 +73,10 @@ fn main() {
     println!("  RGB -> YUV 4:2:0   {:6.2}", ms(to_yuv));
     println!("  map_float (invert) {:6.2}", ms(invert));
     println!("  map_float (v * v)  {:6.2}", ms(gamma));
-    println!("  map_float (invert) of a shared frame, into a lent buffer {:6.2}", ms(shared));
+    println!(
+        "  map_float (invert) of a shared frame, into a lent buffer {:6.2}",
+        ms(shared)
+    );
     println!("  (v * v's table a byte at a time: {:.2})", ms(bytewise));
     println!("  (a copy of the frame: {:.2})", ms(copy));
     println!("  total              {:6.2}", ms(to_rgb + to_yuv + invert));

@@ -233,7 +233,7 @@ impl Kept {
         self.spare
             .extend(output.iter_mut().filter_map(Frame::take_spare));
         for frame in self.frames.drain(..) {
-            if let Ok(buffer) = frame.into_unshared() {
+            if let Some(buffer) = frame.into_unshared() {
                 self.spare.push(buffer);
             }
         }
