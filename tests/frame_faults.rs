@@ -88,6 +88,15 @@ fn a_host_that_aborts_at_every_start_never_ends_a_short_stream_with_success() {
             frames == 60 || status != Some(0),
             "{frames} of 60 frames out, and exit 0:\n{said}"
         );
+        if frames < 60 {
+            assert!(
+                said.contains(&format!(
+                    "with {frames} frames out: frame {} (counting from 1) never came out",
+                    frames + 1
+                )),
+                "the run says where the stream stopped:\n{said}"
+            );
+        }
         *outcomes.entry((status, frames)).or_insert(0) += 1;
     }
     eprintln!("(exit status, frames out): runs = {outcomes:?}");

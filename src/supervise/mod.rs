@@ -332,7 +332,7 @@ fn restart_loop(
             return Ok(exit_code(status));
         }
         if !requested {
-            guard.check(started, "asked to be restarted")?;
+            guard.check(started, "asked to be restarted", None)?;
         }
         let generation = generation_of(&active_host(home)?)
             .map(|n| format!(" (generation {n})"))
@@ -350,17 +350,24 @@ struct CrashGuard {
 
 impl CrashGuard {
     /// Counts an end of a host started at `started`; an error once too
-    /// many came in a row, each within [`QUICK`] of its start.
-    fn check(&mut self, started: Instant, what: &str) -> Result<()> {
+    /// many came in a row, each within [`QUICK`] of its start, saying how
+    /// far the stream got (`frames_out`, when the supervisor sees them).
+    fn check(&mut self, started: Instant, what: &str, frames_out: Option<u64>) -> Result<()> {
         if started.elapsed() >= QUICK {
             self.quick = 0;
             return Ok(());
         }
         self.quick += 1;
         if self.quick >= MAX_QUICK_RESTARTS {
+            let reached = frames_out.map_or_else(String::new, |n| {
+                format!(
+                    " with {n} frames out: frame {} (counting from 1) never came out, and no frame after it",
+                    n + 1
+                )
+            });
             return Err(Hinted::new(
                 format!(
-                    "the host {what} {} times in a row, each within {} s of starting; stopping",
+                    "the host {what} {} times in a row, each within {} s of starting; stopping{reached}",
                     self.quick,
                     QUICK.as_secs()
                 ),

@@ -193,7 +193,8 @@ impl Supervisor<'_> {
                         // reason a restart does not fix.
                         return Ok(exit_code(status));
                     }
-                    guard.check(started, what)?;
+                    let frames_out = self.stream.output.as_ref().map(|_| self.live.frames_out());
+                    guard.check(started, what, frames_out)?;
                     self.reporter.status(
                         "Restarting",
                         &format!(
