@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use scope_plugin_api::{Frame, Load, Mode, Params, Pipeline};
 use crate::cli::{Format, Input, Output, RunArgs};
 use crate::live::Live;
 use crate::plan::{Plan, SourcePlan, StagePlan};
-use crate::stage::{timed, Kept, Rule, Worker};
+use crate::stage::{answer, held_to_contract, timed, Answer, Call, Ends, Kept, Rule, Watched};
 use crate::video::rgb24::{self, Rgb24Reader};
 use crate::video::y4m::{Tags, Y4mReader, Y4mWriter};
 use crate::video::{testsrc, Rate};
@@ -239,20 +239,50 @@ fn run_inner(
                 stats
             }
         });
+        // Video stages run on threads of their own that the run does not
+        // wait for once the watchdog gave up on them (a hung call never
+        // returns).
         let mut workers = Vec::new();
+        let mut watched = Vec::new();
         for (index, (stage, pipeline)) in stages {
+            debug_assert_eq!(stage.mode, Mode::Video);
             let (tx, next_rx) = sync_channel::<Frame>(QUEUE);
-            let input = std::mem::replace(&mut rx, next_rx);
-            let log = log.clone();
-            let live = (&*live, index);
-            let deadline = args.frame_timeout;
-            workers.push(
-                scope.spawn(move || transform(stage, pipeline, input, &tx, &log, live, deadline)),
-            );
+            let ends = Ends {
+                rx: std::mem::replace(&mut rx, next_rx),
+                tx,
+            };
+            let work = StageWork {
+                id: stage.id().to_owned(),
+                rule: Rule {
+                    changes_frame_count: stage.pipeline.entry.config().frame_count_changes(),
+                },
+                runtime: stage.runtime.clone(),
+                index,
+            };
+            let (log, live, watch) = (log.clone(), live.clone(), Arc::new(Watched::default()));
+            watched.push((work.id.clone(), watch.clone()));
+            workers.push(std::thread::spawn(move || {
+                transform(work, pipeline, ends, &log, &live, &watch)
+            }));
         }
+        let done = Arc::new(AtomicBool::new(false));
+        let watching = args.frame_timeout.map(|deadline| {
+            let (stages, done, live) = (watched.clone(), done.clone(), &*live);
+            scope.spawn(move || watchdog(scope, stages, deadline, (live, log), done))
+        });
         let sink_stats = drain(&sink, rx, recycled, log, &live);
+        done.store(true, Ordering::SeqCst);
+        if let Some(watchdog) = &watching {
+            watchdog.thread().unpark();
+        }
         let mut all = vec![source.join().unwrap_or_default()];
-        all.extend(workers.into_iter().map(|w| w.join().unwrap_or_default()));
+        for (worker, (name, watch)) in workers.into_iter().zip(&watched) {
+            all.push(if watch.abandoned() {
+                given_up(name, &live, all.len() - 1)
+            } else {
+                worker.join().unwrap_or_default()
+            });
+        }
         all.push(sink_stats);
         all
     });
@@ -435,58 +465,70 @@ fn generate(
     drop_quietly(pipeline);
 }
 
+/// What a video stage's thread needs of its plan (owned: the thread may
+/// outlive the run when its pipeline hangs).
+struct StageWork {
+    id: String,
+    rule: Rule,
+    runtime: Params,
+    index: usize,
+}
+
 /// Feeds a video-mode pipeline the frames its `prepare` asks for, held to
 /// the frame contract (see [`crate::stage`]): a pipeline that fails is
 /// unloaded, the input of the failed call goes on unchanged, and so do all
 /// later frames, so the rest of the chain keeps running and no frame is lost.
 fn transform(
-    stage: StagePlan,
+    work: StageWork,
     pipeline: Box<dyn Pipeline>,
-    rx: Receiver<Frame>,
-    tx: &SyncSender<Frame>,
+    mut ends: Ends,
     log: &Log,
-    (live, index): (&Live, usize),
-    deadline: Option<Duration>,
+    live: &Live,
+    watched: &Watched,
 ) -> Stats {
-    debug_assert_eq!(stage.mode, Mode::Video);
-    let rule = Rule {
-        changes_frame_count: stage.pipeline.entry.config().frame_count_changes(),
-    };
-    let (mut runtime, mut seen) = (stage.runtime.clone(), 0);
+    let StageWork {
+        id,
+        rule,
+        mut runtime,
+        index,
+    } = work;
+    let mut seen = 0;
     let mut stats = Stats {
-        name: stage.id().to_owned(),
+        name: id,
         ..Stats::default()
     };
-    let mut worker = Some(Worker::start(pipeline, deadline));
+    let mut pipeline = Some(pipeline);
     let mut kept = Kept::default();
     let mut received = 0u64;
     loop {
-        let Some(active) = worker.as_mut() else {
+        let Some(active) = pipeline.as_mut() else {
             // Unloaded: pass frames through.
-            for frame in rx.iter() {
-                stats.passed += 1;
-                live.stages[index].passed.fetch_add(1, Ordering::Relaxed);
-                if tx.send(frame).is_err() {
-                    break;
-                }
-            }
+            pass_through(ends, &live.stages[index].passed, &mut stats.passed);
             return stats;
         };
         if let Some(changed) = live.changed(index, &mut seen) {
             runtime = changed;
         }
-        let wanted = match active.prepare(&runtime) {
-            Ok(wanted) => wanted,
+        let call = Call::Prepare(runtime.clone());
+        let Some((wanted, back)) = watched.during(ends, &[], || answer(active, call)) else {
+            return stats;
+        };
+        ends = back;
+        let wanted = match wanted {
+            Ok(Answer::Wanted(wanted)) => wanted,
+            Ok(Answer::Frames(_)) => unreachable!("prepare answers how many frames"),
             Err(e) => {
                 report_failure(log, &mut stats, &e, received + 1);
-                worker = None;
+                if let Some(failed) = pipeline.take() {
+                    drop_quietly(failed);
+                }
                 continue;
             }
         };
         let mut input = Vec::with_capacity(wanted);
         let mut ended = false;
         while input.len() < wanted && !ended {
-            match rx.recv() {
+            match ends.rx.recv() {
                 Ok(frame) => input.push(frame),
                 Err(_) => ended = true,
             }
@@ -497,20 +539,29 @@ fn transform(
             runtime = changed;
         }
         kept.keep(&mut input);
-        let result = timed(&mut stats.busy, || match ended {
-            // The end of the input: the incomplete batch (often none) goes
-            // to `finish`, which flushes what the pipeline holds.
-            true => active.finish(input, &kept, &runtime, rule),
-            false => active.process(input, &kept, &runtime, rule),
+        // The end of the input: the incomplete batch (often none) goes to
+        // `finish`, which flushes what the pipeline holds.
+        let call = match ended {
+            true => Call::Finish(input, runtime.clone()),
+            false => Call::Process(input, runtime.clone()),
+        };
+        let watched_call = timed(&mut stats.busy, || {
+            watched.during(ends, kept.frames(), || answer(active, call))
         });
-        let (frames, processed) = match result {
+        let Some((answered, back)) = watched_call else {
+            return stats;
+        };
+        ends = back;
+        let (frames, processed) = match held_to_contract(answered, &kept, rule) {
             Ok(mut frames) => {
                 kept.release(&mut frames);
                 (frames, true)
             }
             Err(e) => {
                 report_failure(log, &mut stats, &e, received);
-                worker = None;
+                if let Some(failed) = pipeline.take() {
+                    drop_quietly(failed);
+                }
                 let unchanged = kept.take();
                 stats.passed += unchanged.len() as u64;
                 live.stages[index]
@@ -524,13 +575,77 @@ fn transform(
                 stats.frames += 1;
                 live.stages[index].frames.fetch_add(1, Ordering::Relaxed);
             }
-            if tx.send(frame).is_err() {
+            if ends.tx.send(frame).is_err() {
                 return stats;
             }
         }
         if ended {
             return stats;
         }
+    }
+}
+
+/// Passes every frame that reaches a stage on unchanged, counting them.
+fn pass_through(ends: Ends, live_count: &AtomicU64, count: &mut u64) {
+    for frame in ends.rx.iter() {
+        *count += 1;
+        live_count.fetch_add(1, Ordering::Relaxed);
+        if ends.tx.send(frame).is_err() {
+            break;
+        }
+    }
+}
+
+/// Gives up on calls that run past `deadline` (`--frame-timeout`): the
+/// stage is reported and unloaded, the call's input goes on unchanged, and
+/// a thread of the run carries the rest of the stream past the stage.
+fn watchdog<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    stages: Vec<(String, Arc<Watched>)>,
+    deadline: Duration,
+    (live, log): (&'scope Live, &'scope Log),
+    done: Arc<AtomicBool>,
+) {
+    let tick = (deadline / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
+    while !done.load(Ordering::SeqCst) {
+        // Woken at once when the run ends.
+        std::thread::park_timeout(tick);
+        for (index, (name, watched)) in stages.iter().enumerate() {
+            let Some((input, ends)) = watched.give_up(deadline) else {
+                continue;
+            };
+            let frame = input.last().map_or(0, |f| f.index() + 1);
+            say(
+                log,
+                &format!(
+                    "error: pipeline `{name}` did not return within {} s (--frame-timeout) (at frame {frame}); it was unloaded",
+                    deadline.as_secs_f64()
+                ),
+            );
+            let passed = &live.stages[index].passed;
+            scope.spawn(move || {
+                passed.fetch_add(input.len() as u64, Ordering::Relaxed);
+                for frame in input {
+                    if ends.tx.send(frame).is_err() {
+                        return;
+                    }
+                }
+                pass_through(ends, passed, &mut 0);
+            });
+        }
+    }
+}
+
+/// The counters of a stage the watchdog gave up on, from the live ones
+/// (its thread may never return its own).
+fn given_up(name: &str, live: &Live, index: usize) -> Stats {
+    let stage = &live.stages[index];
+    Stats {
+        name: name.to_owned(),
+        frames: stage.frames.load(Ordering::Relaxed),
+        passed: stage.passed.load(Ordering::Relaxed),
+        failed: true,
+        ..Stats::default()
     }
 }
 

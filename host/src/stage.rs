@@ -1,17 +1,24 @@
 //! One video-mode stage of a chain, held to the frame contract (written in
 //! `scope_plugin_api::Pipeline`'s documentation).
 //!
-//! The pipeline lives on a thread of its own (a [`Worker`]) so that a call
-//! can be given up on at the deadline. Before each call the stage keeps
-//! the call's input as it is ([`Kept`]: clones that share its bytes, which
-//! the SDK's copy-on-write leaves untouched whatever the pipeline writes);
-//! when the call fails — a panic, an `Err`, frames of another size, another number of
-//! frames than it was given (unless the pipeline declared it changes the
-//! count), or no answer before `--frame-timeout` — the pipeline is unloaded
-//! and the kept input goes on in place of what it returned, so every input frame
-//! leaves the stage exactly once. From then on frames pass through.
+//! Before each call the stage keeps the call's input as it is ([`Kept`]:
+//! clones that share its bytes, which the SDK's copy-on-write leaves
+//! untouched whatever the pipeline writes). When the call fails — a panic,
+//! an `Err`, frames of another size, another number of frames than it was
+//! given (unless the pipeline declared it changes the count) — the pipeline
+//! is unloaded and the kept input goes on in place of what it returned, so
+//! every input frame leaves the stage exactly once. From then on frames pass
+//! through.
+//!
+//! A call runs on the stage's own thread. For the deadline
+//! (`--frame-timeout`), the stage parks its two channels and the call's
+//! input in a [`Watched`] while the call runs; a watchdog that finds a call
+//! past the deadline takes them and carries the stream on without the
+//! stage, whose thread is left to finish (or hang) alone.
 
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use scope_plugin_api::{Frame, Params, Pipeline};
@@ -31,25 +38,11 @@ pub enum Answer {
     Frames(Vec<Frame>),
 }
 
-/// Where a stage's pipeline runs. With a deadline, on a thread of its own,
-/// so that a call can be given up on (dropping the worker ends the thread
-/// after its current call; a call that never returns keeps its thread,
-/// which ends with the process). Without one, on the stage's thread: no
-/// hand-off between threads per call.
-pub enum Worker {
-    Direct(Box<dyn Pipeline>),
-    Thread {
-        calls: SyncSender<Call>,
-        answers: Receiver<Result<Answer, String>>,
-        deadline: Duration,
-    },
-}
-
 /// Runs one call of `pipeline`, a panic caught.
-fn answer(pipeline: &mut Box<dyn Pipeline>, call: Call) -> Result<Answer, String> {
+pub fn answer(pipeline: &mut Box<dyn Pipeline>, call: Call) -> Result<Answer, String> {
     match call {
         Call::Prepare(params) => guard::catch(|| pipeline.prepare(&params))
-            .map(|r| Answer::Wanted(r.input_size))
+            .map(|r| Answer::Wanted(r.input_size.max(1)))
             .map_err(|panic| format!("prepare {panic}")),
         Call::Process(input, params) => {
             flatten(guard::catch(|| pipeline.process(input, &params)), "")
@@ -61,81 +54,99 @@ fn answer(pipeline: &mut Box<dyn Pipeline>, call: Call) -> Result<Answer, String
     }
 }
 
-impl Worker {
-    /// Runs `pipeline` where each call may take `deadline` (none: no limit).
-    pub fn start(mut pipeline: Box<dyn Pipeline>, deadline: Option<Duration>) -> Worker {
-        let Some(deadline) = deadline else {
-            return Worker::Direct(pipeline);
-        };
-        let (calls, requests) = sync_channel::<Call>(1);
-        let (answered, answers) = sync_channel(1);
-        std::thread::spawn(move || {
-            for call in requests {
-                if answered.send(answer(&mut pipeline, call)).is_err() {
-                    break;
-                }
-            }
-            let _ = guard::catch(move || drop(pipeline));
-        });
-        Worker::Thread {
-            calls,
-            answers,
-            deadline,
+/// A stage's two channels.
+pub struct Ends {
+    pub rx: Receiver<Frame>,
+    pub tx: SyncSender<Frame>,
+}
+
+/// What a stage shares with the watchdog.
+pub struct Watched {
+    origin: Instant,
+    /// When the call in progress began (nanoseconds after `origin`, plus
+    /// one); 0 between calls.
+    busy_since: AtomicU64,
+    parked: Mutex<Parked>,
+}
+
+#[derive(Default)]
+struct Parked {
+    /// The watchdog gave up on the call in progress.
+    abandoned: bool,
+    /// The stage's channels, while a call runs.
+    ends: Option<Ends>,
+    /// The call's input as it was (clones), while it runs.
+    input: Vec<Frame>,
+}
+
+impl Default for Watched {
+    fn default() -> Self {
+        Watched {
+            origin: Instant::now(),
+            busy_since: AtomicU64::new(0),
+            parked: Mutex::new(Parked::default()),
         }
     }
+}
 
-    fn ask(&mut self, call: Call) -> Result<Answer, String> {
-        let (calls, answers, deadline) = match self {
-            Worker::Direct(pipeline) => return answer(pipeline, call),
-            Worker::Thread {
-                calls,
-                answers,
-                deadline,
-            } => (calls, answers, *deadline),
-        };
-        let gone = || "stopped answering".to_owned();
-        calls.send(call).map_err(|_| gone())?;
-        match answers.recv_timeout(deadline) {
-            Ok(answered) => answered,
-            Err(RecvTimeoutError::Timeout) => Err(format!(
-                "did not return within {} s (--frame-timeout)",
-                deadline.as_secs_f64()
-            )),
-            Err(RecvTimeoutError::Disconnected) => Err(gone()),
+impl Watched {
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// Runs `call` with the stage's channels and the call's input parked
+    /// where the watchdog can take them. `None` when the watchdog gave up
+    /// on the call meanwhile: the stream went on without the stage.
+    pub fn during<T>(
+        &self,
+        ends: Ends,
+        input: &[Frame],
+        call: impl FnOnce() -> T,
+    ) -> Option<(T, Ends)> {
+        {
+            let mut parked = lock(&self.parked);
+            parked.ends = Some(ends);
+            parked.input = input.to_vec();
         }
-    }
-
-    /// How many frames the next call needs (at least one).
-    pub fn prepare(&mut self, params: &Params) -> Result<usize, String> {
-        match self.ask(Call::Prepare(params.clone()))? {
-            Answer::Wanted(n) => Ok(n.max(1)),
-            Answer::Frames(_) => Err("answered out of turn".into()),
+        self.busy_since.store(self.now(), Ordering::SeqCst);
+        let result = call();
+        self.busy_since.store(0, Ordering::SeqCst);
+        let mut parked = lock(&self.parked);
+        if parked.abandoned {
+            return None;
         }
+        parked.input.clear();
+        let ends = parked.ends.take().expect("parked before the call");
+        Some((result, ends))
     }
 
-    /// `process`, held to the contract against `kept` (the input as it was).
-    pub fn process(
-        &mut self,
-        input: Vec<Frame>,
-        kept: &Kept,
-        params: &Params,
-        rule: Rule,
-    ) -> Result<Vec<Frame>, String> {
-        let answered = self.ask(Call::Process(input, params.clone()));
-        held_to_contract(answered, kept, rule)
+    /// For the watchdog: when the call in progress has run `deadline` or
+    /// more, gives it up and returns what the stage held: the call's input
+    /// as it was, and the channels to carry the stream on with.
+    pub fn give_up(&self, deadline: Duration) -> Option<(Vec<Frame>, Ends)> {
+        let since = self.busy_since.load(Ordering::SeqCst);
+        let limit = u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX);
+        if since == 0 || self.now().saturating_sub(since) < limit {
+            return None;
+        }
+        let mut parked = lock(&self.parked);
+        // The call may have ended just now: then it is not given up.
+        if parked.abandoned || self.busy_since.load(Ordering::SeqCst) != since {
+            return None;
+        }
+        parked.abandoned = true;
+        let ends = parked.ends.take()?;
+        Some((std::mem::take(&mut parked.input), ends))
     }
 
-    /// `finish` with the frames of an incomplete batch.
-    pub fn finish(
-        &mut self,
-        leftover: Vec<Frame>,
-        kept: &Kept,
-        params: &Params,
-        rule: Rule,
-    ) -> Result<Vec<Frame>, String> {
-        let answered = self.ask(Call::Finish(leftover, params.clone()));
-        held_to_contract(answered, kept, rule)
+    /// Whether the watchdog gave up on this stage.
+    pub fn abandoned(&self) -> bool {
+        lock(&self.parked).abandoned
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn flatten(
@@ -156,7 +167,7 @@ pub struct Rule {
     pub changes_frame_count: bool,
 }
 
-fn held_to_contract(
+pub fn held_to_contract(
     answered: Result<Answer, String>,
     kept: &Kept,
     rule: Rule,
@@ -243,6 +254,11 @@ impl Kept {
     /// The input's frame size (all frames of a call share it).
     fn size(&self) -> Option<(u32, u32)> {
         self.frames.first().map(|f| (f.width(), f.height()))
+    }
+
+    /// The input as it was.
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
     }
 
     /// The input as it was, to go on in place of a failed call's output.
