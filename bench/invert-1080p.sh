@@ -18,7 +18,7 @@ host="$work/home/bin/scope-host"
 ours="$host run --pipeline invert --input $input --output -"
 # intensity 0.7 is not a bit flip: map_float's general table lookup.
 blend="$host run --pipeline invert --set intensity=0.7 --input $input --output -"
-# No per-call deadline: the pipeline runs on its stage's thread.
+# No deadline (--frame-timeout 0): no watchdog.
 direct="$host run --pipeline invert --frame-timeout 0 --input $input --output -"
 chain="$host run --pipeline invert --pipeline invert --pipeline invert --pipeline invert --input $input --output -"
 same="ffmpeg -v error -i $input -vf format=rgb24,negate,format=yuv420p -f yuv4mpegpipe -"
