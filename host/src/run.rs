@@ -260,7 +260,7 @@ fn run_inner(
                 index,
             };
             let (log, live, watch) = (log.clone(), live.clone(), Arc::new(Watched::default()));
-            watched.push((work.id.clone(), watch.clone()));
+            watched.push((work.id.clone(), index, watch.clone()));
             workers.push(std::thread::spawn(move || {
                 transform(work, pipeline, ends, &log, &live, &watch)
             }));
@@ -276,9 +276,9 @@ fn run_inner(
             watchdog.thread().unpark();
         }
         let mut all = vec![source.join().unwrap_or_default()];
-        for (worker, (name, watch)) in workers.into_iter().zip(&watched) {
+        for (worker, (name, index, watch)) in workers.into_iter().zip(&watched) {
             all.push(if watch.abandoned() {
-                given_up(name, &live, all.len() - 1)
+                given_up(name, &live, *index)
             } else {
                 worker.join().unwrap_or_default()
             });
@@ -601,7 +601,7 @@ fn pass_through(ends: Ends, live_count: &AtomicU64, count: &mut u64) {
 /// a thread of the run carries the rest of the stream past the stage.
 fn watchdog<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
-    stages: Vec<(String, Arc<Watched>)>,
+    stages: Vec<(String, usize, Arc<Watched>)>,
     deadline: Duration,
     (live, log): (&'scope Live, &'scope Log),
     done: Arc<AtomicBool>,
@@ -610,7 +610,7 @@ fn watchdog<'scope>(
     while !done.load(Ordering::SeqCst) {
         // Woken at once when the run ends.
         std::thread::park_timeout(tick);
-        for (index, (name, watched)) in stages.iter().enumerate() {
+        for (name, index, watched) in &stages {
             let Some((input, ends)) = watched.give_up(deadline) else {
                 continue;
             };
@@ -622,7 +622,7 @@ fn watchdog<'scope>(
                     deadline.as_secs_f64()
                 ),
             );
-            let passed = &live.stages[index].passed;
+            let passed = &live.stages[*index].passed;
             scope.spawn(move || {
                 passed.fetch_add(input.len() as u64, Ordering::Relaxed);
                 for frame in input {

@@ -213,3 +213,69 @@ fn frames_carry_their_index_and_time_and_outputs_keep_their_inputs() {
         .collect();
     assert_eq!(firsts, [0, 1, 2, 3, 4, 5], "{}", out.stderr);
 }
+
+/// Text mode: flat frames numbered from 0.
+struct Flat {
+    next: u8,
+    size: (u32, u32),
+}
+
+impl scope_plugin_api::Pipeline for Flat {
+    fn config() -> scope_plugin_api::PipelineConfig {
+        scope_plugin_api::PipelineConfig::new("flat", "Flat").modes(
+            &[scope_plugin_api::Mode::Text],
+            scope_plugin_api::Mode::Text,
+        )
+    }
+    fn load(load: &scope_plugin_api::Load) -> Result<Self, scope_plugin_api::Error> {
+        Ok(Flat {
+            next: 0,
+            size: (load.width, load.height),
+        })
+    }
+    fn process(
+        &mut self,
+        _: Vec<scope_plugin_api::Frame>,
+        _: &scope_plugin_api::Params,
+    ) -> Result<Vec<scope_plugin_api::Frame>, scope_plugin_api::Error> {
+        let v = self.next;
+        self.next += 1;
+        Ok(vec![scope_plugin_api::Frame::filled(
+            self.size.0,
+            self.size.1,
+            [v, v, v],
+        )])
+    }
+}
+
+#[test]
+fn a_hang_after_a_generator_is_given_up_and_counted_for_the_right_stage() {
+    const FLAT: Plugin = Plugin {
+        name: "flat",
+        version: "0.1.0",
+        register: |r| r.register::<Flat>(),
+    };
+    let out = host(
+        &[FLAT, CHAOS],
+        &format!(
+            "run --pipeline flat --pipeline chaos --size {SIZE} --frames 8 --set fault=hang --set at=3 --set hang_seconds=2 --frame-timeout 0.3 --output-format rgb24"
+        ),
+        vec![],
+    );
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    let firsts: Vec<u8> = rgb_frames(&out.stdout, FRAME_BYTES)
+        .iter()
+        .map(|f| f[0])
+        .collect();
+    assert_eq!(firsts, [255, 254, 2, 3, 4, 5, 6, 7], "{}", out.stderr);
+    let chaos_line = out
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("chaos "))
+        .unwrap_or_default();
+    assert!(
+        chaos_line.contains("6 passed through unprocessed") && chaos_line.contains("FAILED"),
+        "{}",
+        out.stderr
+    );
+}
