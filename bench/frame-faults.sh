@@ -13,7 +13,7 @@ mkdir -p "$work"
 cargo build --release -q
 scopectl=$PWD/target/release/scopectl
 export SCOPE_HOME=$PWD/$work/home SCOPE_HOST_PROFILE=${SCOPE_HOST_PROFILE:-release}
-$scopectl install fixtures/plugins/invert fixtures/test-plugins/chaos >/dev/null 2>&1
+$scopectl install ./fixtures/plugins/invert ./fixtures/test-plugins/chaos >/dev/null 2>&1
 input=$work/in.y4m
 [ -f "$input" ] || ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=30 \
   -frames:v 60 -pix_fmt yuv420p "$input"

@@ -19,7 +19,7 @@ fn setup(context: &TestContext) -> PathBuf {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let input = context.temp.path().join("in.y4m");
-    support::testsrc(&input, "64x48", 60);
+    support::testsrc(&input, "320x240", 60);
     input
 }
 
@@ -78,6 +78,9 @@ fn a_host_that_aborts_at_every_start_never_ends_a_short_stream_with_success() {
     let input = setup(&context);
     let mut outcomes = std::collections::BTreeMap::new();
     for _ in 0..50 {
+        // Frames larger than the pipe can hold ten of: a new host dies at
+        // its tenth frame while the frames the last one swallowed are still
+        // being replayed to it.
         let (status, frames, said) = run(
             &context,
             &input,

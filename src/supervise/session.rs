@@ -220,11 +220,18 @@ fn spawn_feeder(
             lock(&in_flight).push_back(frame.clone());
             give(stdin, &frame, &mut lent)
         };
+        // A host that dies while frames are replayed to it leaves the rest
+        // in flight too, for the next one (they were dropped here: a host
+        // crashing at every start lost frames, and the stream ended with
+        // success).
+        let mut replay = replay.into_iter();
         if stdin.write_all(&header).is_err() {
+            lock(&in_flight).extend(replay);
             return;
         }
-        for frame in replay {
+        while let Some(frame) = replay.next() {
             if give(&mut stdin, frame).is_err() {
+                lock(&in_flight).extend(replay);
                 return;
             }
         }
