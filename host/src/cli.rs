@@ -29,6 +29,7 @@ Run options:
   --prompt TEXT            the prompt, for pipelines that support prompts
   --frame-timeout SECS     a call of a pipeline that runs longer is given up: its input
                            passes through, the pipeline is unloaded (default 10; 0: none)
+  --summary-json           end with the summary as one JSON line on stderr, for scripts
   --control SOCKET         answer `status` and `set` on a Unix socket (scopectl run does this)
 
 Options:
@@ -85,6 +86,8 @@ pub struct RunArgs {
     /// `--frame-timeout`: how long one call of a pipeline may take; `None`
     /// for no limit (`0`).
     pub frame_timeout: Option<std::time::Duration>,
+    /// `--summary-json`: the summary as one JSON line.
+    pub summary_json: bool,
 }
 
 /// `--frame-timeout`'s default.
@@ -151,6 +154,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
         prompt: None,
         control: None,
         frame_timeout: Some(FRAME_TIMEOUT),
+        summary_json: false,
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -193,6 +197,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
             Long("set") => run.sets.push(parser.value()?.string()?),
             Long("prompt") => run.prompt = Some(parser.value()?.string()?),
             Long("control") => run.control = Some(parser.value()?),
+            Long("summary-json") => run.summary_json = true,
             Long("frame-timeout") => {
                 let seconds: f64 = option(parser, "--frame-timeout", |s| {
                     s.parse::<f64>()
@@ -262,6 +267,9 @@ impl RunArgs {
         if self.frame_timeout != Some(FRAME_TIMEOUT) {
             let seconds = self.frame_timeout.map_or(0.0, |t| t.as_secs_f64());
             push("--frame-timeout", seconds.to_string().into());
+        }
+        if self.summary_json {
+            args.push("--summary-json".into());
         }
         args
     }
@@ -337,7 +345,7 @@ mod tests {
 
     #[test]
     fn run_arguments_print_back_to_what_parses_to_them() {
-        let mut args: Vec<OsString> = "run --pipeline a --pipeline b --input in.y4m --output - --frames 9 --fps 25:1 --prompt hi --control /tmp/s"
+        let mut args: Vec<OsString> = "run --pipeline a --pipeline b --input in.y4m --output - --frames 9 --fps 25:1 --prompt hi --control /tmp/s --frame-timeout 2.5 --summary-json"
             .split(' ')
             .map(OsString::from)
             .collect();

@@ -288,6 +288,9 @@ fn run_inner(
     });
     summarize(&outcome, started.elapsed(), log);
     let lost = lost_frames(&outcome, counts_are_kept);
+    if args.summary_json {
+        say(log, &summary_json(&outcome, lost, started.elapsed()));
+    }
     if lost > 0 {
         say(
             log,
@@ -851,6 +854,31 @@ fn summarize(stats: &[Stats], elapsed: Duration, log: &Log) {
         ));
     }
     say(log, &lines.join("\n"));
+}
+
+/// The summary as one JSON line: frames in, out, passed through and lost,
+/// and each stage's frames, frames passed through and whether it failed.
+fn summary_json(stats: &[Stats], lost: u64, elapsed: Duration) -> String {
+    use scope_plugin_api::json::Json;
+    let count = |n: u64| Json::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let stages = stats.iter().map(|s| {
+        Json::object([
+            ("name", Json::str(&s.name)),
+            ("frames", count(s.frames)),
+            ("passed", count(s.passed)),
+            ("failed", Json::Bool(s.failed)),
+        ])
+    });
+    Json::object([
+        ("version", Json::Int(1)),
+        ("frames_in", count(stats.first().map_or(0, |s| s.frames))),
+        ("frames_out", count(stats.last().map_or(0, |s| s.frames))),
+        ("passed", count(stats.iter().map(|s| s.passed).sum())),
+        ("lost", count(lost)),
+        ("seconds", Json::Float(elapsed.as_secs_f64())),
+        ("stages", Json::Array(stages.collect())),
+    ])
+    .to_string()
 }
 
 /// True when standard output is a terminal.

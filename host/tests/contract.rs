@@ -279,3 +279,23 @@ fn a_hang_after_a_generator_is_given_up_and_counted_for_the_right_stage() {
         out.stderr
     );
 }
+
+#[test]
+fn the_summary_as_json_counts_frames_in_out_passed_and_lost_by_stage() {
+    let (status, frames, stderr) = run("err", 7, "--summary-json");
+    assert_eq!((status, frames.len()), (1, 20), "{stderr}");
+    let line = stderr
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON summary: {stderr}"));
+    assert!(
+        line.starts_with(
+            r#"{"version":1,"frames_in":20,"frames_out":20,"passed":14,"lost":0,"seconds":"#
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains(r#"{"name":"chaos","frames":6,"passed":14,"failed":true}"#),
+        "{line}"
+    );
+}
