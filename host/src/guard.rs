@@ -46,6 +46,12 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     result.map_err(|_| LAST_PANIC.take().unwrap_or_else(|| "panicked".to_owned()))
 }
 
+/// Locks `mutex`, whether or not a thread panicked holding it: a plugin's
+/// panic must not stop the rest of the run.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

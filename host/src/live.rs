@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use scope_plugin_api::json::Json;
 use scope_plugin_api::{Params, PipelineConfig, Value};
 
+use crate::guard::lock;
 use crate::plan::{instance_name, targets_of};
 
 /// One stage of the chain, as the control channel sees it.
@@ -186,10 +187,6 @@ fn value_json(value: &Value) -> Json {
         Value::Float(x) => Json::Float(*x),
         Value::String(s) => Json::str(s),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

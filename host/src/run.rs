@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use scope_plugin_api::{Frame, Load, Mode, Params, Pipeline};
 
 use crate::cli::{Format, Input, Output, RunArgs};
+use crate::guard::lock;
 use crate::live::Live;
 use crate::plan::{Plan, SourcePlan, StagePlan};
 use crate::stage::{answer, held_to_contract, timed, Answer, Call, Ends, Kept, Rule, Watched};
@@ -790,10 +791,6 @@ fn drain(
         }
     }
     stats
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// After a first stop signal the input stops and the frames in flight drain

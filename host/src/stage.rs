@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use scope_plugin_api::{Frame, Params, Pipeline};
 
-use crate::guard;
+use crate::guard::{self, lock};
 
 /// A request to the pipeline.
 pub enum Call {
@@ -143,10 +143,6 @@ impl Watched {
     pub fn abandoned(&self) -> bool {
         lock(&self.parked).abandoned
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn flatten(
