@@ -120,6 +120,33 @@ impl ChangeEntry {
     }
 }
 
+/// `scopectl doctor --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorDocument {
+    /// [`DOCUMENT_VERSION`].
+    pub version: u32,
+    /// What was looked at, in order.
+    pub checks: Vec<DoctorCheck>,
+}
+
+impl DoctorDocument {
+    /// How many problems remain (not repaired).
+    pub fn problems(&self) -> usize {
+        self.checks.iter().filter(|c| c.status == "problem").count()
+    }
+}
+
+/// One thing `doctor` looked at.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorCheck {
+    /// `ok`, `note`, `problem` or `repaired`.
+    pub status: &'static str,
+    /// What was found (and, when repaired, what was done).
+    pub message: String,
+    /// A problem that `doctor --repair` fixes.
+    pub repairable: bool,
+}
+
 /// `scopectl update --check --json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdatesDocument {
@@ -130,6 +157,9 @@ pub struct UpdatesDocument {
     /// Third-party crates of the host that could move within their
     /// requirements (`scopectl update` moves them), by name.
     pub crates: Vec<CrateUpdate>,
+    /// Why the crates could not be checked, when they could not (`crates`
+    /// is then empty).
+    pub crates_error: Option<String>,
 }
 
 /// A third-party crate of the host with a newer compatible version.
@@ -249,6 +279,10 @@ pub struct PipelineInfo {
     /// given (declared by the pipeline; the frame contract).
     #[serde(default)]
     pub changes_frame_count: bool,
+    /// The frames it returns per frames in, `[out, per]`, when it changes
+    /// the number of frames.
+    #[serde(default)]
+    pub frames_out_per_in: Option<(u32, u32)>,
     /// Its parameters.
     pub params: Vec<ParamInfo>,
 }

@@ -119,7 +119,15 @@ fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_dir(target, link)
 }
 
-fn sync_dir(dir: &Path) {
+/// Flushes `path`'s bytes to the disk.
+pub fn sync_file(path: &Path) -> Result<()> {
+    fs_err::File::open(path)?
+        .sync_all()
+        .with_context(|| format!("cannot sync `{}` to the disk", path.display()))
+}
+
+/// Flushes `dir`'s entries (a rename, a new file) to the disk.
+pub fn sync_dir(dir: &Path) {
     // Best effort: not every platform lets a directory be opened and synced.
     if let Ok(handle) = fs_err::File::open(dir) {
         let _ = handle.sync_all();

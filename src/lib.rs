@@ -31,10 +31,12 @@
 //!   [`failpoint`]: crash points for tests; [`time`]: timestamps.
 
 pub mod cancel;
+pub mod change;
 pub mod cli;
 pub mod commands;
 pub mod documents;
 pub mod embedded;
+pub mod error;
 pub mod failpoint;
 pub mod fsx;
 pub mod home;

@@ -91,6 +91,12 @@ fn a_host_that_aborts_at_every_start_never_ends_a_short_stream_with_success() {
             frames == 60 || status != Some(0),
             "{frames} of 60 frames out, and exit 0:\n{said}"
         );
+        // The host's last words name the plugin, and so does the restart.
+        assert!(
+            said.contains("scope-host: crashed in pipeline `chaos` of plugin chaos 0.1.0")
+                && said.contains("(crashed in pipeline `chaos` of plugin chaos 0.1.0: "),
+            "the crash is put on the plugin:\n{said}"
+        );
         if frames < 60 {
             assert!(
                 said.contains(&format!(

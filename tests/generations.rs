@@ -26,7 +26,10 @@ fn home_with_generations(context: &TestContext) -> Home {
                 format!("[plugins]\nfx = \"{n}\"\n"),
                 format!("version = 1\n# generation {n}\n"),
                 format!("scopectl install fx@{n}"),
-                vec![format!("+ fx v{n}.0.0")],
+                vec![scopectl::change::Change::Added {
+                    name: "fx".into(),
+                    version: semver::Version::new(n, 0, 0),
+                }],
             )
         })
         .collect();

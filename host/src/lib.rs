@@ -18,6 +18,19 @@ pub mod catalog;
 pub mod cli;
 mod control;
 mod guard;
+/// The environment variable naming the file where a host that crashes
+/// leaves the name of the pipeline that crashed it (set by `scopectl run`).
+pub const LAST_WORDS: &str = "SCOPE_HOST_LAST_WORDS";
+
+#[cfg(unix)]
+mod last_words;
+#[cfg(not(unix))]
+mod last_words {
+    //! Only on Unix: crashes there are signals.
+    pub fn prepare(_: Vec<String>) {}
+    pub fn running(_: usize) {}
+    pub fn calling(_: usize) {}
+}
 mod live;
 mod plan;
 mod report;

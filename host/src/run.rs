@@ -16,12 +16,15 @@ use crate::cli::{Format, Input, Output, RunArgs};
 use crate::guard::lock;
 use crate::live::Live;
 use crate::plan::{Plan, SourcePlan, StagePlan};
-use crate::stage::{answer, held_to_contract, timed, Answer, Call, Ends, Kept, Rule, Watched};
+use crate::stage::{
+    answer, held_to_contract, timed, Answer, Call, Ends, Kept, Rule, Tally, Watched,
+};
 use crate::video::rgb24::{self, Rgb24Reader};
+use crate::video::scale::fit;
 use crate::video::y4m::{Tags, Y4mReader, Y4mWriter};
 use crate::video::{testsrc, Rate};
 use crate::Io;
-use crate::{control, guard, signals};
+use crate::{control, guard, last_words, signals};
 
 /// Frames in flight between two stages. Two keeps every stage busy without
 /// holding more than a handful of frames.
@@ -32,6 +35,8 @@ const RECYCLED: usize = 8;
 /// Calls of a generator that may return no frame in a row before it counts as stuck.
 const MAX_EMPTY_CALLS: u32 = 1000;
 const DEFAULT_SIZE: (u32, u32) = (512, 512);
+/// The largest frame side a pipeline may declare for its output.
+const MAX_SIDE: u32 = 16384;
 
 type Log = Arc<Mutex<Box<dyn Write + Send>>>;
 
@@ -52,6 +57,9 @@ struct Stats {
     failed: bool,
     /// The output's reader went away (`| head`): fewer frames out is theirs.
     closed: bool,
+    /// Frames a pipeline that changes the count stayed short of its
+    /// declared ratio by the end of the stream.
+    lost: u64,
 }
 
 enum Reader {
@@ -75,6 +83,16 @@ pub fn run(plan: Plan, args: &RunArgs, io: Io) -> i32 {
     let log: Log = Arc::new(Mutex::new(io.stderr));
     if io.handle_signals {
         signals::install();
+        let names = plan.stages.iter().map(|s| {
+            let plugin = &s.pipeline;
+            format!(
+                "pipeline `{}` of plugin {} {}",
+                s.id(),
+                plugin.plugin,
+                plugin.plugin_version
+            )
+        });
+        last_words::prepare(names.collect());
     }
     match run_inner(plan, args, io.stdin, io.stdout, io.stdout_is_terminal, &log) {
         Ok(ok) => match signals::received() {
@@ -146,7 +164,7 @@ fn run_inner(
             args.fps.unwrap_or(Rate::new(30, 1)),
         ),
     };
-    let sink = Sink::open(
+    let mut sink = Sink::open(
         &args.output,
         args.output_format,
         stdout,
@@ -155,25 +173,41 @@ fn run_inner(
         tags,
     )?;
 
-    // Load every pipeline before the first frame, so a bad load fails fast.
+    // Load every pipeline before the first frame, so a bad load fails fast;
+    // each is loaded for the size the one before it declared it returns.
     let mut loaded = Vec::new();
+    let mut rules = Vec::new();
+    let mut loaded_size = size;
     for stage in &plan.stages {
         let load = Load {
-            width: size.0,
-            height: size.1,
+            width: loaded_size.0,
+            height: loaded_size.1,
             params: stage.load.clone(),
         };
+        let failed = |what: String| format!("pipeline `{}` failed to load: {what}", stage.id());
         let pipeline = match guard::catch(|| stage.pipeline.entry.load(&load)) {
             Ok(Ok(p)) => p,
-            Ok(Err(e)) => return Err(format!("pipeline `{}` failed to load: {e}", stage.id())),
-            Err(panic) => {
-                return Err(format!(
-                    "pipeline `{}` failed to load: it {panic}",
-                    stage.id()
-                ))
-            }
+            Ok(Err(e)) => return Err(failed(e.to_string())),
+            Err(panic) => return Err(failed(format!("it {panic}"))),
         };
+        let output = guard::catch(|| pipeline.output_size(&load))
+            .map_err(|panic| failed(format!("its output_size {panic}")))?;
+        if output.0 == 0 || output.1 == 0 || output.0 > MAX_SIDE || output.1 > MAX_SIDE {
+            return Err(failed(format!(
+                "it declared an output size of {}x{}; each side must be 1 to {MAX_SIDE}",
+                output.0, output.1
+            )));
+        }
+        let frames_out_per_in = stage.pipeline.entry.config().frames_out_per_in();
+        if let Some((out, per)) = frames_out_per_in {
+            sink.rate = sink.rate.scaled(out, per);
+        }
+        rules.push(Rule {
+            frames_out_per_in,
+            output,
+        });
         loaded.push(pipeline);
+        loaded_size = output;
     }
     let live = Live::new(
         &args.pipelines,
@@ -195,73 +229,70 @@ fn run_inner(
         .all(|s| !s.pipeline.entry.config().frame_count_changes());
     let started = Instant::now();
     let limit = args.frames;
-    let mut stages = plan.stages.into_iter().zip(loaded).enumerate();
+    let mut stages = plan
+        .stages
+        .into_iter()
+        .zip(loaded.into_iter().zip(rules))
+        .enumerate();
     let (first_tx, mut rx) = sync_channel::<Frame>(QUEUE);
     let recycled = &Recycled::default();
+    let generator =
+        matches!(plan.source, SourcePlan::Generator).then(|| stages.next().expect("a chain"));
     let outcome = std::thread::scope(|scope| {
-        let source = scope.spawn({
-            let log = log.clone();
-            let live = &*live;
-            let generator = matches!(plan.source, SourcePlan::Generator)
-                .then(|| stages.next().expect("a chain"));
-            let source_name = match (&generator, &plan.source) {
-                (Some((_, (stage, _))), _) => stage.id().to_owned(),
-                (None, SourcePlan::TestSrc) => "testsrc".into(),
-                _ => "input".into(),
-            };
-            move || {
-                let mut stats = Stats {
-                    name: source_name,
-                    ..Stats::default()
-                };
-                match generator {
-                    Some((_, (stage, pipeline))) => generate(
-                        stage,
-                        pipeline,
-                        (size, rate),
-                        limit,
-                        &first_tx,
-                        &mut stats,
-                        &log,
-                        live,
-                    ),
-                    None => read_source(
-                        match reader.take() {
-                            Some(reader) => Frames::Read(reader, recycled),
-                            None => Frames::TestSrc(size.0, size.1),
-                        },
-                        (limit, rate),
-                        &first_tx,
-                        &mut stats,
-                        &log,
-                        live,
-                    ),
-                }
-                stats
-            }
-        });
-        // Video stages run on threads of their own that the run does not
-        // wait for once the watchdog gave up on them (a hung call never
-        // returns).
+        // Pipelines run on threads of their own that the run does not wait
+        // for once the watchdog gave up on them (a hung call never returns).
         let mut workers = Vec::new();
         let mut watched = Vec::new();
-        for (index, (stage, pipeline)) in stages {
+        let mut watch = |work: &StageWork| {
+            let watch = Arc::new(Watched::default());
+            watched.push(WatchedStage {
+                name: work.id.clone(),
+                index: work.index,
+                output: work.rule.output,
+                watch: watch.clone(),
+            });
+            (log.clone(), live.clone(), watch)
+        };
+        let reading = match generator {
+            Some((index, (stage, (pipeline, rule)))) => {
+                let work = StageWork::of(&stage, rule, index);
+                let (log, live, watch) = watch(&work);
+                let tx = first_tx;
+                workers.push(std::thread::spawn(move || {
+                    generate(work, pipeline, (rate, limit), tx, &log, &live, &watch)
+                }));
+                None
+            }
+            None => Some(scope.spawn({
+                let log = log.clone();
+                let live = &*live;
+                let name = match plan.source {
+                    SourcePlan::TestSrc => "testsrc",
+                    _ => "input",
+                };
+                move || {
+                    let mut stats = Stats {
+                        name: name.into(),
+                        ..Stats::default()
+                    };
+                    let frames = match reader.take() {
+                        Some(reader) => Frames::Read(reader, recycled),
+                        None => Frames::TestSrc(size.0, size.1),
+                    };
+                    read_source(frames, (limit, rate), &first_tx, &mut stats, &log, live);
+                    stats
+                }
+            })),
+        };
+        for (index, (stage, (pipeline, rule))) in stages {
             debug_assert_eq!(stage.mode, Mode::Video);
             let (tx, next_rx) = sync_channel::<Frame>(QUEUE);
             let ends = Ends {
                 rx: std::mem::replace(&mut rx, next_rx),
                 tx,
             };
-            let work = StageWork {
-                id: stage.id().to_owned(),
-                rule: Rule {
-                    changes_frame_count: stage.pipeline.entry.config().frame_count_changes(),
-                },
-                runtime: stage.runtime.clone(),
-                index,
-            };
-            let (log, live, watch) = (log.clone(), live.clone(), Arc::new(Watched::default()));
-            watched.push((work.id.clone(), index, watch.clone()));
+            let work = StageWork::of(&stage, rule, index);
+            let (log, live, watch) = watch(&work);
             workers.push(std::thread::spawn(move || {
                 transform(work, pipeline, ends, &log, &live, &watch)
             }));
@@ -276,10 +307,13 @@ fn run_inner(
         if let Some(watchdog) = &watching {
             watchdog.thread().unpark();
         }
-        let mut all = vec![source.join().unwrap_or_default()];
-        for (worker, (name, index, watch)) in workers.into_iter().zip(&watched) {
-            all.push(if watch.abandoned() {
-                given_up(name, &live, *index)
+        let mut all: Vec<Stats> = reading
+            .map(|reader| reader.join().unwrap_or_default())
+            .into_iter()
+            .collect();
+        for (worker, stage) in workers.into_iter().zip(&watched) {
+            all.push(if stage.watch.abandoned() {
+                given_up(&stage.name, &live, stage.index)
             } else {
                 worker.join().unwrap_or_default()
             });
@@ -316,15 +350,17 @@ fn run_inner(
     Ok(lost == 0 && outcome.iter().all(|s| !s.failed))
 }
 
-/// Frames that went in and did not come out, when every pipeline keeps one
-/// frame out per frame in (0 when one declared it changes the count, or
-/// when the output's reader went away).
+/// Frames lost on the way: when every pipeline keeps one frame out per
+/// frame in, those that went in and did not come out (none when the
+/// output's reader went away); otherwise the frames each pipeline that
+/// changes the count stayed short of its declared ratio.
 fn lost_frames(stats: &[Stats], counts_are_kept: bool) -> u64 {
     match (counts_are_kept, stats.first(), stats.last()) {
         (true, Some(first), Some(output)) if !output.closed => {
             first.frames.saturating_sub(output.frames)
         }
-        _ => 0,
+        (true, ..) => 0,
+        (false, ..) => stats.iter().map(|s| s.lost).sum(),
     }
 }
 
@@ -400,43 +436,57 @@ fn report_failure(log: &Log, stats: &mut Stats, what: &str, frame: u64) {
     stats.failed = true;
 }
 
-/// Calls a pipeline's `process`, turning an error or a panic into a message.
-fn call(
-    pipeline: &mut Box<dyn Pipeline>,
-    input: Vec<Frame>,
-    params: &Params,
-) -> Result<Vec<Frame>, String> {
-    match guard::catch(|| pipeline.process(input, params)) {
-        Ok(Ok(frames)) => Ok(frames),
-        Ok(Err(e)) => Err(format!("failed: {e}")),
-        Err(panic) => Err(panic),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
+/// Calls a text-mode pipeline for frames until the limit, a stop signal or
+/// the end of the stream's reader; held to its declared size, and to the
+/// deadline by the watchdog like any stage (with no input to pass on, a
+/// call given up on ends the stream).
 fn generate(
-    stage: StagePlan,
+    work: StageWork,
     mut pipeline: Box<dyn Pipeline>,
-    (size, rate): ((u32, u32), Rate),
-    limit: Option<u64>,
-    tx: &SyncSender<Frame>,
-    stats: &mut Stats,
+    (rate, limit): (Rate, Option<u64>),
+    tx: SyncSender<Frame>,
     log: &Log,
     live: &Live,
-) {
-    stats.name = stage.id().to_owned();
-    let mut empty_calls = 0;
-    let (mut runtime, mut seen) = (stage.runtime, 0);
+    watched: &Watched,
+) -> Stats {
+    let StageWork {
+        id,
+        rule,
+        mut runtime,
+        index,
+    } = work;
+    let mut stats = Stats {
+        name: id,
+        ..Stats::default()
+    };
+    last_words::running(index);
+    // No input: a generator's receiving end is closed from the start.
+    let mut ends = Ends {
+        rx: sync_channel(0).1,
+        tx,
+    };
+    let (mut empty_calls, mut seen) = (0, 0);
     'calls: while limit.is_none_or(|n| stats.frames < n) && signals::received().is_none() {
-        if let Some(changed) = live.changed(0, &mut seen) {
+        if let Some(changed) = live.changed(index, &mut seen) {
             runtime = changed;
         }
-        let t = Instant::now();
-        let result = call(&mut pipeline, Vec::new(), &runtime);
-        stats.busy += t.elapsed();
-        let frames = match result {
-            Ok(frames) => frames,
-            Err(e) => return report_failure(log, stats, &e, stats.frames + 1),
+        last_words::calling(index);
+        let next = stats.frames + 1;
+        let call = Call::Process(Vec::new(), runtime.clone());
+        let watched_call = timed(&mut stats.busy, || {
+            watched.during(ends, &[], || answer(&mut pipeline, call))
+        });
+        let Some((answered, back)) = watched_call else {
+            return stats;
+        };
+        ends = back;
+        let frames = match answered {
+            Ok(Answer::Frames(frames)) => frames,
+            Ok(Answer::Wanted(_)) => unreachable!("process answers frames"),
+            Err(e) => {
+                report_failure(log, &mut stats, &e, next);
+                break;
+            }
         };
         empty_calls = if frames.is_empty() {
             empty_calls + 1
@@ -445,28 +495,32 @@ fn generate(
         };
         if empty_calls == MAX_EMPTY_CALLS {
             let what = format!("returned no frame in {MAX_EMPTY_CALLS} calls in a row");
-            return report_failure(log, stats, &what, stats.frames + 1);
+            report_failure(log, &mut stats, &what, next);
+            break;
         }
+        let size = rule.output;
         if let Some(other) = frames.iter().find(|f| (f.width(), f.height()) != size) {
             let what = format!(
-                "broke the frame contract: it returned a {}x{} frame; it was loaded for {}x{}",
+                "broke the frame contract: it returned a {}x{} frame where it declared {}x{}",
                 other.width(),
                 other.height(),
                 size.0,
                 size.1
             );
-            return report_failure(log, stats, &what, stats.frames + 1);
+            report_failure(log, &mut stats, &what, next);
+            break;
         }
         for frame in frames {
             let frame = frame.with_timing(stats.frames, rate.time_of(stats.frames));
-            if limit.is_some_and(|n| stats.frames >= n) || tx.send(frame).is_err() {
+            if limit.is_some_and(|n| stats.frames >= n) || ends.tx.send(frame).is_err() {
                 break 'calls;
             }
             stats.frames += 1;
-            live.stages[0].frames.fetch_add(1, Ordering::Relaxed);
+            live.stages[index].frames.fetch_add(1, Ordering::Relaxed);
         }
     }
     drop_quietly(pipeline);
+    stats
 }
 
 /// What a video stage's thread needs of its plan (owned: the thread may
@@ -476,6 +530,17 @@ struct StageWork {
     rule: Rule,
     runtime: Params,
     index: usize,
+}
+
+impl StageWork {
+    fn of(stage: &StagePlan, rule: Rule, index: usize) -> StageWork {
+        StageWork {
+            id: stage.id().to_owned(),
+            rule,
+            runtime: stage.runtime.clone(),
+            index,
+        }
+    }
 }
 
 /// Feeds a video-mode pipeline the frames its `prepare` asks for, held to
@@ -502,12 +567,15 @@ fn transform(
         ..Stats::default()
     };
     let mut pipeline = Some(pipeline);
+    last_words::running(index);
     let mut kept = Kept::default();
+    let mut tally = Tally::default();
     let mut received = 0u64;
     loop {
         let Some(active) = pipeline.as_mut() else {
             // Unloaded: pass frames through.
-            pass_through(ends, &live.stages[index].passed, &mut stats.passed);
+            let passed = &live.stages[index].passed;
+            pass_through(ends, rule.output, passed, &mut stats.passed);
             return stats;
         };
         if let Some(changed) = live.changed(index, &mut seen) {
@@ -549,6 +617,7 @@ fn transform(
             true => Call::Finish(input, runtime.clone()),
             false => Call::Process(input, runtime.clone()),
         };
+        last_words::calling(index);
         let watched_call = timed(&mut stats.busy, || {
             watched.during(ends, kept.frames(), || answer(active, call))
         });
@@ -556,7 +625,7 @@ fn transform(
             return stats;
         };
         ends = back;
-        let (frames, processed) = match held_to_contract(answered, &kept, rule) {
+        let (frames, processed) = match held_to_contract(answered, &kept, rule, &mut tally) {
             Ok(mut frames) => {
                 kept.release(&mut frames);
                 (frames, true)
@@ -566,7 +635,7 @@ fn transform(
                 if let Some(failed) = pipeline.take() {
                     drop_quietly(failed);
                 }
-                let unchanged = kept.take();
+                let unchanged = kept.take(rule.output);
                 stats.passed += unchanged.len() as u64;
                 live.stages[index]
                     .passed
@@ -584,20 +653,35 @@ fn transform(
             }
         }
         if ended {
+            if let Some((short, what)) = tally.shortfall(rule).filter(|_| processed) {
+                report_failure(log, &mut stats, &what, received);
+                stats.lost = short;
+            }
             return stats;
         }
     }
 }
 
-/// Passes every frame that reaches a stage on unchanged, counting them.
-fn pass_through(ends: Ends, live_count: &AtomicU64, count: &mut u64) {
+/// Passes every frame that reaches a stage on unchanged (at the size the
+/// rest of the chain was loaded for), counting them.
+fn pass_through(ends: Ends, size: (u32, u32), live_count: &AtomicU64, count: &mut u64) {
     for frame in ends.rx.iter() {
         *count += 1;
         live_count.fetch_add(1, Ordering::Relaxed);
-        if ends.tx.send(frame).is_err() {
+        if ends.tx.send(fit(frame, size)).is_err() {
             break;
         }
     }
+}
+
+/// A video stage as the watchdog sees it.
+#[derive(Clone)]
+struct WatchedStage {
+    name: String,
+    index: usize,
+    /// The size the rest of the chain was loaded for.
+    output: (u32, u32),
+    watch: Arc<Watched>,
 }
 
 /// Gives up on calls that run past `deadline` (`--frame-timeout`): the
@@ -605,7 +689,7 @@ fn pass_through(ends: Ends, live_count: &AtomicU64, count: &mut u64) {
 /// a thread of the run carries the rest of the stream past the stage.
 fn watchdog<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
-    stages: Vec<(String, usize, Arc<Watched>)>,
+    stages: Vec<WatchedStage>,
     deadline: Duration,
     (live, log): (&'scope Live, &'scope Log),
     done: Arc<AtomicBool>,
@@ -614,11 +698,19 @@ fn watchdog<'scope>(
     while !done.load(Ordering::SeqCst) {
         // Woken at once when the run ends.
         std::thread::park_timeout(tick);
-        for (name, index, watched) in &stages {
-            let Some((input, ends)) = watched.give_up(deadline) else {
+        for WatchedStage {
+            name,
+            index,
+            output,
+            watch,
+        } in &stages
+        {
+            let Some((input, ends)) = watch.give_up(deadline) else {
                 continue;
             };
-            let frame = input.last().map_or(0, |f| f.index() + 1);
+            // A generator's call has no input: its next frame.
+            let produced = live.stages[*index].frames.load(Ordering::Relaxed);
+            let frame = input.last().map_or(produced + 1, |f| f.index() + 1);
             say(
                 log,
                 &format!(
@@ -626,15 +718,15 @@ fn watchdog<'scope>(
                     deadline.as_secs_f64()
                 ),
             );
-            let passed = &live.stages[*index].passed;
+            let (passed, size) = (&live.stages[*index].passed, *output);
             scope.spawn(move || {
                 passed.fetch_add(input.len() as u64, Ordering::Relaxed);
                 for frame in input {
-                    if ends.tx.send(frame).is_err() {
+                    if ends.tx.send(fit(frame, size)).is_err() {
                         return;
                     }
                 }
-                pass_through(ends, passed, &mut 0);
+                pass_through(ends, size, passed, &mut 0);
             });
         }
     }

@@ -4,11 +4,11 @@
 //! Before each call the stage keeps the call's input as it is ([`Kept`]:
 //! clones that share its bytes, which the SDK's copy-on-write leaves
 //! untouched whatever the pipeline writes). When the call fails — a panic,
-//! an `Err`, frames of another size, another number of frames than it was
-//! given (unless the pipeline declared it changes the count) — the pipeline
-//! is unloaded and the kept input goes on in place of what it returned, so
-//! every input frame leaves the stage exactly once. From then on frames pass
-//! through.
+//! an `Err`, frames of another size than the pipeline declared, another
+//! number of frames than it was given (or than its declared ratio allows) —
+//! the pipeline is unloaded and the kept input goes on in place of what it
+//! returned (scaled to the declared size), so every input frame leaves the
+//! stage exactly once. From then on frames pass through.
 //!
 //! A call runs on the stage's own thread. For the deadline
 //! (`--frame-timeout`), the stage parks its two channels and the call's
@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use scope_plugin_api::{Frame, Params, Pipeline};
 
 use crate::guard::{self, lock};
+use crate::video::scale::fit;
 
 /// A request to the pipeline.
 pub enum Call {
@@ -159,51 +160,97 @@ fn flatten(
 /// What the host holds a pipeline's calls to.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
-    /// The pipeline declared that it changes the number of frames.
-    pub changes_frame_count: bool,
+    /// The frames out per frames in the pipeline declared, when it changes
+    /// the number of frames.
+    pub frames_out_per_in: Option<(u32, u32)>,
+    /// The size of the frames it returns (declared with `output_size`).
+    pub output: (u32, u32),
+}
+
+/// The frames a stage whose pipeline changes the count was given and
+/// returned so far, to hold it to its declared ratio.
+#[derive(Debug, Default)]
+pub struct Tally {
+    given: u64,
+    returned: u64,
+}
+
+impl Tally {
+    /// The frames `given` frames allow at most and at least, by the ratio.
+    fn bounds(given: u64, (out, per): (u32, u32)) -> (u64, u64) {
+        let (out, per) = (u64::from(out), u64::from(per));
+        let floor = given * out / per;
+        (floor, floor + u64::from(!(given * out).is_multiple_of(per)))
+    }
+
+    /// At the end of the stream: how many frames short of the declared
+    /// ratio the pipeline stayed, with the message that says so.
+    pub fn shortfall(&self, rule: Rule) -> Option<(u64, String)> {
+        let ratio = rule.frames_out_per_in?;
+        let (least, _) = Tally::bounds(self.given, ratio);
+        let short = least.checked_sub(self.returned).filter(|n| *n > 0)?;
+        Some((
+            short,
+            format!(
+                "broke the frame contract: it returned {} frame(s) for {} in, where it declared {} per {} ({short} lost)",
+                self.returned, self.given, ratio.0, ratio.1
+            ),
+        ))
+    }
 }
 
 pub fn held_to_contract(
     answered: Result<Answer, String>,
     kept: &Kept,
     rule: Rule,
+    tally: &mut Tally,
 ) -> Result<Vec<Frame>, String> {
     let frames = match answered? {
         Answer::Frames(frames) => frames,
         Answer::Wanted(_) => return Err("answered out of turn".into()),
     };
     let given = kept.frames.len();
-    if !rule.changes_frame_count && frames.len() != given {
-        return Err(format!(
-            "broke the frame contract: it returned {} frame(s) for {given} (a pipeline that changes the number of frames declares `changes_frame_count`)",
-            frames.len()
-        ));
-    }
-    if !rule.changes_frame_count {
+    let Some(ratio) = rule.frames_out_per_in else {
+        if frames.len() != given {
+            return Err(format!(
+                "broke the frame contract: it returned {} frame(s) for {given} (a pipeline that changes the number of frames declares `changes_frame_count`)",
+                frames.len()
+            ));
+        }
         // One out per one in: each output frame is at its input's place in
         // the stream, whatever the pipeline did to the timing.
         let timed = frames
             .into_iter()
             .zip(&kept.frames)
             .map(|(frame, input)| frame.with_timing(input.index(), input.time()));
-        let frames: Vec<Frame> = timed.collect();
-        return sized(frames, kept);
+        return sized(timed.collect(), rule.output);
+    };
+    let (given, returned) = (
+        tally.given + given as u64,
+        tally.returned + frames.len() as u64,
+    );
+    let (_, most) = Tally::bounds(given, ratio);
+    if returned > most {
+        return Err(format!(
+            "broke the frame contract: it returned {returned} frame(s) for {given} in so far, more than the {} per {} it declared",
+            ratio.0, ratio.1
+        ));
     }
-    sized(frames, kept)
+    let frames = sized(frames, rule.output)?;
+    *tally = Tally { given, returned };
+    Ok(frames)
 }
 
-/// Refuses frames of another size than the input's.
-fn sized(frames: Vec<Frame>, kept: &Kept) -> Result<Vec<Frame>, String> {
-    if let Some(size) = kept.size() {
-        if let Some(other) = frames.iter().find(|f| (f.width(), f.height()) != size) {
-            return Err(format!(
-                "broke the frame contract: it returned a {}x{} frame for {}x{} input",
-                other.width(),
-                other.height(),
-                size.0,
-                size.1
-            ));
-        }
+/// Refuses frames of another size than the declared one.
+fn sized(frames: Vec<Frame>, size: (u32, u32)) -> Result<Vec<Frame>, String> {
+    if let Some(other) = frames.iter().find(|f| (f.width(), f.height()) != size) {
+        return Err(format!(
+            "broke the frame contract: it returned a {}x{} frame where it declared {}x{}",
+            other.width(),
+            other.height(),
+            size.0,
+            size.1
+        ));
     }
     Ok(frames)
 }
@@ -247,19 +294,16 @@ impl Kept {
         self.spare.truncate(MAX_SPARE);
     }
 
-    /// The input's frame size (all frames of a call share it).
-    fn size(&self) -> Option<(u32, u32)> {
-        self.frames.first().map(|f| (f.width(), f.height()))
-    }
-
     /// The input as it was.
     pub fn frames(&self) -> &[Frame] {
         &self.frames
     }
 
-    /// The input as it was, to go on in place of a failed call's output.
-    pub fn take(&mut self) -> Vec<Frame> {
-        std::mem::take(&mut self.frames)
+    /// The input as it was, to go on in place of a failed call's output,
+    /// at the size the rest of the chain was loaded for.
+    pub fn take(&mut self, size: (u32, u32)) -> Vec<Frame> {
+        let frames = std::mem::take(&mut self.frames);
+        frames.into_iter().map(|f| fit(f, size)).collect()
     }
 }
 

@@ -8,6 +8,8 @@ mod support;
 #[path = "../../fixtures/test-plugins/chaos/src/lib.rs"]
 mod chaos;
 
+use std::sync::atomic::Ordering::SeqCst;
+
 use scope_host::Plugin;
 use support::{host, rgb_frames};
 
@@ -57,7 +59,7 @@ fn every_fault_passes_the_frames_of_the_failed_call_through_unchanged() {
         ("err", "failed: chaos fails at frame 7"),
         ("zero", "it returned 0 frame(s) for 1"),
         ("double", "it returned 2 frame(s) for 1"),
-        ("resize", "it returned a 4x3 frame for 8x6 input"),
+        ("resize", "it returned a 4x3 frame where it declared 8x6"),
         ("hang", "did not return within 0.5 s (--frame-timeout)"),
     ] {
         let (status, frames, stderr) = run(fault, 7, "--frame-timeout 0.5");
@@ -298,4 +300,70 @@ fn the_summary_as_json_counts_frames_in_out_passed_and_lost_by_stage() {
         line.contains(r#"{"name":"chaos","frames":6,"passed":14,"failed":true}"#),
         "{line}"
     );
+}
+
+/// Set by the test once the run is over: the stalled call may return.
+static RELEASED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set by the stalled call when it returns.
+static RETURNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Text mode: flat frames, and a third call that does not return until the
+/// test says so (or a minute passed).
+struct Stall {
+    calls: u32,
+}
+
+impl scope_plugin_api::Pipeline for Stall {
+    fn config() -> scope_plugin_api::PipelineConfig {
+        scope_plugin_api::PipelineConfig::new("stall", "Stall").modes(
+            &[scope_plugin_api::Mode::Text],
+            scope_plugin_api::Mode::Text,
+        )
+    }
+    fn load(_: &scope_plugin_api::Load) -> Result<Self, scope_plugin_api::Error> {
+        Ok(Stall { calls: 0 })
+    }
+    fn process(
+        &mut self,
+        _: Vec<scope_plugin_api::Frame>,
+        _: &scope_plugin_api::Params,
+    ) -> Result<Vec<scope_plugin_api::Frame>, scope_plugin_api::Error> {
+        self.calls += 1;
+        if self.calls == 3 {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !RELEASED.load(SeqCst) && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            RETURNED.store(true, SeqCst);
+        }
+        Ok(vec![scope_plugin_api::Frame::new(8, 6)])
+    }
+}
+
+#[test]
+fn a_generator_past_the_deadline_ends_the_stream_named_and_failed() {
+    const STALL: Plugin = Plugin {
+        name: "stall",
+        version: "0.1.0",
+        register: |r| r.register::<Stall>(),
+    };
+    let out = host(
+        &[STALL],
+        &format!(
+            "run --pipeline stall --size {SIZE} --frames 8 --frame-timeout 0.3 --output-format rgb24"
+        ),
+        vec![],
+    );
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: pipeline `stall` did not return within 0.3 s (--frame-timeout) (at frame 3); it was unloaded"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(rgb_frames(&out.stdout, FRAME_BYTES).len(), 2);
+    // The run did not wait for the call it gave up on.
+    assert!(!RETURNED.load(SeqCst));
+    RELEASED.store(true, SeqCst);
 }

@@ -15,5 +15,5 @@
 mod lock;
 mod plugins_toml;
 
-pub use lock::{CratePin, LockError, Lockfile, Pin, PinSource, LOCK_VERSION};
+pub use lock::{CrateChange, CratePin, LockError, Lockfile, Pin, PinSource, LOCK_VERSION};
 pub use plugins_toml::{GitReference, PluginSpec, PluginsToml, PluginsTomlError};

@@ -83,11 +83,24 @@ fn strings(table: &Table, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// How one third-party crate of the host differs: it moved (both
+/// versions), came (`to` only) or went (`from` only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrateChange {
+    /// The crate.
+    pub name: String,
+    /// Its version before.
+    pub from: Option<Version>,
+    /// Its version after.
+    pub to: Option<Version>,
+}
+
 impl CratePin {
     /// How the third-party crates (those with a source: path crates are the
-    /// host and its plugins) differ from `old` to `new`, one line each:
-    /// `~ crate NAME vA -> vB`, `+ crate NAME vA`, `- crate NAME vA`.
-    pub fn changes(old: &[CratePin], new: &[CratePin]) -> Vec<String> {
+    /// host and its plugins) differ from `old` to `new`, by name: one move
+    /// when a crate had one version and has another, otherwise a removal
+    /// per version gone and an addition per version come.
+    pub fn changes(old: &[CratePin], new: &[CratePin]) -> Vec<CrateChange> {
         use std::collections::BTreeMap;
         let versions = |crates: &[CratePin]| {
             let mut map: BTreeMap<String, Vec<Version>> = BTreeMap::new();
@@ -111,12 +124,17 @@ impl CratePin {
             );
             let gone: Vec<&Version> = was.iter().filter(|v| !now.contains(v)).collect();
             let came: Vec<&Version> = now.iter().filter(|v| !was.contains(v)).collect();
+            let change = |from: Option<&Version>, to: Option<&Version>| CrateChange {
+                name: name.clone(),
+                from: from.cloned(),
+                to: to.cloned(),
+            };
             match (gone.as_slice(), came.as_slice()) {
                 ([], []) => {}
-                ([from], [to]) => lines.push(format!("~ crate {name} v{from} -> v{to}")),
+                ([from], [to]) => lines.push(change(Some(from), Some(to))),
                 _ => {
-                    lines.extend(gone.iter().map(|v| format!("- crate {name} v{v}")));
-                    lines.extend(came.iter().map(|v| format!("+ crate {name} v{v}")));
+                    lines.extend(gone.iter().map(|v| change(Some(v), None)));
+                    lines.extend(came.iter().map(|v| change(None, Some(v))));
                 }
             }
         }

@@ -37,7 +37,7 @@ pub struct PipelineConfig {
     modes: Vec<Mode>,
     default_mode: Mode,
     params: Vec<Param>,
-    changes_frame_count: bool,
+    frames_out_per_in: Option<(u32, u32)>,
 }
 
 impl PipelineConfig {
@@ -51,7 +51,7 @@ impl PipelineConfig {
             modes: vec![Mode::Video],
             default_mode: Mode::Video,
             params: Vec::new(),
-            changes_frame_count: false,
+            frames_out_per_in: None,
         }
     }
 
@@ -74,18 +74,29 @@ impl PipelineConfig {
         self
     }
 
-    /// Declares that a call may return more or fewer frames than it was
-    /// given (frame interpolation, decimation). Without it the host holds
-    /// every video-mode call to one frame out per frame in, and treats any
-    /// other count as a broken contract (see [`Pipeline`](crate::Pipeline)).
-    pub fn changes_frame_count(mut self) -> Self {
-        self.changes_frame_count = true;
+    /// Declares that the pipeline changes the number of frames: over the
+    /// stream it returns `out` frames for every `per` frames in (`2, 1` for
+    /// an interpolator that doubles the rate, `1, 2` for a decimator that
+    /// halves it). Without it the host holds every video-mode call to one
+    /// frame out per frame in. With it the host holds the pipeline to the
+    /// ratio: never more frames out than the frames in so far allow, and by
+    /// the end of the stream the declared number (rounded down or up); the
+    /// output's frame rate is scaled by the same ratio (see
+    /// [`Pipeline`](crate::Pipeline)).
+    pub fn changes_frame_count(mut self, out: u32, per: u32) -> Self {
+        self.frames_out_per_in = Some((out, per));
         self
     }
 
     /// Whether a call may return another number of frames than it was given.
     pub fn frame_count_changes(&self) -> bool {
-        self.changes_frame_count
+        self.frames_out_per_in.is_some()
+    }
+
+    /// The declared frames out per frames in, when the pipeline changes the
+    /// number of frames.
+    pub fn frames_out_per_in(&self) -> Option<(u32, u32)> {
+        self.frames_out_per_in
     }
 
     /// Adds a parameter.
@@ -148,6 +159,13 @@ impl PipelineConfig {
                 "`{}` is not a valid pipeline id: use lowercase letters, digits and `-`, starting with a letter or digit",
                 self.id
             ));
+        }
+        if let Some((out, per)) = self.frames_out_per_in {
+            if out == 0 || per == 0 {
+                return Err(format!(
+                    "it declares {out} frame(s) out per {per} in: both must be at least 1"
+                ));
+            }
         }
         if self.modes.is_empty() {
             return Err("it declares no modes: give `text`, `video` or both".into());
@@ -264,7 +282,19 @@ impl PipelineConfig {
                 Json::Array(self.modes.iter().map(|m| Json::str(m.as_str())).collect()),
             ),
             ("default_mode", Json::str(self.default_mode.as_str())),
-            ("changes_frame_count", Json::Bool(self.changes_frame_count)),
+            (
+                "changes_frame_count",
+                Json::Bool(self.frame_count_changes()),
+            ),
+            (
+                "frames_out_per_in",
+                match self.frames_out_per_in {
+                    Some((out, per)) => {
+                        Json::Array(vec![Json::Int(out.into()), Json::Int(per.into())])
+                    }
+                    None => Json::Null,
+                },
+            ),
             (
                 "params",
                 Json::Array(self.params.iter().map(Param::to_json).collect()),
@@ -381,6 +411,8 @@ mod tests {
         assert!(twice.validate().unwrap_err().contains("declared twice"));
         let mode = PipelineConfig::new("x", "X").modes(&[Mode::Video], Mode::Text);
         assert!(mode.validate().unwrap_err().contains("default mode"));
+        let ratio = PipelineConfig::new("x", "X").changes_frame_count(0, 1);
+        assert!(ratio.validate().unwrap_err().contains("at least 1"));
         assert!(invert().validate().is_ok());
     }
 }

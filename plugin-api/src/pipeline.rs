@@ -40,14 +40,19 @@ pub struct Load {
 /// The host enforces it, so that every input frame leaves the host exactly
 /// once, whatever a plugin does:
 ///
-/// - **Size.** A video-mode call returns frames of the size it was given
-///   (the size [`Load`] announced); a text-mode call returns frames of the
-///   size [`Load`] announced.
+/// - **Size.** A call returns frames of the size the pipeline declared for
+///   its output with [`Pipeline::output_size`], asked once after
+///   [`Pipeline::load`]: by default the size it was loaded for. A pipeline
+///   that scales or crops declares it there (as ffmpeg's `config_props`);
+///   the next pipeline of the chain is loaded for that size.
 /// - **Count.** A video-mode call returns exactly as many frames as it was
 ///   given, in order, unless the pipeline declared
-///   [`PipelineConfig::changes_frame_count`]. A temporal pipeline that
-///   needs several frames per call asks for them with [`Pipeline::prepare`]
-///   and still returns one frame per input frame.
+///   [`PipelineConfig::changes_frame_count`]`(out, per)`: then over the
+///   stream it returns `out` frames per `per` in, never more than the frames
+///   so far allow, and by the end of the stream (after
+///   [`Pipeline::finish`]) the declared number, rounded down or up. A
+///   temporal pipeline that needs several frames per call asks for them
+///   with [`Pipeline::prepare`] and still returns one frame per input frame.
 /// - **Timing.** Each frame carries its index in the stream and its
 ///   presentation time ([`Frame::index`](crate::Frame::index),
 ///   [`Frame::time`](crate::Frame::time)). The output frames of a call
@@ -62,9 +67,10 @@ pub struct Load {
 /// - **Failure.** A call that panics, returns `Err`, breaks the size or
 ///   count rule, or runs past the host's per-call deadline
 ///   (`scope-host run --frame-timeout`) unloads the pipeline: that call's
-///   input frames pass through unchanged, and so do all later frames; the
-///   host names the pipeline and the frames passed through, and exits with
-///   a non-zero status.
+///   input frames pass through unchanged (scaled to the declared output
+///   size, when the pipeline declared another), and so do all later
+///   frames; extra frames are discarded. The host names the pipeline and
+///   the frames passed through, and exits with a non-zero status.
 /// - **Threads.** Each pipeline runs on a thread of its own (hence `Send`);
 ///   one pipeline's calls never overlap. A pipeline may use its own threads
 ///   (rayon) inside a call.
@@ -78,6 +84,13 @@ pub trait Pipeline: Send {
     fn load(load: &Load) -> Result<Self, Error>
     where
         Self: Sized;
+
+    /// The size of the frames this pipeline returns, asked once after
+    /// [`Pipeline::load`]; the host holds every call to it. The default is
+    /// the size the pipeline was loaded for.
+    fn output_size(&self, load: &Load) -> (u32, u32) {
+        (load.width, load.height)
+    }
 
     /// How many input frames the next call needs. The default asks for none
     /// in text mode and one in video mode.

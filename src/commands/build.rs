@@ -13,7 +13,7 @@ pub fn sync(context: &Context) -> Result<ExitCode> {
     let home = context.home()?;
     let request = ChangeRequest::sync();
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
-    Ok(render(outcome, context, &home))
+    Ok(render(outcome, context))
 }
 
 /// Downloads everything resolved.lock needs.
@@ -35,7 +35,7 @@ pub fn build(context: &Context, force: bool) -> Result<ExitCode> {
     let mut request = requests::build();
     request.force = force;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
-    Ok(render(outcome, context, &home))
+    Ok(render(outcome, context))
 }
 
 /// Rebuilds an editable plugin from its directory.
@@ -45,5 +45,5 @@ pub fn reload(context: &Context, name: &str, force: bool) -> Result<ExitCode> {
     request.force = force;
     context.printer.status("Reloading", name);
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
-    Ok(render(outcome, context, &home))
+    Ok(render(outcome, context))
 }

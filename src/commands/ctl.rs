@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 
 use super::Context;
 use crate::cli::CtlVerb;
-use crate::output::error::Hinted;
+use crate::error::Hinted;
 use crate::supervise::control::{self, by_generation, Command, StreamStatus};
 use crate::supervise::Instance;
 

@@ -35,12 +35,12 @@ pub fn install(context: &Context, args: &InstallArgs) -> Result<ExitCode> {
         mode,
     )?;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
-    Ok(render(outcome, context, &home))
+    Ok(render(outcome, context))
 }
 
 pub fn uninstall(context: &Context, removing: &[String]) -> Result<ExitCode> {
     let home = context.home()?;
     let request = requests::uninstall(removing)?;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
-    Ok(render(outcome, context, &home))
+    Ok(render(outcome, context))
 }

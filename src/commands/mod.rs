@@ -158,7 +158,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
 }
 
 /// Renders how a change ended: what moved on stdout, status on stderr.
-pub fn render(outcome: Outcome, context: &Context, home: &Home) -> ExitCode {
+pub fn render(outcome: Outcome, context: &Context) -> ExitCode {
     let printer = &context.printer;
     match outcome {
         Outcome::Unchanged { .. } => printer.status("Fresh", "nothing to change"),
@@ -168,7 +168,7 @@ pub fn render(outcome: Outcome, context: &Context, home: &Home) -> ExitCode {
         ),
         Outcome::WouldChange(changes) => {
             for change in &changes {
-                printer.plan(change);
+                printer.plan(&change.to_string());
             }
             printer.status(
                 "Dry run",
@@ -181,14 +181,13 @@ pub fn render(outcome: Outcome, context: &Context, home: &Home) -> ExitCode {
         } => {
             // What moved goes to stdout, as a script would want it.
             for change in &changes {
-                printer.plan(change);
+                printer.plan(&change.to_string());
             }
             printer.status("Activated", format!("generation {generation}"));
-            crate::supervise::notify(home, printer);
         }
         Outcome::Recorded(changes) => {
             for change in &changes {
-                printer.plan(change);
+                printer.plan(&change.to_string());
             }
             printer.status(
                 "Recorded",

@@ -8,7 +8,7 @@ use anyhow::Result;
 use scope_name::PluginName;
 
 use super::Context;
-use crate::output::error::Hinted;
+use crate::error::Hinted;
 
 pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCode> {
     // The rule `install` uses: a plugin name is a crate name that is not Scope's own.

@@ -10,8 +10,8 @@ use anyhow::Result;
 
 use super::Context;
 use crate::embedded;
+use crate::error::Hinted;
 use crate::host_build::describe_spawn_error;
-use crate::output::error::Hinted;
 
 pub fn test(context: &Context, dir: Option<&Path>, args: &[OsString]) -> Result<ExitCode> {
     let dir = dir.unwrap_or(Path::new("."));

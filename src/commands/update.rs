@@ -6,7 +6,7 @@ use super::{render, Context};
 use crate::documents::to_line;
 use crate::home::Home;
 use crate::ops::change::change;
-use crate::ops::check::{check as check_updates, crate_updates};
+use crate::ops::check::updates;
 use crate::ops::requests::{self, names};
 use anyhow::Result;
 
@@ -23,26 +23,18 @@ pub fn update(context: &Context, wanted: &[String], dry_run: bool) -> Result<Exi
     };
     let request = requests::update(&home, wanted, dry_run)?;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
-    Ok(render(outcome, context, &home))
+    Ok(render(outcome, context))
 }
 
 /// Reports available updates: exit 10 when there are some, 1 when a check failed.
 pub fn check(context: &Context, wanted: &[String], json: bool) -> Result<ExitCode> {
     let home = context.existing_home()?;
     let (settings, reporter) = (&context.settings, context.reporter());
-    let mut document = check_updates(&home, settings, reporter.clone(), &names(wanted)?)?;
-    // Third-party crates when every plugin is asked about, as `update` moves them then.
-    let mut failed = document.plugins.iter().any(|r| r.error.is_some());
-    if wanted.is_empty() {
-        match crate_updates(&home, settings, reporter) {
-            Ok(crates) => document.crates = crates,
-            Err(err) => {
-                context
-                    .printer
-                    .warn(format!("cannot check the host's crates: {err:#}"));
-                failed = true;
-            }
-        }
+    let document = updates(&home, settings, reporter, &names(wanted)?)?;
+    if let Some(err) = &document.crates_error {
+        context
+            .printer
+            .warn(format!("cannot check the host's crates: {err}"));
     }
     if json {
         println!("{}", to_line(&document));
@@ -55,14 +47,9 @@ pub fn check(context: &Context, wanted: &[String], json: bool) -> Result<ExitCod
             "compared with the cached index entries and git remotes",
         );
     }
-    let updates = !document.crates.is_empty()
-        || document
-            .plugins
-            .iter()
-            .any(|r| r.update_available == Some(true));
-    Ok(if failed {
+    Ok(if document.failed() {
         ExitCode::FAILURE
-    } else if updates {
+    } else if document.has_updates() {
         ExitCode::from(UPDATES)
     } else {
         ExitCode::SUCCESS

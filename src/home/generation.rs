@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use toml_edit::{value, Array, DocumentMut};
 
 use super::{Home, HOST_BINARY};
+use crate::change::Change;
 
 /// What a new generation is made of.
 pub struct NewGeneration<'a> {
@@ -21,8 +22,8 @@ pub struct NewGeneration<'a> {
     pub resolved_lock: &'a str,
     /// The command line that made it.
     pub command: String,
-    /// What changed, one line each.
-    pub changes: Vec<String>,
+    /// What changed.
+    pub changes: Vec<Change>,
     /// The fingerprint of each editable (path) plugin's sources as built.
     pub fingerprints: BTreeMap<String, String>,
 }
@@ -42,6 +43,17 @@ impl NewGeneration<'_> {
         fs_err::write(dir.join("plugins.toml"), self.plugins_toml)?;
         fs_err::write(dir.join("resolved.lock"), self.resolved_lock)?;
         fs_err::write(dir.join("generation.toml"), self.metadata(n))?;
+        // On the disk before it is published: a power loss after the
+        // commit must not leave a generation of empty files.
+        for file in [
+            HOST_BINARY,
+            "plugins.toml",
+            "resolved.lock",
+            "generation.toml",
+        ] {
+            crate::fsx::sync_file(&dir.join(file))?;
+        }
+        crate::fsx::sync_dir(dir);
         Ok(staging.keep())
     }
 
@@ -50,7 +62,11 @@ impl NewGeneration<'_> {
         doc.insert("generation", value(n as i64));
         doc.insert("created", value(crate::time::now_rfc3339()));
         doc.insert("command", value(&self.command));
-        doc.insert("changes", value(self.changes.iter().collect::<Array>()));
+        // The lines, as every scopectl reads them, and the values.
+        let lines = self.changes.iter().map(ToString::to_string);
+        doc.insert("changes", value(lines.collect::<Array>()));
+        let values = self.changes.iter().map(Change::to_toml);
+        doc.insert("change", value(values.collect::<Array>()));
         let mut fingerprints = toml_edit::Table::new();
         for (name, fingerprint) in &self.fingerprints {
             fingerprints.insert(name, value(fingerprint));
@@ -69,8 +85,11 @@ pub struct GenerationInfo {
     pub created: String,
     /// The command line that made it.
     pub command: String,
-    /// What changed.
+    /// What changed, one line each.
     pub changes: Vec<String>,
+    /// What changed, as values (none for a generation made before they
+    /// were stored: read its lines).
+    pub recorded: Option<Vec<Change>>,
     /// The fingerprint of each editable plugin's sources as built (none
     /// for a generation made before fingerprints were recorded).
     pub fingerprints: Option<BTreeMap<String, String>>,
@@ -106,6 +125,14 @@ impl GenerationInfo {
                     .collect()
             })
             .unwrap_or_default();
+        let recorded = doc
+            .get("change")
+            .and_then(toml_edit::Item::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| Change::from_toml(v.as_inline_table()?))
+                    .collect()
+            });
         let fingerprints = doc
             .get("fingerprints")
             .and_then(toml_edit::Item::as_table_like)
@@ -119,6 +146,7 @@ impl GenerationInfo {
             created: text_of("created"),
             command: text_of("command"),
             changes,
+            recorded,
             fingerprints,
         })
     }

@@ -79,7 +79,7 @@ impl Home {
     pub fn existing(location: &HomeLocation) -> Result<Home> {
         match fs_err::canonicalize(&location.root) {
             Ok(root) if root.is_dir() => Ok(Home { root }),
-            _ => Err(crate::output::error::Hinted::new(
+            _ => Err(crate::error::Hinted::new(
                 format!(
                     "no home at {} (from {})",
                     location.root.display(),
@@ -205,7 +205,30 @@ impl Home {
         timeout: Option<std::time::Duration>,
         reporter: &dyn crate::reporter::Reporter,
     ) -> Result<HomeLock> {
-        lock::lock(&self.root, timeout, reporter)
+        lock::lock(&self.root, lock::Hold::Change, timeout, reporter)
+    }
+
+    /// For a command that reads the home without changing it but may add
+    /// to its cache: holds `gc` off the cache until dropped. `None` when
+    /// the home does not exist (there is no cache to collect).
+    pub fn reading_cache(
+        &self,
+        timeout: Option<std::time::Duration>,
+        reporter: &dyn crate::reporter::Reporter,
+    ) -> Result<Option<HomeLock>> {
+        if !self.root.is_dir() {
+            return Ok(None);
+        }
+        lock::lock(&self.root, lock::Hold::CacheShared, timeout, reporter).map(Some)
+    }
+
+    /// For `gc`, deleting from the cache: waits for the commands reading it.
+    pub fn collecting_cache(
+        &self,
+        timeout: Option<std::time::Duration>,
+        reporter: &dyn crate::reporter::Reporter,
+    ) -> Result<HomeLock> {
+        lock::lock(&self.root, lock::Hold::CacheExclusive, timeout, reporter)
     }
 }
 

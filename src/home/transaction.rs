@@ -14,6 +14,10 @@
 //! 5. `plugins.toml` and `resolved.lock` are replaced by the generation's
 //!    copies, and the journal is removed.
 //!
+//! Every switch of `current` (a commit, `rollback`, `doctor --repair`'s
+//! relink, an import) goes through [`activate`]; when the transaction ends,
+//! the supervisors running hosts of the home are told, once.
+//!
 //! A command interrupted anywhere (Ctrl-C, `kill -9`) leaves the journal;
 //! the next transaction finishes step 5 if `current` had switched, and
 //! otherwise removes the half-made generation. Leftover staging directories
@@ -31,8 +35,12 @@ use crate::reporter::Reporter;
 /// A change in progress: holds the home's lock.
 pub struct Transaction<'h> {
     home: &'h Home,
+    reporter: &'h dyn Reporter,
+    timeout: Option<std::time::Duration>,
     _lock: HomeLock,
     recovered: Option<String>,
+    /// `current` moved: the supervisors are told when the transaction ends.
+    activated: std::cell::Cell<bool>,
 }
 
 impl<'h> Transaction<'h> {
@@ -41,13 +49,16 @@ impl<'h> Transaction<'h> {
     pub fn begin(
         home: &'h Home,
         timeout: Option<std::time::Duration>,
-        reporter: &dyn Reporter,
+        reporter: &'h dyn Reporter,
     ) -> Result<Transaction<'h>> {
         let lock = home.lock(timeout, reporter)?;
         let mut transaction = Transaction {
             home,
+            reporter,
+            timeout,
             _lock: lock,
             recovered: None,
+            activated: std::cell::Cell::new(false),
         };
         transaction.recovered = transaction.recover()?;
         if let Some(what) = &transaction.recovered {
@@ -66,6 +77,12 @@ impl<'h> Transaction<'h> {
         self.home
     }
 
+    /// Holds the cache for deleting from it (`gc`), once the commands
+    /// reading it without the home's lock are done.
+    pub fn collecting_cache(&self) -> Result<HomeLock> {
+        self.home.collecting_cache(self.timeout, self.reporter)
+    }
+
     /// Makes `generation` the active one as number N (returned).
     /// A signal that arrives meanwhile waits for it (see [`cancel`]).
     pub fn commit(&self, generation: &NewGeneration<'_>) -> Result<u64> {
@@ -78,6 +95,7 @@ impl<'h> Transaction<'h> {
                 failpoint::hit("after-stage");
                 self.journal(n, true)?;
                 fs_err::rename(&staged, home.generation_dir(n))?;
+                fsx::sync_dir(&home.generations_dir());
                 self.switch(n)?;
                 Ok(n)
             },
@@ -107,7 +125,7 @@ impl<'h> Transaction<'h> {
             "generation {n} does not exist"
         );
         cancel::committing(
-            || activate(self.home, n),
+            || self.activate(n),
             |()| format!("`current` had begun to move and now names generation {n}"),
         )
     }
@@ -150,10 +168,16 @@ impl<'h> Transaction<'h> {
     /// Steps 4 and 5: the switch, then the files beside it.
     fn switch(&self, n: u64) -> Result<()> {
         failpoint::hit("before-switch");
-        activate(self.home, n)?;
+        self.activate(n)?;
         failpoint::hit("after-switch");
         publish_files(self.home, n)?;
         Journal::remove(self.home.root())
+    }
+
+    /// The one way `current` moves.
+    fn activate(&self, n: u64) -> Result<()> {
+        self.activated.set(true);
+        activate(self.home, n)
     }
 
     /// Finishes or undoes an interrupted change; says what it did.
@@ -186,6 +210,16 @@ impl<'h> Transaction<'h> {
             did.push(format!("removed {name}, left by an interrupted change"));
         }
         Ok((!did.is_empty()).then(|| did.join("; ")))
+    }
+}
+
+impl Drop for Transaction<'_> {
+    /// After the last step of a change that moved `current`: running
+    /// hosts switch to the generation now active.
+    fn drop(&mut self) {
+        if self.activated.get() {
+            crate::supervise::notify(self.home, self.reporter);
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use scope_lockfile::CratePin;
 
 use super::{describe_spawn_error, Graph, HostBuilder};
 use crate::cancel::Waited;
-use crate::output::error::Hinted;
+use crate::error::Hinted;
 use crate::plugin_crate::PluginCrate;
 use crate::reporter::Reporter;
 use crate::settings::Profile;
@@ -318,7 +318,11 @@ fn graph_would_change(
             if changes.is_empty() {
                 "the crates it records would be regrouped".to_owned()
             } else {
-                changes.join("\n  ")
+                let lines: Vec<String> = changes
+                    .into_iter()
+                    .map(|c| crate::change::Change::from(c).to_string())
+                    .collect();
+                lines.join("\n  ")
             }
         }
         Err(why) => format!("cargo cannot resolve the host's crates: {why}"),

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{verify, Artifact, Descriptor, Generation, ARTIFACT_TYPE, MANIFEST_TYPE};
-use crate::output::error::Hinted;
+use crate::error::Hinted;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 

@@ -14,8 +14,8 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::error::Hinted;
 use crate::home::Home;
-use crate::output::error::Hinted;
 use provenance::{LayerDigest, PluginProvenance, Provenance};
 
 /// The `artifactType` of an exported generation.

@@ -13,7 +13,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
 use super::{verify, Artifact, Generation, MANIFEST_TYPE};
-use crate::output::error::Hinted;
+use crate::error::Hinted;
 use crate::settings::OciSettings;
 
 /// `oci://REGISTRY/REPO:TAG`, parsed.

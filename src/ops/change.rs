@@ -19,11 +19,12 @@ use semver::Version;
 use super::plan::{describe_changes, Gathered, Planner};
 use super::probe::probe;
 use super::sources::Sources;
+use crate::change::Change;
+use crate::error::Hinted;
 use crate::failpoint;
 use crate::fsx;
 use crate::home::{Home, NewGeneration, Transaction, HOST_BINARY};
 use crate::host_build::{Graph, HostBuilder};
-use crate::output::error::Hinted;
 use crate::reporter::Reporter;
 use crate::settings::{HomeLocation, Settings};
 
@@ -120,16 +121,16 @@ pub enum Outcome {
         generation: Option<u64>,
     },
     /// `--dry-run`: what would change.
-    WouldChange(Vec<String>),
+    WouldChange(Vec<Change>),
     /// A new generation is active. `changes` is empty for a rebuild of the same pins.
     Committed {
         /// Its number.
         generation: u64,
-        /// What changed, one line each.
-        changes: Vec<String>,
+        /// What changed.
+        changes: Vec<Change>,
     },
     /// `--no-build`: `plugins.toml` and `resolved.lock` were updated; no host was built.
-    Recorded(Vec<String>),
+    Recorded(Vec<Change>),
     /// `build`/`reload` rebuilt a host byte-identical to the active
     /// generation's: no new generation.
     Identical {
@@ -191,16 +192,23 @@ pub fn change(
     reporter: Arc<dyn Reporter>,
     request: ChangeRequest,
 ) -> Result<Outcome> {
-    // A dry run reads and resolves; it takes no lock and changes nothing.
-    // Everything else reads the files only once it holds the lock, so two
-    // commands at once never build on a stale plugins.toml.
-    let transaction = match request.mode {
-        Mode::DryRun => None,
-        Mode::Apply | Mode::Record => Some(Transaction::begin(
-            home,
-            settings.lock_timeout,
-            reporter.as_ref(),
-        )?),
+    // A dry run reads and resolves; it takes no lock but the cache's
+    // (shared: `gc` waits) and changes nothing. Everything else reads the
+    // files only once it holds the home's lock, so two commands at once
+    // never build on a stale plugins.toml.
+    let (transaction, _reading) = match request.mode {
+        Mode::DryRun => (
+            None,
+            home.reading_cache(settings.lock_timeout, reporter.as_ref())?,
+        ),
+        Mode::Apply | Mode::Record => (
+            Some(Transaction::begin(
+                home,
+                settings.lock_timeout,
+                reporter.as_ref(),
+            )?),
+            None,
+        ),
     };
     let locked = home.lock_file()?;
     if settings.locked && locked.is_none() {
@@ -226,8 +234,8 @@ pub fn change(
         }),
         None => home.clone(),
     };
-    let edit = name_plugins(request.edit, home, &cache_home, settings, &reporter)?;
-    apply_edit(&mut desired, locked.as_ref(), edit)?;
+    // One view of the sources for the whole change: naming what is
+    // installed, then gathering and resolving.
     let mut sources = Sources::of(
         &cache_home,
         locked.as_ref(),
@@ -236,6 +244,8 @@ pub fn change(
         reporter.clone(),
     );
     sources.plugins_dir = home.root().to_owned();
+    let edit = name_plugins(request.edit, &sources)?;
+    apply_edit(&mut desired, locked.as_ref(), edit)?;
     let fresh_graph = request.unlock == Unlock::All;
     sources.unlock = request.unlock;
     let planner = Planner {
@@ -261,11 +271,12 @@ pub fn change(
         .iter()
         .filter(|p| edited.contains(&p.name.normalized().to_owned()))
     {
-        if !changes
-            .iter()
-            .any(|c| c.contains(&format!(" {} ", pin.name)))
-        {
-            changes.push(format!("~ {} v{} (edited)", pin.name, pin.version));
+        let name = pin.name.to_string();
+        if !changes.iter().any(|c| c.plugin() == Some(&name)) {
+            changes.push(Change::Edited {
+                name,
+                version: pin.version.clone(),
+            });
         }
     }
     let unchanged = active.has(&desired, &pins) && edited.is_empty();
@@ -335,7 +346,7 @@ struct Build<'a> {
     /// The plugins to build in.
     pins: Vec<Pin>,
     /// How they differ from the active generation's.
-    changes: Vec<String>,
+    changes: Vec<Change>,
     /// Where cargo starts.
     graph: Graph<'a>,
     /// The active generation, to say which crates moved.
@@ -398,7 +409,11 @@ fn build_and_commit(
             }
         }
     }
-    changes.extend(moved.into_iter().filter(|line| line.starts_with('~')));
+    // Crates that moved, not those that came or went with a plugin.
+    let crates_moved = moved
+        .into_iter()
+        .filter(|c| c.from.is_some() && c.to.is_some());
+    changes.extend(crates_moved.map(Change::from));
     let lock = lock_file(pins, crates)?;
     let generation = NewGeneration {
         host: &built.binary,
@@ -419,7 +434,7 @@ pub fn lock_would_change(locked: &[Pin], pins: &[Pin]) -> anyhow::Error {
     Hinted::new(
         format!(
             "resolved.lock needs to change, and --locked forbids it:\n  {}",
-            describe_changes(locked, pins).join("\n  ")
+            crate::change::lines(&describe_changes(locked, pins)).join("\n  ")
         ),
         "run without --locked to update resolved.lock",
     )
@@ -439,24 +454,10 @@ fn lock_file(plugins: Vec<Pin>, crates: Vec<CratePin>) -> Result<Lockfile> {
 /// Names every plugin of an install that the spec did not name, by
 /// reading its crate where the spec points (relative paths against `home`,
 /// fetching into `cache_home`).
-fn name_plugins(
-    edit: Edit,
-    home: &Home,
-    cache_home: &Home,
-    settings: &Settings,
-    reporter: &Arc<dyn Reporter>,
-) -> Result<Edit> {
+fn name_plugins(edit: Edit, sources: &Sources<'_>) -> Result<Edit> {
     let Edit::Install(plugins) = edit else {
         return Ok(edit);
     };
-    let mut sources = Sources::of(
-        cache_home,
-        None,
-        Default::default(),
-        settings,
-        reporter.clone(),
-    );
-    sources.plugins_dir = home.root().to_owned();
     let named = plugins
         .into_iter()
         .map(|wanted| {

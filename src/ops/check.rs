@@ -19,8 +19,45 @@ use crate::reporter::Reporter;
 use crate::settings::Settings;
 use scope_registry_client::http::HttpSettings;
 
+/// The whole update check, as `update --check` and `GET /api/v1/updates`
+/// give it: the installed plugins (those in `names`, or all) and, when all
+/// are asked about, the host's third-party crates, as `update` with no
+/// names moves them. A check that fails is in the document (a plugin's
+/// `error`, `crates_error`); only a home that cannot be read is an error.
+pub fn updates(
+    home: &Home,
+    settings: &Settings,
+    reporter: Arc<dyn Reporter>,
+    names: &[PluginName],
+) -> Result<UpdatesDocument> {
+    let mut document = check(home, settings, reporter.clone(), names)?;
+    if names.is_empty() {
+        match crate_updates(home, settings, reporter) {
+            Ok(crates) => document.crates = crates,
+            Err(err) => document.crates_error = Some(format!("{err:#}")),
+        }
+    }
+    Ok(document)
+}
+
+impl UpdatesDocument {
+    /// Whether any check failed.
+    pub fn failed(&self) -> bool {
+        self.crates_error.is_some() || self.plugins.iter().any(|r| r.error.is_some())
+    }
+
+    /// Whether anything can be updated.
+    pub fn has_updates(&self) -> bool {
+        !self.crates.is_empty()
+            || self
+                .plugins
+                .iter()
+                .any(|r| r.update_available == Some(true))
+    }
+}
+
 /// Checks the installed plugins (those in `names`, or all) for updates.
-pub fn check(
+fn check(
     home: &Home,
     settings: &Settings,
     reporter: Arc<dyn Reporter>,
@@ -75,12 +112,13 @@ pub fn check(
         version: DOCUMENT_VERSION,
         plugins,
         crates: Vec::new(),
+        crates_error: None,
     })
 }
 
 /// The host's third-party crates that `scopectl update` would move: cargo
 /// is asked, in a scratch copy of the host crate made from the lock.
-pub fn crate_updates(
+fn crate_updates(
     home: &Home,
     settings: &Settings,
     reporter: Arc<dyn Reporter>,

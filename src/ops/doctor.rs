@@ -1,6 +1,7 @@
 //! `doctor`: the toolchain, the home's consistency, leftovers of
 //! interrupted commands and the download cache, as a list of [`Check`]s;
-//! [`repair`] fixes what is safe to fix, through the home's transaction.
+//! [`repair`] fixes what is safe to fix, through the home's transaction;
+//! [`doctor`] does both and answers with the document the CLI prints.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,8 +10,49 @@ use anyhow::Result;
 use sha2::{Digest, Sha256};
 
 use super::probe::self_check;
+use crate::documents::{DoctorCheck, DoctorDocument, DOCUMENT_VERSION};
 use crate::home::{leftovers, CacheBucket, Home, Transaction, HOST_BINARY};
 use crate::settings::Settings;
+
+/// Looks at everything and, with `fix`, repairs what can be repaired.
+pub fn doctor(home: &Home, settings: &Settings, fix: bool) -> Result<DoctorDocument> {
+    let checks = diagnose(home, settings);
+    let repairable = checks
+        .iter()
+        .any(|c| matches!(c, Check::Problem(_, Some(_))));
+    // Repairs change the home: through its transaction, whose beginning
+    // also finishes or undoes an interrupted change.
+    let transaction = if fix && repairable {
+        Some(Transaction::begin(
+            home,
+            settings.lock_timeout,
+            &crate::reporter::Silent,
+        )?)
+    } else {
+        None
+    };
+    let mut rows = Vec::new();
+    for check in checks {
+        let (status, message, repairable) = match (check, &transaction) {
+            (Check::Ok(what), _) => ("ok", what, false),
+            (Check::Note(what), _) => ("note", what, false),
+            (Check::Problem(what, Some(how)), Some(transaction)) => {
+                let done = repair(transaction, &how)?;
+                ("repaired", format!("{what}: {done}"), false)
+            }
+            (Check::Problem(what, how), _) => ("problem", what, how.is_some()),
+        };
+        rows.push(DoctorCheck {
+            status,
+            message,
+            repairable,
+        });
+    }
+    Ok(DoctorDocument {
+        version: DOCUMENT_VERSION,
+        checks: rows,
+    })
+}
 
 /// One thing doctor looked at.
 #[derive(Debug)]

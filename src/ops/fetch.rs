@@ -10,9 +10,9 @@ use anyhow::Result;
 
 use super::plan::Planner;
 use super::sources::Sources;
+use crate::error::Hinted;
 use crate::home::{Home, Transaction};
 use crate::host_build::{Graph, HostBuilder};
-use crate::output::error::Hinted;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 

@@ -38,6 +38,7 @@ pub fn gc(transaction: &Transaction<'_>, keep: usize) -> Result<Collected> {
             collected.generations.push(n);
         }
     }
+    let _collecting = transaction.collecting_cache()?;
     let (entries, bytes) = collect_cache(home)?;
     collected.cache_entries = entries;
     collected.bytes += bytes;

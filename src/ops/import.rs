@@ -7,11 +7,12 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
+use crate::change::Change;
+use crate::error::Hinted;
 use crate::home::{Home, NewGeneration, Transaction};
 use crate::oci::provenance::{glibc_here, parse_version};
 use crate::oci::registry::{self, Target};
 use crate::oci::{layout, Generation};
-use crate::output::error::Hinted;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 
@@ -45,6 +46,10 @@ pub fn import(
             "`{name}` is a path plugin of the machine that built this generation: it runs here, but `sync` cannot rebuild it from source"
         ));
     }
+    // Under the lock: whether it is already active, the staging (which a
+    // transaction's recovery removes if this one is interrupted), the probe
+    // and the commit.
+    let transaction = Transaction::begin(home, settings.lock_timeout, reporter)?;
     if let Some(n) = home.current() {
         let dir = home.generation_dir(n);
         let same =
@@ -57,24 +62,25 @@ pub fn import(
         }
     }
     // The host runs its self-check before anything is committed.
-    let staging = tempfile::tempdir_in(home.root())?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-import-")
+        .tempdir_in(home.root())?;
     let host = staging.path().join(crate::home::HOST_BINARY);
     write_executable(&host, &generation.host)?;
     crate::ops::probe::probe(&host)?;
-    let transaction = Transaction::begin(home, settings.lock_timeout, reporter)?;
     let n = transaction.commit(&NewGeneration {
         host: &host,
         plugins_toml: &generation.plugins_toml,
         resolved_lock: &generation.resolved_lock,
         command: settings.command_line.clone(),
-        changes: vec![format!(
-            "imported generation {} of {} ({})",
-            generation.provenance.generation, source, generation.digest
-        )],
+        changes: vec![Change::Imported {
+            generation: generation.provenance.generation,
+            source: source.to_string(),
+            digest: generation.digest.clone(),
+        }],
         fingerprints: Default::default(),
     })?;
     drop(transaction);
-    crate::supervise::notify(home, reporter);
     Ok(Imported::Committed {
         generation: n,
         digest: generation.digest,

@@ -10,6 +10,7 @@ use scope_resolver::{Choice, Requirer};
 use super::change::not_installed;
 use super::plan::read_only;
 use super::probe;
+use crate::change::Change;
 use crate::documents::{
     ChangeEntry, HistoryDocument, HistoryEntry, ListDocument, ListedPlugin, DOCUMENT_VERSION,
 };
@@ -108,11 +109,15 @@ pub fn history(home: &Home) -> Result<HistoryDocument> {
                 number: info.number,
                 created: info.created,
                 command: info.command,
-                changed: info
-                    .changes
-                    .iter()
-                    .filter_map(|line| ChangeEntry::parse(line))
-                    .collect(),
+                changed: match &info.recorded {
+                    Some(changes) => changes.iter().filter_map(Change::entry).collect(),
+                    // Made before changes were stored as values.
+                    None => info
+                        .changes
+                        .iter()
+                        .filter_map(|line| ChangeEntry::parse(line))
+                        .collect(),
+                },
                 changes: info.changes,
                 current: Some(n) == current,
             })

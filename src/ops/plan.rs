@@ -15,7 +15,8 @@ use tame_index::IndexKrate;
 
 use super::registries::DEFAULT_REGISTRY;
 use super::sources::{Located, Sources};
-use crate::output::error::Hinted;
+use crate::change::Change;
+use crate::error::Hinted;
 use crate::plugin_crate::PluginCrate;
 use crate::reporter::Reporter;
 
@@ -286,8 +287,8 @@ fn refuse_conflicts(chosen: &[PluginCrate]) -> Result<()> {
     Ok(())
 }
 
-/// `+ name vX`, `- name vX`, `~ name vX -> vY`, in name order.
-pub fn describe_changes(old: &[Pin], new: &[Pin]) -> Vec<String> {
+/// How the plugins differ from `old` to `new`, in name order.
+pub fn describe_changes(old: &[Pin], new: &[Pin]) -> Vec<Change> {
     let old: BTreeMap<&PluginName, &Pin> = old.iter().map(|p| (&p.name, p)).collect();
     let new: BTreeMap<&PluginName, &Pin> = new.iter().map(|p| (&p.name, p)).collect();
     let mut names: Vec<&PluginName> = old.keys().chain(new.keys()).copied().collect();
@@ -295,25 +296,40 @@ pub fn describe_changes(old: &[Pin], new: &[Pin]) -> Vec<String> {
     names.dedup();
     names
         .into_iter()
-        .filter_map(|name| match (old.get(name), new.get(name)) {
-            (None, Some(n)) => Some(format!("+ {} v{}", n.name, n.version)),
-            (Some(o), None) => Some(format!("- {} v{}", o.name, o.version)),
-            (Some(o), Some(n)) if o.version != n.version => {
-                Some(format!("~ {} v{} -> v{}", n.name, o.version, n.version))
+        .filter_map(|name| {
+            let named = || name.to_string();
+            match (old.get(name), new.get(name)) {
+                (None, Some(n)) => Some(Change::Added {
+                    name: named(),
+                    version: n.version.clone(),
+                }),
+                (Some(o), None) => Some(Change::Removed {
+                    name: named(),
+                    version: o.version.clone(),
+                }),
+                (Some(o), Some(n)) if o.version != n.version => Some(Change::Moved {
+                    name: named(),
+                    from: o.version.clone(),
+                    to: n.version.clone(),
+                }),
+                (Some(o), Some(n)) if o.source != n.source => Some(match (&o.source, &n.source) {
+                    (PinSource::Git { commit: a, .. }, PinSource::Git { commit: b, .. }) => {
+                        Change::CommitMoved {
+                            name: named(),
+                            version: n.version.clone(),
+                            from: a.clone(),
+                            to: b.clone(),
+                        }
+                    }
+                    _ => Change::SourceChanged {
+                        name: named(),
+                        version: n.version.clone(),
+                    },
+                }),
+                _ => None,
             }
-            (Some(o), Some(n)) if o.source != n.source => Some(match (&o.source, &n.source) {
-                (PinSource::Git { commit: a, .. }, PinSource::Git { commit: b, .. }) => {
-                    format!("~ {} v{} ({} -> {})", n.name, n.version, short(a), short(b))
-                }
-                _ => format!("~ {} v{} (new source)", n.name, n.version),
-            }),
-            _ => None,
         })
         .collect()
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..8).unwrap_or(commit)
 }
 
 /// Runs `f` with a planner over the home's files as they are now, reading
@@ -324,6 +340,7 @@ pub fn read_only<T>(
     reporter: std::sync::Arc<dyn Reporter>,
     f: impl FnOnce(&Planner<'_>) -> Result<T>,
 ) -> Result<T> {
+    let _reading = home.reading_cache(settings.lock_timeout, reporter.as_ref())?;
     let locked = home.lock_file()?;
     let desired = home.plugins_toml()?;
     let sources = Sources::of(

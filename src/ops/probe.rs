@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::documents::{PipelinesDocument, SelfCheck};
-use crate::output::error::Hinted;
+use crate::error::Hinted;
 
 /// Runs `self-check --json` on `binary`.
 pub fn self_check(binary: &Path) -> Result<(bool, SelfCheck)> {

@@ -7,10 +7,10 @@ use scope_lockfile::PluginSpec;
 use scope_name::PluginName;
 use scope_resolver::Unlock;
 
+use crate::error::Hinted;
 use crate::home::Home;
 use crate::ops::change::{not_installed, ChangeRequest, Edit, Mode, Wanted};
 use crate::ops::sources::recorded;
-use crate::output::error::Hinted;
 use crate::settings::Settings;
 use crate::spec::{self, RefFlags};
 

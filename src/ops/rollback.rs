@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
+use crate::error::Hinted;
 use crate::home::{Home, Transaction};
-use crate::output::error::Hinted;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 
@@ -52,7 +52,6 @@ pub fn rollback(
     })?;
     transaction.switch_to(target)?;
     drop(transaction);
-    crate::supervise::notify(home, reporter);
     Ok(Switched::Switched {
         from: current,
         to: target,

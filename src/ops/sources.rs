@@ -11,8 +11,8 @@ use scope_registry_client::git::{GitCache, GitError, GitUrl};
 use scope_resolver::Unlock;
 
 use super::registries::Registries;
+use crate::error::Hinted;
 use crate::home::{CacheBucket, Home};
-use crate::output::error::Hinted;
 use crate::plugin_crate::PluginCrate;
 use crate::reporter::Reporter;
 use crate::settings::Settings;

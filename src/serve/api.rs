@@ -20,9 +20,9 @@ use serde_json::{json, Value};
 use super::bodies;
 use super::jobs::{Jobs, State as JobState, Work};
 use super::Server;
+use crate::error::ErrorParts;
 use crate::ops::change::Mode;
 use crate::ops::requests;
-use crate::output::error::ErrorParts;
 use crate::reporter::Silent;
 use crate::spec::RefFlags;
 use crate::supervise::control::{self, Command};
@@ -260,15 +260,8 @@ async fn history(State(server): State<Arc<Server>>) -> Answer {
 
 async fn updates(State(server): State<Arc<Server>>) -> Answer {
     blocking(move || {
-        let reporter = Arc::new(Silent);
-        let mut doc =
-            crate::ops::check::check(&server.home, &server.settings, reporter.clone(), &[])
-                .map_err(|e| ApiError::internal(&e))?;
-        if let Ok(crates) =
-            crate::ops::check::crate_updates(&server.home, &server.settings, reporter)
-        {
-            doc.crates = crates;
-        }
+        let doc = crate::ops::check::updates(&server.home, &server.settings, Arc::new(Silent), &[])
+            .map_err(|e| ApiError::internal(&e))?;
         Ok(document(&doc))
     })
     .await

@@ -12,11 +12,11 @@ use anyhow::Result;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::error::ErrorParts;
 use crate::home::Home;
 use crate::ops::change::{change, ChangeRequest, Outcome};
 use crate::ops::import::{import, Imported};
 use crate::ops::rollback::{rollback, Switched};
-use crate::output::error::ErrorParts;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 
@@ -249,6 +249,7 @@ fn run(
                 json!({"outcome": "unchanged", "generation": generation})
             }
             Outcome::WouldChange(changes) => {
+                let changes = crate::change::lines(&changes);
                 for line in &changes {
                     reporter.status("Would", line);
                 }
@@ -258,14 +259,16 @@ fn run(
                 generation,
                 changes,
             } => {
+                let changes = crate::change::lines(&changes);
                 for line in &changes {
                     reporter.status("Changed", line);
                 }
                 reporter.status("Activated", &format!("generation {generation}"));
-                crate::supervise::notify(home, &*reporter);
                 json!({"outcome": "committed", "generation": generation, "changes": changes})
             }
-            Outcome::Recorded(changes) => json!({"outcome": "recorded", "changes": changes}),
+            Outcome::Recorded(changes) => {
+                json!({"outcome": "recorded", "changes": crate::change::lines(&changes)})
+            }
         },
         Work::Import(source) => match import(home, settings, &*reporter, &source)? {
             Imported::Unchanged(n) => json!({"outcome": "unchanged", "generation": n}),

@@ -20,8 +20,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
+use crate::error::Hinted;
 use crate::home::Home;
-use crate::output::error::Hinted;
 use crate::output::Printer;
 use crate::settings::Settings;
 use crate::supervise::control::{self, Command};

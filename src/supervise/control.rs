@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{lock, Output};
 use super::{snapshot, Instance};
-use crate::output::error::Hinted;
+use crate::error::Hinted;
 
 /// A request on the control socket.
 #[derive(Debug, Clone, Serialize, Deserialize)]

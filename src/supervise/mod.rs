@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::error::Hinted;
 use crate::home::Home;
-use crate::output::error::Hinted;
 use crate::reporter::Reporter;
 
 /// The exit status by which a host asks to be restarted.
@@ -108,6 +108,11 @@ impl Instance {
 
     fn host_socket(&self) -> PathBuf {
         self.dir.join("host.sock")
+    }
+
+    /// Where a host that crashes names the pipeline that crashed it.
+    fn last_words(&self) -> PathBuf {
+        self.dir.join("last-words")
     }
 
     /// The pid of the supervisor of this instance, if one is alive.

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -122,9 +122,13 @@ impl Session {
         replay: Vec<Shared>,
         in_flight: &InFlight,
         output: Option<(&Arc<Output>, OutputFraming)>,
+        last_words: &Path,
     ) -> Result<Session> {
         let mut command = Command::new(&binary);
         command.args(args);
+        // Words of a host before this one are not this one's.
+        let _ = fs_err::remove_file(last_words);
+        command.env(scope_host::LAST_WORDS, last_words);
         command.stdin(if feed.is_some() {
             Stdio::piped()
         } else {

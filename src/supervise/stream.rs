@@ -161,11 +161,17 @@ impl Supervisor<'_> {
                     }
                     let requested = status.code() == Some(RESTART);
                     let what = if requested {
-                        "asked to be restarted"
+                        "asked to be restarted".to_owned()
                     } else if crashed(status) {
-                        "crashed"
+                        // The host names the pipeline whose thread crashed.
+                        match fs_err::read_to_string(self.instance.last_words()) {
+                            Ok(words) if !words.trim().is_empty() => {
+                                format!("crashed in {}", words.trim())
+                            }
+                            _ => "crashed".to_owned(),
+                        }
                     } else {
-                        "failed"
+                        "failed".to_owned()
                     };
                     // A new host that fails before its first frame: back to
                     // the one that worked, with the parameters it had.
@@ -194,7 +200,7 @@ impl Supervisor<'_> {
                         return Ok(exit_code(status));
                     }
                     let frames_out = self.stream.output.as_ref().map(|_| self.live.frames_out());
-                    guard.check(started, what, frames_out)?;
+                    guard.check(started, &what, frames_out)?;
                     self.reporter.status(
                         "Restarting",
                         &format!(
@@ -204,7 +210,7 @@ impl Supervisor<'_> {
                         ),
                     );
                     binary = active_host(self.home).unwrap_or(binary);
-                    self.begin_handoff(what.to_owned());
+                    self.begin_handoff(what);
                     replay = self.between_hosts();
                 }
             }
@@ -250,6 +256,7 @@ impl Supervisor<'_> {
             replay,
             &self.in_flight,
             self.stream.output.as_ref().map(|(o, f)| (o, f.clone())),
+            &self.instance.last_words(),
         )?;
         self.live
             .host_started(session.child.id(), generation_of(binary));

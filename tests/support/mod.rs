@@ -195,7 +195,7 @@ pub fn open_home(context: &TestContext) -> scopectl::home::Home {
 /// resolved.lock, command, changes)`.
 pub fn commit_generations(
     home: &scopectl::home::Home,
-    hosts: &[(&Path, String, String, String, Vec<String>)],
+    hosts: &[(&Path, String, String, String, Vec<scopectl::change::Change>)],
 ) {
     let transaction =
         scopectl::home::Transaction::begin(home, None, &scopectl::reporter::Silent).unwrap();

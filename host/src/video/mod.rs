@@ -4,6 +4,7 @@
 pub mod color;
 pub mod framing;
 pub mod rgb24;
+pub mod scale;
 pub mod testsrc;
 pub mod y4m;
 
@@ -29,6 +30,24 @@ impl Rate {
     pub fn time_of(&self, index: u64) -> std::time::Duration {
         let nanos = u128::from(index) * u128::from(self.den) * 1_000_000_000 / u128::from(self.num);
         std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    /// This rate times `out / per` (a pipeline returning `out` frames per
+    /// `per` in), reduced.
+    pub fn scaled(self, out: u32, per: u32) -> Rate {
+        let (num, den) = (
+            u64::from(self.num) * u64::from(out),
+            u64::from(self.den) * u64::from(per),
+        );
+        let (mut a, mut b) = (num, den);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        let divisor = a.max(1);
+        Rate::new(
+            u32::try_from(num / divisor).unwrap_or(u32::MAX),
+            u32::try_from(den / divisor).unwrap_or(u32::MAX),
+        )
     }
 
     /// Parses `N` or `N:D`; refuses zero and garbage.
