@@ -12,4 +12,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SCOPE_CRASH_TRIALS=${1:-500}
 [ -n "${2:-}" ] && export SCOPE_CRASH_SEED=$2
-cargo test -q --test crash_campaign -- --nocapture 2>&1 | grep -v '^$'
+cargo test -q --test it crash_campaign:: -- --nocapture 2>&1 | grep -v '^$'

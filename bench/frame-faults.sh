@@ -4,7 +4,7 @@
 # through `scopectl run`; each run counts the frames that came out of 60.
 # The last column (frames lost and exit status 0) must be 0.
 #
-# Needs ffmpeg (ffprobe). tests/frame_faults.rs runs the short form in CI.
+# Needs ffmpeg (ffprobe). tests/it/frame_faults.rs runs the short form in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-100}

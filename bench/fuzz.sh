@@ -10,4 +10,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SCOPE_FUZZ_ITERATIONS=${1:-1000000}
 [ -n "${2:-}" ] && export SCOPE_FUZZ_SEED=$2
-cargo test --release -q --test fuzz -- --nocapture --test-threads 4 2>&1 | grep -E 'inputs|panicked|test result'
+cargo test --release -q --test it fuzz:: -- --nocapture --test-threads 4 2>&1 | grep -E 'inputs|panicked|test result'

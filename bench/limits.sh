@@ -8,6 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SCOPE_LIMIT_FILES=${1:-100000}
-cargo test -q -p scope-registry-client --test limits -- --nocapture 2>&1 | grep -E 'heap|test result|panicked'
-cargo test -q --test fuzz a_claimed_frame_size -- --nocapture 2>&1 | grep -E 'test result|panicked'
-cargo test -q --test limits -- --nocapture 2>&1 | grep -E 'git repository|test result|panicked'
+cargo test -q -p scope-registry-client --test it limits:: -- --nocapture 2>&1 | grep -E 'heap|test result|panicked'
+cargo test -q --test it fuzz::a_claimed_frame_size -- --nocapture 2>&1 | grep -E 'test result|panicked'
+cargo test -q --test it limits:: -- --nocapture 2>&1 | grep -E 'git repository|test result|panicked'

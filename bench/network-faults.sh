@@ -10,4 +10,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test -q -p scope-registry-client --test faults -- --nocapture 2>&1 | grep -E ' x[0-9]+: |test result|panicked'
-cargo test -q --test network_faults -- --nocapture --test-threads 1 2>&1 | grep -E ' x[0-9]+ on |test result|panicked'
+cargo test -q --test it network_faults:: -- --nocapture --test-threads 1 2>&1 | grep -E ' x[0-9]+ on |test result|panicked'

@@ -31,7 +31,7 @@ use crate::supervise::control::{self, Command};
 const MAX_BODY: usize = 64 << 10;
 
 /// Every endpoint, for `scopectl-serve(1)`; keep in step with [`router`]
-/// (tests/man.rs checks each route is listed).
+/// (tests/it/man.rs checks each route is listed).
 pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", "/", "the status page"),
     ("GET", "/health", "200 while serving (no token needed)"),

@@ -1,0 +1,87 @@
+//! Private git repositories: scopectl logs in with git's own credential
+//! helpers (as git and cargo do), and a refused login says what to set up,
+//! fails at once and changes nothing.
+
+use crate::support;
+
+use std::time::{Duration, Instant};
+
+use scope_registry_client::testing::GitHttpServer;
+use support::{output, stderr, TestContext};
+
+const USER: &str = "scope";
+const PASSWORD: &str = "s3cret";
+/// `Basic ` and the base64 of `scope:s3cret`.
+const AUTHORIZATION: &str = "Basic c2NvcGU6czNjcmV0";
+
+#[test]
+fn a_private_repository_is_installed_with_the_login_of_gits_credential_helper() {
+    let context = TestContext::new();
+    let scratch = tempfile::tempdir().unwrap();
+    support::invert_repo(&scratch.path().join("invert")).commit("invert");
+    let server = GitHttpServer::start_private(scratch.path(), AUTHORIZATION);
+    let url = server.url("invert");
+    let install = || output(context.scopectl().args(["install", &url, "--no-build"]));
+
+    // No helper configured: refused at once (a 401 is not retried), with
+    // what to do, and nothing installed.
+    let started = Instant::now();
+    let refused = install();
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("no git credential helper gave one")
+            && stderr(&refused).contains("credential.helper"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        !stderr(&refused).contains("attempts") && started.elapsed() < Duration::from_secs(5),
+        "a refused login is not retried: {}",
+        stderr(&refused)
+    );
+    assert!(
+        !context.home().join("plugins.toml").exists()
+            || !fs_err::read_to_string(context.home().join("plugins.toml"))
+                .unwrap()
+                .contains("invert")
+    );
+
+    // A wrong stored login: refused, saying so.
+    let home = context.temp.path();
+    let store = home.join("git-credentials");
+    let login = |password: &str| {
+        fs_err::write(
+            &store,
+            format!("http://{USER}:{password}@{}\n", server.address()),
+        )
+        .unwrap();
+    };
+    fs_err::write(
+        home.join(".gitconfig"),
+        format!(
+            "[credential]\n\thelper = store --file={}\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    login("wrong");
+    let wrong = install();
+    assert_eq!(wrong.status.code(), Some(1), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("refused the login that git's credential helper gave"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    // The right one, as `git credential-store` keeps it (HOME is the
+    // test's scratch directory, so this is the user's ~/.gitconfig).
+    login(PASSWORD);
+    let installed = install();
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    let toml = fs_err::read_to_string(context.home().join("plugins.toml")).unwrap();
+    assert!(toml.contains(&url), "{toml}");
+    assert!(
+        !toml.contains(PASSWORD),
+        "the password is never written: {toml}"
+    );
+}

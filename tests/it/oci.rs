@@ -1,0 +1,430 @@
+//! Generations as OCI artifacts, against a real registry (Debian's
+//! `docker-registry`, the CNCF distribution registry) on loopback and a
+//! client nobody here wrote (`skopeo`).
+
+use crate::support;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{output, stderr, stdout, TestContext};
+
+/// A registry with its storage in a temporary directory, on a free port.
+struct Registry {
+    child: Child,
+    address: String,
+    _storage: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// A registry that wants user `ci`, password `secret`.
+    fn with_password() -> Registry {
+        let hashed = output(Command::new("python3").args([
+            "-c",
+            "import crypt; print('ci:' + crypt.crypt('secret', crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        ]));
+        assert!(hashed.status.success(), "{}", stderr(&hashed));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        fs_err::write(file.path(), &hashed.stdout).unwrap();
+        let (_, path) = file.keep().unwrap();
+        Registry::start_with(&format!(
+            "auth:\n  htpasswd:\n    realm: scope\n    path: {}\n",
+            path.display()
+        ))
+    }
+
+    fn start_with(extra: &str) -> Registry {
+        let found = Command::new("docker-registry").arg("--version").output();
+        assert!(
+            found.is_ok(),
+            "these tests need Debian's docker-registry: apt-get install -y docker-registry"
+        );
+        let storage = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let config = storage.path().join("config.yml");
+        fs_err::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n{extra}",
+                storage.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&address).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            child,
+            address,
+            _storage: storage,
+        }
+    }
+
+    fn reference(&self, repository: &str) -> String {
+        format!("oci://{}/{repository}", self.address)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn install(context: &TestContext, plugins: &[&str]) {
+    let mut command = context.scopectl();
+    command.arg("install");
+    for plugin in plugins {
+        command.arg(support::repo().join(plugin));
+    }
+    let out = output(&mut command);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `scopectl` on another home of the same scratch directory, without a
+/// toolchain.
+fn elsewhere(context: &TestContext, home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scopectl"));
+    command.arg("--home").arg(home);
+    support::scrub(&mut command, context.temp.path());
+    command.env("CARGO", "/bin/false");
+    command
+}
+
+/// What a home shows of itself: its files and its `current`.
+fn state(home: &Path) -> Vec<Option<Vec<u8>>> {
+    ["plugins.toml", "resolved.lock", "bin/scope-host"]
+        .iter()
+        .map(|f| fs_err::read(home.join(f)).ok())
+        .chain([fs_err::read_link(home.join("current"))
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned().into_bytes())])
+        .collect()
+}
+
+#[test]
+fn a_pushed_generation_imports_on_a_fresh_home_without_a_toolchain() {
+    let context = TestContext::new();
+    install(
+        &context,
+        &[
+            "fixtures/plugins/invert",
+            "fixtures/plugins/color-generator",
+        ],
+    );
+    let registry = Registry::start();
+    let reference = registry.reference("scope/fleet:v1");
+    let pushed = output(context.scopectl().args(["push", &reference]));
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let digest = stderr(&pushed).split('@').nth(1).unwrap().trim().to_owned();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    let b = context.temp.path().join("b");
+    let imported = output(elsewhere(&context, &b).args(["import", &reference]));
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let a = context.home();
+    for file in ["bin/scope-host", "resolved.lock", "plugins.toml"] {
+        assert_eq!(
+            fs_err::read(a.join(file)).unwrap(),
+            fs_err::read(b.join(file)).unwrap(),
+            "{file} is the same"
+        );
+    }
+    let pipelines = |home: &Path| {
+        stdout(&output(
+            elsewhere(&context, home).args(["pipelines", "--json"]),
+        ))
+    };
+    assert_eq!(pipelines(&a), pipelines(&b));
+    let history = stdout(&output(elsewhere(&context, &b).arg("history")));
+    assert!(
+        history.contains(&format!("of {reference} ({digest})")),
+        "{history}"
+    );
+    // A server imports it as a job.
+    let server_side = TestContext::new();
+    let served = support::served::Served::start(&server_side, &[], &[]);
+    let (status, answer) = served.post("/api/v1/import", serde_json::json!({"ref": reference}));
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{answer}");
+    let job = served.job(&answer["job"]);
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["digest"], digest.as_str(), "{job}");
+    let (_, history) = served.get("/api/v1/history");
+    assert!(history.to_string().contains(&digest), "{history}");
+    let _ = served.stop();
+
+    let again = output(elsewhere(&context, &b).args(["import", &reference]));
+    assert!(
+        stderr(&again).contains("is this artifact already"),
+        "{}",
+        stderr(&again)
+    );
+
+    // A client nobody here wrote reads it, and copies it to a layout that
+    // import takes.
+    let docker = format!("docker://{}/scope/fleet:v1", registry.address);
+    let raw =
+        output(Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &docker]));
+    assert!(raw.status.success(), "{}", stderr(&raw));
+    let manifest: Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        manifest["artifactType"],
+        "application/vnd.scope.generation.v1+json"
+    );
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 4);
+    let copied = context.temp.path().join("copied");
+    let copy = output(Command::new("skopeo").args([
+        "copy",
+        "--src-tls-verify=false",
+        &docker,
+        &format!("oci:{}:v1", copied.display()),
+    ]));
+    assert!(copy.status.success(), "{}", stderr(&copy));
+    let c = context.temp.path().join("c");
+    let from_skopeo = output(elsewhere(&context, &c).arg("import").arg(&copied));
+    assert!(from_skopeo.status.success(), "{}", stderr(&from_skopeo));
+    assert!(
+        stderr(&from_skopeo).contains(&digest),
+        "{}",
+        stderr(&from_skopeo)
+    );
+}
+
+/// Rewrites the provenance of the generation in layout `dir`, and every
+/// digest that names it, as a forger with a registry would.
+fn forge(dir: &Path, edit: impl Fn(&mut Value), manifest_edit: impl Fn(&mut Value)) {
+    let blob = |digest: &str| {
+        dir.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let index_path = dir.join("index.json");
+    let mut index: Value = serde_json::from_slice(&fs_err::read(&index_path).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
+    let mut manifest: Value =
+        serde_json::from_slice(&fs_err::read(blob(&digest)).unwrap()).unwrap();
+    for layer in manifest["layers"].as_array_mut().unwrap() {
+        if layer["mediaType"] == "application/vnd.scope.provenance.v1+json" {
+            let old = layer["digest"].as_str().unwrap().to_owned();
+            let mut provenance: Value =
+                serde_json::from_slice(&fs_err::read(blob(&old)).unwrap()).unwrap();
+            edit(&mut provenance);
+            let bytes = serde_json::to_vec(&provenance).unwrap();
+            let new = scopectl::oci::digest(&bytes);
+            fs_err::write(blob(&new), &bytes).unwrap();
+            layer["digest"] = new.into();
+            layer["size"] = bytes.len().into();
+        }
+    }
+    manifest_edit(&mut manifest);
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let new = scopectl::oci::digest(&bytes);
+    fs_err::write(blob(&new), &bytes).unwrap();
+    index["manifests"][0]["digest"] = new.into();
+    index["manifests"][0]["size"] = bytes.len().into();
+    fs_err::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+fn exported(context: &TestContext, name: &str) -> PathBuf {
+    let dir = context.temp.path().join(name);
+    let out = output(
+        context
+            .scopectl()
+            .args(["export", "--oci-layout"])
+            .arg(&dir),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    dir
+}
+
+#[test]
+fn refusals_say_what_is_wrong_and_change_nothing() {
+    let context = TestContext::new();
+    install(&context, &["fixtures/plugins/invert"]);
+    let b = context.temp.path().join("b");
+    // B has a generation of its own (from a tar), which must stay.
+    let tar = context.temp.path().join("gen.tar");
+    let out = output(context.scopectl().args(["export", "--output"]).arg(&tar));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = output(elsewhere(&context, &b).arg("import").arg(&tar));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = state(&b);
+
+    let refused = |source: &Path, expected: &str| {
+        let out = output(elsewhere(&context, &b).arg("import").arg(source));
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "`{expected}` in {}",
+            stderr(&out)
+        );
+        assert_eq!(state(&b), before, "nothing changed after: {expected}");
+    };
+
+    let tampered = exported(&context, "tampered");
+    let host_blob = fs_err::read_dir(tampered.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| fs_err::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = fs_err::read(&host_blob).unwrap();
+    bytes[1000] ^= 0xff;
+    fs_err::write(&host_blob, bytes).unwrap();
+    refused(&tampered, "does not match its digest");
+
+    let image = exported(&context, "image");
+    forge(&image, |_| {}, |m| m["artifactType"] = Value::Null);
+    refused(&image, "this is not a Scope generation");
+
+    let other_target = exported(&context, "other-target");
+    forge(
+        &other_target,
+        |p| p["target"] = "riscv64gc-unknown-linux-gnu".into(),
+        |_| {},
+    );
+    refused(
+        &other_target,
+        "built for riscv64gc-unknown-linux-gnu, and this machine is",
+    );
+
+    let newer_glibc = exported(&context, "newer-glibc");
+    forge(&newer_glibc, |p| p["glibc"] = "9.99".into(), |_| {});
+    refused(&newer_glibc, "needs glibc 9.99, and this machine has glibc");
+
+    refused(&context.temp.path().join("nowhere"), "no file or directory");
+    let unreachable =
+        output(elsewhere(&context, &b).args(["import", "oci://127.0.0.1:1/scope/fleet:v1"]));
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(
+        stderr(&unreachable).contains("cannot read 127.0.0.1:1/scope/fleet:v1"),
+        "{}",
+        stderr(&unreachable)
+    );
+    assert_eq!(state(&b), before);
+
+    let registry = Registry::start();
+    let pushed = output(
+        context
+            .scopectl()
+            .args(["push", &registry.reference("scope/fleet:v1")]),
+    );
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let missing =
+        output(elsewhere(&context, &b).args(["import", &registry.reference("scope/fleet:v99")]));
+    assert_eq!(missing.status.code(), Some(1));
+    let repository = registry.reference("scope/fleet:v99");
+    let repository = repository
+        .trim_start_matches("oci://")
+        .trim_end_matches(":v99");
+    assert!(
+        stderr(&missing).contains(&format!("the registry has no tag v99 in {repository}")),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(
+        !stderr(&missing).contains("check the address and that the registry runs"),
+        "{}",
+        stderr(&missing)
+    );
+    assert_eq!(state(&b), before);
+    // Without the scheme, the reference is not taken for a file.
+    let bare = registry.reference("scope/fleet:v1");
+    let bare = bare.trim_start_matches("oci://");
+    let schemeless = output(elsewhere(&context, &b).args(["import", bare]));
+    assert_eq!(schemeless.status.code(), Some(1));
+    assert!(
+        stderr(&schemeless).contains(&format!("`scopectl import oci://{bare}`")),
+        "{}",
+        stderr(&schemeless)
+    );
+    assert_eq!(state(&b), before);
+
+    // Interrupted after staging: the next command finds the home as it was.
+    install(&context, &["fixtures/plugins/color-generator"]);
+    let fresh = exported(&context, "fresh");
+    let crashed = output(
+        elsewhere(&context, &b)
+            .env("SCOPE_FAILPOINT", "after-stage")
+            .arg("import")
+            .arg(&fresh),
+    );
+    assert!(!crashed.status.success());
+    assert_eq!(state(&b), before, "the home is as it was");
+    // What the interrupted import staged is a leftover that doctor removes.
+    let repair = output(
+        elsewhere(&context, &b)
+            .env_remove("CARGO")
+            .args(["doctor", "--repair"]),
+    );
+    assert!(repair.status.success(), "{}", stdout(&repair));
+    let doctor = output(elsewhere(&context, &b).env_remove("CARGO").arg("doctor"));
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    assert_eq!(state(&b), before);
+}
+
+#[test]
+fn credentials_come_from_dockers_config_and_a_wrong_one_is_refused() {
+    use base64::Engine as _;
+    let context = TestContext::new();
+    install(&context, &["fixtures/plugins/invert"]);
+    let registry = Registry::with_password();
+    let reference = registry.reference("scope/fleet:v1");
+    let docker = context.temp.path().join("docker");
+    fs_err::create_dir_all(&docker).unwrap();
+    let login = |password: &str| {
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("ci:{password}"));
+        let config = serde_json::json!({"auths": {registry.address.clone(): {"auth": auth}}});
+        fs_err::write(docker.join("config.json"), config.to_string()).unwrap();
+    };
+    let push = || {
+        output(
+            context
+                .scopectl()
+                .env("DOCKER_CONFIG", &docker)
+                .args(["push", &reference]),
+        )
+    };
+
+    let anonymous = output(context.scopectl().args(["push", &reference]));
+    assert_eq!(anonymous.status.code(), Some(1));
+    login("wrong");
+    let wrong = push();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stderr(&wrong).contains("code: 401"), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("docker login"),
+        "{}",
+        stderr(&wrong)
+    );
+    login("secret");
+    let right = push();
+    assert!(right.status.success(), "{}", stderr(&right));
+    let b = context.temp.path().join("b");
+    let imported = output(
+        elsewhere(&context, &b)
+            .env("DOCKER_CONFIG", &docker)
+            .args(["import", &reference]),
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+}

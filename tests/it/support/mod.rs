@@ -1,0 +1,343 @@
+//! Test support: a scratch home, a scrubbed environment for the real
+//! `scopectl` binary, and one shared target directory for every host the
+//! tests build, so the SDK and example plugins compile once per run.
+
+#![allow(dead_code)]
+
+pub mod alloc;
+pub mod served;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The target directory every test host is built in.
+pub fn shared_target_dir() -> PathBuf {
+    repo().join("target").join("test-hosts")
+}
+
+/// A scratch home and the environment the binary runs in.
+pub struct TestContext {
+    pub temp: tempfile::TempDir,
+}
+
+impl TestContext {
+    /// A scratch directory whose cargo configuration keeps host builds off
+    /// the network (cargo reads it in the host crate's directory below);
+    /// scopectl's own sources stay online, for the fixture registry.
+    pub fn new() -> TestContext {
+        let temp = tempfile::tempdir().expect("a temporary directory");
+        fs_err::create_dir_all(temp.path().join(".cargo")).unwrap();
+        fs_err::write(
+            temp.path().join(".cargo/config.toml"),
+            "[net]\noffline = true\n",
+        )
+        .unwrap();
+        TestContext { temp }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.temp.path().join("home")
+    }
+
+    /// `scopectl` with a scrubbed environment: no user config, no progress,
+    /// no colour, fixed width, dev-profile hosts, never the network.
+    pub fn scopectl(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scopectl"));
+        command.arg("--home").arg(self.home());
+        scrub(&mut command, self.temp.path());
+        command
+    }
+}
+
+/// Scrubs a command's environment as the tests need it (reading the test
+/// process's own environment to do so).
+#[allow(clippy::disallowed_methods)]
+pub fn scrub(command: &mut Command, scratch: &Path) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("SCOPE_") || key == "NO_COLOR" || key == "CARGO_TARGET_DIR" {
+            command.env_remove(&key);
+        }
+    }
+    command
+        .env("HOME", scratch)
+        .env("SCOPE_NO_PROGRESS", "1")
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env("SCOPE_HOST_PROFILE", "dev")
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env("CARGO_HOME", cargo_home());
+}
+
+/// The cargo home with the registry cache the workspace build filled
+/// (tests point `HOME` elsewhere, so it is passed explicitly).
+#[allow(clippy::disallowed_methods)]
+pub fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("CARGO_HOME or HOME is set")
+}
+
+/// Runs a command and returns its output, with a readable panic if it cannot start.
+pub fn output(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+/// stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// stdout as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether ffmpeg is on PATH; the video tests need it (`.ci/run` installs it).
+pub fn require_ffmpeg() {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "these tests need ffmpeg on PATH: apt-get install -y ffmpeg"
+    );
+}
+
+/// What ffprobe says of a video's first stream: `entries` (e.g.
+/// `width,height,nb_read_frames`) as one CSV line.
+pub fn probe(video: &Path, entries: &str) -> String {
+    let out = output(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-show_entries"])
+            .arg(format!("stream={entries}"))
+            .args(["-of", "csv=p=0"])
+            .arg(video),
+    );
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        video.display(),
+        stderr(&out)
+    );
+    stdout(&out).trim().to_owned()
+}
+
+/// A git repository, made on the spot, holding the `invert` example plugin.
+pub fn invert_repo(dir: &Path) -> scope_registry_client::testing::GitRepo {
+    let git = scope_registry_client::testing::GitRepo::init(dir);
+    let source = repo().join("fixtures/plugins/invert");
+    let manifest = fs_err::read_to_string(source.join("Cargo.toml")).unwrap();
+    git.write("Cargo.toml", &format!("{manifest}\n[workspace]\n"));
+    git.write(
+        "src/lib.rs",
+        &fs_err::read_to_string(source.join("src/lib.rs")).unwrap(),
+    );
+    git
+}
+
+/// A home whose `plugins.toml` names the fixture registry as `fixture`.
+pub fn with_registry(
+    context: &TestContext,
+    server: &scope_registry_client::testing::FixtureRegistry,
+) {
+    fs_err::create_dir_all(context.home()).unwrap();
+    let toml = format!(
+        "# Plugins from the fixture registry.\n[plugins]\n\n[registries.fixture]\nindex = \"{}\"\n",
+        server.index_url()
+    );
+    fs_err::write(context.home().join("plugins.toml"), toml).unwrap();
+}
+
+/// `scopectl install NAME --registry fixture`.
+pub fn install_from_fixture(context: &TestContext, name: &str) -> Output {
+    output(
+        context
+            .scopectl()
+            .args(["install", name, "--registry", "fixture"]),
+    )
+}
+
+/// Runs `command`, expects exit 1 with `expected` in stderr, and
+/// `plugins.toml` exactly as it was; returns the output for more checks.
+pub fn assert_refused(context: &TestContext, command: &mut Command, expected: &str) -> Output {
+    let before = fs_err::read(context.home().join("plugins.toml")).ok();
+    let out = output(command);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    assert_eq!(
+        fs_err::read(context.home().join("plugins.toml")).ok(),
+        before,
+        "plugins.toml is unchanged"
+    );
+    out
+}
+
+/// The context's home, opened (and created) as the binary would.
+pub fn open_home(context: &TestContext) -> scopectl::home::Home {
+    scopectl::home::Home::open(&scopectl::settings::HomeLocation {
+        root: context.home(),
+        from: "--home",
+    })
+    .unwrap()
+}
+
+/// Commits one generation per host, through the home's transaction as a
+/// change would; the last one is active. Each host is `(binary, plugins.toml,
+/// resolved.lock, command, changes)`.
+pub fn commit_generations(
+    home: &scopectl::home::Home,
+    hosts: &[(&Path, String, String, String, Vec<scopectl::change::Change>)],
+) {
+    let transaction =
+        scopectl::home::Transaction::begin(home, None, &scopectl::reporter::Silent).unwrap();
+    for (host, plugins_toml, resolved_lock, command, changes) in hosts {
+        transaction
+            .commit(&scopectl::home::NewGeneration {
+                host,
+                plugins_toml,
+                resolved_lock,
+                command: command.clone(),
+                changes: changes.clone(),
+                fingerprints: Default::default(),
+            })
+            .unwrap();
+    }
+}
+
+/// Everything `reader` gives, collected on a thread as it comes.
+pub fn collect(
+    mut reader: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    std::thread::spawn({
+        let out = out.clone();
+        move || {
+            let mut buffer = vec![0; 1 << 16];
+            while let Ok(n) = reader.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                out.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        }
+    });
+    out
+}
+
+/// `frames` frames of ffmpeg's `testsrc` at `size` (`WxH`), 4:2:0, into `path`.
+pub fn testsrc(path: &Path, size: &str, frames: u32) {
+    require_ffmpeg();
+    let made = output(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc=size={size}:rate=30"))
+            .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p"])
+            .arg(path),
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+}
+
+/// How many files are under `dir` (not following links).
+pub fn count_files(dir: &Path) -> usize {
+    fs_err::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count_files(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A copy of the `invert` example named `name`, with `lib_extra` appended
+/// to its library and `build_rs` as its build script when given.
+pub fn invert_copy(dir: &Path, name: &str, lib_extra: &str, build_rs: Option<&str>) -> PathBuf {
+    let source = repo().join("fixtures/plugins/invert");
+    let plugin = dir.join(name);
+    fs_err::create_dir_all(plugin.join("src")).unwrap();
+    let manifest = fs_err::read_to_string(source.join("Cargo.toml"))
+        .unwrap()
+        .replace("scope-invert", name)
+        .replace("scope_invert", &name.replace('-', "_"));
+    fs_err::write(
+        plugin.join("Cargo.toml"),
+        format!("{manifest}\n[workspace]\n"),
+    )
+    .unwrap();
+    let lib = fs_err::read_to_string(source.join("src/lib.rs"))
+        .unwrap()
+        .replace("\"invert\"", &format!("\"{name}\""));
+    fs_err::write(plugin.join("src/lib.rs"), format!("{lib}\n{lib_extra}\n")).unwrap();
+    if let Some(build_rs) = build_rs {
+        fs_err::write(plugin.join("build.rs"), build_rs).unwrap();
+    }
+    plugin
+}
+
+/// A plugin whose build script writes the returned marker file, then
+/// sleeps a minute: a build to cancel while cargo runs.
+pub fn slow_build_plugin(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let marker = dir.join(format!("{name}-build-script-started"));
+    let build_rs = format!(
+        "fn main() {{\n    std::fs::write({marker:?}, \"\").unwrap();\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}}\n"
+    );
+    (invert_copy(dir, name, "", Some(&build_rs)), marker)
+}
+
+/// Waits (at most 240 s) until `path` exists.
+pub fn wait_for_file(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Live processes (not zombies) started for this test: every child of
+/// scopectl inherits the scratch `HOME`.
+pub fn processes_of(context: &TestContext) -> Vec<String> {
+    let marker = format!("HOME={}", context.temp.path().display());
+    let mut found = Vec::new();
+    for entry in fs_err::read_dir("/proc").unwrap().flatten() {
+        let dir = entry.path();
+        let Ok(environ) = fs_err::read(dir.join("environ")) else {
+            continue;
+        };
+        if environ.split(|&b| b == 0).any(|v| v == marker.as_bytes()) {
+            let cmdline = fs_err::read(dir.join("cmdline")).unwrap_or_default();
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
+
+/// The four pieces of a home a user sees (`plugins.toml`, `resolved.lock`,
+/// `current`, `bin/scope-host`), as bytes (absent as `None`).
+pub fn visible(home: &Path) -> Vec<Option<Vec<u8>>> {
+    let read = |p: PathBuf| fs_err::read(p).ok();
+    vec![
+        read(home.join("plugins.toml")),
+        read(home.join("resolved.lock")),
+        fs_err::read_link(home.join("current"))
+            .ok()
+            .map(|p| p.into_os_string().into_encoded_bytes()),
+        read(home.join("bin/scope-host")),
+    ]
+}
