@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_test_support::{FixtureRegistry, Package};
 
 fn main() {
     let server = FixtureRegistry::start();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use scope_registry_client::http::{Http, HttpSettings, Silent};
 use scope_registry_client::registry::Registry;
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_test_support::{FixtureRegistry, Package};
 
 fn main() {
     let latency = Duration::from_millis(100);

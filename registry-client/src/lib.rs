@@ -19,6 +19,4 @@ pub mod http;
 pub mod plugins;
 pub mod redact;
 pub mod registry;
-#[cfg(feature = "test-support")]
-pub mod testing;
 pub mod unpack;

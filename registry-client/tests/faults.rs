@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use scope_registry_client::http::{Http, HttpSettings, Reporter};
 use scope_registry_client::registry::Registry;
-use scope_registry_client::testing::{
-    block_on as run, Fault, FaultProxy, FixtureRegistry, Package,
-};
+use scope_test_support::{block_on as run, Fault, FaultProxy, FixtureRegistry, Package};
 
 #[derive(Default)]
 struct Retries(Mutex<Vec<String>>);

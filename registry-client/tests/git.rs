@@ -2,7 +2,7 @@
 
 use scope_registry_client::git::{remote_tip, GitCache, GitError, GitReference, GitUrl};
 use scope_registry_client::http::HttpSettings;
-use scope_registry_client::testing::GitRepo;
+use scope_test_support::GitRepo;
 
 struct Scene {
     temp: tempfile::TempDir,

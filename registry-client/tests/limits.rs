@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use scope_registry_client::http::{Http, HttpSettings, Limit, Silent};
 use scope_registry_client::registry::Registry;
-use scope_registry_client::testing::{block_on as run, FixtureRegistry, Length, Package};
 use scope_registry_client::unpack::unpack_crate;
+use scope_test_support::{block_on as run, FixtureRegistry, Length, Package};
 
 struct Counting;
 

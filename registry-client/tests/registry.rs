@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use scope_registry_client::http::{Http, HttpSettings, Reporter};
 use scope_registry_client::registry::{Registry, RegistryError};
-use scope_registry_client::testing::{block_on as run, FixtureRegistry, Package};
+use scope_test_support::{block_on as run, FixtureRegistry, Package};
 
 #[derive(Default)]
 struct Warnings(Mutex<Vec<String>>);

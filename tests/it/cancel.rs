@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process, kill_process_group, Pid, Signal};
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_test_support::{FixtureRegistry, Package};
 use support::{output, stderr, TestContext};
 
 /// A home with the `invert` example installed (generation 1).

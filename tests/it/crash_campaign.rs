@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_test_support::{FixtureRegistry, Package};
 use support::{output, stderr, stdout, TestContext};
 
 /// A small, seeded generator (xorshift64*): the campaign replays from its seed.

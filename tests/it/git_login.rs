@@ -6,7 +6,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use scope_registry_client::testing::GitHttpServer;
+use scope_test_support::GitHttpServer;
 use support::{output, stderr, TestContext};
 
 const USER: &str = "scope";

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_test_support::{FixtureRegistry, Package};
 use support::{output, stderr, TestContext};
 
 fn lock_of(context: &TestContext) -> scope_lockfile::Lockfile {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use scope_lockfile::Lockfile;
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_test_support::{FixtureRegistry, Package};
 use support::{output, stderr, TestContext};
 
 struct Scene {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use scope_registry_client::testing::{Fault, FaultProxy, FixtureRegistry, GitHttpServer, Package};
+use scope_test_support::{Fault, FaultProxy, FixtureRegistry, GitHttpServer, Package};
 use support::{output, stderr, TestContext};
 
 /// Every entry under `dir` (not following links), depth first.

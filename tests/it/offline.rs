@@ -5,7 +5,7 @@
 
 use crate::support;
 
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_test_support::{FixtureRegistry, Package};
 use support::{output, repo, stderr, stdout, TestContext};
 
 fn ok(out: std::process::Output) -> std::process::Output {

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use scope_registry_client::testing::{FixtureRegistry, Package};
+use scope_test_support::{FixtureRegistry, Package};
 use support::{output, repo, stderr, stdout, TestContext};
 
 fn check(context: &TestContext) -> (Option<i32>, serde_json::Value) {

@@ -133,8 +133,8 @@ pub fn probe(video: &Path, entries: &str) -> String {
 }
 
 /// A git repository, made on the spot, holding the `invert` example plugin.
-pub fn invert_repo(dir: &Path) -> scope_registry_client::testing::GitRepo {
-    let git = scope_registry_client::testing::GitRepo::init(dir);
+pub fn invert_repo(dir: &Path) -> scope_test_support::GitRepo {
+    let git = scope_test_support::GitRepo::init(dir);
     let source = repo().join("fixtures/plugins/invert");
     let manifest = fs_err::read_to_string(source.join("Cargo.toml")).unwrap();
     git.write("Cargo.toml", &format!("{manifest}\n[workspace]\n"));
@@ -146,10 +146,7 @@ pub fn invert_repo(dir: &Path) -> scope_registry_client::testing::GitRepo {
 }
 
 /// A home whose `plugins.toml` names the fixture registry as `fixture`.
-pub fn with_registry(
-    context: &TestContext,
-    server: &scope_registry_client::testing::FixtureRegistry,
-) {
+pub fn with_registry(context: &TestContext, server: &scope_test_support::FixtureRegistry) {
     fs_err::create_dir_all(context.home()).unwrap();
     let toml = format!(
         "# Plugins from the fixture registry.\n[plugins]\n\n[registries.fixture]\nindex = \"{}\"\n",

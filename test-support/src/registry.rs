@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::registry::hex;
+use crate::hex;
 
 /// Switches that make the fixture registry misbehave, for the next requests.
 #[derive(Debug, Default, Clone)]

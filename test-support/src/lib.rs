@@ -1,5 +1,7 @@
-//! Fixtures for tests: local git repositories made on the spot (and, with
-//! the sources capability, a fixture registry served on `127.0.0.1`).
+//! Fixtures for scopectl's tests, of every crate: local git repositories
+//! made on the spot, a sparse registry, a git smart-HTTP server and a proxy
+//! that injects network faults, all served on `127.0.0.1` and bounded in
+//! time. Production crates never depend on it.
 
 mod git;
 mod git_http;
@@ -19,4 +21,9 @@ pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         .build()
         .expect("a tokio runtime")
         .block_on(future)
+}
+
+/// Lowercase hex of `bytes` (checksums, ETags).
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
