@@ -7,11 +7,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Serves every repository under a root directory as
 /// `http://127.0.0.1:PORT/<name>`.
 pub struct GitHttpServer {
     port: u16,
+    refused: Arc<AtomicUsize>,
 }
 
 impl GitHttpServer {
@@ -31,16 +34,24 @@ impl GitHttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().unwrap().port();
         let root = root.to_owned();
+        let refused = Arc::new(AtomicUsize::new(0));
+        let counted = refused.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let root = root.clone();
                 let authorization = authorization.clone();
+                let refused = counted.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(client, &root, authorization.as_deref());
+                    let _ = serve(client, &root, authorization.as_deref(), &refused);
                 });
             }
         });
-        GitHttpServer { port }
+        GitHttpServer { port, refused }
+    }
+
+    /// How many requests were refused for want of the login so far.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 
     /// `127.0.0.1:PORT`.
@@ -130,10 +141,16 @@ pub(super) fn read_body(
     Ok(body)
 }
 
-fn serve(client: TcpStream, root: &PathBuf, authorization: Option<&str>) -> std::io::Result<()> {
+fn serve(
+    client: TcpStream,
+    root: &PathBuf,
+    authorization: Option<&str>,
+    refused: &AtomicUsize,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let request = read_request(&mut reader)?;
     if authorization.is_some_and(|wanted| request.header("authorization") != Some(wanted)) {
+        refused.fetch_add(1, Ordering::SeqCst);
         let mut client = client;
         write!(
             client,

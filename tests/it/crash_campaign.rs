@@ -22,7 +22,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use scope_test_support::{FixtureRegistry, Package};
-use support::{output, stderr, stdout, TestContext};
+use support::{output, stderr, stdout, HomeState, TestContext};
 
 /// A small, seeded generator (xorshift64*): the campaign replays from its seed.
 struct Rng(u64);
@@ -38,26 +38,6 @@ impl Rng {
     /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// What the user sees of a home.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct State {
-    current: Option<String>,
-    plugins_toml: Option<Vec<u8>>,
-    resolved_lock: Option<Vec<u8>>,
-    host: Option<Vec<u8>>,
-}
-
-fn state(home: &Path) -> State {
-    State {
-        current: fs_err::read_link(home.join("current"))
-            .ok()
-            .map(|p| p.display().to_string()),
-        plugins_toml: fs_err::read(home.join("plugins.toml")).ok(),
-        resolved_lock: fs_err::read(home.join("resolved.lock")).ok(),
-        host: fs_err::read(home.join("bin/scope-host")).ok(),
     }
 }
 
@@ -263,7 +243,7 @@ fn killed_commands_leave_the_home_as_before_or_complete() {
             started.elapsed()
         });
         prepare(name);
-        let before = state(&home);
+        let before = HomeState::of(&home);
         let known = generations(&home);
         let staged = staging(&home);
         let delay = typical.mul_f64(rng.unit() * 1.1);
@@ -295,7 +275,7 @@ fn killed_commands_leave_the_home_as_before_or_complete() {
         // The next command recovers; the home is before or complete.
         let repair = output(context.scopectl().args(["doctor", "--repair"]));
         let doctor = output(context.scopectl().arg("doctor"));
-        let after = state(&home);
+        let after = HomeState::of(&home);
         let mut problems = Vec::new();
         if !doctor.status.success() {
             problems.push(format!("doctor: {}{}", stdout(&doctor), stdout(&repair)));

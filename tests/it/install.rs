@@ -42,14 +42,18 @@ fn install_list_reinstall_and_a_plugin_that_depends_on_another() {
         "{lock}"
     );
 
-    let before = support::visible(&home);
+    let before = support::HomeState::of(&home);
     let again = ok(install(&context, &[&invert()]));
     assert!(
         stderr(&again).contains("Fresh nothing to change"),
         "{}",
         stderr(&again)
     );
-    assert_eq!(support::visible(&home), before, "a reinstall is a no-op");
+    assert_eq!(
+        support::HomeState::of(&home),
+        before,
+        "a reinstall is a no-op"
+    );
     assert!(!home.join("generations/2").exists());
 
     ok(install(
@@ -104,7 +108,7 @@ fn uninstall_refuses_a_plugin_another_depends_on_then_removes_both() {
         &context,
         &[&invert(), &fixture("fixtures/test-plugins/invert-twice")],
     ));
-    let before = support::visible(&home);
+    let before = support::HomeState::of(&home);
     let refused = output(context.scopectl().args(["uninstall", "scope-invert"]));
     assert_eq!(refused.status.code(), Some(1));
     assert!(
@@ -112,7 +116,7 @@ fn uninstall_refuses_a_plugin_another_depends_on_then_removes_both() {
         "{}",
         stderr(&refused)
     );
-    assert_eq!(support::visible(&home), before);
+    assert_eq!(support::HomeState::of(&home), before);
     ok(output(context.scopectl().args([
         "uninstall",
         "invert-twice",
@@ -127,12 +131,12 @@ fn rollback_restores_the_previous_host_byte_for_byte() {
     let context = TestContext::new();
     let home = context.home();
     ok(install(&context, &[&invert()]));
-    let first = support::visible(&home);
+    let first = support::HomeState::of(&home);
     ok(install(
         &context,
         &[&fixture("fixtures/plugins/color-generator")],
     ));
-    assert_ne!(support::visible(&home), first);
+    assert_ne!(support::HomeState::of(&home), first);
     ok(output(
         context
             .scopectl()
@@ -140,7 +144,7 @@ fn rollback_restores_the_previous_host_byte_for_byte() {
             .env("CARGO", "/bin/false"),
     ));
     assert_eq!(
-        support::visible(&home),
+        support::HomeState::of(&home),
         first,
         "all four pieces are back, without cargo"
     );
@@ -174,7 +178,7 @@ fn sync_locked_reproduces_a_lock_on_a_fresh_home_and_refuses_a_change() {
         fixture("fixtures/plugins/color-generator")
     ));
     fs_err::write(fresh.home().join("plugins.toml"), &toml).unwrap();
-    let before = support::visible(&fresh.home());
+    let before = support::HomeState::of(&fresh.home());
     let refused = output(fresh.scopectl().args(["sync", "--locked"]));
     assert_eq!(refused.status.code(), Some(1));
     assert!(
@@ -187,7 +191,7 @@ fn sync_locked_reproduces_a_lock_on_a_fresh_home_and_refuses_a_change() {
         "{}",
         stderr(&refused)
     );
-    assert_eq!(support::visible(&fresh.home()), before);
+    assert_eq!(support::HomeState::of(&fresh.home()), before);
 }
 
 #[test]
@@ -195,7 +199,7 @@ fn every_failure_exits_1_and_changes_nothing() {
     let context = TestContext::new();
     let home = context.home();
     ok(install(&context, &[&invert()]));
-    let before = support::visible(&home);
+    let before = support::HomeState::of(&home);
     for (spec, expected) in [
         (fixture("fixtures/no-such-plugin"), "does not exist"),
         (
@@ -219,14 +223,14 @@ fn every_failure_exits_1_and_changes_nothing() {
         assert_eq!(out.status.code(), Some(1), "{spec}: {}", stderr(&out));
         assert!(stderr(&out).contains(expected), "{spec}: {}", stderr(&out));
         assert_eq!(
-            support::visible(&home),
+            support::HomeState::of(&home),
             before,
             "{spec}: the four pieces are unchanged"
         );
     }
     let usage = install(&context, &["not a spec!"]);
     assert_eq!(usage.status.code(), Some(2));
-    assert_eq!(support::visible(&home), before);
+    assert_eq!(support::HomeState::of(&home), before);
 }
 
 #[test]
@@ -244,7 +248,7 @@ fn a_crash_at_any_phase_leaves_the_old_state_or_the_complete_new_one() {
         let context = TestContext::new();
         let home = context.home();
         ok(install(&context, &[&invert()]));
-        let before = support::visible(&home);
+        let before = support::HomeState::of(&home);
         let crashed = output(
             context
                 .scopectl()
@@ -263,7 +267,7 @@ fn a_crash_at_any_phase_leaves_the_old_state_or_the_complete_new_one() {
             );
         } else {
             assert_eq!(
-                support::visible(&home),
+                support::HomeState::of(&home),
                 before,
                 "{phase}: nothing a user sees changed"
             );

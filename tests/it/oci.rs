@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{output, stderr, stdout, TestContext};
+use support::{output, stderr, stdout, HomeState, TestContext};
 
 /// A registry with its storage in a temporary directory, on a free port.
 struct Registry {
@@ -111,17 +111,6 @@ fn elsewhere(context: &TestContext, home: &Path) -> Command {
     support::scrub(&mut command, context.temp.path());
     command.env("CARGO", "/bin/false");
     command
-}
-
-/// What a home shows of itself: its files and its `current`.
-fn state(home: &Path) -> Vec<Option<Vec<u8>>> {
-    ["plugins.toml", "resolved.lock", "bin/scope-host"]
-        .iter()
-        .map(|f| fs_err::read(home.join(f)).ok())
-        .chain([fs_err::read_link(home.join("current"))
-            .ok()
-            .map(|p| p.to_string_lossy().into_owned().into_bytes())])
-        .collect()
 }
 
 #[test]
@@ -269,7 +258,7 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     let first = output(elsewhere(&context, &b).arg("import").arg(&tar));
     assert!(first.status.success(), "{}", stderr(&first));
-    let before = state(&b);
+    let before = HomeState::of(&b);
 
     let refused = |source: &Path, expected: &str| {
         let out = output(elsewhere(&context, &b).arg("import").arg(source));
@@ -279,7 +268,11 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
             "`{expected}` in {}",
             stderr(&out)
         );
-        assert_eq!(state(&b), before, "nothing changed after: {expected}");
+        assert_eq!(
+            HomeState::of(&b),
+            before,
+            "nothing changed after: {expected}"
+        );
     };
 
     let tampered = exported(&context, "tampered");
@@ -321,7 +314,7 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
         "{}",
         stderr(&unreachable)
     );
-    assert_eq!(state(&b), before);
+    assert_eq!(HomeState::of(&b), before);
 
     let registry = Registry::start();
     let pushed = output(
@@ -347,7 +340,7 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
         "{}",
         stderr(&missing)
     );
-    assert_eq!(state(&b), before);
+    assert_eq!(HomeState::of(&b), before);
     // Without the scheme, the reference is not taken for a file.
     let bare = registry.reference("scope/fleet:v1");
     let bare = bare.trim_start_matches("oci://");
@@ -358,7 +351,7 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
         "{}",
         stderr(&schemeless)
     );
-    assert_eq!(state(&b), before);
+    assert_eq!(HomeState::of(&b), before);
 
     // Interrupted after staging: the next command finds the home as it was.
     install(&context, &["fixtures/plugins/color-generator"]);
@@ -370,7 +363,7 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
             .arg(&fresh),
     );
     assert!(!crashed.status.success());
-    assert_eq!(state(&b), before, "the home is as it was");
+    assert_eq!(HomeState::of(&b), before, "the home is as it was");
     // What the interrupted import staged is a leftover that doctor removes.
     let repair = output(
         elsewhere(&context, &b)
@@ -380,7 +373,7 @@ fn refusals_say_what_is_wrong_and_change_nothing() {
     assert!(repair.status.success(), "{}", stdout(&repair));
     let doctor = output(elsewhere(&context, &b).env_remove("CARGO").arg("doctor"));
     assert!(doctor.status.success(), "{}", stdout(&doctor));
-    assert_eq!(state(&b), before);
+    assert_eq!(HomeState::of(&b), before);
 }
 
 #[test]

@@ -420,13 +420,9 @@ fn stopping_the_server_cancels_the_job_in_flight_and_changes_nothing() {
     assert!(queued["job"].is_u64(), "{queued}");
     support::wait_for_file(&marker);
 
-    let stopping = Instant::now();
+    // The build sleeps a minute: had the server waited for it instead of
+    // cancelling it, the log would not say it was interrupted.
     let (code, _, log) = served.stop();
-    assert!(
-        stopping.elapsed() < Duration::from_secs(5),
-        "the server waited {:?} for a build it should have cancelled",
-        stopping.elapsed()
-    );
     assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains("interrupted; nothing was changed"),

@@ -4,10 +4,9 @@
 
 use crate::support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use scope_host::video::framing::{FrameReader, RawFrame};
@@ -53,7 +52,7 @@ fn home_with_invert(context: &TestContext, extra: &[&str]) {
 struct Stream {
     child: Child,
     stdin: Option<ChildStdin>,
-    out: Arc<Mutex<Vec<u8>>>,
+    out: support::Collector,
     /// `--output FILE` instead of stdout.
     file: Option<PathBuf>,
     log: PathBuf,
@@ -126,7 +125,7 @@ impl Stream {
             let header = out.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
             return out.len().saturating_sub(header) / FRAME_BYTES;
         }
-        let out = self.out.lock().unwrap();
+        let out = self.out.bytes.lock().unwrap();
         let header = out.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
         out.len().saturating_sub(header) / FRAME_BYTES
     }
@@ -153,9 +152,7 @@ impl Stream {
         drop(self.stdin.take());
         let status = wait_with_timeout(&mut self.child);
         // The collector ends with the pipe.
-        std::thread::sleep(Duration::from_millis(100));
-        let out = self.out.lock().unwrap().clone();
-        (status, out)
+        (status, self.out.finish())
     }
 }
 
@@ -423,7 +420,7 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
         frame.write_to(&mut host.stdin).unwrap();
     }
     host.stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    host.wait_for_frames(5);
     signal(host.child.id(), rustix::process::Signal::TERM);
     // The input stops at the next frame boundary.
     let _ = frames[5]
@@ -468,8 +465,7 @@ fn sigterm_ends_the_stream_at_a_frame_boundary_and_the_bare_host_too() {
 struct BareHost {
     child: Child,
     stdin: ChildStdin,
-    out: Arc<Mutex<Vec<u8>>>,
-    reader: std::thread::JoinHandle<()>,
+    out: support::Collector,
 }
 
 impl BareHost {
@@ -491,29 +487,14 @@ impl BareHost {
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(header).unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let reader = {
-            let out = out.clone();
-            std::thread::spawn(move || {
-                let mut chunk = vec![0; 64 << 10];
-                while let Ok(n @ 1..) = stdout.read(&mut chunk) {
-                    out.lock().unwrap().extend_from_slice(&chunk[..n]);
-                }
-            })
-        };
-        BareHost {
-            child,
-            stdin,
-            out,
-            reader,
-        }
+        let out = support::collect(child.stdout.take().unwrap());
+        BareHost { child, stdin, out }
     }
 
     /// Waits (at most 10 s) until the host has written `n` bytes.
     fn wait_for_bytes(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.out.lock().unwrap().len() < n {
+        while self.out.bytes.lock().unwrap().len() < n {
             assert!(
                 Instant::now() < deadline,
                 "the host wrote fewer than {n} bytes"
@@ -522,12 +503,26 @@ impl BareHost {
         }
     }
 
+    /// Waits until the host has written `n` whole frames after its header.
+    fn wait_for_frames(&self, n: usize) {
+        support::wait_until(
+            || {
+                let out = self.out.bytes.lock().unwrap();
+                let header = out
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(out.len(), |i| i + 1);
+                out.len() >= header + n * FRAME_BYTES
+            },
+            || format!("the host wrote fewer than {n} frames"),
+        );
+    }
+
     /// Closes the input, waits for the host: its status, output and log.
     fn finish(self) -> (Option<i32>, Vec<u8>, String) {
         drop(self.stdin);
         let done = self.child.wait_with_output().unwrap();
-        self.reader.join().unwrap();
-        let out = std::mem::take(&mut *self.out.lock().unwrap());
+        let out = self.out.finish();
         let log = String::from_utf8_lossy(&done.stderr).into_owned();
         (done.status.code(), out, log)
     }
@@ -684,6 +679,9 @@ fn on_restart_pass_and_drop_handle_a_crashed_hosts_frames() {
         let pid = rustix::process::Pid::from_raw(host_pid(&context)).unwrap();
         rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
         stream.feed(&frames[20..30]);
+        // Not a wait for an event: time for the supervisor to push frames
+        // into the stopped host's pipe, so that some are in flight (those
+        // it could not push wait for the next host either way).
         std::thread::sleep(Duration::from_millis(300));
         rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
         // The next host runs before the rest comes.

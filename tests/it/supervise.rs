@@ -197,22 +197,34 @@ fn stream_run(context: &TestContext) -> std::process::Child {
         .unwrap()
 }
 
-/// Writes `stream` to the run's stdin in two parts, calling `between` in
-/// between, and returns the run's output and its log once it ended.
+/// Writes `stream` to the run's stdin in two parts, calling `between`
+/// (with the run's log as it comes) once the first part came out, and
+/// returns the run's output and its log once it ended.
 fn feed(
     mut run: std::process::Child,
     stream: &[u8],
     first_frames: usize,
-    between: impl FnOnce(),
+    between: impl FnOnce(&support::Collector),
 ) -> (Vec<u8>, Option<i32>, String) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut stdin = run.stdin.take().unwrap();
+    let out = support::collect(run.stdout.take().unwrap());
+    let log = support::collect(run.stderr.take().unwrap());
     let header = stream.iter().position(|&b| b == b'\n').unwrap() + 1;
     let first = header + first_frames * FRAME;
     stdin.write_all(&stream[..first]).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    between();
+    // The stream runs on the first host.
+    support::wait_until(
+        || out.bytes.lock().unwrap().len() >= first,
+        || {
+            format!(
+                "the first {first_frames} frames never came out:\n{}",
+                log.text()
+            )
+        },
+    );
+    between(&log);
     let _ = stdin.write_all(&stream[first..]);
     drop(stdin);
     // A run that does not end within 30 s is killed: the test fails, not hangs.
@@ -230,13 +242,11 @@ fn feed(
             }
         })
     };
-    let mut out = Vec::new();
-    run.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-    let done = run.wait_with_output().unwrap();
+    let status = run.wait().unwrap();
     ended.store(true, Ordering::SeqCst);
     watchdog.join().unwrap();
-    let log = String::from_utf8_lossy(&done.stderr).into_owned();
-    (out, done.status.code(), log)
+    let log = String::from_utf8_lossy(&log.finish()).into_owned();
+    (out.finish(), status.code(), log)
 }
 
 /// The bytes of one frame of [`y4m`], with its `FRAME` line.
@@ -251,11 +261,14 @@ fn a_new_host_that_fails_its_self_check_or_its_start_is_not_switched_to() {
         &[&cat_host(1, ""), &cat_host(0, "exit 1;"), &cat_host(0, "")],
     );
     let stream = y4m(6);
-    let (out, status, log) = feed(stream_run(&context), &stream, 2, || {
-        for to in ["1", "2"] {
+    let (out, status, log) = feed(stream_run(&context), &stream, 2, |log| {
+        for (to, said) in [
+            ("1", "not switching to generation 1"),
+            ("2", "going back to generation 3"),
+        ] {
             let rollback = output(context.scopectl().args(["rollback", "--to", to]));
             assert!(rollback.status.success(), "{}", stderr(&rollback));
-            std::thread::sleep(Duration::from_millis(500));
+            log.wait_for_text(said);
         }
     });
     assert_eq!(status, Some(0), "{log}");
@@ -294,7 +307,7 @@ fn a_new_host_that_fails_while_being_handed_over_to_goes_back_to_the_old_one() {
     let run = stream_run(&context);
     let supervisor = rustix::process::Pid::from_raw(run.id() as i32).unwrap();
     let stream = y4m(6);
-    let (out, status, log) = feed(run, &stream, 2, || {
+    let (out, status, log) = feed(run, &stream, 2, |_| {
         let rollback = output(context.scopectl().args(["rollback", "--to", "1"]));
         assert!(rollback.status.success(), "{}", stderr(&rollback));
         // Host 1 is running: a SIGHUP now hands over to it again, which
@@ -302,6 +315,8 @@ fn a_new_host_that_fails_while_being_handed_over_to_goes_back_to_the_old_one() {
         // same first; this one then tries host 1 once more, as asked.)
         assert!(wait_for(&started, ""), "host 1 started");
         rustix::process::kill_process(supervisor, rustix::process::Signal::HUP).unwrap();
+        // Not a wait for an event: a quiet second in which a wrong switch
+        // (back to generation 1) would show.
         std::thread::sleep(Duration::from_millis(1000));
     });
     assert_eq!(status, Some(0), "{log}");
@@ -324,9 +339,12 @@ fn a_sighup_that_came_during_a_switch_is_answered_by_it() {
     let failing = "case \"$1\" in self-check) kill -HUP $PPID; exit 0;; run) exit 1;; esac\nexit 3";
     home_with_hosts(&context, &[failing, &cat_host(0, "")]);
     let stream = y4m(6);
-    let (out, status, log) = feed(stream_run(&context), &stream, 2, || {
+    let (out, status, log) = feed(stream_run(&context), &stream, 2, |log| {
         let rollback = output(context.scopectl().args(["rollback", "--to", "1"]));
         assert!(rollback.status.success(), "{}", stderr(&rollback));
+        log.wait_for_text("going back to generation 2");
+        // Not a wait for an event: a quiet second in which a second
+        // handover to the same host would show.
         std::thread::sleep(Duration::from_millis(1000));
     });
     assert_eq!(status, Some(0), "{log}");

@@ -211,24 +211,41 @@ pub fn commit_generations(
     }
 }
 
-/// Everything `reader` gives, collected on a thread as it comes.
-pub fn collect(
-    mut reader: impl std::io::Read + Send + 'static,
-) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    std::thread::spawn({
-        let out = out.clone();
+/// Everything a reader gives, collected on a thread as it comes.
+pub struct Collector {
+    /// What came so far.
+    pub bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Collector {
+    /// Everything, once the reader ended (every writer closed the pipe;
+    /// at most 30 s, so that a stray child holding it cannot hang a test).
+    pub fn finish(self) -> Vec<u8> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.thread.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::mem::take(&mut *self.bytes.lock().unwrap())
+    }
+}
+
+/// Collects what `reader` gives on a thread, as it comes.
+pub fn collect(mut reader: impl std::io::Read + Send + 'static) -> Collector {
+    let bytes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let thread = std::thread::spawn({
+        let bytes = bytes.clone();
         move || {
             let mut buffer = vec![0; 1 << 16];
             while let Ok(n) = reader.read(&mut buffer) {
                 if n == 0 {
                     break;
                 }
-                out.lock().unwrap().extend_from_slice(&buffer[..n]);
+                bytes.lock().unwrap().extend_from_slice(&buffer[..n]);
             }
         }
     });
-    out
+    Collector { bytes, thread }
 }
 
 /// `frames` frames of ffmpeg's `testsrc` at `size` (`WxH`), 4:2:0, into `path`.
@@ -296,14 +313,34 @@ pub fn slow_build_plugin(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 
 /// Waits (at most 240 s) until `path` exists.
 pub fn wait_for_file(path: &Path) {
+    wait_until(
+        || path.exists(),
+        || format!("{} never appeared", path.display()),
+    );
+}
+
+/// Waits until `done` says so; fails the test with `what` after 240 s
+/// (a bound against hanging, not a measure of speed).
+pub fn wait_until(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
-    while !path.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{}", what());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+impl Collector {
+    /// What came so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until what came contains `text`.
+    pub fn wait_for_text(&self, text: &str) {
+        wait_until(
+            || self.text().contains(text),
+            || format!("never said {text:?}:\n{}", self.text()),
         );
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
@@ -325,16 +362,29 @@ pub fn processes_of(context: &TestContext) -> Vec<String> {
     found
 }
 
-/// The four pieces of a home a user sees (`plugins.toml`, `resolved.lock`,
-/// `current`, `bin/scope-host`), as bytes (absent as `None`).
-pub fn visible(home: &Path) -> Vec<Option<Vec<u8>>> {
-    let read = |p: PathBuf| fs_err::read(p).ok();
-    vec![
-        read(home.join("plugins.toml")),
-        read(home.join("resolved.lock")),
-        fs_err::read_link(home.join("current"))
-            .ok()
-            .map(|p| p.into_os_string().into_encoded_bytes()),
-        read(home.join("bin/scope-host")),
-    ]
+/// The four pieces of a home a user sees, as bytes (absent as `None`):
+/// what a change either moves all together or leaves as they were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeState {
+    /// Where `current` points (`generations/N`).
+    pub current: Option<String>,
+    pub plugins_toml: Option<Vec<u8>>,
+    pub resolved_lock: Option<Vec<u8>>,
+    /// `bin/scope-host`, through its link.
+    pub host: Option<Vec<u8>>,
+}
+
+impl HomeState {
+    /// The state of the home at `home` now.
+    pub fn of(home: &Path) -> HomeState {
+        let read = |file: &str| fs_err::read(home.join(file)).ok();
+        HomeState {
+            current: fs_err::read_link(home.join("current"))
+                .ok()
+                .map(|p| p.display().to_string()),
+            plugins_toml: read("plugins.toml"),
+            resolved_lock: read("resolved.lock"),
+            host: read("bin/scope-host"),
+        }
+    }
 }

@@ -16,7 +16,9 @@ pub struct Served {
     pub child: Child,
     pub base: String,
     log: Arc<Mutex<String>>,
-    out: Arc<Mutex<Vec<u8>>>,
+    /// Reads the log; ends when the server does.
+    logging: std::thread::JoinHandle<()>,
+    out: super::Collector,
     pub client: Client,
     pub token: Option<String>,
 }
@@ -39,7 +41,7 @@ impl Served {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
-        std::thread::spawn({
+        let logging = std::thread::spawn({
             let log = log.clone();
             move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -61,6 +63,7 @@ impl Served {
             child,
             base,
             log,
+            logging,
             out,
             client: Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -155,8 +158,14 @@ impl Served {
             assert!(Instant::now() < deadline, "the server did not stop");
             std::thread::sleep(Duration::from_millis(20));
         };
-        std::thread::sleep(Duration::from_millis(100));
-        let out = self.out.lock().unwrap().clone();
-        (status, out, self.log())
+        // Both readers end with their pipes (the log's, once every child
+        // that inherited it is gone too: bounded, so a stray child cannot
+        // hang the test).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.logging.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let log = self.log.lock().unwrap().clone();
+        (status, self.out.finish(), log)
     }
 }
