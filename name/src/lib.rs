@@ -50,6 +50,16 @@ impl fmt::Display for NameError {
 
 impl std::error::Error for NameError {}
 
+/// Why a name of Scope's own crates is refused.
+const RESERVED_REASON: &str = "that name belongs to Scope itself";
+
+impl NameError {
+    /// The name is well formed but one of Scope's own crates.
+    pub fn is_reserved(&self) -> bool {
+        self.reason == RESERVED_REASON
+    }
+}
+
 /// A plugin's name: a valid crate name that is not one of Scope's own.
 #[derive(Clone)]
 pub struct PluginName {
@@ -85,7 +95,7 @@ impl PluginName {
         }
         let key = normalize(name);
         if RESERVED.contains(&key.as_str()) {
-            return refuse("that name belongs to Scope itself");
+            return refuse(RESERVED_REASON);
         }
         Ok(PluginName {
             spelled: name.into(),

@@ -13,10 +13,12 @@ use crate::error::Hinted;
 pub fn new(context: &Context, name: &str, path: Option<&Path>) -> Result<ExitCode> {
     // The rule `install` uses: a plugin name is a crate name that is not Scope's own.
     let plugin = PluginName::new(name).map_err(|e| {
-        Hinted::new(
-            e.to_string(),
-            "use lowercase letters, digits, `-` and `_`, starting with a letter (e.g. `my-fx`)",
-        )
+        let hint = if e.is_reserved() {
+            "choose another name, e.g. `my-fx`"
+        } else {
+            "use lowercase letters, digits, `-` and `_`, starting with a letter (e.g. `my-fx`)"
+        };
+        Hinted::new(e.to_string(), hint)
     })?;
     let dir: PathBuf = path
         .map(Path::to_path_buf)

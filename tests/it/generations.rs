@@ -4,6 +4,7 @@ use crate::support;
 
 use scopectl::home::{Home, Transaction};
 use scopectl::reporter::Silent;
+use support::snapshot::scopectl_snapshot;
 use support::{output, stderr, stdout, TestContext};
 
 /// Generations 1..=3 of a home, each with its own host bytes and files;
@@ -92,36 +93,20 @@ fn rollback_with_nowhere_to_go_fails_and_changes_nothing() {
     let context = TestContext::new();
     let home = home_with_generations(&context);
     let out = output(context.scopectl().args(["rollback", "--to", "9"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("generation 9 does not exist"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("hint: see `scopectl history`"),
-        "{}",
-        stderr(&out)
+    scopectl_snapshot!(
+        &context,
+        "rollback_to_a_generation_that_does_not_exist",
+        &out
     );
     assert_eq!(active(&home).0, 3);
 
     output(context.scopectl().args(["rollback", "--to", "1"]));
     let out = output(context.scopectl().arg("rollback"));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("generation 1 is the oldest"),
-        "{}",
-        stderr(&out)
-    );
+    scopectl_snapshot!(&context, "rollback_from_the_oldest", &out);
 
     let empty = TestContext::new();
     let out = output(empty.scopectl().arg("rollback"));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("nothing to roll back"),
-        "{}",
-        stderr(&out)
-    );
+    scopectl_snapshot!(&empty, "rollback_on_an_empty_home", &out);
 }
 
 #[test]

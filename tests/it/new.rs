@@ -5,6 +5,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use support::snapshot::scopectl_snapshot;
 use support::{output, stderr, TestContext};
 
 /// Every file under `dir` but cargo's output, as text.
@@ -126,21 +127,12 @@ fn the_scaffold_names_no_machine_path_tests_green_anywhere_and_installs() {
 fn bad_names_and_occupied_directories_are_refused() {
     let context = TestContext::new();
     let out = output(context.scopectl().args(["new", "My Fx"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("is not a plugin name"),
-        "{}",
-        stderr(&out)
-    );
+    scopectl_snapshot!(&context, "new_with_a_bad_name", &out);
     let dir = context.temp.path().join("taken");
     fs_err::create_dir_all(&dir).unwrap();
     fs_err::write(dir.join("file"), "x").unwrap();
     let out = output(context.scopectl().args(["new", "fx", "--path"]).arg(&dir));
-    assert!(
-        stderr(&out).contains("already exists and is not empty"),
-        "{}",
-        stderr(&out)
-    );
+    scopectl_snapshot!(&context, "new_in_an_occupied_directory", &out);
 }
 
 #[test]
@@ -166,11 +158,6 @@ fn the_next_step_installs_the_directory_and_scopes_own_names_are_refused() {
     );
     for reserved in ["scope-plugin-api", "scope_host", "scopectl"] {
         let out = output(context.scopectl().args(["new", reserved]));
-        assert_eq!(out.status.code(), Some(1), "{reserved}");
-        assert!(
-            stderr(&out).contains("that name belongs to Scope itself"),
-            "{reserved}: {}",
-            stderr(&out)
-        );
+        scopectl_snapshot!(&context, format!("new_{reserved}"), &out);
     }
 }

@@ -5,6 +5,8 @@ use crate::support;
 
 use std::io::Write;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -63,13 +65,25 @@ fn a_plugin_installed_through_the_api_while_video_flows_keeps_one_stream() {
     );
     let mut stdin = served.child.stdin.take().unwrap();
     stdin.write_all(&header).unwrap();
-    let feeder = std::thread::spawn(move || {
-        for frame in frames {
-            stdin.write_all(&frame).unwrap();
-            stdin.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(15));
+    // Video flows until the test is done with the server (the frames over
+    // and over), however long the builds take: a handoff ends at the new
+    // host's first frame.
+    let flowing = Arc::new(AtomicBool::new(true));
+    let feeder = std::thread::spawn({
+        let flowing = flowing.clone();
+        move || {
+            let mut sent = 0;
+            for frame in frames.iter().cycle() {
+                if sent >= frames.len() && !flowing.load(Ordering::SeqCst) {
+                    break;
+                }
+                stdin.write_all(frame).unwrap();
+                stdin.flush().unwrap();
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(15));
+            }
+            (stdin, sent)
         }
-        stdin
     });
     let health = served.wait_healthy();
     assert_eq!(health["generation"], 1, "{health}");
@@ -146,13 +160,24 @@ fn a_plugin_installed_through_the_api_while_video_flows_keeps_one_stream() {
     assert_eq!(stream["generation"], 2, "{stream}");
 
     // The stream's end: every frame out once, one header.
-    let stdin = feeder.join().unwrap();
+    flowing.store(false, Ordering::SeqCst);
+    let (stdin, sent) = feeder.join().unwrap();
     drop(stdin);
+    // SIGTERM ends a stream at the next frame: first let it take them all
+    // (the stream's status counts them, until the server ends with its
+    // input).
+    support::wait_until(
+        || match served.try_get("/api/v1/stream") {
+            Some((StatusCode::OK, stream)) => stream["host"]["frames_out"] == sent,
+            _ => true,
+        },
+        || format!("fewer than {sent} frames came out: {}", served.log()),
+    );
     let (_, out, log) = served.stop();
     let frame_bytes = 6 + 160 * 120 * 3 / 2;
     assert_eq!(out.windows(9).filter(|w| w == b"YUV4MPEG2").count(), 1);
     let header_len = out.iter().position(|&b| b == b'\n').unwrap() + 1;
-    assert_eq!(out.len(), header_len + 120 * frame_bytes, "{log}");
+    assert_eq!(out.len(), header_len + sent * frame_bytes, "{log}");
     assert!(
         log.contains("Handed over the stream to generation 2"),
         "{log}"

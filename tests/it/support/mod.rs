@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod served;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

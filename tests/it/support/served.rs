@@ -85,6 +85,13 @@ impl Served {
         }
     }
 
+    /// `GET path`, or `None` when the server no longer answers.
+    pub fn try_get(&self, path: &str) -> Option<(StatusCode, Value)> {
+        let response = self.request(reqwest::Method::GET, path).send().ok()?;
+        let status = response.status();
+        Some((status, response.json().unwrap_or(Value::Null)))
+    }
+
     pub fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self.request(reqwest::Method::GET, path).send().unwrap();
         let status = response.status();

@@ -1,0 +1,78 @@
+//! What a person reads, compared whole: [`scopectl_snapshot!`] checks the
+//! exit status, stdout and stderr of a command against a reviewed snapshot
+//! in `tests/it/snapshots/`, with what changes from run to run redacted
+//! (the home, the scratch directory, the repository, loopback ports,
+//! times, commits and checksums). After a deliberate change of wording:
+//! `INSTA_UPDATE=always cargo test --test it`, then review
+//! `git diff tests/it/snapshots`.
+
+use std::process::Output;
+
+use super::{repo, TestContext};
+
+/// `scopectl_snapshot!(context, "name", &output)`: the command's output,
+/// redacted, is the snapshot `name` of the calling module.
+macro_rules! scopectl_snapshot {
+    ($context:expr, $name:expr, $out:expr) => {
+        insta::assert_snapshot!($name, $crate::support::snapshot::shown($context, $out))
+    };
+}
+pub(crate) use scopectl_snapshot;
+
+/// stdout and stderr with the exit status, the home, the scratch directory,
+/// the repository, times, commits and checksums redacted.
+pub fn shown(context: &TestContext, out: &Output) -> String {
+    let text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().map_or("signal".into(), |c| c.to_string()),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    redact(context, &text)
+}
+
+pub fn redact(context: &TestContext, text: &str) -> String {
+    let home = fs_err::canonicalize(context.home()).unwrap_or(context.home());
+    let scratch = fs_err::canonicalize(context.temp.path()).unwrap();
+    let mut text = text
+        .replace(&home.display().to_string(), "[HOME]")
+        .replace(&context.home().display().to_string(), "[HOME]")
+        .replace(&scratch.display().to_string(), "[SCRATCH]")
+        .replace(&repo().display().to_string(), "[REPO]");
+    // RFC 3339 times, and hex runs of 40 (commits) or 64 (SHA-256) digits.
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(c) = rest.chars().next() {
+        let hex = rest.chars().take_while(char::is_ascii_hexdigit).count();
+        if is_time(rest) {
+            redacted.push_str("[TIME]");
+            rest = &rest[20..];
+        } else if hex == 40 || hex == 64 {
+            redacted.push_str(if hex == 40 { "[COMMIT]" } else { "[SHA256]" });
+            rest = &rest[hex..];
+        } else if hex > 0 {
+            redacted.push_str(&rest[..hex]);
+            rest = &rest[hex..];
+        } else {
+            redacted.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    text = redacted;
+    text
+}
+
+/// `2026-11-22T04:09:30Z`.
+fn is_time(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z'
+        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
+}
