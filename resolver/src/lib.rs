@@ -31,7 +31,7 @@ pub use index::{Candidate, Index, IndexError, Manifest, MemoryIndex};
 pub use newer::{newer, Newer};
 pub use ranges::req_to_ranges;
 pub use report::Report;
-pub use request::{Request, Unlock};
+pub use request::{Origin, Request, Unlock};
 pub use solve::{resolve, Choice, Move, Pick, Resolution, ResolveError};
 
 pub use scope_name::{normalize, PluginName, API_CRATE};

@@ -355,6 +355,24 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
             External::NoVersions(pkg, range) => {
                 format!("there is no {}", self.describe(pkg, range)?)
             }
+            External::FromDependencyOf(Pkg::Root, _, dep @ Pkg::Plugin(name), range) => {
+                let request = &self.provider.request;
+                if let Some(origin) = request.origins.get(name.as_ref()) {
+                    // Its version is what its source holds: plugins.toml
+                    // names only the source.
+                    match fixed_version(request, name) {
+                        Some(version) => format!("{name} is {} at {version}", origin.source),
+                        None => format!("{name} is {}", origin.source),
+                    }
+                } else if request.tried.as_ref().is_some_and(|t| t.matches(name)) {
+                    format!("{} is the version tried", self.describe(dep, range)?)
+                } else {
+                    format!(
+                        "plugins.toml asks for {}",
+                        self.requirement(&Pkg::Root, dep, range)?
+                    )
+                }
+            }
             External::FromDependencyOf(Pkg::Root, _, dep, range) => {
                 format!(
                     "plugins.toml asks for {}",
@@ -370,7 +388,13 @@ impl<I: Index + ?Sized> Explainer<'_, '_, I> {
                 }
             }
             External::FromDependencyOf(pkg, versions, dep, range) => {
-                let who = self.describe(pkg, versions)?;
+                let mut who = self.describe(pkg, versions)?;
+                // A path or git plugin's requirements are in its manifest.
+                if let Pkg::Plugin(name) = pkg {
+                    if let Some(origin) = self.provider.request.origins.get(name.as_ref()) {
+                        who = format!("{who} ({})", origin.manifest);
+                    }
+                }
                 let verb = if *dep == Pkg::Api {
                     "needs"
                 } else {
@@ -592,6 +616,43 @@ fn hint<I: Index + ?Sized>(
             }
         }
     }
+    // A requirement that a path or git plugin's version cannot meet: the
+    // version is its source's, so the requirement or the source changes.
+    for fact in &facts {
+        let External::FromDependencyOf(Pkg::Plugin(dependent), _, Pkg::Plugin(dep), range) = fact
+        else {
+            continue;
+        };
+        let request = &provider.request;
+        let (Some(origin), Some(version)) = (
+            request.origins.get(dep.as_ref()),
+            fixed_version(request, dep),
+        ) else {
+            continue;
+        };
+        let table = provider.table(dep)?;
+        let at = table.versions.iter().position(|v| *v == version);
+        if at.is_some_and(|at| range.contains(&(at as u32))) {
+            continue;
+        }
+        let asked = written
+            .get(
+                Some(&Pkg::Plugin(dependent.clone())),
+                &Pkg::Plugin(dep.clone()),
+                range,
+            )
+            .unwrap_or_else(|| "the version it asks for".to_owned());
+        let source = &origin.source;
+        return Ok(match request.origins.get(dependent.as_ref()) {
+            Some(own) => format!(
+                "change {dependent}'s requirement on {dep} ({asked}) in {} so that it accepts {version}, or give {dep} ({source}) a version it accepts",
+                own.manifest
+            ),
+            None => format!(
+                "{dependent} asks for {dep} {asked}, and {dep} is {source} at {version}: give it a version that matches, or install a version of {dependent} that accepts {version}"
+            ),
+        });
+    }
     // Locked plugins move only when asked: say so only when one is involved.
     let locked_involved = externals(tree).iter().any(|e| match e {
         External::FromDependencyOf(_, _, Pkg::Plugin(name), _)
@@ -605,6 +666,21 @@ fn hint<I: Index + ?Sized>(
     } else {
         "loosen the version requirements in plugins.toml".into()
     })
+}
+
+/// The one version a path or git plugin can be (its requirement is `=V`).
+fn fixed_version(request: &crate::Request, name: &str) -> Option<Version> {
+    let req = request.requirements.get(name)?;
+    match req.comparators.as_slice() {
+        [only] if only.op == semver::Op::Exact => Some(Version {
+            major: only.major,
+            minor: only.minor.unwrap_or(0),
+            patch: only.patch.unwrap_or(0),
+            pre: only.pre.clone(),
+            build: semver::BuildMetadata::EMPTY,
+        }),
+        _ => None,
+    }
 }
 
 /// The newest version of `name` whose API requirement matches the host's.

@@ -19,12 +19,29 @@ pub enum Unlock {
     All,
 }
 
+/// Where a plugin that is not from a registry comes from, for messages: its
+/// version is what its source holds, and its own requirements are written
+/// in its manifest, not in `plugins.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The source as `plugins.toml` writes it (`./vignette-fx`, a git URL).
+    pub source: String,
+    /// Where its requirements are written (`./vignette-fx/Cargo.toml`).
+    pub manifest: String,
+}
+
 /// A resolution request: what the user asked for, what is locked, and the
 /// host's API version.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The user's requirements (`plugins.toml`).
+    /// The user's requirements (`plugins.toml`); a path or git plugin's is
+    /// its one version (`=0.1.0`), with its [`Origin`].
     pub requirements: BTreeMap<PluginName, VersionReq>,
+    /// Where path and git plugins come from.
+    pub origins: BTreeMap<PluginName, Origin>,
+    /// The plugin whose requirement is a trial, not the user's (`=1.5.0`
+    /// when `update --check` asks why 1.5.0 cannot be chosen).
+    pub tried: Option<PluginName>,
     /// The locked versions (`resolved.lock`).
     pub locked: BTreeMap<PluginName, Version>,
     /// Which locked plugins may move.
@@ -38,6 +55,8 @@ impl Request {
     pub fn new(api_version: Version) -> Request {
         Request {
             requirements: BTreeMap::new(),
+            origins: BTreeMap::new(),
+            tried: None,
             locked: BTreeMap::new(),
             unlock: Unlock::Nothing,
             api_version,
@@ -47,6 +66,12 @@ impl Request {
     /// Adds a requirement.
     pub fn require(mut self, plugin: &PluginName, req: VersionReq) -> Request {
         self.requirements.insert(plugin.clone(), req);
+        self
+    }
+
+    /// Says where a path or git plugin comes from.
+    pub fn origin(mut self, plugin: &PluginName, origin: Origin) -> Request {
+        self.origins.insert(plugin.clone(), origin);
         self
     }
 

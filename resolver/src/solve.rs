@@ -303,10 +303,13 @@ impl<I: Index + ?Sized> World<'_, '_, I> {
         }
         // Nothing in this set excludes it on its own: ask the solver.
         let mut pinned = self.provider.request.clone();
+        let tried = crate::plugin_name(&p)?;
         pinned.requirements.insert(
-            crate::plugin_name(&p)?,
+            tried.clone(),
             semver::VersionReq::parse(&format!("={version}")).expect("a version is a requirement"),
         );
+        // The report says it is a trial, not what plugins.toml asks for.
+        pinned.tried = Some(tried);
         match choose(self.provider.index, &pinned) {
             Err(ResolveError::NoSolution(report)) => Ok(Constraint::Unsolvable {
                 report: report.text,

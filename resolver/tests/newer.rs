@@ -121,6 +121,15 @@ fn a_newer_version_blocked_further_down_gets_the_solvers_explanation() {
         report.contains("the host provides scope-plugin-api 0.1.0"),
         "{report}"
     );
+    // plugins.toml asks for `app = "*"`; 2.0.0 is the check's own trial.
+    assert!(
+        report.contains("app 2.0.0 is the version tried"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("plugins.toml asks for app =2.0.0"),
+        "{report}"
+    );
 }
 
 /// A plugin name.

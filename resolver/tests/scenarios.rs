@@ -66,6 +66,27 @@ fn load(path: &PathBuf) -> Scenario {
     for (name, req) in table_pairs(doc.get("request")) {
         request = request.require(&n(&name), VersionReq::parse(&req).unwrap());
     }
+    // `[origins] NAME = { source = "./x", manifest = "./x/Cargo.toml" }`:
+    // a path or git plugin (its request is its one version, `=V`).
+    if let Some(origins) = doc.get("origins").and_then(Item::as_table_like) {
+        for (name, origin) in origins.iter() {
+            let field = |key: &str| {
+                origin
+                    .as_table_like()
+                    .and_then(|t| t.get(key))
+                    .and_then(Item::as_str)
+                    .expect("source and manifest")
+                    .to_owned()
+            };
+            request = request.origin(
+                &n(name),
+                scope_resolver::Origin {
+                    source: field("source"),
+                    manifest: field("manifest"),
+                },
+            );
+        }
+    }
     for (name, version) in table_pairs(doc.get("locked")) {
         request = request.lock(&n(&name), Version::parse(&version).unwrap());
     }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use scope_lockfile::{Lockfile, Pin, PinSource, PluginSpec, PluginsToml};
 use scope_name::PluginName;
 use scope_registry_client::plugins::add_to_index;
-use scope_resolver::{Manifest, MemoryIndex, Request, Resolution, ResolveError};
+use scope_resolver::{Manifest, MemoryIndex, Origin, Request, Resolution, ResolveError};
 use semver::{Version, VersionReq};
 use tame_index::IndexKrate;
 
@@ -134,10 +134,10 @@ impl Planner<'_> {
                 conflicts: l.krate.conflicts.clone(),
             };
             index.add(&l.krate.name, version.clone(), false, manifest);
-            request = request.require(
-                &l.krate.plugin_name()?,
-                VersionReq::parse(&format!("={version}"))?,
-            );
+            let name = l.krate.plugin_name()?;
+            request = request
+                .require(&name, VersionReq::parse(&format!("={version}"))?)
+                .origin(&name, origin(&l.source));
         }
         if let Some(lock) = self.sources.locked {
             for pin in &lock.plugins {
@@ -203,6 +203,34 @@ impl Planner<'_> {
         }
         refuse_conflicts(&crates)?;
         Ok(crates)
+    }
+}
+
+/// Where a path or git plugin comes from, as messages name it: its source
+/// as `plugins.toml` writes it, and the manifest holding its requirements.
+fn origin(source: &PinSource) -> Origin {
+    match source {
+        PinSource::Path { path } => {
+            let mut shown = path.display().to_string();
+            if path.is_relative() && !shown.starts_with('.') {
+                shown = format!("./{shown}");
+            }
+            Origin {
+                manifest: format!("{shown}/Cargo.toml"),
+                source: shown,
+            }
+        }
+        PinSource::Git { url, commit, .. } => Origin {
+            source: url.clone(),
+            manifest: format!(
+                "the Cargo.toml of {url} at {}",
+                &commit[..commit.len().min(8)]
+            ),
+        },
+        PinSource::Registry { registry, .. } => Origin {
+            source: format!("registry {registry}"),
+            manifest: "its Cargo.toml".to_owned(),
+        },
     }
 }
 

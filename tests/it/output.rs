@@ -140,3 +140,48 @@ fn env_prints_the_line_that_puts_the_hosts_directory_on_path() {
     let out = output(context.scopectl().arg("run"));
     scopectl_snapshot!(&context, "run_without_host_arguments", &out);
 }
+
+/// A plugin crate in `dir` named `name`, depending on `deps` (other plugins).
+fn plugin_crate(dir: &std::path::Path, name: &str, version: &str, deps: &str) {
+    fs_err::create_dir_all(dir.join("src")).unwrap();
+    fs_err::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n\n[dependencies]\nscope-plugin-api = \"0.1\"\n{deps}\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join("src/lib.rs"),
+        "pub fn register_pipelines(_: &mut scope_plugin_api::Registry) {}\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_path_plugins_requirement_is_named_in_its_own_cargo_toml() {
+    let context = TestContext::new();
+    let work = context.temp.path().join("work");
+    plugin_crate(&work.join("vignette-fx"), "vignette-fx", "0.1.0", "");
+    plugin_crate(
+        &work.join("edge-glow"),
+        "edge-glow",
+        "0.1.0",
+        "vignette-fx = \"0.3\"\n",
+    );
+    let install = |dir: &str| {
+        output(
+            context
+                .scopectl()
+                .args(["install", "--no-build", dir])
+                .current_dir(&work),
+        )
+    };
+    assert!(install("./vignette-fx").status.success());
+    let out = install("./edge-glow");
+    scopectl_snapshot!(
+        &context,
+        "install_a_path_plugin_needing_another_version",
+        &out
+    );
+}
