@@ -147,7 +147,11 @@ pub enum Command {
         json: bool,
     },
     /// Make the active generation match plugins.toml
-    Sync,
+    Sync {
+        /// Resolve and print what would change, touching nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Download everything resolved.lock needs, so that `sync --frozen` works without a network
     Fetch,
     /// Rebuild the active pins into a new generation

@@ -9,9 +9,12 @@ use super::{render, Context};
 use crate::ops::change::{change, ChangeRequest};
 use crate::ops::requests;
 
-pub fn sync(context: &Context) -> Result<ExitCode> {
+pub fn sync(context: &Context, dry_run: bool) -> Result<ExitCode> {
     let home = context.home()?;
-    let request = ChangeRequest::sync();
+    let mut request = ChangeRequest::sync();
+    if dry_run {
+        request.mode = crate::ops::change::Mode::DryRun;
+    }
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context))
 }

@@ -19,8 +19,15 @@ pub fn list(context: &Context, json: bool) -> Result<ExitCode> {
         eprintln!("No plugins installed in {}.", home.root().display());
     }
     for plugin in &document.plugins {
+        let dependency_of = match plugin.dependency_of.as_slice() {
+            [] => String::new(),
+            names => {
+                let names: Vec<String> = names.iter().map(ToString::to_string).collect();
+                format!("  dependency of: {}", names.join(", "))
+            }
+        };
         println!(
-            "{} v{}  {}{}  pipelines: {}",
+            "{} v{}  {}{}  pipelines: {}{dependency_of}",
             plugin.name,
             plugin.version,
             plugin.source,

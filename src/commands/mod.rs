@@ -88,7 +88,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Demo(args) => demo::demo(&context, &args),
         Command::Install(args) => install::install(&context, &args),
         Command::Uninstall { names } => install::uninstall(&context, &names),
-        Command::Sync => build::sync(&context),
+        Command::Sync { dry_run } => build::sync(&context, dry_run),
         Command::Fetch => build::fetch(&context),
         Command::Build { force } => build::build(&context, force),
         Command::Reload { name, force } => build::reload(&context, &name, force),

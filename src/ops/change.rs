@@ -524,7 +524,11 @@ fn apply_edit(desired: &mut PluginsToml, locked: Option<&Lockfile>, edit: Edit) 
                             "cannot uninstall `{name}`: {} depends on it",
                             dependents.join(", ")
                         ),
-                        format!("uninstall {} too, or first", dependents.join(", ")),
+                        format!(
+                            "uninstall {} in the same command (`scopectl uninstall {name} {}`), or before it",
+                            dependents.join(", "),
+                            dependents.join(" ")
+                        ),
                     )
                     .into());
                 }

@@ -68,6 +68,22 @@ fn plans_documents_and_refusals_of_a_home_with_plugins() {
     scopectl_snapshot!(&context, "update_check_json", &out);
     let out = output(context.scopectl().args(["why", "scope-invert"]));
     scopectl_snapshot!(&context, "why", &out);
+    let out = output(context.scopectl().arg("list"));
+    scopectl_snapshot!(&context, "list", &out);
+
+    // A hand edit, previewed: what sync would do, and nothing done.
+    let toml = context.home().join("plugins.toml");
+    let text = fs_err::read_to_string(&toml).unwrap();
+    let edited: String = text
+        .lines()
+        .filter(|l| !l.starts_with("invert-twice"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs_err::write(&toml, &edited).unwrap();
+    let before = support::HomeState::of(&context.home());
+    let out = output(context.scopectl().args(["sync", "--dry-run"]));
+    scopectl_snapshot!(&context, "sync_dry_run_after_a_hand_edit", &out);
+    assert_eq!(support::HomeState::of(&context.home()), before);
 }
 
 #[test]
