@@ -16,6 +16,8 @@ pub struct LiveStage {
     /// How the stage is addressed (`invert`, or `invert#2`).
     pub name: String,
     config: PipelineConfig,
+    /// The load-time parameters it was constructed with (fixed for the run).
+    load: Params,
     runtime: Mutex<Params>,
     version: AtomicU64,
     /// Frames the stage has put out.
@@ -42,14 +44,16 @@ pub struct Live {
 const WINDOW: Duration = Duration::from_secs(3);
 
 impl Live {
-    /// The state of a chain whose stages start with these runtime parameters.
-    pub fn new(chain: &[String], stages: Vec<(PipelineConfig, Params)>) -> Arc<Live> {
+    /// The state of a chain whose stages were loaded with these load-time
+    /// parameters and start with these runtime ones.
+    pub fn new(chain: &[String], stages: Vec<(PipelineConfig, Params, Params)>) -> Arc<Live> {
         let stages = stages
             .into_iter()
             .enumerate()
-            .map(|(i, (config, runtime))| LiveStage {
+            .map(|(i, (config, load, runtime))| LiveStage {
                 name: instance_name(chain, i),
                 config,
+                load,
                 runtime: Mutex::new(runtime),
                 version: AtomicU64::new(0),
                 frames: AtomicU64::new(0),
@@ -145,10 +149,13 @@ impl Live {
             }
         };
         let stages = self.stages.iter().enumerate().map(|(i, stage)| {
-            let params = lock(&stage.runtime)
-                .iter()
-                .map(|(key, value)| (key.to_owned(), value_json(value)))
-                .collect();
+            let values = |params: &Params| {
+                params
+                    .iter()
+                    .map(|(key, value)| (key.to_owned(), value_json(value)))
+                    .collect()
+            };
+            let params = values(&lock(&stage.runtime));
             Json::object([
                 ("pipeline", Json::str(&self.chain[i])),
                 ("name", Json::str(&stage.name)),
@@ -159,6 +166,7 @@ impl Live {
                 ),
                 ("fps", Json::Float(round(rates[i + 1]))),
                 ("params", Json::Object(params)),
+                ("load_params", Json::Object(values(&stage.load))),
             ])
         });
         Json::object([
@@ -199,8 +207,8 @@ mod tests {
         let config = PipelineConfig::new("fx", "Fx")
             .param(Param::float("amount", 1.0).range(0.0, 1.0))
             .param(Param::integer("seed", 1).load_param());
-        let (_, runtime) = config.resolve(Mode::Video, &[], None).unwrap();
-        Live::new(&["fx".to_owned()], vec![(config, runtime)])
+        let (load, runtime) = config.resolve(Mode::Video, &[], None).unwrap();
+        Live::new(&["fx".to_owned()], vec![(config, load, runtime)])
     }
 
     #[test]
@@ -234,6 +242,9 @@ mod tests {
         live.frames_in.store(5, Ordering::Relaxed);
         let status = live.status_json();
         assert!(status.contains(r#""frames_in":5"#), "{status}");
-        assert!(status.contains(r#""params":{"amount":1.0}"#), "{status}");
+        assert!(
+            status.contains(r#""params":{"amount":1.0},"load_params":{"seed":1}"#),
+            "{status}"
+        );
     }
 }

@@ -213,7 +213,10 @@ fn run_inner(
         &args.pipelines,
         plan.stages
             .iter()
-            .map(|s| (s.pipeline.entry.config().clone(), s.runtime.clone()))
+            .map(|s| {
+                let config = s.pipeline.entry.config().clone();
+                (config, s.load.clone(), s.runtime.clone())
+            })
             .collect(),
     );
     if let Some(path) = &args.control {

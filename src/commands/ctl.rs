@@ -91,12 +91,20 @@ fn describe(status: &StreamStatus) -> String {
             "input", host["frames_in"], host["fps_in"]
         );
         for stage in host["stages"].as_array().into_iter().flatten() {
-            let params: Vec<String> = stage["params"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+            let values = |key: &str| -> Vec<String> {
+                stage[key]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect()
+            };
+            let mut params = values("params");
+            let load = values("load_params");
+            if !load.is_empty() {
+                // Fixed until a restart (`ctl restart --set`).
+                params.push(format!("(loaded with {})", load.join(" ")));
+            }
             let passed = match stage["passed"].as_u64() {
                 Some(n) if n > 0 => format!("  UNLOADED, {n} passed through unprocessed"),
                 _ => String::new(),
@@ -117,4 +125,36 @@ fn describe(status: &StreamStatus) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_shows_its_runtime_and_its_load_time_values() {
+        let status = StreamStatus {
+            version: 1,
+            name: "default".into(),
+            supervisor_pid: 1,
+            host_pid: Some(2),
+            generation: Some(3),
+            uptime_s: 1.0,
+            host_uptime_s: 1.0,
+            restarts: 0,
+            chain: vec!["blend".into()],
+            frames_out: 10,
+            frames_by_host: Vec::new(),
+            gaps_ms: Vec::new(),
+            params_set: Vec::new(),
+            handing_over: false,
+            host: Some(serde_json::json!({
+                "frames_in": 10, "fps_in": 30.0, "frames_out": 10, "fps_out": 30.0,
+                "stages": [{"name": "blend", "frames": 10, "fps": 30.0, "passed": 0,
+                    "params": {"mix": 0.5}, "load_params": {"window": 4}}]
+            })),
+        };
+        let text = describe(&status);
+        assert!(text.contains("mix=0.5 (loaded with window=4)"), "{text}");
+    }
 }
