@@ -19,7 +19,13 @@ fn main() {
     );
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let mut out = String::new();
-    embed(&mut out, "SDK", &root, &["plugin-api", "host"], true);
+    embed(
+        &mut out,
+        "SDK",
+        &root,
+        &["plugin-api", "host", "plugin-test"],
+        true,
+    );
     let examples: Vec<String> = sorted_dirs(&root.join("fixtures/plugins"))
         .into_iter()
         .map(|d| format!("fixtures/plugins/{d}"))

@@ -23,6 +23,8 @@ pub struct Sdk {
     pub plugin_api: PathBuf,
     /// The `scope-host` runtime crate.
     pub host: PathBuf,
+    /// The `scope-plugin-test` harness crate.
+    pub plugin_test: PathBuf,
 }
 
 /// Writes the SDK below `parent` (once per content hash) and returns its paths.
@@ -32,6 +34,7 @@ pub fn write_sdk(parent: &Path) -> Result<Sdk> {
     Ok(Sdk {
         plugin_api: dir.join("plugin-api"),
         host: dir.join("host"),
+        plugin_test: dir.join("plugin-test"),
     })
 }
 

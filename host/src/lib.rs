@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod cli;
 mod control;
 mod guard;
+pub mod harness;
 /// The environment variable naming the file where a host that crashes
 /// leaves the name of the pipeline that crashed it (set by `scopectl run`).
 pub const LAST_WORDS: &str = "SCOPE_HOST_LAST_WORDS";

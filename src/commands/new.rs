@@ -73,6 +73,9 @@ edition = "2021"
 [dependencies]
 scope-plugin-api = "{api}"
 
+[dev-dependencies]
+scope-plugin-test = "{api}"
+
 [package.metadata.scope]
 register = "register_pipelines"
 
@@ -124,18 +127,18 @@ pub fn register_pipelines(registry: &mut Registry) {{
 
 #[cfg(test)]
 mod tests {{
-    use super::*;
+    // The harness runs the pipeline as the host does: registration,
+    // parameters, batches and the frame contract.
+    use scope_plugin_test::{{frames, Harness}};
 
     #[test]
-    fn registers_and_brightens() {{
-        let mut registry = Registry::new();
-        register_pipelines(&mut registry);
-        assert!(registry.errors().is_empty(), "{{:?}}", registry.errors());
-        let config = {type_name}::config();
-        let given = [("amount".to_owned(), config.parse_value("amount", "0.5").unwrap())];
-        let (load, runtime) = config.resolve(Mode::Video, &given, None).unwrap();
-        let mut pipeline = {type_name}::load(&Load {{ width: 1, height: 1, params: load }}).unwrap();
-        let out = pipeline.process(vec![Frame::filled(1, 1, [0, 100, 255])], &runtime).unwrap();
+    fn brightens_as_the_host_runs_it() {{
+        let mut harness = Harness::builder(super::register_pipelines, "{id}")
+            .size(4, 4)
+            .param("amount", "0.5")
+            .load()
+            .unwrap();
+        let out = harness.run([frames::solid(4, 4, [0, 100, 255])]).unwrap();
         assert_eq!(out[0].pixel(0, 0), [128, 178, 255]);
     }}
 }}

@@ -1,6 +1,7 @@
 //! `scopectl test [DIR] [-- ARGS]`: a plugin crate's own `cargo test`, with
-//! the SDK this scopectl carries patched in through cargo's `--config`, so
-//! the plugin's repository names no path of any machine.
+//! the SDK this scopectl carries (and its test harness, `scope-plugin-test`)
+//! patched in through cargo's `--config`, so the plugin's repository names
+//! no path of any machine.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -33,17 +34,27 @@ pub fn test(context: &Context, dir: Option<&Path>, args: &[OsString]) -> Result<
         None => dir.join("target"),
     };
     let sdk = embedded::write_sdk(&target.join("scope-sdk"))?;
-    let patch = format!(
-        "patch.crates-io.scope-plugin-api.path={}",
-        toml_edit::Value::from(sdk.plugin_api.to_string_lossy().as_ref())
-    );
+    let patch = |name: &str, path: &Path| {
+        format!(
+            "patch.crates-io.{name}.path={}",
+            toml_edit::Value::from(path.to_string_lossy().as_ref())
+        )
+    };
     let mut cargo = std::process::Command::new(&context.settings.build.cargo);
     cargo
         .current_dir(&dir)
         .arg("test")
         .arg("--config")
-        .arg(patch)
-        .args(args);
+        .arg(patch("scope-plugin-api", &sdk.plugin_api));
+    // The harness too, for a plugin that uses it (a patch nothing uses
+    // would make cargo warn).
+    let manifest = fs_err::read_to_string(dir.join("Cargo.toml"))?;
+    if manifest.contains("scope-plugin-test") {
+        cargo
+            .arg("--config")
+            .arg(patch("scope-plugin-test", &sdk.plugin_test));
+    }
+    cargo.args(args);
     context.printer.status(
         "Testing",
         format!(

@@ -139,6 +139,7 @@ mod tests {
         let sdk = Sdk {
             plugin_api: PathBuf::from("/sdk/plugin-api"),
             host: PathBuf::from("/sdk/host"),
+            plugin_test: PathBuf::from("/sdk/plugin-test"),
         };
         let toml = cargo_toml("scope-host", &[glow, plugin("base")], &sdk);
         let doc: DocumentMut = toml.parse().unwrap();
@@ -155,6 +156,7 @@ mod tests {
         let sdk = Sdk {
             plugin_api: "/sdk/plugin-api".into(),
             host: "/sdk/host".into(),
+            plugin_test: "/sdk/plugin-test".into(),
         };
         let toml = cargo_toml("scope-host", &[plugin("my-fx")], &sdk);
         assert!(
