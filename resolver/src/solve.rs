@@ -87,8 +87,54 @@ pub fn resolve<I: Index + ?Sized>(
     index: &I,
     request: &Request,
 ) -> Result<Resolution, ResolveError> {
-    let (chosen, known) = choose(index, request)?;
-    build(&Provider::new(index, request, known), chosen)
+    match choose(index, request) {
+        Ok((chosen, known)) => build(&Provider::new(index, request, known), chosen),
+        Err(ResolveError::NoSolution(first)) => {
+            Err(ResolveError::NoSolution(each_alone(index, request, first)?))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// pubgrub stops at the first contradiction. When several of the user's
+/// requirements cannot be met even on their own, each is told, with its own
+/// explanation and hint, so that one round of edits fixes them all.
+fn each_alone<I: Index + ?Sized>(
+    index: &I,
+    request: &Request,
+    first: Report,
+) -> Result<Report, ResolveError> {
+    if request.requirements.len() < 2 {
+        return Ok(first);
+    }
+    let mut failing = Vec::new();
+    for (name, req) in &request.requirements {
+        let mut alone = request.clone();
+        alone.requirements = [(name.clone(), req.clone())].into();
+        match choose(index, &alone) {
+            Err(ResolveError::NoSolution(report)) => failing.push(report),
+            Err(other) => return Err(other),
+            Ok(_) => {}
+        }
+    }
+    if failing.len() < 2 {
+        return Ok(first);
+    }
+    let numbered = |i: usize, text: &str| format!("{}. {}", i + 1, text.replace('\n', "\n   "));
+    Ok(Report {
+        text: failing
+            .iter()
+            .enumerate()
+            .map(|(i, r)| numbered(i, &r.text))
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        hint: failing
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("({}) {}", i + 1, r.hint))
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
 }
 
 /// Chosen versions by normalised name.
