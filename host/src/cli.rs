@@ -30,6 +30,7 @@ Run options:
   --frame-timeout SECS     a call of a pipeline that runs longer is given up: its input
                            passes through, the pipeline is unloaded (default 10; 0: none)
   --summary-json           end with the summary as one JSON line on stderr, for scripts
+  --verbose                also the plugins' debug lines (scope_plugin_api::debug!)
   --control SOCKET         answer `status` and `set` on a Unix socket (scopectl run does this)
 
 Options:
@@ -88,6 +89,8 @@ pub struct RunArgs {
     pub frame_timeout: Option<std::time::Duration>,
     /// `--summary-json`: the summary as one JSON line.
     pub summary_json: bool,
+    /// `--verbose`: the plugins' debug lines too.
+    pub verbose: bool,
 }
 
 /// `--frame-timeout`'s default.
@@ -155,6 +158,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
         control: None,
         frame_timeout: Some(FRAME_TIMEOUT),
         summary_json: false,
+        verbose: false,
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -198,6 +202,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
             Long("prompt") => run.prompt = Some(parser.value()?.string()?),
             Long("control") => run.control = Some(parser.value()?),
             Long("summary-json") => run.summary_json = true,
+            Long("verbose") => run.verbose = true,
             Long("frame-timeout") => {
                 let seconds: f64 = option(parser, "--frame-timeout", |s| {
                     s.parse::<f64>()
@@ -270,6 +275,9 @@ impl RunArgs {
         }
         if self.summary_json {
             args.push("--summary-json".into());
+        }
+        if self.verbose {
+            args.push("--verbose".into());
         }
         args
     }
@@ -345,7 +353,7 @@ mod tests {
 
     #[test]
     fn run_arguments_print_back_to_what_parses_to_them() {
-        let mut args: Vec<OsString> = "run --pipeline a --pipeline b --input in.y4m --output - --frames 9 --fps 25:1 --prompt hi --control /tmp/s --frame-timeout 2.5 --summary-json"
+        let mut args: Vec<OsString> = "run --pipeline a --pipeline b --input in.y4m --output - --frames 9 --fps 25:1 --prompt hi --control /tmp/s --frame-timeout 2.5 --summary-json --verbose"
             .split(' ')
             .map(OsString::from)
             .collect();

@@ -34,6 +34,7 @@ mod last_words {
 }
 mod live;
 mod plan;
+mod plugin_log;
 mod report;
 mod run;
 mod signals;

@@ -24,7 +24,7 @@ use crate::video::scale::fit;
 use crate::video::y4m::{Tags, Y4mReader, Y4mWriter};
 use crate::video::{testsrc, Rate};
 use crate::Io;
-use crate::{control, guard, last_words, signals};
+use crate::{control, guard, last_words, plugin_log, signals};
 
 /// Frames in flight between two stages. Two keeps every stage busy without
 /// holding more than a handful of frames.
@@ -38,7 +38,8 @@ const DEFAULT_SIZE: (u32, u32) = (512, 512);
 /// The largest frame side a pipeline may declare for its output.
 const MAX_SIDE: u32 = 16384;
 
-type Log = Arc<Mutex<Box<dyn Write + Send>>>;
+/// The run's messages (stderr, or a buffer in tests).
+pub(crate) type Log = Arc<Mutex<Box<dyn Write + Send>>>;
 
 fn say(log: &Log, message: &str) {
     let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
@@ -81,6 +82,7 @@ impl Reader {
 /// SIGTERM stopped it.
 pub fn run(plan: Plan, args: &RunArgs, io: Io) -> i32 {
     let log: Log = Arc::new(Mutex::new(io.stderr));
+    plugin_log::install();
     if io.handle_signals {
         signals::install();
         let names = plan.stages.iter().map(|s| {
@@ -258,7 +260,7 @@ fn run_inner(
         };
         let reading = match generator {
             Some((index, (stage, (pipeline, rule)))) => {
-                let work = StageWork::of(&stage, rule, index);
+                let work = StageWork::of(&stage, rule, index, args.verbose);
                 let (log, live, watch) = watch(&work);
                 let tx = first_tx;
                 workers.push(std::thread::spawn(move || {
@@ -294,7 +296,7 @@ fn run_inner(
                 rx: std::mem::replace(&mut rx, next_rx),
                 tx,
             };
-            let work = StageWork::of(&stage, rule, index);
+            let work = StageWork::of(&stage, rule, index, args.verbose);
             let (log, live, watch) = watch(&work);
             workers.push(std::thread::spawn(move || {
                 transform(work, pipeline, ends, &log, &live, &watch)
@@ -457,7 +459,9 @@ fn generate(
         rule,
         mut runtime,
         index,
+        verbose,
     } = work;
+    plugin_log::on_this_thread(&id, log, verbose);
     let mut stats = Stats {
         name: id,
         ..Stats::default()
@@ -533,15 +537,18 @@ struct StageWork {
     rule: Rule,
     runtime: Params,
     index: usize,
+    /// `--verbose`: the plugin's debug lines too.
+    verbose: bool,
 }
 
 impl StageWork {
-    fn of(stage: &StagePlan, rule: Rule, index: usize) -> StageWork {
+    fn of(stage: &StagePlan, rule: Rule, index: usize, verbose: bool) -> StageWork {
         StageWork {
             id: stage.id().to_owned(),
             rule,
             runtime: stage.runtime.clone(),
             index,
+            verbose,
         }
     }
 }
@@ -563,7 +570,9 @@ fn transform(
         rule,
         mut runtime,
         index,
+        verbose,
     } = work;
+    plugin_log::on_this_thread(&id, log, verbose);
     let mut seen = 0;
     let mut stats = Stats {
         name: id,

@@ -51,6 +51,7 @@ mod config;
 mod error;
 mod frame;
 pub mod json;
+pub mod log;
 mod params;
 mod pipeline;
 mod registry;
