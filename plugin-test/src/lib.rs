@@ -36,3 +36,10 @@ pub mod frames;
 mod compare;
 
 pub use compare::{assert_frames_close, golden, psnr};
+
+/// The plugin author's guide (`docs/guide.md`): its Rust blocks run as
+/// this crate's doc tests. Only when doc tests are collected: the guide is
+/// not part of the crate that the SDK embeds.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide.md")]
+mod guide {}
