@@ -267,6 +267,20 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
     },
+    /// Check that a plugin crate would install: a scratch host built with it, its self-check, its metadata
+    ///
+    /// Builds a host with the plugin alone (under DIR/target, no home
+    /// touched), runs its self-check (registration, parameter schemas),
+    /// checks its scope-plugin-api requirement against this scopectl's SDK
+    /// and its package metadata. One line per finding; exit 1 when any is
+    /// an error.
+    Check {
+        /// The plugin crate [default: the current directory]
+        dir: Option<PathBuf>,
+        /// Print one JSON object: {"version":1,"plugin","version_of_plugin","findings":[{"level","message"}]}
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a plugin crate's tests with this scopectl's SDK supplied
     ///
     /// Runs `cargo test` in DIR with `scope-plugin-api` patched in through

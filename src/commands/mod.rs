@@ -4,6 +4,7 @@
 //! stderr. The work happens in the operations.
 
 mod build;
+mod check;
 pub mod completions;
 mod ctl;
 mod demo;
@@ -136,6 +137,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Update { names, dry_run, .. } => update::update(&context, &names, dry_run),
         Command::New { name, path } => new::new(&context, &name, path.as_deref()),
         Command::Test { dir, args } => test::test(&context, dir.as_deref(), &args),
+        Command::Check { dir, json } => check::check(&context, dir.as_deref(), json),
         Command::Doctor { repair, json } => doctor::doctor(&context, repair, json),
         Command::Completions { shell } => completions::completions(shell),
         Command::Env { shell } => run::env(&context, shell),

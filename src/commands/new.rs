@@ -69,6 +69,8 @@ fn manifest(name: &str) -> String {
 name = "{name}"
 version = "0.1.0"
 edition = "2021"
+description = "A Scope plugin"
+license = "MIT OR Apache-2.0"
 
 [dependencies]
 scope-plugin-api = "{api}"

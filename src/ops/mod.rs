@@ -22,6 +22,7 @@ pub mod gc;
 pub mod import;
 pub mod inspect;
 pub mod plan;
+pub mod plugin_check;
 pub mod probe;
 pub mod registries;
 pub mod requests;
