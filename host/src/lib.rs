@@ -13,16 +13,14 @@
 //!   exactly the frames its `prepare` asks for, and the sink, joined by
 //!   bounded channels;
 //! - [`video`] reads and writes the streams and converts colour.
+//! - [`harness`] runs one pipeline the same way for a plugin's own tests
+//!   (`scope-plugin-test`); `plugin_log` routes plugins' log lines.
 
 pub mod catalog;
 pub mod cli;
 mod control;
 mod guard;
 pub mod harness;
-/// The environment variable naming the file where a host that crashes
-/// leaves the name of the pipeline that crashed it (set by `scopectl run`).
-pub const LAST_WORDS: &str = "SCOPE_HOST_LAST_WORDS";
-
 #[cfg(unix)]
 mod last_words;
 #[cfg(not(unix))]
@@ -46,6 +44,10 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 pub use catalog::{Catalog, Plugin};
+
+/// The environment variable naming the file where a host that crashes
+/// leaves the name of the pipeline that crashed it (set by `scopectl run`).
+pub const LAST_WORDS: &str = "SCOPE_HOST_LAST_WORDS";
 
 /// Exit status for a usage error.
 const USAGE_ERROR: i32 = 2;
