@@ -14,7 +14,7 @@ use std::time::Duration;
 use scope_plugin_api::{Frame, Load, Mode, Params, Pipeline, PipelineConfig, Registry, Value};
 
 use crate::guard;
-use crate::stage::{answer, held_to_contract, Answer, Call, Kept, Rule, Tally};
+use crate::stage::{answer, held_to_contract, sized, Answer, Call, Kept, Rule, Tally};
 
 /// How a harness is made: the plugin's registration, the pipeline's id,
 /// the frame size and the parameters.
@@ -205,23 +205,11 @@ impl Harness {
             let call = Call::Process(Vec::new(), self.runtime.clone());
             let answered = answer(self.loaded()?, call);
             let returned = match answered {
-                Ok(Answer::Frames(returned)) => returned,
+                Ok(Answer::Frames(returned)) => sized(returned, self.rule.output),
                 Ok(Answer::Wanted(_)) => unreachable!("process answers frames"),
-                Err(e) => return Err(self.unloaded(&e)),
+                Err(e) => Err(e),
             };
-            if let Some(other) = returned
-                .iter()
-                .find(|f| (f.width(), f.height()) != self.rule.output)
-            {
-                let what = format!(
-                    "broke the frame contract: it returned a {}x{} frame where it declared {}x{}",
-                    other.width(),
-                    other.height(),
-                    self.rule.output.0,
-                    self.rule.output.1
-                );
-                return Err(self.unloaded(&what));
-            }
+            let returned = returned.map_err(|e| self.unloaded(&e))?;
             empty = if returned.is_empty() { empty + 1 } else { 0 };
             if empty > count {
                 return Err(self.unloaded(&format!("returned no frame in {empty} calls in a row")));

@@ -17,7 +17,7 @@ use crate::guard::lock;
 use crate::live::Live;
 use crate::plan::{Plan, SourcePlan, StagePlan};
 use crate::stage::{
-    answer, held_to_contract, timed, Answer, Call, Ends, Kept, Rule, Tally, Watched,
+    answer, held_to_contract, sized, timed, Answer, Call, Ends, Kept, Rule, Tally, Watched,
 };
 use crate::video::rgb24::{self, Rgb24Reader};
 use crate::video::scale::fit;
@@ -454,19 +454,8 @@ fn generate(
     live: &Live,
     watched: &Watched,
 ) -> Stats {
-    let StageWork {
-        id,
-        rule,
-        mut runtime,
-        index,
-        verbose,
-    } = work;
-    plugin_log::on_this_thread(&id, log, verbose);
-    let mut stats = Stats {
-        name: id,
-        ..Stats::default()
-    };
-    last_words::running(index);
+    let (rule, mut runtime, index) = (work.rule, work.runtime.clone(), work.index);
+    let mut stats = work.on_this_thread(log);
     // No input: a generator's receiving end is closed from the start.
     let mut ends = Ends {
         rx: sync_channel(0).1,
@@ -505,18 +494,13 @@ fn generate(
             report_failure(log, &mut stats, &what, next);
             break;
         }
-        let size = rule.output;
-        if let Some(other) = frames.iter().find(|f| (f.width(), f.height()) != size) {
-            let what = format!(
-                "broke the frame contract: it returned a {}x{} frame where it declared {}x{}",
-                other.width(),
-                other.height(),
-                size.0,
-                size.1
-            );
-            report_failure(log, &mut stats, &what, next);
-            break;
-        }
+        let frames = match sized(frames, rule.output) {
+            Ok(frames) => frames,
+            Err(what) => {
+                report_failure(log, &mut stats, &what, next);
+                break;
+            }
+        };
         for frame in frames {
             let frame = frame.with_timing(stats.frames, rate.time_of(stats.frames));
             if limit.is_some_and(|n| stats.frames >= n) || ends.tx.send(frame).is_err() {
@@ -551,6 +535,17 @@ impl StageWork {
             verbose,
         }
     }
+
+    /// Tells the crash handler and the plugin log which stage this thread
+    /// runs; the stage's counters, empty.
+    fn on_this_thread(self, log: &Log) -> Stats {
+        plugin_log::on_this_thread(&self.id, log, self.verbose);
+        last_words::running(self.index);
+        Stats {
+            name: self.id,
+            ..Stats::default()
+        }
+    }
 }
 
 /// Feeds a video-mode pipeline the frames its `prepare` asks for, held to
@@ -565,21 +560,10 @@ fn transform(
     live: &Live,
     watched: &Watched,
 ) -> Stats {
-    let StageWork {
-        id,
-        rule,
-        mut runtime,
-        index,
-        verbose,
-    } = work;
-    plugin_log::on_this_thread(&id, log, verbose);
+    let (rule, mut runtime, index) = (work.rule, work.runtime.clone(), work.index);
+    let mut stats = work.on_this_thread(log);
     let mut seen = 0;
-    let mut stats = Stats {
-        name: id,
-        ..Stats::default()
-    };
     let mut pipeline = Some(pipeline);
-    last_words::running(index);
     let mut kept = Kept::default();
     let mut tally = Tally::default();
     let mut received = 0u64;

@@ -242,7 +242,7 @@ pub fn held_to_contract(
 }
 
 /// Refuses frames of another size than the declared one.
-fn sized(frames: Vec<Frame>, size: (u32, u32)) -> Result<Vec<Frame>, String> {
+pub fn sized(frames: Vec<Frame>, size: (u32, u32)) -> Result<Vec<Frame>, String> {
     if let Some(other) = frames.iter().find(|f| (f.width(), f.height()) != size) {
         return Err(format!(
             "broke the frame contract: it returned a {}x{} frame where it declared {}x{}",
