@@ -58,7 +58,7 @@ fn each_fault_keeps_every_frame_and_fails_the_run_naming_the_plugin() {
     let input = setup(&context);
     let (status, frames, said) = run(&context, &input, &["fault=none"], &[]);
     assert_eq!((status, frames), (Some(0), 60), "{said}");
-    for fault in ["panic", "err", "zero", "double", "resize", "hang"] {
+    for fault in ["panic", "err", "short", "zero", "double", "resize", "hang"] {
         let sets = ["at=10", &format!("fault={fault}")];
         let (status, frames, said) = run(&context, &input, &sets, &["--frame-timeout", "1"]);
         assert_eq!(frames, 60, "{fault}: every frame out once\n{said}");
