@@ -80,10 +80,14 @@ pub struct StreamArgs {
 }
 
 impl StreamArgs {
-    pub fn options(self) -> crate::supervise::RunOptions {
+    /// The options of a supervised stream whose host shows its plugins'
+    /// log lines as `verbosity` asks (`-q`: warnings and errors, `-v`:
+    /// debug lines too).
+    pub fn options(self, verbosity: crate::output::Verbosity) -> crate::supervise::RunOptions {
         crate::supervise::RunOptions {
             name: self.name,
             on_restart: self.on_restart,
+            verbosity,
         }
     }
 }
@@ -271,9 +275,10 @@ pub enum Command {
     ///
     /// Builds a host with the plugin alone (under DIR/target, no home
     /// touched), runs its self-check (registration, parameter schemas),
-    /// checks its scope-plugin-api requirement against this scopectl's SDK
-    /// and its package metadata. One line per finding; exit 1 when any is
-    /// an error.
+    /// checks its scope-plugin-api requirement against this scopectl's SDK,
+    /// its package metadata, dependencies a registry cannot hold (by path
+    /// or git without a version) and that `cargo package` keeps every file
+    /// the build reads. One line per finding; exit 1 when any is an error.
     Check {
         /// The plugin crate [default: the current directory]
         dir: Option<PathBuf>,

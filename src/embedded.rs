@@ -38,6 +38,42 @@ pub fn write_sdk(parent: &Path) -> Result<Sdk> {
     })
 }
 
+/// A cargo command run in the plugin crate `dir` with the SDK this
+/// scopectl carries (and its test harness, `scope-plugin-test`) patched in
+/// through `--config`, so the plugin's repository names no path of any
+/// machine. The SDK is written where the plugin's build output goes:
+/// disposable, and never inside what the repository tracks.
+pub fn cargo_with_sdk(
+    settings: &crate::settings::Settings,
+    dir: &Path,
+) -> Result<std::process::Command> {
+    let target = match &settings.build.target_dir {
+        Some(target) => settings.working_dir.join(target),
+        None => dir.join("target"),
+    };
+    let sdk = write_sdk(&target.join("scope-sdk"))?;
+    let patch = |name: &str, path: &Path| {
+        format!(
+            "patch.crates-io.{name}.path={}",
+            toml_edit::Value::from(path.to_string_lossy().as_ref())
+        )
+    };
+    let mut cargo = std::process::Command::new(&settings.build.cargo);
+    cargo
+        .current_dir(dir)
+        .arg("--config")
+        .arg(patch("scope-plugin-api", &sdk.plugin_api));
+    // The harness too, for a plugin that uses it (a patch nothing uses
+    // would make cargo warn).
+    let manifest = fs_err::read_to_string(dir.join("Cargo.toml"))?;
+    if manifest.contains("scope-plugin-test") {
+        cargo
+            .arg("--config")
+            .arg(patch("scope-plugin-test", &sdk.plugin_test));
+    }
+    Ok(cargo)
+}
+
 /// The names of the example plugins shipped in this binary (their directories).
 pub fn example_names() -> Vec<&'static str> {
     let mut names: Vec<&str> = files::EXAMPLES

@@ -31,6 +31,7 @@ Run options:
                            passes through, the pipeline is unloaded (default 10; 0: none)
   --summary-json           end with the summary as one JSON line on stderr, for scripts
   --verbose                also the plugins' debug lines (scope_plugin_api::debug!)
+  --quiet                  of the plugins' lines only warnings and errors
   --control SOCKET         answer `status` and `set` on a Unix socket (scopectl run does this)
 
 Options:
@@ -91,6 +92,8 @@ pub struct RunArgs {
     pub summary_json: bool,
     /// `--verbose`: the plugins' debug lines too.
     pub verbose: bool,
+    /// `--quiet`: of the plugins' lines only warnings and errors.
+    pub quiet: bool,
 }
 
 /// `--frame-timeout`'s default.
@@ -159,6 +162,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
         frame_timeout: Some(FRAME_TIMEOUT),
         summary_json: false,
         verbose: false,
+        quiet: false,
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -203,6 +207,7 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
             Long("control") => run.control = Some(parser.value()?),
             Long("summary-json") => run.summary_json = true,
             Long("verbose") => run.verbose = true,
+            Long("quiet") => run.quiet = true,
             Long("frame-timeout") => {
                 let seconds: f64 = option(parser, "--frame-timeout", |s| {
                     s.parse::<f64>()
@@ -220,6 +225,16 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunArgs, lexopt::Error> {
 }
 
 impl RunArgs {
+    /// Which of the plugins' log lines are shown (`--quiet`, `--verbose`).
+    pub(crate) fn plugin_lines(&self) -> crate::plugin_log::Shown {
+        use crate::plugin_log::Shown;
+        match (self.quiet, self.verbose) {
+            (true, _) => Shown::Quiet,
+            (false, true) => Shown::Verbose,
+            (false, false) => Shown::Normal,
+        }
+    }
+
     /// The command line that parses back to these arguments (`run …`).
     pub fn to_args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["run".into()];
@@ -278,6 +293,9 @@ impl RunArgs {
         }
         if self.verbose {
             args.push("--verbose".into());
+        }
+        if self.quiet {
+            args.push("--quiet".into());
         }
         args
     }
@@ -353,7 +371,7 @@ mod tests {
 
     #[test]
     fn run_arguments_print_back_to_what_parses_to_them() {
-        let mut args: Vec<OsString> = "run --pipeline a --pipeline b --input in.y4m --output - --frames 9 --fps 25:1 --prompt hi --control /tmp/s --frame-timeout 2.5 --summary-json --verbose"
+        let mut args: Vec<OsString> = "run --pipeline a --pipeline b --input in.y4m --output - --frames 9 --fps 25:1 --prompt hi --control /tmp/s --frame-timeout 2.5 --summary-json --verbose --quiet"
             .split(' ')
             .map(OsString::from)
             .collect();

@@ -10,6 +10,7 @@ use scope_plugin_api::{Params, PipelineConfig, Value};
 
 use crate::guard::lock;
 use crate::plan::{instance_name, targets_of};
+use crate::plugin_log::Recent;
 
 /// One stage of the chain, as the control channel sees it.
 pub struct LiveStage {
@@ -38,6 +39,8 @@ pub struct Live {
     pub frames_out: AtomicU64,
     started: Instant,
     samples: Mutex<Vec<(Instant, Vec<u64>)>>,
+    /// The plugins' last log lines.
+    pub log: Recent,
 }
 
 /// How far back `status` looks for the recent frame rates.
@@ -67,6 +70,7 @@ impl Live {
             frames_out: AtomicU64::new(0),
             started: Instant::now(),
             samples: Mutex::new(Vec::new()),
+            log: Recent::default(),
         })
     }
 
@@ -179,6 +183,10 @@ impl Live {
             ("fps_in", Json::Float(round(rates[0]))),
             ("fps_out", Json::Float(round(rates[rates.len() - 1]))),
             ("stages", Json::Array(stages.collect())),
+            (
+                "log",
+                Json::Array(self.log.lines().into_iter().map(Json::str).collect()),
+            ),
         ])
         .to_string()
     }

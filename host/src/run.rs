@@ -260,7 +260,7 @@ fn run_inner(
         };
         let reading = match generator {
             Some((index, (stage, (pipeline, rule)))) => {
-                let work = StageWork::of(&stage, rule, index, args.verbose);
+                let work = StageWork::of(&stage, rule, index, args.plugin_lines());
                 let (log, live, watch) = watch(&work);
                 let tx = first_tx;
                 workers.push(std::thread::spawn(move || {
@@ -296,7 +296,7 @@ fn run_inner(
                 rx: std::mem::replace(&mut rx, next_rx),
                 tx,
             };
-            let work = StageWork::of(&stage, rule, index, args.verbose);
+            let work = StageWork::of(&stage, rule, index, args.plugin_lines());
             let (log, live, watch) = watch(&work);
             workers.push(std::thread::spawn(move || {
                 transform(work, pipeline, ends, &log, &live, &watch)
@@ -455,7 +455,7 @@ fn generate(
     watched: &Watched,
 ) -> Stats {
     let (rule, mut runtime, index) = (work.rule, work.runtime.clone(), work.index);
-    let mut stats = work.on_this_thread(log);
+    let mut stats = work.on_this_thread(log, live);
     // No input: a generator's receiving end is closed from the start.
     let mut ends = Ends {
         rx: sync_channel(0).1,
@@ -521,25 +521,25 @@ struct StageWork {
     rule: Rule,
     runtime: Params,
     index: usize,
-    /// `--verbose`: the plugin's debug lines too.
-    verbose: bool,
+    /// Which of the plugin's log lines are shown.
+    shown: plugin_log::Shown,
 }
 
 impl StageWork {
-    fn of(stage: &StagePlan, rule: Rule, index: usize, verbose: bool) -> StageWork {
+    fn of(stage: &StagePlan, rule: Rule, index: usize, shown: plugin_log::Shown) -> StageWork {
         StageWork {
             id: stage.id().to_owned(),
             rule,
             runtime: stage.runtime.clone(),
             index,
-            verbose,
+            shown,
         }
     }
 
     /// Tells the crash handler and the plugin log which stage this thread
     /// runs; the stage's counters, empty.
-    fn on_this_thread(self, log: &Log) -> Stats {
-        plugin_log::on_this_thread(&self.id, log, self.verbose);
+    fn on_this_thread(self, log: &Log, live: &Live) -> Stats {
+        plugin_log::on_this_thread(&self.id, (log, &live.log), self.shown);
         last_words::running(self.index);
         Stats {
             name: self.id,
@@ -561,7 +561,7 @@ fn transform(
     watched: &Watched,
 ) -> Stats {
     let (rule, mut runtime, index) = (work.rule, work.runtime.clone(), work.index);
-    let mut stats = work.on_this_thread(log);
+    let mut stats = work.on_this_thread(log, live);
     let mut seen = 0;
     let mut pipeline = Some(pipeline);
     let mut kept = Kept::default();

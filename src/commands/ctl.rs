@@ -123,6 +123,18 @@ fn describe(status: &StreamStatus) -> String {
             "  {:<16} {:>8} frames {:>8} fps",
             "output", host["frames_out"], host["fps_out"]
         );
+        let log: Vec<&str> = host["log"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|line| line.as_str())
+            .collect();
+        if !log.is_empty() {
+            let _ = writeln!(out, "recent plugin log:");
+            for line in log {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
     }
     out
 }
@@ -151,10 +163,15 @@ mod tests {
             host: Some(serde_json::json!({
                 "frames_in": 10, "fps_in": 30.0, "frames_out": 10, "fps_out": 30.0,
                 "stages": [{"name": "blend", "frames": 10, "fps": 30.0, "passed": 0,
-                    "params": {"mix": 0.5}, "load_params": {"window": 4}}]
+                    "params": {"mix": 0.5}, "load_params": {"window": 4}}],
+                "log": ["[blend] warn: mix is high"]
             })),
         };
         let text = describe(&status);
         assert!(text.contains("mix=0.5 (loaded with window=4)"), "{text}");
+        assert!(
+            text.ends_with("recent plugin log:\n  [blend] warn: mix is high\n"),
+            "{text}"
+        );
     }
 }

@@ -96,7 +96,11 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Pipelines { json } => list::pipelines(&context, json),
         Command::List { json } => list::list(&context, json),
         Command::Gc { keep } => gc::gc(&context, keep),
-        Command::Run { stream, args } => run::run(&context, &stream.options(), &args),
+        Command::Run { stream, args } => run::run(
+            &context,
+            &stream.options(context.settings.output.verbosity),
+            &args,
+        ),
         Command::Ctl { name, verb } => ctl::ctl(&context, &name, verb),
         Command::Export {
             generation,
@@ -118,7 +122,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
             let options = crate::serve::ServeOptions {
                 listen,
                 token_file,
-                run: stream.options(),
+                run: stream.options(context.settings.output.verbosity),
             };
             crate::serve::serve(
                 home,

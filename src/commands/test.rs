@@ -27,33 +27,8 @@ pub fn test(context: &Context, dir: Option<&Path>, args: &[OsString]) -> Result<
         )
         .into());
     }
-    // The SDK goes where the plugin's build output goes: disposable, and
-    // never inside what the plugin's repository tracks.
-    let target = match &context.settings.build.target_dir {
-        Some(target) => context.settings.working_dir.join(target),
-        None => dir.join("target"),
-    };
-    let sdk = embedded::write_sdk(&target.join("scope-sdk"))?;
-    let patch = |name: &str, path: &Path| {
-        format!(
-            "patch.crates-io.{name}.path={}",
-            toml_edit::Value::from(path.to_string_lossy().as_ref())
-        )
-    };
-    let mut cargo = std::process::Command::new(&context.settings.build.cargo);
-    cargo
-        .current_dir(&dir)
-        .arg("test")
-        .arg("--config")
-        .arg(patch("scope-plugin-api", &sdk.plugin_api));
-    // The harness too, for a plugin that uses it (a patch nothing uses
-    // would make cargo warn).
-    let manifest = fs_err::read_to_string(dir.join("Cargo.toml"))?;
-    if manifest.contains("scope-plugin-test") {
-        cargo
-            .arg("--config")
-            .arg(patch("scope-plugin-test", &sdk.plugin_test));
-    }
+    let mut cargo = embedded::cargo_with_sdk(&context.settings, &dir)?;
+    cargo.arg("test");
     cargo.args(args);
     context.printer.status(
         "Testing",

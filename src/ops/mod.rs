@@ -23,6 +23,7 @@ pub mod import;
 pub mod inspect;
 pub mod plan;
 pub mod plugin_check;
+pub mod plugin_package;
 pub mod probe;
 pub mod registries;
 pub mod requests;

@@ -1,6 +1,6 @@
 //! Checking a plugin crate before it is published or installed: its
 //! `scope-plugin-api` requirement against this scopectl's SDK, its package
-//! metadata, and — the real test — a scratch host built with it alone
+//! metadata, its package ([`super::plugin_package`]), and — the real test — a scratch host built with it alone
 //! (under the crate's `target/`, no home touched) and that host's
 //! self-check, which registers the plugin exactly as an install would and
 //! reports every invalid declaration (a parameter's default outside its
@@ -118,6 +118,7 @@ pub fn check(dir: &Path, settings: &Settings, reporter: Arc<dyn Reporter>) -> Re
     for (key, why) in missing_metadata(dir)? {
         say(Level::Warning, format!("Cargo.toml has no `{key}`: {why}"));
     }
+    findings.extend(super::plugin_package::findings(dir, settings)?);
     if api_fits {
         for finding in scratch_host(&krate, dir, settings, reporter.as_ref())? {
             findings.push(finding);

@@ -34,6 +34,7 @@ use anyhow::{Context, Result};
 
 use crate::error::Hinted;
 use crate::home::Home;
+use crate::output::Verbosity;
 use crate::reporter::Reporter;
 
 /// The exit status by which a host asks to be restarted.
@@ -62,6 +63,8 @@ pub struct RunOptions {
     pub name: String,
     /// `--on-restart`.
     pub on_restart: OnRestart,
+    /// `-q`/`-v`: which of the plugins' log lines the host shows.
+    pub verbosity: Verbosity,
 }
 
 /// One supervisor's files under `<home>/run/<name>/`.
@@ -160,7 +163,9 @@ pub fn supervise(
     )?;
     let signals = Signals::install()?;
     let result = match scope_host::cli::parse(args.to_vec()) {
-        Ok(scope_host::cli::Command::Run(run)) => {
+        Ok(scope_host::cli::Command::Run(mut run)) => {
+            run.quiet |= options.verbosity <= Verbosity::Quiet;
+            run.verbose |= options.verbosity >= Verbosity::Verbose;
             stream::supervise(home, &instance, options, *run, &signals, reporter)
         }
         _ => restart_loop(home, args, &signals, reporter),

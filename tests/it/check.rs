@@ -1,5 +1,6 @@
 //! `scopectl check`: would a plugin crate install? A scratch host built
-//! with it, its self-check, its API requirement and its metadata.
+//! with it, its self-check, its API requirement, its metadata and its
+//! package.
 
 use crate::support;
 
@@ -34,6 +35,10 @@ fn a_new_plugin_passes_and_says_what_was_checked() {
     );
     assert!(
         said.contains("warning  Cargo.toml has no `repository`"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok       its package (4 files) holds every file the build reads"),
         "{said}"
     );
     assert!(!context.home().exists(), "no home is made");
@@ -84,5 +89,58 @@ fn a_bad_default_and_an_api_this_sdk_lacks_fail_naming_what_to_change() {
         ),
         "{}",
         stdout(&out)
+    );
+}
+
+#[test]
+fn a_file_the_package_leaves_out_and_a_path_dependency_without_a_version_fail() {
+    let context = TestContext::new();
+    let dir = new_plugin(&context, "fx");
+    let helper = context.temp.path().join("helper");
+    fs_err::create_dir_all(helper.join("src")).unwrap();
+    fs_err::write(
+        helper.join("Cargo.toml"),
+        "[package]\nname = \"helper\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+    )
+    .unwrap();
+    fs_err::write(helper.join("src/lib.rs"), "pub const GAIN: u8 = 2;\n").unwrap();
+    fs_err::create_dir_all(dir.join("data")).unwrap();
+    fs_err::write(dir.join("data/lut.bin"), [0u8, 1, 2]).unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    let text = text
+        .replacen(
+            "license = ",
+            "exclude = [\"data\"]\nrepository = \"https://example.invalid/fx\"\nlicense = ",
+            1,
+        )
+        .replacen(
+            "scope-plugin-api = \"0.1\"",
+            "scope-plugin-api = \"0.1\"\nhelper = { path = \"../helper\" }",
+            1,
+        );
+    fs_err::write(&manifest, text).unwrap();
+    let lib = dir.join("src/lib.rs");
+    let mut source = fs_err::read_to_string(&lib).unwrap();
+    source.push_str(
+        "\npub static LUT: &[u8] = include_bytes!(\"../data/lut.bin\");\npub const GAIN: u8 = helper::GAIN;\n",
+    );
+    fs_err::write(&lib, source).unwrap();
+
+    let out = output(context.scopectl().arg("check").arg(&dir));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("error    [dependencies] helper is given by `path` alone: a registry cannot hold a plugin with it; add the version it needs beside the path"),
+        "{said}"
+    );
+    assert!(
+        said.contains("error    the build reads data/lut.bin, but `cargo package` leaves it out"),
+        "{said}"
+    );
+    // Everything else still checked: the host builds with it.
+    assert!(
+        said.contains("ok       a host built with it passes its self-check"),
+        "{said}"
     );
 }

@@ -19,6 +19,7 @@ mod frame_faults;
 mod fuzz;
 mod generations;
 mod git_login;
+mod guide;
 mod host_build;
 mod install;
 mod install_git;
