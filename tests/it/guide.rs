@@ -1,11 +1,61 @@
 //! The author guide (`docs/guide.md`) as a reader follows it: its Rust
-//! blocks are doctests of `scope-plugin-test`; here its example of one
-//! plugin depending on another is written into two plugins made by
-//! `scopectl new` and installed.
+//! blocks are doctests of `scope-plugin-test`; here its shell blocks run
+//! as written, and its example of one plugin depending on another is
+//! written into two plugins made by `scopectl new`, installed, and then
+//! broken as its error example is.
 
 use crate::support;
 
-use support::{output, repo, stderr, TestContext};
+use std::path::Path;
+use std::process::Command;
+
+use support::{output, repo, stderr, stdout, TestContext};
+
+/// `bash -e` running `script` in `dir`, with this build's scopectl first
+/// on `PATH` and the test's home as `SCOPE_HOME`.
+fn shell(context: &TestContext, dir: &Path, script: &str) -> std::process::Output {
+    let bin = Path::new(env!("CARGO_BIN_EXE_scopectl")).parent().unwrap();
+    let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let mut command = Command::new("bash");
+    command.arg("-ec").arg(script).current_dir(dir);
+    support::scrub(&mut command, context.temp.path());
+    command.env("PATH", path).env("SCOPE_HOME", context.home());
+    output(&mut command)
+}
+
+#[test]
+fn the_shell_blocks_run_as_written() {
+    let guide = fs_err::read_to_string(repo().join("docs/guide.md")).unwrap();
+    let context = TestContext::new();
+    let first = block_after(&guide, "## A first plugin", "sh");
+    let out = shell(&context, context.temp.path(), &first);
+    assert!(out.status.success(), "{first}\n{}", stderr(&out));
+    let video = fs_err::read(context.temp.path().join("out.y4m")).unwrap();
+    assert_eq!(
+        video.windows(6).filter(|w| w == b"FRAME\n").count(),
+        60,
+        "the first plugin's video"
+    );
+    let before_publishing = block_after(&guide, "## Publishing", "sh");
+    let out = shell(
+        &context,
+        &context.temp.path().join("my-fx"),
+        &before_publishing,
+    );
+    assert!(
+        out.status.success(),
+        "{before_publishing}\n{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("ok       a host built with it passes"),
+        "{}",
+        stdout(&out)
+    );
+}
 
 /// The first fenced block of `language` after the heading `section`.
 fn block_after(guide: &str, section: &str, language: &str) -> String {
@@ -70,4 +120,16 @@ fn the_plugin_dependency_example_installs() {
         .expect("vignette-fx is installed")
         .clone();
     assert_eq!(vignette["dependency_of"], serde_json::json!(["edge-glow"]));
+
+    // The error example: edge-glow asks for a version vignette-fx is not.
+    let manifest = fs_err::read_to_string(edge.join("Cargo.toml")).unwrap();
+    fs_err::write(
+        edge.join("Cargo.toml"),
+        manifest.replace("vignette-fx = \"0.1\"", "vignette-fx = \"0.3\""),
+    )
+    .unwrap();
+    let out = output(context.scopectl().arg("sync"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let expected = block_after(&guide, "the error names\nthe file to change", "text");
+    assert_eq!(stderr(&out), expected);
 }
