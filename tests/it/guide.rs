@@ -13,6 +13,7 @@ use support::{output, repo, stderr, stdout, TestContext};
 
 /// `bash -e` running `script` in `dir`, with this build's scopectl first
 /// on `PATH` and the test's home as `SCOPE_HOME`.
+#[allow(clippy::disallowed_methods)] // the test's own PATH, extended
 fn shell(context: &TestContext, dir: &Path, script: &str) -> std::process::Output {
     let bin = Path::new(env!("CARGO_BIN_EXE_scopectl")).parent().unwrap();
     let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
