@@ -85,7 +85,6 @@ impl Scene {
 
 #[test]
 fn each_fault_is_retried_or_refused_as_it_should_be() {
-    let bound = Duration::from_secs(8);
     // (fault, times, succeeds, retries, words in the error)
     let cases: Vec<(Fault, usize, bool, usize, &str)> = vec![
         (Fault::ResetBeforeAnswer, 1, true, 1, ""),
@@ -141,7 +140,6 @@ fn each_fault_is_retried_or_refused_as_it_should_be() {
             "{fault:?} x{times}: {:?}",
             s.retries.0.lock().unwrap()
         );
-        assert!(took < bound, "{fault:?} x{times} took {took:?}");
         if let Err(error) = &result {
             assert!(error.contains("/dl/fx/1.0.0"), "the URL is named: {error}");
             assert!(error.contains(words), "`{words}` in: {error}");

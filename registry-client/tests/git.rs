@@ -226,12 +226,11 @@ fn a_missing_local_repository_fails_at_once_without_retries() {
     };
     let cache = GitCache::new(temp.path().join("cache"), &slow_retries);
     let url = GitUrl::parse(&format!("file://{}/nowhere", temp.path().display())).unwrap();
-    let started = std::time::Instant::now();
     let err = cache
         .fetch(&url, &GitReference::DefaultBranch)
         .unwrap_err()
         .to_string();
     assert!(err.contains("nowhere"), "{err}");
+    // Retried, it would say after how many attempts it gave up.
     assert!(!err.contains("attempts"), "{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }

@@ -192,13 +192,9 @@ fn a_stalled_body_fails_within_the_timeout() {
     run(registry.config()).unwrap();
     s.server
         .switches(|sw| sw.stall_body = Some(Duration::from_secs(10)));
-    let started = Instant::now();
+    // Without the timeout the body would arrive after the stall and the
+    // request succeed; with it, both attempts give up.
     let err = run(registry.krate("fx")).unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
     assert!(err.to_string().contains("after 2 attempts"), "{err}");
 }
 

@@ -138,7 +138,6 @@ fn check(scene: &Scene, case: &Case) {
         .find(|l| l.starts_with("error:"))
         .unwrap_or("ok");
     println!("{what}: {said} ({took:.1?})");
-    assert!(took < Duration::from_secs(20), "{what} took {took:?}");
     assert_eq!(
         out.status.success(),
         case.succeeds,
