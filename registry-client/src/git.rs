@@ -268,8 +268,10 @@ pub struct GitCache {
 
 impl GitCache {
     /// A cache rooted at `root` whose fetches are bounded by `network`.
+    /// Nothing of libgit2 is touched until a repository is: its start-up
+    /// (OpenSSL's, with the system's certificates) is for commands that
+    /// use git.
     pub fn new(root: impl Into<PathBuf>, network: &HttpSettings) -> GitCache {
-        bound_network(network);
         GitCache {
             root: root.into(),
             network: *network,
@@ -460,7 +462,6 @@ impl GitCache {
 
 /// Every ref a remote advertises, with its commit, like `git ls-remote`.
 fn remote_refs(url: &GitUrl, network: &HttpSettings) -> Result<Vec<(String, Oid)>, GitError> {
-    bound_network(network);
     with_retries(network, url, || {
         let mut remote = git2::Remote::create_detached(url.as_str())?;
         let connection =
@@ -497,6 +498,7 @@ fn with_retries<T>(
     url: &GitUrl,
     mut operation: impl FnMut() -> Result<T, git2::Error>,
 ) -> Result<T, GitError> {
+    bound_network(network);
     let mut attempt = 0;
     loop {
         match operation() {

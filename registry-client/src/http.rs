@@ -209,7 +209,10 @@ impl Sink for Buffer {
 
 /// The shared HTTP client.
 pub struct Http {
-    client: reqwest::Client,
+    /// Made at the first request: setting up TLS reads and parses the
+    /// system's root certificates, which a command that turns out to need
+    /// no network (a no-op `sync`) should not pay for.
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
     settings: HttpSettings,
     reporter: Arc<dyn Reporter>,
 }
@@ -221,19 +224,28 @@ enum Attempt {
 }
 
 impl Http {
-    /// A client with these settings (rustls; HTTP/2 where the server offers it).
+    /// A client with these settings (HTTP/2 where the server offers it);
+    /// its TLS is set up at the first request.
     pub fn new(settings: HttpSettings, reporter: Arc<dyn Reporter>) -> Result<Http, HttpError> {
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .user_agent(concat!("scopectl/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| HttpError::Settings(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Http {
-            client,
+            client: std::sync::OnceLock::new(),
             settings,
             reporter,
         })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, HttpError> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(self.settings.timeout)
+                    .connect_timeout(self.settings.timeout)
+                    .user_agent(concat!("scopectl/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| format!("cannot set up the HTTP client: {e}"))
+            })
+            .as_ref()
+            .map_err(|message| HttpError::Settings(message.clone()))
     }
 
     /// The reporter.
@@ -305,7 +317,11 @@ impl Http {
         sink: &mut dyn Sink,
         limit: Limit,
     ) -> Attempt {
-        let mut request = self.client.get(url);
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(err) => return Attempt::Fail(err),
+        };
+        let mut request = client.get(url);
         for (name, value) in headers {
             request = request.header(name, value);
         }
