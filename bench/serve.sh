@@ -7,7 +7,7 @@
 # 3. a screenshot of the status page (target/bench/status-page.png, not
 #    committed) from headless chromium.
 #
-# Needs ffmpeg, hyperfine and chromium (apt-get install -y ffmpeg hyperfine chromium).
+# Needs ffmpeg and chromium (apt-get install -y ffmpeg chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/video.sh
@@ -16,20 +16,12 @@ rm -rf "$home"
 $scopectl --home "$home" install ./fixtures/plugins/invert >/dev/null 2>&1
 
 host_args="run --input $input --pipeline invert --output -"
-hyperfine --warmup 1 --runs 5 --export-json "$work/serve.json" \
-  -n "scopectl run" "$scopectl --home $home run -- $host_args 2>/dev/null | cat > /dev/null" \
-  -n "scopectl serve" "$scopectl --home $home serve --listen 127.0.0.1:0 -- $host_args 2>/dev/null | cat > /dev/null" \
-  >/dev/null
-echo "1080p, $frames frames (median of 5 runs, $(nproc) cores)"
-python3 - "$work/serve.json" "$frames" <<'PY'
-import json, sys
-results = json.load(open(sys.argv[1]))["results"]
-frames = int(sys.argv[2])
-fps = {r["command"]: frames / r["median"] for r in results}
-for name, value in fps.items():
-    print(f"  {name:<15} {value:8.1f} fps")
-print(f"  ratio serve / run: {fps['scopectl serve'] / fps['scopectl run']:.2f}")
-PY
+runs=${RUNS:-10}
+echo "1080p, $frames frames: $runs paired interleaved runs ($(nproc) cores); medians"
+python3 bench/stream_pairs.py "$runs" 0 "$frames" \
+  "scopectl run" "$scopectl --home $home run -- $host_args 2>/dev/null | cat > /dev/null" \
+  "scopectl serve" "$scopectl --home $home serve --listen 127.0.0.1:0 -- $host_args 2>/dev/null | cat > /dev/null"
+echo "  target: serve / run throughput >= 0.95"
 
 port=7871
 ffmpeg -v error -stream_loop -1 -i "$input" -f yuv4mpegpipe - 2>/dev/null \

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # What owning the stream costs `scopectl run`, and how long a handoff takes.
 #
-# 1. Throughput at 1080p (120 frames of y4m through `invert`, stdin to
-#    stdout): the bare host against the host under `scopectl run`, which
-#    reads and writes the stream itself and lends whole frames to the
-#    host's pipes (vmsplice). Target: supervised >= 0.95x bare.
+# 1. At 1080p (120 frames of y4m through `invert`, stdin to stdout), the
+#    bare host against the host under `scopectl run` (which reads and
+#    writes the stream itself and lends whole frames to the host's pipes),
+#    in paired interleaved runs (bench/stream_pairs.py), on an idle machine
+#    and with two CPU-bound processes beside them: throughput, CPU time of
+#    every process (user + sys) and the largest process's peak memory.
+#    Targets: throughput >= 0.95x, CPU <= 1.10x, peak memory <= 1.5x.
 # 2. The handoff gap: a 320x240 stream at 30 fps under `scopectl run`,
 #    switched between two generations with `rollback` (activation without a
 #    build) and with `ctl restart`; the gap is the time from the decision to
 #    switch (SIGHUP / the request) to the first frame out of the new host.
 #    Target: <= 100 ms.
 #
-# Needs ffmpeg and hyperfine (apt-get install -y ffmpeg hyperfine).
+# Needs ffmpeg (apt-get install -y ffmpeg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/video.sh
@@ -23,23 +26,13 @@ host=$home/bin/scope-host
 
 bare="$host run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"
 supervised="$scopectl --home $home run -- run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"
-hyperfine --warmup 1 --runs 5 --export-json "$work/stream.json" \
-  -n "scope-host" "$bare" -n "scopectl run" "$supervised" >/dev/null
-echo "1080p, $frames frames, stdin to stdout (median of 5 runs, $(nproc) cores)"
-python3 - "$work/stream.json" "$frames" <<'PY'
-import json, sys
-results = json.load(open(sys.argv[1]))["results"]
-frames = int(sys.argv[2])
-fps = {r["command"]: frames / r["median"] for r in results}
-for name, value in fps.items():
-    print(f"  {name:<14} {value:8.1f} fps")
-print(f"  ratio scopectl run / scope-host: {fps['scopectl run'] / fps['scope-host']:.2f}")
-PY
-/usr/bin/time -f "  peak memory, bare host: %M KiB" \
-  $host run --input - --pipeline invert --output - < "$input" 2>&1 >/dev/null | grep "peak memory" || true
-/usr/bin/time -f "  peak memory, the largest process of scopectl run: %M KiB" \
-  $scopectl --home "$home" run -- run --input - --pipeline invert --output - < "$input" 2>&1 >/dev/null \
-  | grep "peak memory" || true
+runs=${RUNS:-10}
+for busy in 0 2; do
+  echo "1080p, $frames frames, stdin to stdout: $runs paired interleaved runs, $busy CPU-bound processes beside them ($(nproc) cores); medians"
+  python3 bench/stream_pairs.py "$runs" "$busy" "$frames" \
+    "scope-host" "$bare" "scopectl run" "$supervised"
+done
+echo "  targets: throughput >= 0.95, CPU <= 1.10, peak memory <= 1.5"
 
 log=$work/stream-gaps.log
 ffmpeg -v error -re -f lavfi -i testsrc=size=320x240:rate=30 -t 12 -pix_fmt yuv420p \

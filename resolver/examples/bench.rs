@@ -188,6 +188,11 @@ fn ms(d: Duration) -> String {
 #[allow(clippy::disallowed_methods)] // PROFILE is the benchmark's own switch
 fn main() {
     if let Some(case) = std::env::var_os("PROFILE") {
+        if case == "cousins" {
+            let (index, request) = constrained_cousins(100, 50);
+            let _ = resolve(&index, &request);
+            return;
+        }
         let (index, request) = if case == "backtracking" {
             backtracking(20)
         } else {
@@ -196,7 +201,7 @@ fn main() {
         for _ in 0..40 {
             resolve(&index, &request).expect("solvable");
         }
-        // `PROFILE=random|future|backtracking`: one case, many times, for a profiler.
+        // `PROFILE=random|future|backtracking|cousins`: one case, many times (cousins: once), for a profiler.
         return;
     }
     println!("resolver benchmark, median of {RUNS} runs (targets: resolve <= 50 ms, any report <= 50 ms)");

@@ -349,7 +349,13 @@ fn serve_connection(
                     let frame = lock(&o.latest).clone();
                     framing.zip(frame)
                 });
-                match latest.map(|(framing, frame)| snapshot::png(&framing, &frame)) {
+                let png = latest.map(|(framing, frame)| {
+                    let raw = frame
+                        .raw()
+                        .map_err(|e| format!("cannot read the latest frame: {e}"))?;
+                    snapshot::png(&framing, &raw)
+                });
+                match png {
                     Some(Ok(png)) => {
                         let head = serde_json::json!({"ok": true, "bytes": png.len()});
                         writeln!(writer, "{head}")?;

@@ -3,16 +3,15 @@
 //! created once and written only whole frames.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use scope_host::cli::{Format, Input, Output as HostOutput, RunArgs};
-use scope_host::video::framing::FrameReader;
 
-use super::pipe_io::Lent;
+use super::held::HeldReader;
+use super::pipe_io::Giver;
 use super::session::{Feed, Output, OutputFraming, Shared, Sink};
 
 /// Input read ahead, and held while hosts hand over, in bytes (at least two
@@ -33,23 +32,29 @@ impl Stream {
     #[allow(clippy::disallowed_methods)] // the output is created once, here
     pub fn open(run: &RunArgs) -> Result<Stream> {
         let stop_input = Arc::new(AtomicBool::new(false));
-        let raw: Option<Box<dyn Read + Send>> = match &run.input {
-            Some(Input::Stdin) => Some(Box::new(std::io::stdin())),
-            Some(Input::Path(path)) => {
-                Some(Box::new(File::open(path).with_context(|| {
-                    format!("cannot open input `{}`", path.to_string_lossy())
-                })?))
+        let raw: Option<File> = match &run.input {
+            // By descriptor: a pipe or a file on stdin gives frames to
+            // splice(2) as a named one does.
+            Some(Input::Stdin) => {
+                use std::os::fd::AsFd;
+                let fd = std::io::stdin()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .context("cannot read stdin")?;
+                Some(File::from(fd))
             }
+            Some(Input::Path(path)) => Some(
+                File::open(path)
+                    .with_context(|| format!("cannot open input `{}`", path.to_string_lossy()))?,
+            ),
             Some(Input::TestSrc) | None => None,
         };
         let mut in_size = run.size;
         let feed = match raw {
             None => None,
-            Some(raw) => {
-                // Small: frame payloads bypass it, only headers are buffered.
-                let input = BufReader::with_capacity(64 << 10, raw);
+            Some(input) => {
                 let reader = match run.input_format {
-                    Format::Y4m => FrameReader::y4m(input)
+                    Format::Y4m => HeldReader::y4m(input)
                         .map_err(|e| anyhow::anyhow!("cannot read the input {e}"))?,
                     Format::Rgb24 => {
                         let (w, h) = run.size.ok_or_else(|| {
@@ -57,7 +62,7 @@ impl Stream {
                                 "raw rgb24 input has no header: give its frame size with `--size WxH`"
                             )
                         })?;
-                        FrameReader::rgb24(input, w, h)
+                        HeldReader::rgb24(input, w, h)
                     }
                 };
                 in_size = Some(reader.framing().size());
@@ -68,7 +73,7 @@ impl Stream {
             // Taken and discarded here, so the frames are counted (the
             // summary, `ctl status`, a frame limit across restarts) and a
             // new host's first frame ends its handoff.
-            HostOutput::Null => Some(Sink::Other(Box::new(std::io::sink()))),
+            HostOutput::Null => Some(Sink::Null),
             HostOutput::Stdout => Some(stdout()),
             HostOutput::Path(path) => {
                 Some(Sink::File(File::create(path).with_context(|| {
@@ -85,7 +90,7 @@ impl Stream {
                 }
             };
             let output = Output {
-                writer: Mutex::new(Some((writer, Lent::default()))),
+                writer: Mutex::new(Some((writer, Giver::default()))),
                 header: Mutex::new(None),
                 latest: Mutex::new(None),
                 frames: Default::default(),
@@ -121,18 +126,14 @@ fn stdout() -> Sink {
 /// Reads the input on its own thread into a bounded queue: the frames held
 /// while hosts hand over. Stops at the end of the input, after `limit`
 /// frames, or when told to.
-fn read_input<R: std::io::BufRead + Send + 'static>(
-    mut reader: FrameReader<R>,
-    limit: Option<u64>,
-    stop: Arc<AtomicBool>,
-) -> Feed {
+fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<AtomicBool>) -> Feed {
     let framing = reader.framing().clone();
     let bound = (HOLD_BYTES / reader.framing().frame_len().max(1)).max(2);
     let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
     std::thread::spawn(move || {
         let mut read = 0u64;
         while limit.is_none_or(|n| read < n) && !stop.load(Ordering::SeqCst) {
-            match reader.read_frame() {
+            match reader.read() {
                 Ok(Some(frame)) => {
                     read += 1;
                     if tx.send(Arc::new(frame)).is_err() {

@@ -18,7 +18,11 @@
 
 pub mod control;
 mod ends;
+mod frame_pool;
+mod held;
 mod pipe_io;
+#[cfg(target_os = "linux")]
+mod piped;
 mod session;
 mod snapshot;
 mod stream;

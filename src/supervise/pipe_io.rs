@@ -5,12 +5,27 @@
 //! lent alive until the pipe must have let them go (see [`Lent`]).
 //!
 //! Anything that is not a pipe (a file, a terminal), and other systems, get
-//! a plain write.
+//! a plain write. A frame held in pipes ([`super::piped`]) is given by
+//! `tee(2)` and `splice(2)` instead.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
 
+use super::held::Held;
 use super::session::Shared;
+
+/// What a writer keeps between frames: the frames it lent, and the pipe it
+/// stages frames held in pipes through.
+#[derive(Default)]
+pub struct Giver {
+    lent: Lent,
+    #[cfg(target_os = "linux")]
+    staging: super::piped::Staging,
+    /// Whether the writer's descriptor takes `splice(2)` (a pipe or a
+    /// file; not a terminal), once known.
+    #[cfg(target_os = "linux")]
+    splices: Option<bool>,
+}
 
 /// Frames lent to a pipe, kept alive until the pipe must have let them go.
 ///
@@ -18,7 +33,7 @@ use super::session::Shared;
 /// the frames lent after a frame fill that many buffers, the reader has
 /// taken it (a pipe is first in, first out), and it may be freed.
 #[derive(Default)]
-pub struct Lent {
+struct Lent {
     frames: VecDeque<(Shared, usize)>,
 }
 
@@ -27,7 +42,8 @@ impl Lent {
     fn keep<Fd: std::os::fd::AsFd>(&mut self, pipe: &Fd, frame: &Shared) {
         let page = rustix::param::page_size();
         // At least this many buffers: the pages the bytes span.
-        let buffers = frame.data.len().div_ceil(page);
+        let Held::Bytes(raw) = &**frame else { return };
+        let buffers = raw.data.len().div_ceil(page);
         self.frames.push_back((frame.clone(), buffers));
         let capacity =
             rustix::pipe::fcntl_getpipe_size(pipe).map_or(usize::MAX, |bytes| bytes / page);
@@ -36,7 +52,9 @@ impl Lent {
             if self.frames.len() < 2 || after_first < capacity {
                 break;
             }
-            self.frames.pop_front();
+            if let Some((frame, _)) = self.frames.pop_front() {
+                super::frame_pool::release(frame);
+            }
         }
     }
 }
@@ -47,13 +65,29 @@ impl Lent {
 pub fn give<W: Write + std::os::fd::AsFd>(
     out: &mut W,
     frame: &Shared,
-    lent: &mut Lent,
+    giver: &mut Giver,
 ) -> io::Result<()> {
+    let (line, raw) = match &**frame {
+        Held::Bytes(raw) => (&raw.line, raw),
+        Held::Piped { line, payload } => {
+            let splices = *giver
+                .splices
+                .get_or_insert_with(|| super::piped::can_take_from(out));
+            if !splices {
+                return frame.write_to(out);
+            }
+            if !line.is_empty() {
+                out.write_all(format!("{line}\n").as_bytes())?;
+            }
+            return payload.give(out, &mut giver.staging);
+        }
+    };
+    let lent = &mut giver.lent;
     // The `FRAME` line is copied: only the frame's own bytes live long enough to lend.
-    if !frame.line.is_empty() {
-        out.write_all(format!("{}\n", frame.line).as_bytes())?;
+    if !line.is_empty() {
+        out.write_all(format!("{line}\n").as_bytes())?;
     }
-    let mut data: &[u8] = &frame.data;
+    let mut data: &[u8] = &raw.data;
     let mut first = true;
     while !data.is_empty() {
         let slice = [rustix::pipe::IoSliceRaw::from_slice(data)];
@@ -80,6 +114,6 @@ pub fn give<W: Write + std::os::fd::AsFd>(
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn give<W: Write>(out: &mut W, frame: &Shared, _lent: &mut Lent) -> io::Result<()> {
+pub fn give<W: Write>(out: &mut W, frame: &Shared, _giver: &mut Giver) -> io::Result<()> {
     frame.write_to(out)
 }

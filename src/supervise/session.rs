@@ -7,7 +7,7 @@
 //! swallowed can be given to the next one.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,11 +18,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::pipe_io::{give, Lent};
-use scope_host::video::framing::{FrameReader, Framing, RawFrame};
+use super::frame_pool;
+use super::held::{Held, HeldReader};
+use super::pipe_io::{give, Giver};
+use scope_host::video::framing::Framing;
 
 /// A frame shared between the input, the in-flight queue and a host.
-pub type Shared = Arc<RawFrame>;
+pub type Shared = Arc<Held>;
 
 /// Frames given to the host and not yet answered.
 pub type InFlight = Arc<Mutex<VecDeque<Shared>>>;
@@ -31,6 +33,8 @@ pub type InFlight = Arc<Mutex<VecDeque<Shared>>>;
 pub enum Sink {
     /// A file or our stdout, by descriptor (a pipe is lent frames, see `pipe_io`).
     File(std::fs::File),
+    /// `--output null`: frames are counted, not written.
+    Null,
     /// Anything else.
     Other(Box<dyn Write + Send>),
 }
@@ -39,6 +43,7 @@ impl Sink {
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Sink::File(f) => f.write_all(bytes),
+            Sink::Null => Ok(()),
             Sink::Other(w) => w.write_all(bytes),
         }
     }
@@ -47,7 +52,7 @@ impl Sink {
 /// What every host of a stream writes to.
 pub struct Output {
     /// The stream's output (stdout or a file), or nothing (`--output null`).
-    pub writer: Mutex<Option<(Sink, Lent)>>,
+    pub writer: Mutex<Option<(Sink, Giver)>>,
     /// The header the first host wrote; later hosts must write the same.
     pub header: Mutex<Option<Framing>>,
     /// The frame most recently written (for `ctl snapshot`).
@@ -61,7 +66,8 @@ impl Output {
     pub fn write(&self, frame: &Shared) -> std::io::Result<()> {
         let mut writer = lock(&self.writer);
         match writer.as_mut() {
-            Some((Sink::File(file), lent)) => give(file, frame, lent)?,
+            Some((Sink::File(file), giver)) => give(file, frame, giver)?,
+            Some((Sink::Null, _)) => {}
             Some((Sink::Other(out), _)) => {
                 frame.write_to(out)?;
                 out.flush()?;
@@ -69,7 +75,10 @@ impl Output {
             None => {}
         }
         self.frames.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.latest) = Some(frame.clone());
+        let before = lock(&self.latest).replace(frame.clone());
+        if let Some(before) = before {
+            frame_pool::release(before);
+        }
         Ok(())
     }
 }
@@ -219,10 +228,10 @@ fn spawn_feeder(
     let ended = feed.ended.clone();
     std::thread::spawn(move || {
         let mut stdin = stdin;
-        let mut lent = Lent::default();
+        let mut giver = Giver::default();
         let mut give = |stdin: &mut ChildStdin, frame: Shared| {
             lock(&in_flight).push_back(frame.clone());
-            give(stdin, &frame, &mut lent)
+            give(stdin, &frame, &mut giver)
         };
         // A host that dies while frames are replayed to it leaves the rest
         // in flight too, for the next one (they were dropped here: a host
@@ -268,11 +277,9 @@ fn spawn_collector(
 ) -> JoinHandle<Collected> {
     std::thread::spawn(move || {
         let mut collected = Collected::default();
-        // Small: frame payloads bypass it, only headers are buffered.
-        let input = BufReader::with_capacity(64 << 10, stdout);
         let mut reader = match framing {
-            OutputFraming::Rgb24(w, h) => FrameReader::rgb24(input, w, h),
-            OutputFraming::Y4m => match FrameReader::y4m(input) {
+            OutputFraming::Rgb24(w, h) => HeldReader::rgb24(stdout, w, h),
+            OutputFraming::Y4m => match HeldReader::y4m(stdout) {
                 Ok(reader) => reader,
                 // Nothing came out (the host failed before its first frame).
                 Err(_) => return collected,
@@ -305,9 +312,12 @@ fn spawn_collector(
         }
         // A frame cut short by the host's death is not written: only whole
         // frames reach the output.
-        while let Ok(Some(frame)) = reader.read_frame() {
+        while let Ok(Some(frame)) = reader.read() {
             let frame = Arc::new(frame);
-            lock(&in_flight).pop_front();
+            let answered = lock(&in_flight).pop_front();
+            if let Some(answered) = answered {
+                frame_pool::release(answered);
+            }
             if let Err(e) = output.write(&frame) {
                 collected.error = Some(format!("cannot write the output: {e}"));
                 return drain(reader, collected);
@@ -319,8 +329,8 @@ fn spawn_collector(
 }
 
 /// Reads the rest of a host's output so that it is not blocked writing.
-fn drain<R: BufRead>(mut reader: FrameReader<R>, collected: Collected) -> Collected {
-    while let Ok(Some(_)) = reader.read_frame() {}
+fn drain(mut reader: HeldReader<ChildStdout>, collected: Collected) -> Collected {
+    while let Ok(Some(_)) = reader.read() {}
     collected
 }
 

@@ -93,6 +93,8 @@ pub struct FrameReader<R> {
     framing: Framing,
     offset: u64,
     frames: u64,
+    /// Where the current frame began.
+    frame_at: u64,
 }
 
 impl<R: BufRead> FrameReader<R> {
@@ -105,6 +107,7 @@ impl<R: BufRead> FrameReader<R> {
             framing,
             offset,
             frames: 0,
+            frame_at: 0,
         })
     }
 
@@ -116,6 +119,7 @@ impl<R: BufRead> FrameReader<R> {
             framing,
             offset: 0,
             frames: 0,
+            frame_at: 0,
         }
     }
 
@@ -126,8 +130,46 @@ impl<R: BufRead> FrameReader<R> {
 
     /// The next whole frame; `None` at a clean end of stream.
     pub fn read_frame(&mut self) -> Result<Option<RawFrame>, VideoError> {
+        self.read_frame_into(Vec::new())
+    }
+
+    /// [`FrameReader::read_frame`] into `spare`'s memory (a buffer of an
+    /// earlier frame: no new pages to fault in for every frame).
+    pub fn read_frame_into(&mut self, spare: Vec<u8>) -> Result<Option<RawFrame>, VideoError> {
+        let Some(line) = self.next_frame_line()? else {
+            return Ok(None);
+        };
+        // Read into capacity: no zeroing of a buffer about to be filled.
+        // Until a whole frame has come, the buffer grows with the bytes
+        // that arrive, never to a size the header only claims.
+        let len = self.framing.frame_len();
+        let mut data = spare;
+        data.clear();
+        data.reserve_exact(if self.frames > 0 {
+            len
+        } else {
+            len.min(1 << 20)
+        });
+        let read = (&mut self.input)
+            .take(len as u64)
+            .read_to_end(&mut data)
+            .map_err(|e| VideoError::io(self.offset, e))?;
+        if read < len {
+            return Err(self.truncated(read));
+        }
+        self.payload_taken();
+        Ok(Some(RawFrame { line, data }))
+    }
+
+    /// The start of the next frame: its `FRAME` line (empty for rgb24), or
+    /// `None` at a clean end of stream. Its payload
+    /// ([`Framing::frame_len`] bytes) comes next: the caller reads it from
+    /// the input (what [`FrameReader::buffered`] holds first), then calls
+    /// [`FrameReader::payload_taken`].
+    pub fn next_frame_line(&mut self) -> Result<Option<String>, VideoError> {
         let at = self.offset;
-        let line = match self.framing {
+        self.frame_at = at;
+        match self.framing {
             Framing::Y4m { .. } => {
                 let Some(line) = read_line(&mut self.input, at)? else {
                     return Ok(None);
@@ -141,39 +183,33 @@ impl<R: BufRead> FrameReader<R> {
                     ));
                 }
                 self.offset += line.len() as u64 + 1;
-                line
+                Ok(Some(line))
             }
             Framing::Rgb24 { .. } => {
                 let buffered = self.input.fill_buf().map_err(|e| VideoError::io(at, e))?;
-                if buffered.is_empty() {
-                    return Ok(None);
-                }
-                String::new()
+                Ok((!buffered.is_empty()).then(String::new))
             }
-        };
-        // Read into fresh capacity: no zeroing of a buffer about to be
-        // filled. Until a whole frame has come, the buffer grows with the
-        // bytes that arrive, never to a size the header only claims.
-        let len = self.framing.frame_len();
-        let mut data = Vec::with_capacity(if self.frames > 0 {
-            len
-        } else {
-            len.min(1 << 20)
-        });
-        let read = (&mut self.input)
-            .take(len as u64)
-            .read_to_end(&mut data)
-            .map_err(|e| VideoError::io(at, e))?;
-        if read < len {
-            let n = self.frames + 1;
-            return Err(VideoError::at(
-                at,
-                format!("frame {n} is truncated: {read} of its {len} bytes are there"),
-            ));
         }
-        self.offset += data.len() as u64;
+    }
+
+    /// The input, to read a frame's payload from directly.
+    pub fn input_mut(&mut self) -> &mut R {
+        &mut self.input
+    }
+
+    /// A payload of which only `read` bytes came.
+    pub fn truncated(&self, read: usize) -> VideoError {
+        let (n, len) = (self.frames + 1, self.framing.frame_len());
+        VideoError::at(
+            self.frame_at,
+            format!("frame {n} is truncated: {read} of its {len} bytes are there"),
+        )
+    }
+
+    /// The current frame's payload was taken from the input.
+    pub fn payload_taken(&mut self) {
+        self.offset += self.framing.frame_len() as u64;
         self.frames += 1;
-        Ok(Some(RawFrame { line, data }))
     }
 }
 
