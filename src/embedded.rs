@@ -185,7 +185,8 @@ fn standalone_manifest(text: &str, workspace: &DocumentMut) -> String {
     doc.to_string()
 }
 
-/// Replaces each `x.workspace = true` of one dependency table.
+/// Replaces each `x.workspace = true` of one dependency table, keeping
+/// what the member adds (`optional`, `default-features`, more `features`).
 fn inline_dependencies(deps: &mut Table, pinned: Option<&Table>) {
     for (name, item) in deps.iter_mut() {
         if !is_inherited(item) {
@@ -207,6 +208,19 @@ fn inline_dependencies(deps: &mut Table, pinned: Option<&Table>) {
                         _ => v.clone(),
                     };
                     table.insert(k, v);
+                }
+            }
+        }
+        for (k, v) in item.as_table_like().expect("inherited").iter() {
+            match (k, table.get_mut(k)) {
+                ("workspace", _) => {}
+                ("features", Some(features)) => {
+                    if let (Some(all), Some(more)) = (features.as_array_mut(), v.as_array()) {
+                        all.extend(more.iter().cloned());
+                    }
+                }
+                _ => {
+                    table.insert(k, v.clone());
                 }
             }
         }
