@@ -3,61 +3,20 @@
 //! process holds at its peak while each one is handled; the bound is twice
 //! what was actually read plus a fixed 8 MiB, as the fault issue asks.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use scope_registry_client::http::{Http, HttpSettings, Limit, Silent};
 use scope_registry_client::registry::Registry;
 use scope_registry_client::unpack::unpack_crate;
+use scope_test_support::alloc::{peak_during, Counting};
 use scope_test_support::{block_on as run, FixtureRegistry, Length, Package};
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(live, Ordering::Relaxed);
-}
-
-// SAFETY: every call is passed to the system allocator unchanged; the only
-// additions are atomic counters.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Both blocks may be live while the bytes move.
-        grew(new_size);
-        let moved = unsafe { System.realloc(ptr, layout, new_size) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        moved
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
 const MIB: usize = 1024 * 1024;
-
-/// Runs `work` and returns its result and how far the heap rose above
-/// where it was when `work` started.
-fn peak_during<T>(work: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let result = work();
-    (result, PEAK.load(Ordering::SeqCst).saturating_sub(base))
-}
 
 fn registry(server: &FixtureRegistry, cache: &std::path::Path) -> Registry {
     let settings = HttpSettings {

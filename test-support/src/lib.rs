@@ -1,8 +1,10 @@
 //! Fixtures for scopectl's tests, of every crate: local git repositories
 //! made on the spot, a sparse registry, a git smart-HTTP server and a proxy
 //! that injects network faults, all served on `127.0.0.1` and bounded in
-//! time. Production crates never depend on it.
+//! time; and a counting allocator ([`alloc`]). Production crates never
+//! depend on it.
 
+pub mod alloc;
 mod git;
 mod git_http;
 mod proxy;
