@@ -1,15 +1,18 @@
 //! Fixtures for scopectl's tests, of every crate: local git repositories
 //! made on the spot, a sparse registry, a git smart-HTTP server and a proxy
 //! that injects network faults, all served on `127.0.0.1` and bounded in
-//! time; and a counting allocator ([`alloc`]). Production crates never
+//! time; a scratch home and scrubbed environment for the `scopectl` binary
+//! ([`TestContext`]); and a counting allocator ([`alloc`]). Production crates never
 //! depend on it.
 
 pub mod alloc;
+mod context;
 mod git;
 mod git_http;
 mod proxy;
 mod registry;
 
+pub use context::{cargo_home, scrub, shared_target_dir, TestContext};
 pub use git::GitRepo;
 pub use git_http::GitHttpServer;
 pub use proxy::{Fault, FaultProxy};

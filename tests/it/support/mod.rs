@@ -18,71 +18,34 @@ pub fn repo() -> PathBuf {
 
 /// The target directory every test host is built in.
 pub fn shared_target_dir() -> PathBuf {
-    repo().join("target").join("test-hosts")
+    scope_test_support::shared_target_dir(&repo())
 }
 
-/// A scratch home and the environment the binary runs in.
-pub struct TestContext {
-    pub temp: tempfile::TempDir,
-}
+pub use scope_test_support::cargo_home;
+
+/// `scope-test-support`'s scratch home, for this crate's `scopectl`.
+pub struct TestContext(scope_test_support::TestContext);
 
 impl TestContext {
-    /// A scratch directory whose cargo configuration keeps host builds off
-    /// the network (cargo reads it in the host crate's directory below);
-    /// scopectl's own sources stay online, for the fixture registry.
     pub fn new() -> TestContext {
-        let temp = tempfile::tempdir().expect("a temporary directory");
-        fs_err::create_dir_all(temp.path().join(".cargo")).unwrap();
-        fs_err::write(
-            temp.path().join(".cargo/config.toml"),
-            "[net]\noffline = true\n",
-        )
-        .unwrap();
-        TestContext { temp }
-    }
-
-    pub fn home(&self) -> PathBuf {
-        self.temp.path().join("home")
-    }
-
-    /// `scopectl` with a scrubbed environment: no user config, no progress,
-    /// no colour, fixed width, dev-profile hosts, never the network.
-    pub fn scopectl(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_scopectl"));
-        command.arg("--home").arg(self.home());
-        scrub(&mut command, self.temp.path());
-        command
+        TestContext(scope_test_support::TestContext::new(
+            env!("CARGO_BIN_EXE_scopectl"),
+            repo(),
+        ))
     }
 }
 
-/// Scrubs a command's environment as the tests need it (reading the test
-/// process's own environment to do so).
-#[allow(clippy::disallowed_methods)]
+impl std::ops::Deref for TestContext {
+    type Target = scope_test_support::TestContext;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Scrubs a command's environment as the tests need it, with `scratch` as
+/// `HOME`.
 pub fn scrub(command: &mut Command, scratch: &Path) {
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("SCOPE_") || key == "NO_COLOR" || key == "CARGO_TARGET_DIR" {
-            command.env_remove(&key);
-        }
-    }
-    command
-        .env("HOME", scratch)
-        .env("SCOPE_NO_PROGRESS", "1")
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .env("SCOPE_HOST_PROFILE", "dev")
-        .env("CARGO_TARGET_DIR", shared_target_dir())
-        .env("CARGO_HOME", cargo_home());
-}
-
-/// The cargo home with the registry cache the workspace build filled
-/// (tests point `HOME` elsewhere, so it is passed explicitly).
-#[allow(clippy::disallowed_methods)]
-pub fn cargo_home() -> PathBuf {
-    std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .expect("CARGO_HOME or HOME is set")
+    scope_test_support::scrub(command, scratch, &repo());
 }
 
 /// Runs a command and returns its output, with a readable panic if it cannot start.
