@@ -6,6 +6,7 @@
 use crate::support;
 
 use scope_test_support::{FixtureRegistry, Package};
+use support::snapshot::scopectl_snapshot;
 use support::{output, repo, stderr, stdout, TestContext};
 
 fn ok(out: std::process::Output) -> std::process::Output {
@@ -112,12 +113,7 @@ fn a_cached_home_works_with_every_remote_gone_and_names_what_is_missing() {
         "--registry",
         "fixture",
     ]));
-    assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
-    assert!(
-        stderr(&missing).contains("no cached entry for `never-fetched`"),
-        "{}",
-        stderr(&missing)
-    );
+    scopectl_snapshot!(&context, "a_crate_never_fetched", &missing);
 
     // A new branch of the moved repository is not cached either: named.
     let other = output(context.scopectl().args([
@@ -127,18 +123,7 @@ fn a_cached_home_works_with_every_remote_gone_and_names_what_is_missing() {
         "elsewhere",
         &git_url,
     ]));
-    assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
-    assert!(
-        stderr(&other).contains("branch `elsewhere` of")
-            && stderr(&other).contains("is not cached"),
-        "{}",
-        stderr(&other)
-    );
-    assert!(
-        stderr(&other).contains("scopectl fetch"),
-        "{}",
-        stderr(&other)
-    );
+    scopectl_snapshot!(&context, "a_branch_never_fetched", &other);
 
     assert_eq!(
         server.requests(),
