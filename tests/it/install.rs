@@ -8,6 +8,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use support::snapshot::scopectl_snapshot;
 use support::{output, repo, stderr, stdout, TestContext};
 
 fn fixture(path: &str) -> String {
@@ -110,12 +111,7 @@ fn uninstall_refuses_a_plugin_another_depends_on_then_removes_both() {
     ));
     let before = support::HomeState::of(&home);
     let refused = output(context.scopectl().args(["uninstall", "scope-invert"]));
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        stderr(&refused).contains("cannot uninstall `scope-invert`: invert-twice depends on it"),
-        "{}",
-        stderr(&refused)
-    );
+    scopectl_snapshot!(&context, "uninstall_of_a_dependency", &refused);
     assert_eq!(support::HomeState::of(&home), before);
     ok(output(context.scopectl().args([
         "uninstall",
@@ -180,17 +176,7 @@ fn sync_locked_reproduces_a_lock_on_a_fresh_home_and_refuses_a_change() {
     fs_err::write(fresh.home().join("plugins.toml"), &toml).unwrap();
     let before = support::HomeState::of(&fresh.home());
     let refused = output(fresh.scopectl().args(["sync", "--locked"]));
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        stderr(&refused).contains("--locked forbids it"),
-        "{}",
-        stderr(&refused)
-    );
-    assert!(
-        stderr(&refused).contains("+ color-generator v0.1.0"),
-        "{}",
-        stderr(&refused)
-    );
+    scopectl_snapshot!(&fresh, "sync_locked_that_would_change", &refused);
     assert_eq!(support::HomeState::of(&fresh.home()), before);
 }
 
@@ -399,12 +385,7 @@ fn why_names_who_required_a_plugin_and_why_this_version() {
         "{text}"
     );
     let missing = output(context.scopectl().args(["why", "nothing"]));
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        stderr(&missing).contains("`nothing` is not installed"),
-        "{}",
-        stderr(&missing)
-    );
+    scopectl_snapshot!(&context, "why_of_what_is_not_installed", &missing);
 }
 
 /// A copy of the invert plugin that a test edits: its directory and source.
@@ -480,17 +461,7 @@ fn reload_rebuilds_an_edited_local_plugin_and_refuses_others() {
     toml.push_str("from-registry = \"1\"\n");
     fs_err::write(home.join("plugins.toml"), toml).unwrap();
     let refused = output(context.scopectl().args(["reload", "from-registry"]));
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        stderr(&refused).contains("is not editable"),
-        "{}",
-        stderr(&refused)
-    );
-    assert!(
-        stderr(&refused).contains("scopectl update from-registry"),
-        "{}",
-        stderr(&refused)
-    );
+    scopectl_snapshot!(&context, "reload_of_a_registry_plugin", &refused);
 }
 
 #[test]
