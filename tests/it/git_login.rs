@@ -5,6 +5,7 @@
 use crate::support;
 
 use scope_test_support::GitHttpServer;
+use support::snapshot::scopectl_snapshot;
 use support::{output, stderr, TestContext};
 
 const USER: &str = "scope";
@@ -24,13 +25,7 @@ fn a_private_repository_is_installed_with_the_login_of_gits_credential_helper() 
     // No helper configured: refused at once (a 401 is not retried), with
     // what to do, and nothing installed.
     let refused = install();
-    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
-    assert!(
-        stderr(&refused).contains("no git credential helper gave one")
-            && stderr(&refused).contains("credential.helper"),
-        "{}",
-        stderr(&refused)
-    );
+    scopectl_snapshot!(&context, "a_login_no_helper_gave", &refused);
     assert!(
         !stderr(&refused).contains("attempts") && server.refused() <= 2,
         "a refused login is not retried ({} refusals): {}",

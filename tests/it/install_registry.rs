@@ -4,6 +4,7 @@
 use crate::support;
 
 use scope_test_support::{FixtureRegistry, Package};
+use support::snapshot::scopectl_snapshot;
 use support::{output, stderr, TestContext};
 
 fn lock_of(context: &TestContext) -> scope_lockfile::Lockfile {
@@ -147,12 +148,7 @@ fn an_undefined_registry_is_named() {
             .scopectl()
             .args(["install", "glow", "--registry", "nowhere"]),
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("registry `nowhere` is not defined"),
-        "{}",
-        stderr(&out)
-    );
+    scopectl_snapshot!(&context, "an_undefined_registry", &out);
 }
 
 #[test]

@@ -59,7 +59,24 @@ pub fn redact(context: &TestContext, text: &str) -> String {
         }
     }
     text = redacted;
-    text
+    redact_ports(&text)
+}
+
+/// `127.0.0.1:41295` → `127.0.0.1:[PORT]`: fixture servers listen on a
+/// port the system picks.
+fn redact_ports(text: &str) -> String {
+    const LOOPBACK: &str = "127.0.0.1:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(LOOPBACK) {
+        let after = &rest[at + LOOPBACK.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..at + LOOPBACK.len()]);
+        out.push_str(if digits > 0 { "[PORT]" } else { "" });
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `2026-11-22T04:09:30Z`.
