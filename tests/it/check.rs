@@ -5,23 +5,11 @@
 use crate::support;
 
 use support::snapshot::redact;
-use support::{output, stderr, stdout, TestContext};
+use support::{new_plugin, output, stderr, stdout, TestContext};
 
 /// `check`'s findings (stdout), redacted, as the snapshot `name`.
 fn findings_snapshot(context: &TestContext, name: &str, out: &std::process::Output) {
     insta::assert_snapshot!(name, redact(context, &stdout(out)));
-}
-
-/// `scopectl new NAME` in the test's scratch directory; its path.
-fn new_plugin(context: &TestContext, name: &str) -> std::path::PathBuf {
-    let out = output(
-        context
-            .scopectl()
-            .args(["new", name])
-            .current_dir(context.temp.path()),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    context.temp.path().join(name)
 }
 
 #[test]

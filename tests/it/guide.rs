@@ -78,18 +78,10 @@ fn the_plugin_dependency_example_installs() {
         "the example changed: {dependencies}"
     );
     let context = TestContext::new();
-    for name in ["vignette-fx", "edge-glow"] {
-        let out = output(
-            context
-                .scopectl()
-                .args(["new", name])
-                .current_dir(context.temp.path()),
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
+    support::new_plugin(&context, "vignette-fx");
     // edge-glow's dependencies become the guide's, and it uses the other
     // plugin's crate.
-    let edge = context.temp.path().join("edge-glow");
+    let edge = support::new_plugin(&context, "edge-glow");
     let manifest = fs_err::read_to_string(edge.join("Cargo.toml")).unwrap();
     let (head, rest) = manifest.split_once("[dependencies]\n").unwrap();
     let (_, tail) = rest.split_once("\n\n").unwrap();

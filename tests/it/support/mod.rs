@@ -48,6 +48,18 @@ pub fn scrub(command: &mut Command, scratch: &Path) {
     scope_test_support::scrub(command, scratch, &repo());
 }
 
+/// `scopectl new NAME` in the test's scratch directory; its path.
+pub fn new_plugin(context: &TestContext, name: &str) -> PathBuf {
+    let out = output(
+        context
+            .scopectl()
+            .args(["new", name])
+            .current_dir(context.temp.path()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    context.temp.path().join(name)
+}
+
 /// Runs a command and returns its output, with a readable panic if it cannot start.
 pub fn output(command: &mut Command) -> Output {
     command
