@@ -189,17 +189,8 @@ fn a_frozen_sync_without_a_fetch_names_the_missing_crates_and_points_to_fetch() 
             .args(["sync", "--frozen"])
             .env("CARGO_HOME", &empty_cargo_home),
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    scopectl_snapshot!(&fresh, "frozen_without_cargo_cache", &out);
     let said = stderr(&out);
-    assert!(
-        said.contains("cargo's cache lacks crates the host needs"),
-        "{said}"
-    );
-    assert!(said.contains("yuvutils-rs v"), "{said}");
-    assert!(
-        said.contains("hint: run `scopectl fetch --locked`"),
-        "{said}"
-    );
     assert!(
         !said.contains("As a reminder"),
         "cargo's own offline note: {said}"

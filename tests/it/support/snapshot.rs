@@ -59,7 +59,51 @@ pub fn redact(context: &TestContext, text: &str) -> String {
         }
     }
     text = redacted;
-    redact_ports(&text)
+    let text = redact_numbers(&redact_ports(&text), "(pid ", "", "[PID]");
+    let text = redact_numbers(&text, "(", " bytes", "[SIZE]");
+    let text = redact_numbers(&text, ", ", " expected)", "[SIZE]");
+    redact_numbers(&text, " in ", " s", "[SECONDS]")
+}
+
+/// Replaces a number (digits, maybe one `.`) between `before` and `after`
+/// with `placeholder`: pids, sizes of built hosts and durations change from
+/// run to run.
+fn redact_numbers(text: &str, before: &str, after: &str, placeholder: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(before) {
+        let start = at + before.len();
+        let tail = &rest[start..];
+        let number = tail
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        out.push_str(&rest[..start]);
+        let is_number = number > 0 && tail.as_bytes()[0].is_ascii_digit();
+        if is_number && tail[number..].starts_with(after) {
+            out.push_str(placeholder);
+            rest = &tail[number..];
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Everything from the first compiler diagnostic (`error[E…]`) on is cut
+/// from stderr: its wording is rustc's, and changes with the toolchain.
+pub fn without_compiler_diagnostics(out: &Output) -> Output {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kept = match stderr.find("\nerror[E") {
+        Some(at) => format!("{}\n[COMPILER DIAGNOSTICS]\n", &stderr[..at]),
+        None => stderr.into_owned(),
+    };
+    Output {
+        status: out.status,
+        stdout: out.stdout.clone(),
+        stderr: kept.into_bytes(),
+    }
 }
 
 /// `127.0.0.1:41295` → `127.0.0.1:[PORT]`: fixture servers listen on a
