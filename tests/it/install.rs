@@ -45,11 +45,7 @@ fn install_list_reinstall_and_a_plugin_that_depends_on_another() {
 
     let before = support::HomeState::of(&home);
     let again = ok(install(&context, &[&invert()]));
-    assert!(
-        stderr(&again).contains("Fresh nothing to change"),
-        "{}",
-        stderr(&again)
-    );
+    scopectl_snapshot!(&context, "reinstall", &again);
     assert_eq!(
         support::HomeState::of(&home),
         before,
@@ -162,11 +158,7 @@ fn sync_locked_reproduces_a_lock_on_a_fresh_home_and_refuses_a_change() {
         "the same lock, byte for byte"
     );
     let again = ok(output(fresh.scopectl().arg("sync")));
-    assert!(
-        stderr(&again).contains("nothing to change"),
-        "{}",
-        stderr(&again)
-    );
+    scopectl_snapshot!(&fresh, "sync_after_sync_locked", &again);
 
     let mut toml = fs_err::read_to_string(fresh.home().join("plugins.toml")).unwrap();
     toml.push_str(&format!(
@@ -451,11 +443,7 @@ fn an_edited_editable_plugin_is_noticed_and_sync_rebuilds_it() {
     let (dir, source) = editable_invert(&context);
     ok(install(&context, &[dir.to_str().unwrap()]));
     let fresh = ok(output(context.scopectl().arg("sync")));
-    assert!(
-        stderr(&fresh).contains("nothing to change"),
-        "{}",
-        stderr(&fresh)
-    );
+    scopectl_snapshot!(&context, "sync_of_an_unedited_plugin", &fresh);
 
     fs_err::write(dir.join("src/lib.rs"), format!("{source}\n// edited\n")).unwrap();
     let list = json(&ok(output(context.scopectl().args(["list", "--json"]))));
@@ -468,18 +456,9 @@ fn an_edited_editable_plugin_is_noticed_and_sync_rebuilds_it() {
     );
     // `install` of the same directory and `sync` both see the edit.
     let synced = ok(install(&context, &[dir.to_str().unwrap()]));
-    assert!(
-        stderr(&synced).contains("~ scope-invert v0.2.0 (edited)")
-            && stderr(&synced).contains("Activated generation 2"),
-        "{}",
-        stderr(&synced)
-    );
+    scopectl_snapshot!(&context, "an_edited_plugin_installed_again", &synced);
     let list = json(&ok(output(context.scopectl().args(["list", "--json"]))));
     assert_eq!(list["plugins"][0]["edited"], false);
     let again = ok(output(context.scopectl().arg("sync")));
-    assert!(
-        stderr(&again).contains("nothing to change"),
-        "{}",
-        stderr(&again)
-    );
+    scopectl_snapshot!(&context, "sync_after_the_edit_is_built", &again);
 }

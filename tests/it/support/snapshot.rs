@@ -62,6 +62,7 @@ pub fn redact(context: &TestContext, text: &str) -> String {
     let text = redact_numbers(&redact_ports(&text), "(pid ", "", "[PID]");
     let text = redact_numbers(&text, "(", " bytes", "[SIZE]");
     let text = redact_numbers(&text, ", ", " expected)", "[SIZE]");
+    let text = redact_numbers(&text, "Freed ", " MiB", "[SIZE]");
     redact_numbers(&text, " in ", " s", "[SECONDS]")
 }
 
