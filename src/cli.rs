@@ -227,6 +227,9 @@ pub enum Command {
         /// The tag recorded in the layout's index
         #[arg(long, value_name = "TAG", default_value = "latest")]
         tag: String,
+        /// Sign the generation with this cosign private key (SCOPE_KEY_PASSWORD opens it)
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
     },
     /// Push a generation to an OCI registry (oci://REGISTRY/REPOSITORY:TAG)
     Push {
@@ -235,11 +238,33 @@ pub enum Command {
         /// The generation [default: the active one]
         #[arg(long, value_name = "N")]
         generation: Option<u64>,
+        /// Sign it with this cosign private key, at the `sha256-<digest>.sig` tag (SCOPE_KEY_PASSWORD opens it)
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
     },
     /// Make a generation built elsewhere active here, without building: oci://…, FILE.tar or DIR
     Import {
         /// oci://REGISTRY/REPOSITORY:TAG, a tar of an OCI image layout, or a layout directory
         source: String,
+        /// Refuse it unless one of these cosign public keys signed it (repeatable)
+        #[arg(long = "verify", value_name = "KEY.pub")]
+        verify: Vec<PathBuf>,
+    },
+    /// Check the cosign signature of a generation: oci://…, FILE.tar or DIR
+    Verify {
+        /// oci://REGISTRY/REPOSITORY:TAG, a tar of an OCI image layout, or a layout directory
+        target: String,
+        /// A trusted public key (repeatable) [default: the keys of the policy's [imports]]
+        #[arg(long, value_name = "KEY.pub")]
+        key: Vec<PathBuf>,
+        /// Print a JSON document on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signing keys in cosign's format
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
     },
     /// `run` plus an HTTP API: plugins, jobs, the stream, a status page (README: Headless servers)
     Serve {
@@ -371,4 +396,15 @@ pub struct InstallArgs {
     /// `scopectl sync` builds it later
     #[arg(long)]
     pub no_build: bool,
+}
+
+/// `scopectl key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a new ECDSA P-256 key pair: PREFIX.key (encrypted with SCOPE_KEY_PASSWORD, or asked) and PREFIX.pub
+    Generate {
+        /// Where to write the two files
+        #[arg(long, value_name = "PREFIX", default_value = "scope")]
+        output: PathBuf,
+    },
 }

@@ -48,6 +48,7 @@ pub mod plugin_crate;
 pub mod reporter;
 pub mod serve;
 pub mod settings;
+pub mod signing;
 pub mod spec;
 pub mod supervise;
 pub mod time;

@@ -57,6 +57,8 @@ pub struct OciSettings {
     pub token: Option<String>,
     /// Docker's `config.json`, for `auths`.
     pub docker_config: Option<PathBuf>,
+    /// `SCOPE_KEY_PASSWORD`: opens (and seals) signing keys; may be empty.
+    pub key_password: Option<String>,
 }
 
 /// Where the home is and which setting chose it.
@@ -197,6 +199,12 @@ impl Settings {
                 .map(PathBuf::from)
                 .or_else(|| user_home.as_ref().map(|h| h.join(".docker")))
                 .map(|dir| dir.join("config.json")),
+            key_password: env("SCOPE_KEY_PASSWORD")
+                .map(|v| {
+                    v.into_string()
+                        .map_err(|_| anyhow::anyhow!("SCOPE_KEY_PASSWORD is not valid UTF-8"))
+                })
+                .transpose()?,
         };
         Ok(Settings {
             home,

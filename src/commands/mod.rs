@@ -107,12 +107,25 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
             output,
             oci_layout,
             tag,
-        } => oci::export(&context, generation, output, oci_layout, &tag),
+            sign,
+        } => oci::export(
+            &context,
+            generation,
+            output,
+            oci_layout,
+            &tag,
+            sign.as_deref(),
+        ),
         Command::Push {
             reference,
             generation,
-        } => oci::push(&context, &reference, generation),
-        Command::Import { source } => oci::import(&context, &source),
+            sign,
+        } => oci::push(&context, &reference, generation, sign.as_deref()),
+        Command::Import { source, verify } => oci::import(&context, &source, &verify),
+        Command::Verify { target, key, json } => oci::verify(&context, &target, &key, json),
+        Command::Key { command } => match command {
+            crate::cli::KeyCommand::Generate { output } => oci::generate_key(&context, &output),
+        },
         Command::Serve {
             listen,
             token_file,

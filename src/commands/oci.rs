@@ -1,14 +1,17 @@
-//! `export`, `push` and `import`: generations as OCI artifacts.
+//! `export`, `push`, `import`, `verify` and `key generate`: generations as
+//! OCI artifacts, signed in cosign's format.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::Context;
+use crate::error::Hinted;
 use crate::oci::registry::{self, Target};
 use crate::oci::{layout, Artifact};
 use crate::ops::import::{import as import_generation, Imported};
+use crate::signing::{self, cosign};
 
 pub fn export(
     context: &Context,
@@ -16,16 +19,24 @@ pub fn export(
     output: Option<PathBuf>,
     oci_layout: Option<PathBuf>,
     tag: &str,
+    sign: Option<&Path>,
 ) -> Result<ExitCode> {
     let home = context.existing_home()?;
+    let password = context.settings.oci.key_password.as_deref();
+    let key = sign
+        .map(|key| signing::open_signing_key(key, password))
+        .transpose()?;
     let artifact = Artifact::of_generation(&home, generation)?;
+    let signature = key
+        .map(|key| cosign::sign(&key, tag, &artifact.digest()))
+        .transpose()?;
     let written = match (output, oci_layout) {
         (Some(file), _) => {
-            layout::write_tar(&file, &artifact, tag)?;
+            layout::write_tar(&file, &artifact, tag, signature.as_ref())?;
             file
         }
         (None, Some(dir)) => {
-            layout::write(&dir, &artifact, tag)?;
+            layout::write(&dir, &artifact, tag, signature.as_ref())?;
             dir
         }
         (None, None) => unreachable!("clap requires one"),
@@ -34,24 +45,49 @@ pub fn export(
         "Exported",
         format!("{} to {}", artifact.digest(), written.display()),
     );
+    if let Some(key) = sign {
+        context
+            .printer
+            .status("Signed", format!("with {}", key.display()));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn push(context: &Context, reference: &str, generation: Option<u64>) -> Result<ExitCode> {
+pub fn push(
+    context: &Context,
+    reference: &str,
+    generation: Option<u64>,
+    sign: Option<&Path>,
+) -> Result<ExitCode> {
     let home = context.existing_home()?;
     let target = Target::parse(reference)?;
+    let password = context.settings.oci.key_password.as_deref();
+    let key = sign
+        .map(|key| signing::open_signing_key(key, password))
+        .transpose()?;
     let artifact = Artifact::of_generation(&home, generation)?;
     context.printer.status("Pushing", reference);
-    let digest = registry::push(&target, &artifact, &context.settings.oci)?;
+    let digest = registry::push(&target, &artifact, &context.settings.oci, key.as_ref())?;
     context
         .printer
         .status("Pushed", format!("{reference}@{digest}"));
+    if let Some(key) = sign {
+        context.printer.status(
+            "Signed",
+            format!(
+                "with {} at {}:{}",
+                key.display(),
+                target.repository(),
+                cosign::signature_tag(&digest)
+            ),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn import(context: &Context, source: &str) -> Result<ExitCode> {
+pub fn import(context: &Context, source: &str, verify: &[PathBuf]) -> Result<ExitCode> {
     let home = context.home()?;
-    match import_generation(&home, &context.settings, &context.printer, source)? {
+    match import_generation(&home, &context.settings, &context.printer, source, verify)? {
         Imported::Unchanged(n) => context
             .printer
             .status("Fresh", format!("generation {n} is this artifact already")),
@@ -61,4 +97,93 @@ pub fn import(context: &Context, source: &str) -> Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(context: &Context, target: &str, keys: &[PathBuf], json: bool) -> Result<ExitCode> {
+    if keys.is_empty() {
+        bail!(Hinted::new(
+            "no key to verify with",
+            "give `--key KEY.pub` (repeatable)",
+        ));
+    }
+    let keys = signing::read_public_keys(keys)?;
+    let verified = if target.starts_with("oci://") {
+        registry::verify_signature(&Target::parse(target)?, &context.settings.oci, &keys)
+    } else {
+        layout::verify_signature(&context.settings.working_dir.join(target), &keys)
+    };
+    let tried: Vec<String> = keys.iter().map(|k| k.path.display().to_string()).collect();
+    match (verified, json) {
+        (Ok(verified), false) => {
+            context.printer.status(
+                "Verified",
+                format!("{} signed by {}", verified.digest, verified.key),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        (Ok(verified), true) => {
+            let document = serde_json::json!({
+                "version": 1,
+                "target": target,
+                "verified": true,
+                "digest": verified.digest,
+                "key": verified.key,
+                "keys_tried": tried,
+            });
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        (Err(e), false) => Err(e),
+        (Err(e), true) => {
+            let parts = crate::error::ErrorParts::of(&e);
+            let document = serde_json::json!({
+                "version": 1,
+                "target": target,
+                "verified": false,
+                "error": parts,
+                "keys_tried": tried,
+            });
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+pub fn generate_key(context: &Context, prefix: &Path) -> Result<ExitCode> {
+    let prefix = context.settings.working_dir.join(prefix);
+    let private = prefix.with_extension("key");
+    let public = prefix.with_extension("pub");
+    for path in [&private, &public] {
+        if path.exists() {
+            bail!(Hinted::new(
+                format!("{} exists; a key is never overwritten", path.display()),
+                "give another `--output PREFIX`, or move the old key away first",
+            ));
+        }
+    }
+    let given = context.settings.oci.key_password.as_deref();
+    let password = signing::key::password(given, "the new key", true)?;
+    let pair = signing::key::generate(&password)?;
+    write_private(&private, &pair.private_pem)?;
+    fs_err::write(&public, &pair.public_pem)?;
+    context
+        .printer
+        .status("Wrote", format!("private key {}", private.display()));
+    context
+        .printer
+        .status("Wrote", format!("public key {}", public.display()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The private key, readable by its owner only from the start.
+fn write_private(path: &Path, pem: &str) -> Result<()> {
+    use fs_err::os::unix::fs::OpenOptionsExt as _;
+    use std::io::Write as _;
+    let mut file = fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(pem.as_bytes())?;
+    Ok(())
 }

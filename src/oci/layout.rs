@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{verify, Artifact, Descriptor, Generation, ARTIFACT_TYPE, MANIFEST_TYPE};
 use crate::error::Hinted;
+use crate::signing::{cosign, PublicKey, Verified};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -30,15 +31,43 @@ fn blob_path(dir: &Path, digest: &str) -> Result<std::path::PathBuf> {
     Ok(dir.join("blobs/sha256").join(hex))
 }
 
-/// Writes `artifact` into `dir` as an OCI image layout, tagged `tag`.
-pub fn write(dir: &Path, artifact: &Artifact, tag: &str) -> Result<()> {
+/// Writes `artifact` into `dir` as an OCI image layout, tagged `tag`;
+/// its cosign `signature`, when given, beside it in the same index under
+/// the tag cosign gives it (`sha256-<hex>.sig`).
+pub fn write(
+    dir: &Path,
+    artifact: &Artifact,
+    tag: &str,
+    signature: Option<&Artifact>,
+) -> Result<()> {
     fs_err::create_dir_all(dir.join("blobs/sha256"))?;
     fs_err::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    let mut manifests = vec![write_manifest(dir, artifact, tag, Some(ARTIFACT_TYPE))?];
+    if let Some(signature) = signature {
+        let tag = cosign::signature_tag(&artifact.digest());
+        manifests.push(write_manifest(dir, signature, &tag, None)?);
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: Some("application/vnd.oci.image.index.v1+json".to_owned()),
+        manifests,
+    };
+    fs_err::write(dir.join("index.json"), serde_json::to_vec_pretty(&index)?)?;
+    Ok(())
+}
+
+/// Writes the blobs and manifest of `artifact`; its index entry.
+fn write_manifest(
+    dir: &Path,
+    artifact: &Artifact,
+    tag: &str,
+    artifact_type: Option<&str>,
+) -> Result<Descriptor> {
     let mut manifest = Descriptor {
         media_type: MANIFEST_TYPE.to_owned(),
         digest: artifact.digest(),
         size: artifact.manifest.len() as u64,
-        artifact_type: Some(ARTIFACT_TYPE.to_owned()),
+        artifact_type: artifact_type.map(str::to_owned),
         annotations: Default::default(),
     };
     manifest
@@ -48,19 +77,18 @@ pub fn write(dir: &Path, artifact: &Artifact, tag: &str) -> Result<()> {
     for (digest, (_, bytes)) in &artifact.blobs {
         fs_err::write(blob_path(dir, digest)?, bytes)?;
     }
-    let index = Index {
-        schema_version: 2,
-        media_type: Some("application/vnd.oci.image.index.v1+json".to_owned()),
-        manifests: vec![manifest],
-    };
-    fs_err::write(dir.join("index.json"), serde_json::to_vec_pretty(&index)?)?;
-    Ok(())
+    Ok(manifest)
 }
 
 /// Writes `artifact` as a tar of an OCI image layout.
-pub fn write_tar(file: &Path, artifact: &Artifact, tag: &str) -> Result<()> {
+pub fn write_tar(
+    file: &Path,
+    artifact: &Artifact,
+    tag: &str,
+    signature: Option<&Artifact>,
+) -> Result<()> {
     let staging = tempfile::tempdir()?;
-    write(staging.path(), artifact, tag)?;
+    write(staging.path(), artifact, tag, signature)?;
     let out = fs_err::File::create(file)?;
     let mut tar = tar::Builder::new(out);
     tar.mode(tar::HeaderMode::Deterministic);
@@ -70,42 +98,104 @@ pub fn write_tar(file: &Path, artifact: &Artifact, tag: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads and verifies the generation in a layout directory or a tar of one.
-pub fn read(path: &Path) -> Result<Generation> {
-    if path.is_dir() {
-        return read_dir(path);
-    }
-    let file = fs_err::File::open(path)?;
-    let unpacked = tempfile::tempdir()?;
-    // `unpack` keeps every entry inside the directory (no `..`, no
-    // absolute paths).
-    tar::Archive::new(file)
-        .unpack(unpacked.path())
-        .with_context(|| format!("{} is not a tar of an OCI image layout", path.display()))?;
-    read_dir(unpacked.path())
+/// Reads and verifies the generation in a layout directory or a tar of
+/// one; with `keys`, its signature first.
+pub fn read(path: &Path, keys: &[PublicKey]) -> Result<Generation> {
+    let opened = Opened::at(path)?;
+    let signed_by = if keys.is_empty() {
+        None
+    } else {
+        Some(opened.check_signature(keys)?)
+    };
+    let mut generation = verify(&opened.manifest, |layer| opened.blob(layer))?;
+    generation.signed_by = signed_by;
+    Ok(generation)
 }
 
-fn read_dir(dir: &Path) -> Result<Generation> {
-    let index = dir.join("index.json");
-    if !dir.join("oci-layout").is_file() || !index.is_file() {
-        bail!(Hinted::new(
-            format!("{} is not an OCI image layout (no `oci-layout` and `index.json`)", dir.display()),
-            "give a directory written by `scopectl export --oci-layout` or `skopeo copy … oci:DIR`, or a tar of one",
-        ));
+/// Checks the signature of the generation in a layout (or a tar of one).
+pub fn verify_signature(path: &Path, keys: &[PublicKey]) -> Result<Verified> {
+    Opened::at(path)?.check_signature(keys)
+}
+
+/// A layout, unpacked when it was a tar, with its generation's manifest
+/// read and checked against the index.
+struct Opened {
+    dir: std::path::PathBuf,
+    _unpacked: Option<tempfile::TempDir>,
+    index: Index,
+    manifest: Vec<u8>,
+}
+
+impl Opened {
+    fn at(path: &Path) -> Result<Opened> {
+        let (dir, unpacked) = if path.is_dir() {
+            (path.to_path_buf(), None)
+        } else {
+            let file = fs_err::File::open(path)?;
+            let unpacked = tempfile::tempdir()?;
+            // `unpack` keeps every entry inside the directory (no `..`, no
+            // absolute paths).
+            tar::Archive::new(file)
+                .unpack(unpacked.path())
+                .with_context(|| {
+                    format!("{} is not a tar of an OCI image layout", path.display())
+                })?;
+            (unpacked.path().to_path_buf(), Some(unpacked))
+        };
+        let index_path = dir.join("index.json");
+        if !dir.join("oci-layout").is_file() || !index_path.is_file() {
+            bail!(Hinted::new(
+                format!("{} is not an OCI image layout (no `oci-layout` and `index.json`)", path.display()),
+                "give a directory written by `scopectl export --oci-layout` or `skopeo copy … oci:DIR`, or a tar of one",
+            ));
+        }
+        let index: Index = serde_json::from_slice(&fs_err::read(&index_path)?)
+            .context("index.json is not an OCI image index")?;
+        let signatures = |m: &&Descriptor| {
+            m.annotations
+                .get(REF_NAME)
+                .is_some_and(|tag| tag.ends_with(".sig"))
+        };
+        let candidates: Vec<&Descriptor> =
+            index.manifests.iter().filter(|m| !signatures(m)).collect();
+        let manifest = match candidates.as_slice() {
+            [one] => *one,
+            [] => bail!("the layout's index.json lists no manifest"),
+            many => many
+                .iter()
+                .find(|m| m.artifact_type.as_deref() == Some(ARTIFACT_TYPE))
+                .unwrap_or(&many[0]),
+        };
+        let manifest_bytes = fs_err::read(blob_path(&dir, &manifest.digest)?)?;
+        manifest.verify(&manifest_bytes)?;
+        Ok(Opened {
+            dir,
+            _unpacked: unpacked,
+            index,
+            manifest: manifest_bytes,
+        })
     }
-    let index: Index = serde_json::from_slice(&fs_err::read(&index)?)
-        .context("index.json is not an OCI image index")?;
-    let manifest = match index.manifests.as_slice() {
-        [one] => one,
-        [] => bail!("the layout's index.json lists no manifest"),
-        many => many
+
+    fn blob(&self, layer: &Descriptor) -> Result<Vec<u8>> {
+        fs_err::read(blob_path(&self.dir, &layer.digest)?).map_err(Into::into)
+    }
+
+    fn check_signature(&self, keys: &[PublicKey]) -> Result<Verified> {
+        let signed = super::digest(&self.manifest);
+        let tag = cosign::signature_tag(&signed);
+        let signatures = self
+            .index
+            .manifests
             .iter()
-            .find(|m| m.artifact_type.as_deref() == Some(ARTIFACT_TYPE))
-            .unwrap_or(&many[0]),
-    };
-    let manifest_bytes = fs_err::read(blob_path(dir, &manifest.digest)?)?;
-    manifest.verify(&manifest_bytes)?;
-    verify(&manifest_bytes, |layer| {
-        fs_err::read(blob_path(dir, &layer.digest)?).map_err(Into::into)
-    })
+            .find(|m| m.annotations.get(REF_NAME) == Some(&tag))
+            .map(|m| {
+                let bytes = fs_err::read(blob_path(&self.dir, &m.digest)?)?;
+                m.verify(&bytes)?;
+                anyhow::Ok(bytes)
+            })
+            .transpose()?;
+        cosign::verify(&signed, signatures.as_deref(), keys, |layer| {
+            self.blob(layer)
+        })
+    }
 }

@@ -42,7 +42,7 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
-    fn of(media_type: &str, bytes: &[u8], title: Option<&str>) -> Descriptor {
+    pub(crate) fn of(media_type: &str, bytes: &[u8], title: Option<&str>) -> Descriptor {
         Descriptor {
             media_type: media_type.to_owned(),
             digest: digest(bytes),
@@ -199,6 +199,8 @@ pub struct Generation {
     pub plugins_toml: String,
     pub resolved_lock: String,
     pub provenance: Provenance,
+    /// The key whose signature was verified, when one was asked for.
+    pub signed_by: Option<crate::signing::Verified>,
 }
 
 /// Verifies a manifest and the blobs it names (`fetch` gets one by its
@@ -248,5 +250,6 @@ pub fn verify(
         plugins_toml,
         resolved_lock,
         provenance,
+        signed_by: None,
     })
 }

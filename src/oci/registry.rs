@@ -15,6 +15,7 @@ use oci_client::{Client, Reference, RegistryOperation};
 use super::{verify, Artifact, Generation, MANIFEST_TYPE};
 use crate::error::Hinted;
 use crate::settings::OciSettings;
+use crate::signing::{cosign, PublicKey, SigningKey, Verified};
 
 /// `oci://REGISTRY/REPO:TAG`, parsed.
 pub struct Target {
@@ -49,6 +50,24 @@ impl Target {
             reference,
             loopback,
         })
+    }
+
+    /// `REGISTRY/REPOSITORY`: the identity a signature names.
+    pub fn repository(&self) -> String {
+        format!(
+            "{}/{}",
+            self.reference.registry(),
+            self.reference.repository()
+        )
+    }
+
+    /// The same repository at another tag.
+    fn with_tag(&self, tag: &str) -> Reference {
+        Reference::with_tag(
+            self.reference.registry().to_owned(),
+            self.reference.repository().to_owned(),
+            tag.to_owned(),
+        )
     }
 
     fn client(&self) -> Client {
@@ -112,26 +131,6 @@ fn failed(
     what: &str,
     err: oci_client::errors::OciDistributionError,
 ) -> anyhow::Error {
-    use oci_client::errors::{OciDistributionError, OciErrorCode};
-    let reference = &target.reference;
-    let repository = format!("{}/{}", reference.registry(), reference.repository());
-    let unknown = |wanted: fn(&OciErrorCode) -> bool| match &err {
-        OciDistributionError::RegistryError { envelope, .. } => {
-            envelope.errors.iter().any(|e| wanted(&e.code))
-        }
-        _ => false,
-    };
-    let no_manifest = matches!(err, OciDistributionError::ImageManifestNotFoundError(_))
-        || unknown(|code| matches!(code, OciErrorCode::ManifestUnknown));
-    if what == "read" && (no_manifest || unknown(|code| matches!(code, OciErrorCode::NameUnknown)))
-    {
-        let tag = reference.tag().or(reference.digest()).unwrap_or("latest");
-        return Hinted::new(
-            format!("the registry has no tag {tag} in {repository}"),
-            format!("`skopeo list-tags docker://{repository}` lists the tags it has"),
-        )
-        .into();
-    }
     let text = err.to_string();
     let text = text.trim();
     let hint = if text.contains("code: 401") || text.contains("UNAUTHORIZED") {
@@ -147,55 +146,167 @@ fn failed(
     Hinted::new(format!("cannot {what} {}: {text}", target.reference), hint).into()
 }
 
-/// Pushes `artifact`; returns the manifest's digest.
-pub fn push(target: &Target, artifact: &Artifact, settings: &OciSettings) -> Result<String> {
+/// Pushes `artifact`; returns the manifest's digest. With `key`, also
+/// its cosign signature, at the `sha256-<hex>.sig` tag.
+pub fn push(
+    target: &Target,
+    artifact: &Artifact,
+    settings: &OciSettings,
+    key: Option<&SigningKey>,
+) -> Result<String> {
     let client = target.client();
     let auth = target.auth(settings)?;
     let reference = &target.reference;
+    let digest = artifact.digest();
+    let signature = match key {
+        Some(key) => Some(cosign::sign(key, &target.repository(), &digest)?),
+        None => None,
+    };
     runtime()?.block_on(async {
         client
             .auth(reference, &auth, RegistryOperation::Push)
             .await
             .map_err(|e| failed(target, "sign in to", e))?;
-        for (digest, (_, bytes)) in &artifact.blobs {
-            client
-                .push_blob(reference, bytes, digest)
-                .await
-                .map_err(|e| failed(target, "push a blob to", e))?;
+        push_artifact(target, &client, reference, artifact).await?;
+        if let Some(signature) = &signature {
+            let at = target.with_tag(&cosign::signature_tag(&digest));
+            push_artifact(target, &client, &at, signature).await?;
         }
-        client
-            .push_manifest_raw(
-                reference,
-                artifact.manifest.clone(),
-                MANIFEST_TYPE.parse().expect("a header value"),
-            )
-            .await
-            .map_err(|e| failed(target, "push the manifest to", e))?;
-        Ok(artifact.digest())
+        Ok(digest)
     })
 }
 
-/// Pulls and verifies the generation at `target`.
-pub fn pull(target: &Target, settings: &OciSettings) -> Result<Generation> {
+async fn push_artifact(
+    target: &Target,
+    client: &Client,
+    reference: &Reference,
+    artifact: &Artifact,
+) -> Result<()> {
+    for (digest, (_, bytes)) in &artifact.blobs {
+        client
+            .push_blob(reference, bytes, digest)
+            .await
+            .map_err(|e| failed(target, "push a blob to", e))?;
+    }
+    client
+        .push_manifest_raw(
+            reference,
+            artifact.manifest.clone(),
+            MANIFEST_TYPE.parse().expect("a header value"),
+        )
+        .await
+        .map_err(|e| failed(target, "push the manifest to", e))?;
+    Ok(())
+}
+
+/// Pulls and verifies the generation at `target`. With `keys`, its
+/// signature is checked first, before any layer is downloaded.
+pub fn pull(target: &Target, settings: &OciSettings, keys: &[PublicKey]) -> Result<Generation> {
     let client = target.client();
     let auth = target.auth(settings)?;
-    let reference = &target.reference;
     let runtime = runtime()?;
-    let manifest = runtime.block_on(async {
-        client
-            .pull_manifest_raw(reference, &auth, &[MANIFEST_TYPE])
-            .await
-            .map_err(|e| failed(target, "read", e))
+    let manifest = pull_manifest(target, &client, &auth, &runtime, &target.reference)?;
+    let manifest = manifest.ok_or_else(|| not_found(target))?;
+    let signed_by = if keys.is_empty() {
+        None
+    } else {
+        Some(check_signature(
+            target, &client, &auth, &runtime, &manifest, keys,
+        )?)
+    };
+    let mut generation = verify(&manifest, |layer| {
+        pull_blob(target, &client, &runtime, &target.reference, layer)
     })?;
-    let (manifest, _) = manifest;
-    verify(&manifest, |layer| {
-        runtime.block_on(async {
-            let mut bytes = Vec::with_capacity(layer.size as usize);
-            client
-                .pull_blob(reference, layer.digest.as_str(), &mut bytes)
-                .await
-                .map_err(|e| failed(target, "download a blob of", e))?;
-            Ok(bytes)
-        })
+    generation.signed_by = signed_by;
+    Ok(generation)
+}
+
+/// Checks the signature of the manifest at `target` against `keys`,
+/// downloading nothing but the manifest and the signature.
+pub fn verify_signature(
+    target: &Target,
+    settings: &OciSettings,
+    keys: &[PublicKey],
+) -> Result<Verified> {
+    let client = target.client();
+    let auth = target.auth(settings)?;
+    let runtime = runtime()?;
+    let manifest = pull_manifest(target, &client, &auth, &runtime, &target.reference)?;
+    let manifest = manifest.ok_or_else(|| not_found(target))?;
+    check_signature(target, &client, &auth, &runtime, &manifest, keys)
+}
+
+fn check_signature(
+    target: &Target,
+    client: &Client,
+    auth: &RegistryAuth,
+    runtime: &tokio::runtime::Runtime,
+    manifest: &[u8],
+    keys: &[PublicKey],
+) -> Result<Verified> {
+    let signed = super::digest(manifest);
+    let at = target.with_tag(&cosign::signature_tag(&signed));
+    let signatures = pull_manifest(target, client, auth, runtime, &at)?;
+    cosign::verify(&signed, signatures.as_deref(), keys, |layer| {
+        pull_blob(target, client, runtime, &at, layer)
     })
+}
+
+/// The manifest at `reference`; `None` when the registry has none there.
+fn pull_manifest(
+    target: &Target,
+    client: &Client,
+    auth: &RegistryAuth,
+    runtime: &tokio::runtime::Runtime,
+    reference: &Reference,
+) -> Result<Option<Vec<u8>>> {
+    use oci_client::errors::{OciDistributionError, OciErrorCode};
+    runtime.block_on(async {
+        match client
+            .pull_manifest_raw(reference, auth, &[MANIFEST_TYPE])
+            .await
+        {
+            Ok((manifest, _)) => Ok(Some(manifest)),
+            Err(OciDistributionError::ImageManifestNotFoundError(_)) => Ok(None),
+            Err(OciDistributionError::RegistryError { envelope, .. })
+                if envelope.errors.iter().any(|e| {
+                    matches!(
+                        e.code,
+                        OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
+                    )
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(failed(target, "read", e)),
+        }
+    })
+}
+
+fn pull_blob(
+    target: &Target,
+    client: &Client,
+    runtime: &tokio::runtime::Runtime,
+    reference: &Reference,
+    layer: &super::Descriptor,
+) -> Result<Vec<u8>> {
+    runtime.block_on(async {
+        let mut bytes = Vec::with_capacity(layer.size as usize);
+        client
+            .pull_blob(reference, layer.digest.as_str(), &mut bytes)
+            .await
+            .map_err(|e| failed(target, "download a blob of", e))?;
+        Ok(bytes)
+    })
+}
+
+fn not_found(target: &Target) -> anyhow::Error {
+    let reference = &target.reference;
+    let repository = format!("{}/{}", reference.registry(), reference.repository());
+    let tag = reference.tag().or(reference.digest()).unwrap_or("latest");
+    Hinted::new(
+        format!("the registry has no tag {tag} in {repository}"),
+        format!("`skopeo list-tags docker://{repository}` lists the tags it has"),
+    )
+    .into()
 }

@@ -3,7 +3,7 @@
 //! every change, once every digest is verified, the host is known to run on
 //! this machine, and it passed its self-check. No toolchain is needed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
@@ -29,17 +29,25 @@ pub fn import(
     settings: &Settings,
     reporter: &dyn Reporter,
     source: &str,
+    verify: &[PathBuf],
 ) -> Result<Imported> {
+    let keys = crate::signing::read_public_keys(verify)?;
     reporter.status("Reading", source);
     let generation = if source.starts_with("oci://") {
-        registry::pull(&Target::parse(source)?, &settings.oci)?
+        registry::pull(&Target::parse(source)?, &settings.oci, &keys)?
     } else {
         let path = settings.working_dir.join(source);
         if !path.exists() {
             return Err(not_found(source, &path));
         }
-        layout::read(&path)?
+        layout::read(&path, &keys)?
     };
+    if let Some(verified) = &generation.signed_by {
+        reporter.status(
+            "Verified",
+            &format!("{} signed by {}", verified.digest, verified.key),
+        );
+    }
     runs_here(&generation)?;
     for name in &generation.provenance.not_rebuildable {
         reporter.warn(&format!(

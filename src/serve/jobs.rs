@@ -270,7 +270,7 @@ fn run(
                 json!({"outcome": "recorded", "changes": crate::change::lines(&changes)})
             }
         },
-        Work::Import(source) => match import(home, settings, &*reporter, &source)? {
+        Work::Import(source) => match import(home, settings, &*reporter, &source, &[])? {
             Imported::Unchanged(n) => json!({"outcome": "unchanged", "generation": n}),
             Imported::Committed { generation, digest } => {
                 reporter.status("Activated", &format!("generation {generation} ({digest})"));

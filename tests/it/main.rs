@@ -35,6 +35,7 @@ mod output;
 mod portable;
 mod readme;
 mod serve;
+mod signing;
 mod stream;
 mod supervise;
 mod systemd_unit;

@@ -5,94 +5,12 @@
 use crate::support;
 use support::snapshot::scopectl_snapshot;
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
+use support::registry::{elsewhere, Registry};
 use support::{output, stderr, stdout, HomeState, TestContext};
-
-/// A registry with its storage in a temporary directory, on a free port.
-struct Registry {
-    child: Child,
-    address: String,
-    _storage: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        Registry::start_with("")
-    }
-
-    /// A registry that wants user `ci`, password `secret`.
-    fn with_password() -> Registry {
-        let hashed = output(Command::new("python3").args([
-            "-c",
-            "import crypt; print('ci:' + crypt.crypt('secret', crypt.mksalt(crypt.METHOD_BLOWFISH)))",
-        ]));
-        assert!(hashed.status.success(), "{}", stderr(&hashed));
-        let file = tempfile::NamedTempFile::new().unwrap();
-        fs_err::write(file.path(), &hashed.stdout).unwrap();
-        let (_, path) = file.keep().unwrap();
-        Registry::start_with(&format!(
-            "auth:\n  htpasswd:\n    realm: scope\n    path: {}\n",
-            path.display()
-        ))
-    }
-
-    fn start_with(extra: &str) -> Registry {
-        let found = Command::new("docker-registry").arg("--version").output();
-        assert!(
-            found.is_ok(),
-            "these tests need Debian's docker-registry: apt-get install -y docker-registry"
-        );
-        let storage = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
-        let config = storage.path().join("config.yml");
-        fs_err::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n{extra}",
-                storage.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&address).is_err() {
-            assert!(Instant::now() < deadline, "the registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry {
-            child,
-            address,
-            _storage: storage,
-        }
-    }
-
-    fn reference(&self, repository: &str) -> String {
-        format!("oci://{}/{repository}", self.address)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn install(context: &TestContext, plugins: &[&str]) {
     let mut command = context.scopectl();
@@ -102,16 +20,6 @@ fn install(context: &TestContext, plugins: &[&str]) {
     }
     let out = output(&mut command);
     assert!(out.status.success(), "{}", stderr(&out));
-}
-
-/// `scopectl` on another home of the same scratch directory, without a
-/// toolchain.
-fn elsewhere(context: &TestContext, home: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_scopectl"));
-    command.arg("--home").arg(home);
-    support::scrub(&mut command, context.temp.path());
-    command.env("CARGO", "/bin/false");
-    command
 }
 
 #[test]

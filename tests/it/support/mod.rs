@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod registry;
 pub mod served;
 pub mod snapshot;
 

@@ -1,0 +1,25 @@
+//! Asking for a password on the terminal, without echo.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use anyhow::Result;
+
+/// Asks on the terminal with echo off; `None` when stdin is not one.
+pub fn hidden(prompt: &str) -> Result<Option<String>> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Ok(None);
+    }
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let before = rustix::termios::tcgetattr(&stdin)?;
+    let mut quiet = before.clone();
+    quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+    rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet)?;
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &before)?;
+    eprintln!();
+    read?;
+    Ok(Some(line.trim_end_matches(['\n', '\r']).to_owned()))
+}
