@@ -44,6 +44,9 @@ pub struct GlobalArgs {
     /// Draw no progress bars (as SCOPE_NO_PROGRESS=1)
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// The policy to check changes against [default: policy.toml beside plugins.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// `env --shell`.
@@ -261,6 +264,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the home's plugins and lock against its policy.toml (exit 1 with the findings)
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Signing keys in cosign's format
     Key {
         #[command(subcommand)]
@@ -406,5 +414,16 @@ pub enum KeyCommand {
         /// Where to write the two files
         #[arg(long, value_name = "PREFIX", default_value = "scope")]
         output: PathBuf,
+    },
+}
+
+/// `scopectl policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Evaluate plugins.toml and resolved.lock against the policy; exit 1 with the findings
+    Check {
+        /// Print a JSON document on stdout
+        #[arg(long)]
+        json: bool,
     },
 }

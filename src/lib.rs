@@ -45,6 +45,7 @@ pub mod oci;
 pub mod ops;
 pub mod output;
 pub mod plugin_crate;
+pub mod policy;
 pub mod reporter;
 pub mod serve;
 pub mod settings;

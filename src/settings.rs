@@ -48,6 +48,8 @@ pub struct Settings {
     /// OCI registries: `SCOPE_OCI_TOKEN`, and docker's `config.json`
     /// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`).
     pub oci: OciSettings,
+    /// `--policy FILE`: the policy instead of the home's `policy.toml`.
+    pub policy: Option<PathBuf>,
 }
 
 /// How OCI registries are reached.
@@ -193,6 +195,7 @@ impl Settings {
             (_, 1) => Verbosity::Verbose,
             _ => Verbosity::Trace,
         };
+        let working_dir = std::env::current_dir().context("cannot read the working directory")?;
         let oci = OciSettings {
             token: text("SCOPE_OCI_TOKEN")?,
             docker_config: var("DOCKER_CONFIG")
@@ -228,10 +231,11 @@ impl Settings {
                 progress: !global.no_progress && var("SCOPE_NO_PROGRESS").is_none(),
             },
             command_line: command_line(argv),
-            working_dir: std::env::current_dir().context("cannot read the working directory")?,
             user_home,
             failpoint: text("SCOPE_FAILPOINT")?.filter(|_| cfg!(debug_assertions)),
             oci,
+            policy: global.policy.as_ref().map(|p| working_dir.join(p)),
+            working_dir,
         })
     }
 

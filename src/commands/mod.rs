@@ -15,6 +15,7 @@ mod install;
 mod list;
 mod new;
 mod oci;
+mod policy;
 mod rollback;
 mod run;
 mod test;
@@ -123,6 +124,9 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         } => oci::push(&context, &reference, generation, sign.as_deref()),
         Command::Import { source, verify } => oci::import(&context, &source, &verify),
         Command::Verify { target, key, json } => oci::verify(&context, &target, &key, json),
+        Command::Policy { command } => match command {
+            crate::cli::PolicyCommand::Check { json } => policy::check(&context, json),
+        },
         Command::Key { command } => match command {
             crate::cli::KeyCommand::Generate { output } => oci::generate_key(&context, &output),
         },

@@ -349,6 +349,68 @@ fn plugin_of(plugins: &[PluginCrate], id: &PackageId) -> Option<String> {
         .map(|p| p.name.clone())
 }
 
+/// The packages of the host crate in `builder.crate_dir` (the crate
+/// itself and the SDK under `sdk` left out), from `cargo metadata`.
+pub fn packages(builder: &HostBuilder, sdk: &Path) -> Result<Vec<super::Package>> {
+    let mut metadata = MetadataCommand::new();
+    metadata
+        .manifest_path(builder.crate_dir.join("Cargo.toml"))
+        .current_dir(&builder.crate_dir)
+        .cargo_path(&builder.settings.cargo);
+    if builder.settings.offline {
+        metadata.other_options(vec!["--offline".to_owned()]);
+    }
+    let metadata = crate::cancel::metadata(&metadata).map_err(|err| {
+        let diagnostics = match &err {
+            cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),
+            other => other.to_string(),
+        };
+        anyhow::Error::new(BuildFailure {
+            plugins: Vec::new(),
+            diagnostics,
+        })
+    })?;
+    let ours = |p: &cargo_metadata::Package| {
+        p.manifest_path.starts_with(sdk) || p.manifest_path.starts_with(&builder.crate_dir)
+    };
+    let by_id: std::collections::HashMap<&PackageId, &cargo_metadata::Package> =
+        metadata.packages.iter().map(|p| (&p.id, p)).collect();
+    let nodes = metadata
+        .resolve
+        .as_ref()
+        .map(|r| r.nodes.as_slice())
+        .unwrap_or_default();
+    let mut packages: Vec<super::Package> = metadata
+        .packages
+        .iter()
+        .filter(|p| !ours(p))
+        .map(|p| {
+            let mut dependencies: Vec<String> = nodes
+                .iter()
+                .find(|n| n.id == p.id)
+                .map(|n| {
+                    n.dependencies
+                        .iter()
+                        .filter_map(|d| by_id.get(d))
+                        .filter(|d| !ours(d))
+                        .map(|d| format!("{}@{}", d.name, d.version))
+                        .collect()
+                })
+                .unwrap_or_default();
+            dependencies.sort();
+            super::Package {
+                name: p.name.to_string(),
+                version: p.version.to_string(),
+                license: p.license.clone(),
+                source: p.source.as_ref().map(|s| s.repr.clone()),
+                dependencies,
+            }
+        })
+        .collect();
+    packages.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    Ok(packages)
+}
+
 /// How many crates the host build has, from cargo's resolved graph.
 fn crate_count(builder: &HostBuilder, manifest: &Path) -> Result<u64> {
     let mut metadata = MetadataCommand::new();

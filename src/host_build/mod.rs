@@ -106,6 +106,21 @@ impl HostBuilder {
         cargo::update_dry_run(self)
     }
 
+    /// Every package the host for `plugins` is built from (plugins and
+    /// third-party crates; not the SDK), from cargo's resolved graph,
+    /// compiling nothing.
+    pub fn packages(&self, plugins: &[PluginCrate], graph: &Graph<'_>) -> Result<Vec<Package>> {
+        let (target_dir, _) = self.write_crate(plugins, graph)?;
+        cargo::packages(self, &target_dir.join("scope-sdk"))
+    }
+
+    /// The packages of the host crate last written here (a home's active
+    /// build), read offline.
+    pub fn packages_of_last_build(&self) -> Result<Vec<Package>> {
+        let sdk = fs_err::canonicalize(&self.target_dir)?.join("scope-sdk");
+        cargo::packages(self, &sdk)
+    }
+
     /// Writes the host crate and its `Cargo.lock`; returns the target
     /// directory and the binary's name.
     fn write_crate(&self, plugins: &[PluginCrate], graph: &Graph<'_>) -> Result<(PathBuf, String)> {
@@ -142,6 +157,19 @@ fn short_hash(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
     scope_registry_client::registry::hex(&digest[..4])
+}
+
+/// One package of a host build.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    /// The SPDX expression of `license`.
+    pub license: Option<String>,
+    /// cargo's source (`registry+…`, `git+…`); `None` for a path package.
+    pub source: Option<String>,
+    /// The packages it depends on, as `name@version`.
+    pub dependencies: Vec<String>,
 }
 
 impl BuiltHost {

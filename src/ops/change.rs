@@ -25,6 +25,8 @@ use crate::failpoint;
 use crate::fsx;
 use crate::home::{Home, NewGeneration, Transaction, HOST_BINARY};
 use crate::host_build::{Graph, HostBuilder};
+use crate::policy::check::refuse;
+use crate::policy::{Finding, Policy};
 use crate::reporter::Reporter;
 use crate::settings::{HomeLocation, Settings};
 
@@ -244,6 +246,28 @@ pub fn change(
         reporter.clone(),
     );
     sources.plugins_dir = home.root().to_owned();
+    // The policy sees where plugins come from before anything is fetched
+    // (naming a new plugin fetches it), and the resolved versions before
+    // anything is downloaded.
+    let policy = Policy::find(home.root(), settings.policy.as_deref())?;
+    let dry_run = request.mode == Mode::DryRun;
+    if let Some(policy) = &policy {
+        let mut specs: Vec<(String, &PluginSpec)> = desired
+            .plugins()
+            .iter()
+            .map(|(n, s)| (format!("plugin `{n}`"), s))
+            .collect();
+        if let Edit::Install(wanted) = &request.edit {
+            specs.extend(wanted.iter().map(|w| {
+                let name = w
+                    .name
+                    .as_ref()
+                    .map_or("a new plugin".into(), |n| format!("plugin `{n}`"));
+                (name, &w.spec)
+            }));
+        }
+        findings(policy.check_specs(specs), dry_run, reporter.as_ref())?;
+    }
     let edit = name_plugins(request.edit, &sources)?;
     apply_edit(&mut desired, locked.as_ref(), edit)?;
     let fresh_graph = request.unlock == Unlock::All;
@@ -255,6 +279,11 @@ pub fn change(
     let gathered = planner.gather()?;
     let pins = planner.resolve(&gathered, reporter.as_ref())?;
     failpoint::hit("after-resolve");
+    if let Some(policy) = &policy {
+        let now = std::time::SystemTime::now();
+        let found = policy.check_pins(&pins, |pin| gathered.published(pin), now);
+        findings(found, dry_run, reporter.as_ref())?;
+    }
     let locked_pins = locked
         .as_ref()
         .map(|l| l.plugins.clone())
@@ -326,6 +355,7 @@ pub fn change(
         settings,
         reporter.as_ref(),
         (&planner, &gathered),
+        policy.as_ref(),
         Build {
             pins,
             changes,
@@ -366,6 +396,7 @@ fn build_and_commit(
     settings: &Settings,
     reporter: &dyn Reporter,
     (planner, gathered): (&Planner<'_>, &Gathered),
+    policy: Option<&Policy>,
     build: Build<'_>,
 ) -> Result<Outcome> {
     let Build {
@@ -387,8 +418,15 @@ fn build_and_commit(
     } else {
         names.join(", ")
     };
-    reporter.status("Building", &format!("host with {names}"));
     let builder = HostBuilder::new(&transaction.home().build_dir(), &settings.build);
+    if let Some(policy) = policy.filter(|p| p.licenses.is_some()) {
+        // Every package's licence, from cargo's resolved graph, before
+        // anything is compiled.
+        let packages = builder.packages(&chosen, &graph)?;
+        let is_plugin = |name: &str| pins.iter().any(|p| p.name.as_str() == name);
+        refuse(&policy.check_licenses(&packages, is_plugin))?;
+    }
+    reporter.status("Building", &format!("host with {names}"));
     let built = builder.build(&chosen, &graph, reporter)?;
     failpoint::hit("after-build");
     probe(&built.binary)?;
@@ -427,6 +465,17 @@ fn build_and_commit(
         generation: transaction.commit(&generation)?,
         changes,
     })
+}
+
+/// Refuses on findings; a dry run shows them as warnings instead.
+fn findings(found: Vec<Finding>, dry_run: bool, reporter: &dyn Reporter) -> Result<()> {
+    if dry_run {
+        for finding in &found {
+            reporter.warn(&format!("the policy would refuse this: {finding}"));
+        }
+        return Ok(());
+    }
+    refuse(&found)
 }
 
 /// `--locked`, refusing a change of pins.

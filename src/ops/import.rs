@@ -13,6 +13,7 @@ use crate::home::{Home, NewGeneration, Transaction};
 use crate::oci::provenance::{glibc_here, parse_version};
 use crate::oci::registry::{self, Target};
 use crate::oci::{layout, Generation};
+use crate::policy::Policy;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 
@@ -31,7 +32,12 @@ pub fn import(
     source: &str,
     verify: &[PathBuf],
 ) -> Result<Imported> {
-    let keys = crate::signing::read_public_keys(verify)?;
+    // `--verify` keys, and the policy's when it requires a signature.
+    let mut trusted = verify.to_vec();
+    if let Some(policy) = Policy::find(home.root(), settings.policy.as_deref())? {
+        trusted.extend(policy.import_keys()?.unwrap_or_default().iter().cloned());
+    }
+    let keys = crate::signing::read_public_keys(&trusted)?;
     reporter.status("Reading", source);
     let generation = if source.starts_with("oci://") {
         registry::pull(&Target::parse(source)?, &settings.oci, &keys)?

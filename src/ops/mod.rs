@@ -24,6 +24,7 @@ pub mod inspect;
 pub mod plan;
 pub mod plugin_check;
 pub mod plugin_package;
+pub mod policy_check;
 pub mod probe;
 pub mod registries;
 pub mod requests;

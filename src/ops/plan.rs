@@ -36,6 +36,17 @@ pub struct Gathered {
 }
 
 impl Gathered {
+    /// A registry pin's yanked flag and publish time, from its index entry.
+    pub fn published(&self, pin: &Pin) -> Option<crate::policy::check::Published> {
+        let (_, krate) = self.registry.get(pin.name.as_str())?;
+        let wanted = pin.version.to_string();
+        let version = krate.versions.iter().find(|v| v.version == wanted)?;
+        Some(crate::policy::check::Published {
+            yanked: version.yanked,
+            time: version.pubtime.as_ref().map(|t| t.to_string()),
+        })
+    }
+
     /// The fingerprint of every editable (path) plugin's sources now, by
     /// normalised name.
     pub fn fingerprints(&self) -> Result<BTreeMap<String, String>> {

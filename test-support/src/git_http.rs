@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub struct GitHttpServer {
     port: u16,
     refused: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
 }
 
 impl GitHttpServer {
@@ -35,9 +36,12 @@ impl GitHttpServer {
         let port = listener.local_addr().unwrap().port();
         let root = root.to_owned();
         let refused = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
         let counted = refused.clone();
+        let connections = requests.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                connections.fetch_add(1, Ordering::SeqCst);
                 let root = root.clone();
                 let authorization = authorization.clone();
                 let refused = counted.clone();
@@ -46,7 +50,16 @@ impl GitHttpServer {
                 });
             }
         });
-        GitHttpServer { port, refused }
+        GitHttpServer {
+            port,
+            refused,
+            requests,
+        }
+    }
+
+    /// How many connections clients opened so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
     }
 
     /// How many requests were refused for want of the login so far.

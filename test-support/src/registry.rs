@@ -160,10 +160,13 @@ impl FixtureRegistry {
                 dep
             })
             .collect();
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "name": package.name, "vers": package.version, "deps": deps, "cksum": checksum,
             "features": package.features, "yanked": package.yanked
         });
+        if let Some(time) = &package.pubtime {
+            line["pubtime"] = time.clone().into();
+        }
         let mut state = self.state.lock().unwrap();
         state
             .index
@@ -193,6 +196,8 @@ pub struct Package {
     build_deps: Vec<(String, String)>,
     features: BTreeMap<String, Vec<String>>,
     yanked: bool,
+    /// The index entry's `pubtime` (RFC 3339), when set.
+    pubtime: Option<String>,
     files: Vec<(String, String)>,
     checksum_override: Option<String>,
     /// Plugin dependencies name this registry's index, as `cargo package`
@@ -210,6 +215,7 @@ impl Package {
             build_deps: Vec::new(),
             features: BTreeMap::new(),
             yanked: false,
+            pubtime: None,
             files: Vec::new(),
             checksum_override: None,
             own_registry: false,
@@ -249,6 +255,13 @@ impl Package {
         self
     }
 
+    /// Its index entry says it was published at `rfc3339` (`pubtime`).
+    pub fn published_at(mut self, rfc3339: &str) -> Package {
+        self.pubtime = Some(rfc3339.to_owned());
+        self
+    }
+
+    /// Marks it yanked.
     pub fn yanked(mut self) -> Package {
         self.yanked = true;
         self

@@ -32,6 +32,7 @@ mod new;
 mod oci;
 mod offline;
 mod output;
+mod policy;
 mod portable;
 mod readme;
 mod serve;

@@ -234,4 +234,22 @@ fn an_exported_layout_carries_its_signature() {
         output(elsewhere(&context, &b).args(["import", path(&plain), "--verify", path(&public)]));
     scopectl_snapshot!(&context, "import_of_an_unsigned_layout", &refused);
     assert!(!b.join("current").exists());
+
+    // The home's policy requires a signature by its keys: no flag needed.
+    fs_err::create_dir_all(&b).unwrap();
+    fs_err::write(
+        b.join("policy.toml"),
+        "[imports]\nrequire-signature = true\nkeys = [\"../ops.pub\"]\n",
+    )
+    .unwrap();
+    let refused = output(elsewhere(&context, &b).args(["import", path(&plain)]));
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(!b.join("current").exists());
+    let signed = output(elsewhere(&context, &b).args(["import", path(&tar)]));
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    assert!(
+        stderr(&signed).contains("Verified sha256:"),
+        "{}",
+        stderr(&signed)
+    );
 }
