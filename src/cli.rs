@@ -264,6 +264,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The bill of materials of a generation's host: every plugin and crate (CycloneDX 1.5 JSON)
+    Sbom {
+        /// The generation [default: the active one]
+        #[arg(long, value_name = "N")]
+        generation: Option<u64>,
+        /// The document's format
+        #[arg(long, value_enum, default_value_t = SbomFormat::CyclonedxJson)]
+        format: SbomFormat,
+        /// Write it to FILE instead of stdout
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Check the home's plugins and lock against its policy.toml (exit 1 with the findings)
     Policy {
         #[command(subcommand)]
@@ -426,4 +438,11 @@ pub enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `sbom --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormat {
+    /// CycloneDX 1.5, JSON
+    CyclonedxJson,
 }

@@ -124,6 +124,11 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         } => oci::push(&context, &reference, generation, sign.as_deref()),
         Command::Import { source, verify } => oci::import(&context, &source, &verify),
         Command::Verify { target, key, json } => oci::verify(&context, &target, &key, json),
+        Command::Sbom {
+            generation,
+            format: crate::cli::SbomFormat::CyclonedxJson,
+            output,
+        } => oci::sbom(&context, generation, output.as_deref()),
         Command::Policy { command } => match command {
             crate::cli::PolicyCommand::Check { json } => policy::check(&context, json),
         },

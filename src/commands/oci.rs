@@ -26,7 +26,8 @@ pub fn export(
     let key = sign
         .map(|key| signing::open_signing_key(key, password))
         .transpose()?;
-    let artifact = Artifact::of_generation(&home, generation)?;
+    let licences = crate::ops::sbom::licences(&home, &context.settings, generation);
+    let artifact = Artifact::of_generation(&home, generation, &licences, key.as_ref())?;
     let signature = key
         .map(|key| cosign::sign(&key, tag, &artifact.digest()))
         .transpose()?;
@@ -65,7 +66,8 @@ pub fn push(
     let key = sign
         .map(|key| signing::open_signing_key(key, password))
         .transpose()?;
-    let artifact = Artifact::of_generation(&home, generation)?;
+    let licences = crate::ops::sbom::licences(&home, &context.settings, generation);
+    let artifact = Artifact::of_generation(&home, generation, &licences, key.as_ref())?;
     context.printer.status("Pushing", reference);
     let digest = registry::push(&target, &artifact, &context.settings.oci, key.as_ref())?;
     context
@@ -186,4 +188,21 @@ fn write_private(path: &Path, pem: &str) -> Result<()> {
         .open(path)?;
     file.write_all(pem.as_bytes())?;
     Ok(())
+}
+
+pub fn sbom(context: &Context, generation: Option<u64>, output: Option<&Path>) -> Result<ExitCode> {
+    let home = context.existing_home()?;
+    let document = crate::ops::sbom::sbom(&home, &context.settings, generation)?;
+    let text = serde_json::to_string_pretty(&document)? + "\n";
+    match output {
+        Some(file) => {
+            let file = context.settings.working_dir.join(file);
+            fs_err::write(&file, text)?;
+            context
+                .printer
+                .status("Wrote", format!("the SBOM to {}", file.display()));
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

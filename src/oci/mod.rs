@@ -4,9 +4,11 @@
 //! layout (optionally tarred) or pushed to a registry ([`registry`]);
 //! read back with every digest verified.
 
+pub mod attestation;
 pub mod layout;
 pub mod provenance;
 pub mod registry;
+pub mod sbom;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +28,7 @@ const HOST_TYPE: &str = "application/vnd.scope.host.v1";
 const PLUGINS_TYPE: &str = "application/vnd.scope.plugins.v1+toml";
 const LOCK_TYPE: &str = "application/vnd.scope.lock.v1+toml";
 const PROVENANCE_TYPE: &str = "application/vnd.scope.provenance.v1+json";
+pub const SBOM_TYPE: &str = "application/vnd.cyclonedx+json";
 const TITLE: &str = "org.opencontainers.image.title";
 
 /// A content descriptor.
@@ -104,8 +107,15 @@ impl Artifact {
         digest(&self.manifest)
     }
 
-    /// Generation `n` of `home` (the active one by default).
-    pub fn of_generation(home: &Home, n: Option<u64>) -> Result<Artifact> {
+    /// Generation `n` of `home` (the active one by default), with its SBOM
+    /// (licences from `licences`) and its in-toto provenance statement,
+    /// in a DSSE envelope signed with `key` when one is given.
+    pub fn of_generation(
+        home: &Home,
+        n: Option<u64>,
+        licences: &sbom::Licences,
+        key: Option<&crate::signing::SigningKey>,
+    ) -> Result<Artifact> {
         let n = match n.or_else(|| home.current()) {
             Some(n) => n,
             None => bail!(Hinted::new(
@@ -160,14 +170,29 @@ impl Artifact {
                 })
                 .collect(),
         };
+        let statement = attestation::statement(&host, &resolved_lock, &lock, &provenance);
+        let statement = serde_json::to_vec(&statement)?;
+        let (attestation_type, attestation_title, attestation) = match key {
+            Some(key) => (
+                attestation::ENVELOPE_TYPE,
+                "provenance.intoto.dsse.json",
+                attestation::envelope(&statement, key)?,
+            ),
+            None => (
+                attestation::STATEMENT_TYPE,
+                "provenance.intoto.json",
+                statement,
+            ),
+        };
+        let sbom = serde_json::to_vec_pretty(&sbom::cyclonedx(&lock, licences, &info.created))?;
         let provenance = serde_json::to_vec_pretty(&provenance)?;
         let mut blobs = BTreeMap::new();
         let mut layers = Vec::new();
-        for (media_type, title, bytes) in files.iter().copied().chain([(
-            PROVENANCE_TYPE,
-            "provenance.json",
-            provenance.as_slice(),
-        )]) {
+        for (media_type, title, bytes) in files.iter().copied().chain([
+            (PROVENANCE_TYPE, "provenance.json", provenance.as_slice()),
+            (SBOM_TYPE, "sbom.cdx.json", sbom.as_slice()),
+            (attestation_type, attestation_title, attestation.as_slice()),
+        ]) {
             let descriptor = Descriptor::of(media_type, bytes, Some(title));
             layers.push(descriptor.clone());
             blobs.insert(descriptor.digest.clone(), (descriptor, bytes.to_vec()));

@@ -29,4 +29,5 @@ pub mod probe;
 pub mod registries;
 pub mod requests;
 pub mod rollback;
+pub mod sbom;
 pub mod sources;

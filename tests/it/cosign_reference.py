@@ -9,6 +9,8 @@ go-securesystemslib `encrypted` envelope) with Python's `cryptography`,
     verify REGISTRY REPO TAG PUB       verify the signature at the
                                        sha256-<hex>.sig tag
     verify-layout DIR PUB              the same inside an OCI image layout
+    verify-attestation DIR PUB         the DSSE-signed in-toto provenance
+                                       layer of the layout's generation
     sign REGISTRY REPO TAG PEM [--tamper]
                                        push a signature of REPO:TAG made
                                        with PEM (--tamper: a broken one)
@@ -130,6 +132,31 @@ def verify_layout(directory, pub_path):
     check(signed, blob(by_tag[triangulate(signed)]["digest"]), blob, pub_path)
 
 
+def verify_attestation(directory, pub_path):
+    def blob(d):
+        return open(f"{directory}/blobs/sha256/{d.split(':', 1)[1]}", "rb").read()
+
+    index = json.load(open(f"{directory}/index.json"))
+    manifest = next(
+        m for m in index["manifests"]
+        if not m["annotations"]["org.opencontainers.image.ref.name"].endswith(".sig")
+    )
+    layers = json.loads(blob(manifest["digest"]))["layers"]
+    layer = next(l for l in layers if l["mediaType"] == "application/vnd.dsse.envelope.v1+json")
+    envelope = json.loads(blob(layer["digest"]))
+    payload = base64.b64decode(envelope["payload"])
+    kind = envelope["payloadType"]
+    pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind.encode(), len(payload), payload)
+    public = serialization.load_pem_public_key(open(pub_path, "rb").read())
+    public.verify(base64.b64decode(envelope["signatures"][0]["sig"]), pae, ec.ECDSA(hashes.SHA256()))
+    statement = json.loads(payload)
+    assert statement["_type"] == "https://in-toto.io/Statement/v1", statement
+    assert statement["predicateType"] == "https://slsa.dev/provenance/v1", statement
+    host = next(l for l in layers if l["annotations"]["org.opencontainers.image.title"] == "scope-host")
+    assert statement["subject"][0]["digest"]["sha256"] == host["digest"].split(":", 1)[1]
+    print("attested", host["digest"])
+
+
 def upload(registry, repo, data):
     start = urllib.request.Request(
         f"http://{registry}/v2/{repo}/blobs/uploads/", method="POST", data=b""
@@ -194,6 +221,8 @@ if __name__ == "__main__":
         verify(*args)
     elif command == "verify-layout":
         verify_layout(*args)
+    elif command == "verify-attestation":
+        verify_attestation(*args)
     elif command == "sign":
         sign(*args[:4], tamper="--tamper" in args[4:])
     else:

@@ -35,6 +35,7 @@ mod output;
 mod policy;
 mod portable;
 mod readme;
+mod sbom;
 mod serve;
 mod signing;
 mod stream;

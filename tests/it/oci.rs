@@ -87,7 +87,27 @@ fn a_pushed_generation_imports_on_a_fresh_home_without_a_toolchain() {
         manifest["artifactType"],
         "application/vnd.scope.generation.v1+json"
     );
-    assert_eq!(manifest["layers"].as_array().unwrap().len(), 4);
+    let titles: Vec<&str> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["annotations"]["org.opencontainers.image.title"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "scope-host",
+            "plugins.toml",
+            "resolved.lock",
+            "provenance.json",
+            "sbom.cdx.json",
+            "provenance.intoto.json"
+        ]
+    );
     let copied = context.temp.path().join("copied");
     let copy = output(Command::new("skopeo").args([
         "copy",

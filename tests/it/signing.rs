@@ -193,6 +193,9 @@ fn an_exported_layout_carries_its_signature() {
     assert!(exported.status.success(), "{}", stderr(&exported));
     let checked = reference(&["verify-layout", path(&dir), path(&public)]);
     assert!(checked.status.success(), "{}", stderr(&checked));
+    // Its provenance statement is signed too (DSSE), and names the host.
+    let attested = reference(&["verify-attestation", path(&dir), path(&public)]);
+    assert!(attested.status.success(), "{}", stderr(&attested));
 
     let tar = context.temp.path().join("gen.tar");
     let exported = output(
