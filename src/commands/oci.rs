@@ -102,10 +102,20 @@ pub fn import(context: &Context, source: &str, verify: &[PathBuf]) -> Result<Exi
 }
 
 pub fn verify(context: &Context, target: &str, keys: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let policy_keys = match keys.is_empty() {
+        true => crate::policy::Policy::find(
+            context.settings.home.root.as_path(),
+            context.settings.policy.as_deref(),
+        )?
+        .map(|p| p.keys)
+        .unwrap_or_default(),
+        false => Vec::new(),
+    };
+    let keys = if keys.is_empty() { &policy_keys } else { keys };
     if keys.is_empty() {
         bail!(Hinted::new(
             "no key to verify with",
-            "give `--key KEY.pub` (repeatable)",
+            "give `--key KEY.pub` (repeatable), or list keys under [imports] in policy.toml",
         ));
     }
     let keys = signing::read_public_keys(keys)?;

@@ -248,6 +248,8 @@ fn an_exported_layout_carries_its_signature() {
     let refused = output(elsewhere(&context, &b).args(["import", path(&plain)]));
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     assert!(!b.join("current").exists());
+    let verified = output(elsewhere(&context, &b).args(["verify", path(&tar)]));
+    assert!(verified.status.success(), "{}", stderr(&verified));
     let signed = output(elsewhere(&context, &b).args(["import", path(&tar)]));
     assert!(signed.status.success(), "{}", stderr(&signed));
     assert!(
