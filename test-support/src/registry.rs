@@ -109,6 +109,18 @@ impl FixtureRegistry {
         self.state.lock().unwrap().not_modified
     }
 
+    /// Marks `name` `version` yanked in the index, as `cargo yank` does.
+    pub fn yank(&self, name: &str, version: &str) {
+        let mut state = self.state.lock().unwrap();
+        for line in state.index.get_mut(name).into_iter().flatten() {
+            let mut entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            if entry["vers"] == version {
+                entry["yanked"] = true.into();
+                *line = entry.to_string();
+            }
+        }
+    }
+
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();

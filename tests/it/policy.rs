@@ -109,6 +109,22 @@ fn versions_younger_than_the_minimum_age_are_refused_and_policy_check_reports_fo
     let check = output(context.scopectl().args(["policy", "check", "--json"]));
     assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
 
+    // Yanked after it was locked: refused even so, when the policy says.
+    server.yank("fx", "1.0.0");
+    write_policy(&context, "[allow]\nyanked = false\n");
+    let check = output(context.scopectl().args(["policy", "check", "--json"]));
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["findings"][0]["rule"], "allow.yanked", "{report}");
+    let sync = output(context.scopectl().arg("sync"));
+    assert_eq!(sync.status.code(), Some(1), "{}", stderr(&sync));
+    assert!(
+        stderr(&sync).contains("policy.toml:2: allow.yanked: plugin `fx v1.0.0` is yanked"),
+        "{}",
+        stderr(&sync)
+    );
+    assert_eq!(HomeState::of(&context.home()), before);
+
     // CI form: a rule the lock breaks, exit 1, the findings as JSON.
     write_policy(&context, "[allow]\n\nregistries = [\"acme\"]\n");
     let check = output(context.scopectl().args(["policy", "check", "--json"]));
