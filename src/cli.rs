@@ -158,6 +158,8 @@ pub enum Command {
         /// Resolve and print what would change, touching nothing
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        grant: GrantArgs,
     },
     /// Download everything resolved.lock needs, so that `sync --frozen` works without a network
     Fetch,
@@ -189,6 +191,8 @@ pub enum Command {
         /// Resolve and print what would change, touching nothing
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        grant: GrantArgs,
     },
     /// Why a plugin is installed, and why at this version
     Why {
@@ -416,6 +420,34 @@ pub struct InstallArgs {
     /// `scopectl sync` builds it later
     #[arg(long)]
     pub no_build: bool,
+    #[command(flatten)]
+    pub grant: GrantArgs,
+}
+
+/// Capabilities granted by this command (recorded under `[allow]` in plugins.toml).
+#[derive(Debug, Clone, Default, Args)]
+pub struct GrantArgs {
+    /// Grant plugins that ask for it this capability: net:connect[=PORT], net:listen=PORT,
+    /// fs:read=PATH, fs:write=PATH, exec, gpu (repeatable)
+    #[arg(long = "allow", value_name = "CAP")]
+    pub allow: Vec<String>,
+    /// Grant every capability the plugins ask for
+    #[arg(long)]
+    pub allow_all: bool,
+}
+
+impl GrantArgs {
+    /// The grant, with every capability checked.
+    pub fn grant(&self) -> anyhow::Result<crate::capability::Grant> {
+        Ok(crate::capability::Grant {
+            capabilities: self
+                .allow
+                .iter()
+                .map(|c| c.parse())
+                .collect::<Result<_, _>>()?,
+            all: self.allow_all,
+        })
+    }
 }
 
 /// `scopectl key …`.

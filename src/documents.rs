@@ -40,6 +40,8 @@ pub struct ListedPlugin {
     pub dependency_of: Vec<PluginName>,
     /// The pipelines it registered in the active host.
     pub pipelines: Vec<String>,
+    /// The capabilities granted to it (`[allow]` in plugins.toml).
+    pub allow: Vec<String>,
 }
 
 /// `scopectl history --json`.

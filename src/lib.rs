@@ -31,6 +31,7 @@
 //!   [`failpoint`]: crash points for tests; [`time`]: timestamps.
 
 pub mod cancel;
+pub mod capability;
 pub mod change;
 pub mod cli;
 pub mod commands;

@@ -8,6 +8,8 @@ use cargo_metadata::{DependencyKind, MetadataCommand, TargetKind};
 
 use scope_name::{PluginName, API_CRATE};
 
+use crate::capability::Capability;
+
 /// A plugin crate on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginCrate {
@@ -23,6 +25,8 @@ pub struct PluginCrate {
     pub api_requirement: String,
     /// Plugins it must never be installed with (`[package.metadata.scope] conflicts`).
     pub conflicts: Vec<String>,
+    /// What it asks to be allowed (`[package.metadata.scope] capabilities`).
+    pub capabilities: Vec<Capability>,
     /// Its normal dependencies other than the API: (crate name, requirement).
     pub dependencies: Vec<(String, String)>,
     /// Dependencies from a registry other than the default one, as a
@@ -289,6 +293,20 @@ fn finish(
         }
         other => bail!("`{name}` has `[package.metadata.scope] conflicts = {other}`; it must be a list of plugin names"),
     };
+    let capabilities = match &metadata["scope"]["capabilities"] {
+        serde_json::Value::Null => Vec::new(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .context("a capability is a string")?
+                    .parse::<Capability>()
+                    .map_err(anyhow::Error::from)
+            })
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("`{name}` declares a capability scopectl does not know (`[package.metadata.scope] capabilities`)"))?,
+        other => bail!("`{name}` has `[package.metadata.scope] capabilities = {other}`; it must be a list of capabilities"),
+    };
     Ok(PluginCrate {
         dir: dir.to_owned(),
         name,
@@ -296,6 +314,7 @@ fn finish(
         register,
         api_requirement,
         conflicts,
+        capabilities,
         dependencies,
         registry_dependencies: Vec::new(),
     })

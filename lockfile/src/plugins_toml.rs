@@ -134,7 +134,7 @@ pub enum PluginsTomlError {
     },
 }
 
-const TOP_KEYS: [&str; 2] = ["plugins", "registries"];
+const TOP_KEYS: [&str; 3] = ["plugins", "registries", "allow"];
 const SPEC_KEYS: [&str; 7] = ["version", "registry", "git", "branch", "tag", "rev", "path"];
 
 /// `plugins.toml`: parsed, and editable without losing the user's layout.
@@ -145,6 +145,7 @@ pub struct PluginsToml {
     doc: DocumentMut,
     plugins: BTreeMap<PluginName, PluginSpec>,
     registries: BTreeMap<String, String>,
+    grants: BTreeMap<PluginName, Vec<String>>,
 }
 
 impl PluginsToml {
@@ -167,6 +168,7 @@ impl PluginsToml {
             doc: spanned.clone().into_mut(),
             plugins: BTreeMap::new(),
             registries: BTreeMap::new(),
+            grants: BTreeMap::new(),
         };
         parsed.read(spanned.as_table())?;
         Ok(parsed)
@@ -199,7 +201,7 @@ impl PluginsToml {
                 let span = doc.key(key).and_then(|k| k.span());
                 return Err(self.invalid(
                     span,
-                    format!("unknown key `{key}`; the known keys are `plugins` and `registries`"),
+                    format!("unknown key `{key}`; the known keys are `plugins`, `registries` and `allow`"),
                 ));
             }
             if !item.is_table_like() {
@@ -230,6 +232,22 @@ impl PluginsToml {
                     ));
                 }
                 self.registries.insert(name.to_owned(), index.to_owned());
+            }
+        }
+        if let Some(allow) = doc.get("allow").and_then(Item::as_table_like) {
+            for (key, item) in allow.iter() {
+                let name =
+                    PluginName::new(key).map_err(|e| self.invalid(item.span(), e.to_string()))?;
+                let capabilities = item
+                    .as_array()
+                    .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                    .ok_or_else(|| {
+                        self.invalid(
+                            item.span(),
+                            format!("`allow.{key}` must be a list of capabilities, e.g. [\"net:connect=443\"]"),
+                        )
+                    })?;
+                self.grants.insert(name, capabilities);
             }
         }
         if let Some(plugins) = doc.get("plugins").and_then(Item::as_table_like) {
@@ -368,6 +386,37 @@ impl PluginsToml {
         &self.registries
     }
 
+    /// The capabilities granted to each plugin (`[allow]`), as written.
+    pub fn grants(&self) -> &BTreeMap<PluginName, Vec<String>> {
+        &self.grants
+    }
+
+    /// Records the capabilities granted to `name` (none: removes its entry).
+    pub fn set_grants(&mut self, name: &PluginName, capabilities: &[String]) {
+        if !self.doc.contains_key("allow") {
+            self.doc.insert("allow", Item::Table(Table::new()));
+        }
+        let table = self.doc["allow"]
+            .as_table_like_mut()
+            .expect("checked to be a table when read");
+        let key = table
+            .iter()
+            .map(|(k, _)| k.to_owned())
+            .find(|k| name.matches(k))
+            .unwrap_or_else(|| name.normalized().to_owned());
+        if capabilities.is_empty() {
+            table.remove(&key);
+            self.grants.remove(name);
+        } else {
+            let array: toml_edit::Array = capabilities.iter().map(String::as_str).collect();
+            table.insert(&key, Item::Value(Value::Array(array)));
+            self.grants.insert(name.clone(), capabilities.to_vec());
+        }
+        if table.is_empty() {
+            self.doc.remove("allow");
+        }
+    }
+
     fn plugins_table(&mut self) -> &mut Table {
         if !self.doc.contains_key("plugins") {
             self.doc.insert("plugins", Item::Table(Table::new()));
@@ -414,6 +463,9 @@ impl PluginsToml {
         };
         self.plugins_table().remove(&key);
         self.plugins.remove(name);
+        if self.grants.contains_key(name) {
+            self.set_grants(name, &[]);
+        }
         true
     }
 }

@@ -9,9 +9,10 @@ use super::{render, Context};
 use crate::ops::change::{change, ChangeRequest};
 use crate::ops::requests;
 
-pub fn sync(context: &Context, dry_run: bool) -> Result<ExitCode> {
+pub fn sync(context: &Context, dry_run: bool, grant: crate::capability::Grant) -> Result<ExitCode> {
     let home = context.home()?;
     let mut request = ChangeRequest::sync();
+    request.grant = grant;
     if dry_run {
         request.mode = crate::ops::change::Mode::DryRun;
     }

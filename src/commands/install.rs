@@ -27,13 +27,14 @@ pub fn install(context: &Context, args: &InstallArgs) -> Result<ExitCode> {
         (_, true) => Mode::Record,
         _ => Mode::Apply,
     };
-    let request = requests::install(
+    let mut request = requests::install(
         &context.settings,
         &args.specs,
         args.registry.as_deref(),
         &flags,
         mode,
     )?;
+    request.grant = args.grant.grant()?;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context))
 }

@@ -26,8 +26,12 @@ pub fn list(context: &Context, json: bool) -> Result<ExitCode> {
                 format!("  dependency of: {}", names.join(", "))
             }
         };
+        let allowed = match plugin.allow.as_slice() {
+            [] => String::new(),
+            granted => format!("  allowed: {}", granted.join(", ")),
+        };
         println!(
-            "{} v{}  {}{}  pipelines: {}{dependency_of}",
+            "{} v{}  {}{}  pipelines: {}{dependency_of}{allowed}",
             plugin.name,
             plugin.version,
             plugin.source,

@@ -90,7 +90,9 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Demo(args) => demo::demo(&context, &args),
         Command::Install(args) => install::install(&context, &args),
         Command::Uninstall { names } => install::uninstall(&context, &names),
-        Command::Sync { dry_run } => build::sync(&context, dry_run),
+        Command::Sync { dry_run, grant } => grant
+            .grant()
+            .and_then(|grant| build::sync(&context, dry_run, grant)),
         Command::Fetch => build::fetch(&context),
         Command::Build { force } => build::build(&context, force),
         Command::Reload { name, force } => build::reload(&context, &name, force),
@@ -160,7 +162,14 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
             json,
             ..
         } => update::check(&context, &names, json),
-        Command::Update { names, dry_run, .. } => update::update(&context, &names, dry_run),
+        Command::Update {
+            names,
+            dry_run,
+            grant,
+            ..
+        } => grant
+            .grant()
+            .and_then(|grant| update::update(&context, &names, dry_run, grant)),
         Command::New { name, path } => new::new(&context, &name, path.as_deref()),
         Command::Test { dir, args } => test::test(&context, dir.as_deref(), &args),
         Command::Check { dir, json } => check::check(&context, dir.as_deref(), json),

@@ -15,13 +15,19 @@ const UPDATES: u8 = 10;
 
 /// Moves the named plugins (all when none are named) to the newest
 /// versions the constraints allow.
-pub fn update(context: &Context, wanted: &[String], dry_run: bool) -> Result<ExitCode> {
+pub fn update(
+    context: &Context,
+    wanted: &[String],
+    dry_run: bool,
+    grant: crate::capability::Grant,
+) -> Result<ExitCode> {
     let home = if dry_run {
         Home::at(&context.settings.home)
     } else {
         context.home()?
     };
-    let request = requests::update(&home, wanted, dry_run)?;
+    let mut request = requests::update(&home, wanted, dry_run)?;
+    request.grant = grant;
     let outcome = change(&home, &context.settings, context.reporter(), request)?;
     Ok(render(outcome, context))
 }

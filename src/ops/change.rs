@@ -19,6 +19,7 @@ use semver::Version;
 use super::plan::{describe_changes, Gathered, Planner};
 use super::probe::probe;
 use super::sources::Sources;
+use crate::capability::{Capability, Grant};
 use crate::change::Change;
 use crate::error::Hinted;
 use crate::failpoint;
@@ -94,6 +95,8 @@ pub struct ChangeRequest {
     pub force: bool,
     /// How far to go.
     pub mode: Mode,
+    /// Capabilities this command grants (`--allow`).
+    pub grant: Grant,
 }
 
 impl ChangeRequest {
@@ -110,6 +113,7 @@ impl ChangeRequest {
             rebuild: false,
             force: false,
             mode: Mode::Apply,
+            grant: Grant::default(),
         }
     }
 }
@@ -358,6 +362,7 @@ pub fn change(
         policy.as_ref(),
         Build {
             pins,
+            grant: request.grant,
             changes,
             graph,
             previous: &active,
@@ -375,6 +380,8 @@ pub fn change(
 struct Build<'a> {
     /// The plugins to build in.
     pins: Vec<Pin>,
+    /// Capabilities this command grants.
+    grant: Grant,
     /// How they differ from the active generation's.
     changes: Vec<Change>,
     /// Where cargo starts.
@@ -401,6 +408,7 @@ fn build_and_commit(
 ) -> Result<Outcome> {
     let Build {
         pins,
+        grant,
         mut changes,
         graph,
         previous,
@@ -409,6 +417,9 @@ fn build_and_commit(
         fingerprints,
     } = build;
     let chosen = planner.materialize(gathered, &pins)?;
+    // Every capability a plugin asks for is granted, in plugins.toml or by
+    // this command, before anything is built; new grants are recorded.
+    let desired = grant_capabilities(planner.desired, &chosen, &grant, reporter)?;
     let names: Vec<String> = chosen
         .iter()
         .map(|p| format!("{} v{}", p.name, p.version))
@@ -455,7 +466,7 @@ fn build_and_commit(
     let lock = lock_file(pins, crates)?;
     let generation = NewGeneration {
         host: &built.binary,
-        plugins_toml: &planner.desired.to_string(),
+        plugins_toml: &desired.to_string(),
         resolved_lock: &lock.to_toml(),
         command: settings.command_line.clone(),
         changes: changes.clone(),
@@ -465,6 +476,94 @@ fn build_and_commit(
         generation: transaction.commit(&generation)?,
         changes,
     })
+}
+
+/// Checks that every capability a chosen plugin asks for is granted by
+/// `plugins.toml` or by `grant`; refuses naming each one that is not.
+/// Returns `plugins.toml` with what `grant` added recorded.
+fn grant_capabilities(
+    desired: &PluginsToml,
+    chosen: &[crate::plugin_crate::PluginCrate],
+    grant: &Grant,
+    reporter: &dyn Reporter,
+) -> Result<PluginsToml> {
+    let mut recorded = desired.clone();
+    let mut refused = Vec::new();
+    for plugin in chosen.iter().filter(|p| !p.capabilities.is_empty()) {
+        let name = plugin.plugin_name()?;
+        let granted: Vec<Capability> = desired
+            .grants()
+            .get(&name)
+            .into_iter()
+            .flatten()
+            .map(|c| c.parse())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("in `[allow]` of {}", desired.path().display()))?;
+        let missing = crate::capability::missing(&plugin.capabilities, &granted);
+        if missing.is_empty() {
+            continue;
+        }
+        let (now, still): (Vec<&Capability>, Vec<&Capability>) =
+            missing.into_iter().partition(|c| grant.covers(c));
+        if !still.is_empty() {
+            let list = |caps: &[&Capability]| {
+                caps.iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let had = if granted.is_empty() {
+                String::new()
+            } else {
+                let granted: Vec<&Capability> = granted.iter().collect();
+                format!(" (granted so far: {})", list(&granted))
+            };
+            refused.push((
+                format!(
+                    "  {} v{} asks for {}{had}",
+                    plugin.name,
+                    plugin.version,
+                    list(&still)
+                ),
+                still
+                    .iter()
+                    .map(|c| format!("--allow {c}"))
+                    .collect::<Vec<_>>(),
+            ));
+            continue;
+        }
+        let mut all: Vec<String> = granted.iter().map(|c| c.to_string()).collect();
+        all.extend(now.iter().map(|c| c.to_string()));
+        reporter.status(
+            "Allowed",
+            &format!(
+                "{} {}",
+                plugin.name,
+                now.iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        recorded.set_grants(&name, &all);
+    }
+    if refused.is_empty() {
+        return Ok(recorded);
+    }
+    let lines: Vec<String> = refused.iter().map(|(line, _)| line.clone()).collect();
+    let mut flags: Vec<String> = refused.into_iter().flat_map(|(_, f)| f).collect();
+    flags.dedup();
+    Err(Hinted::new(
+        format!(
+            "plugins ask for capabilities that are not granted; nothing was changed:\n{}",
+            lines.join("\n")
+        ),
+        format!(
+            "read what the plugin does with them, then grant them: `{}` (or `--allow-all`)",
+            flags.join(" ")
+        ),
+    )
+    .into())
 }
 
 /// Refuses on findings; a dry run shows them as warnings instead.

@@ -60,6 +60,17 @@ pub fn list(home: &Home) -> Result<ListDocument> {
         .current()
         .map(|n| edited_since(home, n))
         .unwrap_or_default();
+    // What the active generation's plugins.toml granted.
+    let grants = match home.current() {
+        Some(n) => {
+            let path = home.generation_dir(n).join("plugins.toml");
+            let text = fs_err::read_to_string(&path)?;
+            scope_lockfile::PluginsToml::parse(&path, &text)?
+                .grants()
+                .clone()
+        }
+        None => Default::default(),
+    };
     // The host knows which pipelines each plugin registered.
     let pipelines = probe::pipelines(&home.host_path()).ok();
     let pipelines_of = |name: &PluginName| -> Vec<String> {
@@ -88,6 +99,7 @@ pub fn list(home: &Home) -> Result<ListDocument> {
                     .map(|o| o.name.clone())
                     .collect(),
                 pipelines: pipelines_of(&p.name),
+                allow: grants.get(&p.name).cloned().unwrap_or_default(),
             }
         })
         .collect();

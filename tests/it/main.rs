@@ -11,6 +11,7 @@
 mod support;
 
 mod cancel;
+mod capabilities;
 mod check;
 mod crash_campaign;
 mod demo;
