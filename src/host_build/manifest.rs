@@ -122,6 +122,7 @@ mod tests {
             register: "register_pipelines".into(),
             api_requirement: "^0.1".into(),
             conflicts: Vec::new(),
+            capabilities: Vec::new(),
             dependencies: Vec::new(),
             registry_dependencies: Vec::new(),
         }
