@@ -47,6 +47,9 @@ pub struct GlobalArgs {
     /// The policy to check changes against [default: policy.toml beside plugins.toml]
     #[arg(long, global = true, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// How host builds are sandboxed [default: the policy's `sandbox`, else best-effort]
+    #[arg(long, global = true, value_enum, value_name = "MODE")]
+    pub sandbox: Option<crate::policy::Sandbox>,
 }
 
 /// `env --shell`.

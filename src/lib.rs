@@ -48,6 +48,7 @@ pub mod output;
 pub mod plugin_crate;
 pub mod policy;
 pub mod reporter;
+pub mod sandbox;
 pub mod serve;
 pub mod settings;
 pub mod signing;

@@ -96,6 +96,20 @@ pub struct BuildSettings {
     /// cargo's home (`CARGO_HOME`, else `~/.cargo`), to say which crates
     /// its cache lacks when an offline build fails.
     pub cargo_home: Option<PathBuf>,
+    /// rustup's home (`RUSTUP_HOME`, else `~/.rustup`): the toolchains a
+    /// sandboxed build reads.
+    pub rustup_home: Option<PathBuf>,
+    /// The variables of [`crate::sandbox::BUILD_ENVIRONMENT`] that are set:
+    /// all a sandboxed build sees.
+    pub environment: Vec<(String, OsString)>,
+    /// How the build is sandboxed: `--sandbox`, else the policy's
+    /// `sandbox`, else best-effort (the policy is read per change).
+    pub sandbox: crate::policy::Sandbox,
+    /// `--sandbox` was given (it wins over the policy).
+    pub sandbox_given: bool,
+    /// Debug builds only: `SCOPE_SANDBOX_UNSUPPORTED` simulates a kernel
+    /// without Landlock.
+    pub sandbox_unsupported: bool,
 }
 
 /// What reaches the terminal.
@@ -222,6 +236,17 @@ impl Settings {
                 cargo_home: var("CARGO_HOME")
                     .map(PathBuf::from)
                     .or_else(|| user_home.as_ref().map(|h| h.join(".cargo"))),
+                rustup_home: var("RUSTUP_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| user_home.as_ref().map(|h| h.join(".rustup"))),
+                environment: crate::sandbox::BUILD_ENVIRONMENT
+                    .iter()
+                    .filter_map(|k| Some(((*k).to_owned(), env(k)?)))
+                    .collect(),
+                sandbox: global.sandbox.unwrap_or(crate::policy::Sandbox::BestEffort),
+                sandbox_given: global.sandbox.is_some(),
+                sandbox_unsupported: cfg!(debug_assertions)
+                    && var("SCOPE_SANDBOX_UNSUPPORTED").is_some(),
             },
             http,
             registry_tokens,

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use cargo_metadata::{Message, MetadataCommand, PackageId, TargetKind};
 
+use crate::policy::Sandbox;
+use crate::sandbox::{sandbox_build, BuildPaths, Enforced};
+
 use scope_lockfile::CratePin;
 
 use super::{describe_spawn_error, Graph, HostBuilder};
@@ -72,7 +75,30 @@ pub fn build(
         0
     };
 
-    let mut command = std::process::Command::new(&builder.settings.cargo);
+    let settings = &builder.settings;
+    let sandboxed = settings.sandbox != Sandbox::Off;
+    // Everything the build needs is fetched first, with the network and
+    // the user's credentials; the build itself runs offline, scrubbed and
+    // under Landlock.
+    if sandboxed && !settings.offline {
+        fetch(builder, graph)?;
+    }
+    let mut command = std::process::Command::new(&settings.cargo);
+    let enforced = sandbox_build(
+        &mut command,
+        &settings.environment,
+        build_paths(builder, target_dir, plugins)?,
+        settings.sandbox,
+        settings.sandbox_unsupported,
+    )?;
+    if let Enforced::EnvironmentOnly(why) = &enforced {
+        reporter.warn(&format!(
+            "building without Landlock ({why}): the build's environment is scrubbed, but build scripts can still read your files and reach the network"
+        ));
+    }
+    if sandboxed {
+        command.env("TMPDIR", target_dir.join("tmp"));
+    }
     // In the crate's directory, so that cargo reads the configuration that
     // applies there, as it would for a crate a user builds by hand.
     command
@@ -88,7 +114,7 @@ pub fn build(
     if builder.settings.profile == Profile::Release {
         command.arg("--release");
     }
-    if builder.settings.offline {
+    if builder.settings.offline || sandboxed {
         command.arg("--offline");
     }
     if let Graph::Locked(_) = graph {
@@ -409,6 +435,49 @@ pub fn packages(builder: &HostBuilder, sdk: &Path) -> Result<Vec<super::Package>
         .collect();
     packages.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
     Ok(packages)
+}
+
+/// What a sandboxed build reads (the toolchain, cargo's home, the plugins'
+/// sources) and writes (the target and crate directories, cargo's
+/// registry sources, which it unpacks as it builds).
+fn build_paths(
+    builder: &HostBuilder,
+    target_dir: &Path,
+    plugins: &[PluginCrate],
+) -> Result<BuildPaths> {
+    let settings = &builder.settings;
+    let tmp = target_dir.join("tmp");
+    fs_err::create_dir_all(&tmp)?;
+    let mut read: Vec<PathBuf> = plugins.iter().map(|p| p.dir.clone()).collect();
+    // cargo looks for a workspace and for configuration above a crate:
+    // the manifests and `.cargo` directories of its ancestors, not the
+    // ancestors themselves.
+    let dirs: Vec<&Path> = plugins
+        .iter()
+        .map(|p| p.dir.as_path())
+        .chain([builder.crate_dir.as_path(), target_dir])
+        .collect();
+    for dir in dirs {
+        for ancestor in dir.ancestors().skip(1) {
+            read.push(ancestor.join("Cargo.toml"));
+            read.push(ancestor.join(".cargo"));
+        }
+    }
+    read.extend(settings.rustup_home.iter().cloned());
+    read.extend(settings.cargo_home.iter().cloned());
+    let mut write = vec![target_dir.to_path_buf(), builder.crate_dir.clone(), tmp];
+    if let Some(cargo_home) = &settings.cargo_home {
+        for inside in [
+            "registry",
+            "git",
+            ".package-cache",
+            ".package-cache-mutate",
+            ".global-cache",
+        ] {
+            write.push(cargo_home.join(inside));
+        }
+    }
+    Ok(BuildPaths { read, write })
 }
 
 /// How many crates the host build has, from cargo's resolved graph.

@@ -429,7 +429,11 @@ fn build_and_commit(
     } else {
         names.join(", ")
     };
-    let builder = HostBuilder::new(&transaction.home().build_dir(), &settings.build);
+    let mut build_settings = settings.build.clone();
+    if let (false, Some(policy)) = (build_settings.sandbox_given, policy) {
+        build_settings.sandbox = policy.sandbox.value;
+    }
+    let builder = HostBuilder::new(&transaction.home().build_dir(), &build_settings);
     if let Some(policy) = policy.filter(|p| p.licenses.is_some()) {
         // Every package's licence, from cargo's resolved graph, before
         // anything is compiled.

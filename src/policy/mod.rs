@@ -25,11 +25,14 @@ pub struct Rule<T> {
     pub line: usize,
 }
 
-/// How strictly hosts and builds are sandboxed (the least-privilege rules).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How strictly builds (and hosts) are sandboxed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Sandbox {
+    /// Refuse to build where the kernel cannot enforce the sandbox
     Required,
+    /// Sandbox where the kernel can; say so once where it cannot
     BestEffort,
+    /// No sandbox
     Off,
 }
 

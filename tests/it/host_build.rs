@@ -22,6 +22,13 @@ fn builder(temp: &Path) -> HostBuilder {
             profile: Profile::Dev,
             offline: true,
             cargo_home: Some(support::cargo_home()),
+            // The library's own build, outside any sandbox; the CLI's is
+            // tested in tests/it/sandbox.rs.
+            rustup_home: None,
+            environment: Vec::new(),
+            sandbox: scopectl::policy::Sandbox::Off,
+            sandbox_given: true,
+            sandbox_unsupported: false,
         },
     )
 }

@@ -36,6 +36,7 @@ mod output;
 mod policy;
 mod portable;
 mod readme;
+mod sandbox;
 mod sbom;
 mod serve;
 mod signing;

@@ -1,0 +1,127 @@
+//! The build sandbox: a hostile build script reads no secret and reaches
+//! no network; `--sandbox required` refuses where Landlock is missing.
+
+use crate::support;
+use support::snapshot::scopectl_snapshot;
+
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use support::{output, repo, stderr, TestContext};
+
+/// The hostile plugin, copied to `dir`, told to call `port`.
+fn hostile_plugin(dir: &Path, port: u16) -> PathBuf {
+    let source = repo().join("fixtures/test-plugins/hostile-build");
+    for file in ["Cargo.toml", "build.rs", "src/lib.rs"] {
+        let to = dir.join(file);
+        fs_err::create_dir_all(to.parent().unwrap()).unwrap();
+        fs_err::copy(source.join(file), to).unwrap();
+    }
+    fs_err::write(dir.join("port.txt"), port.to_string()).unwrap();
+    dir.to_path_buf()
+}
+
+/// What the build script of the plugin in `plugin_dir` wrote: the
+/// `stolen.txt` of the newest `hostile-build-*/out` in the shared target.
+fn stolen() -> Vec<String> {
+    let build = scope_test_support::shared_target_dir(&repo()).join("debug/build");
+    fs_err::read_dir(build)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("hostile-build-")
+        })
+        .filter_map(|e| fs_err::read_to_string(e.path().join("out/stolen.txt")).ok())
+        .collect()
+}
+
+#[test]
+fn a_hostile_build_script_reads_no_secret_and_reaches_no_network() {
+    let context = TestContext::new();
+    let secret = format!("ssh-secret-{}", fastrand::u64(..));
+    let token = format!("token-secret-{}", fastrand::u64(..));
+    // `HOME` of the commands the tests run is the scratch directory.
+    let ssh = context.temp.path().join(".ssh");
+    fs_err::create_dir_all(&ssh).unwrap();
+    fs_err::write(ssh.join("id_test"), &secret).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let plugin = hostile_plugin(&context.temp.path().join("hostile"), port);
+
+    let out = output(
+        context
+            .scopectl()
+            .env("DEPLOY_TOKEN", &token)
+            .arg("install")
+            .arg(&plugin),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        listener.accept().is_err(),
+        "the build script reached the listener"
+    );
+    let host = fs_err::read(context.home().join("bin/scope-host")).unwrap();
+    let host = String::from_utf8_lossy(&host);
+    assert!(
+        host.contains("key refused"),
+        "the script's findings are in the host"
+    );
+    assert!(!host.contains(&secret) && !host.contains(&token));
+    let all = stolen();
+    assert!(all.iter().any(|s| s.contains("connect refused")), "{all:?}");
+    assert!(all
+        .iter()
+        .all(|s| !s.contains(&secret) && !s.contains(&token)));
+
+    // Without the sandbox the same script gets both and calls home: the
+    // checks above can fail.
+    let unsandboxed = context.temp.path().join("b");
+    let plugin = hostile_plugin(&context.temp.path().join("hostile-2"), port);
+    let out = output(
+        support::registry::elsewhere(&context, &unsandboxed)
+            .env_remove("CARGO")
+            .env("DEPLOY_TOKEN", &token)
+            .args(["--sandbox", "off", "install"])
+            .arg(&plugin),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The install has finished: its connection is waiting, or never came.
+    let (mut stream, _) = listener.accept().expect("the unsandboxed script called");
+    stream.set_nonblocking(false).unwrap();
+    let mut said = String::new();
+    stream.read_to_string(&mut said).unwrap();
+    assert!(said.contains(&secret) && said.contains(&token), "{said}");
+}
+
+#[test]
+fn a_required_sandbox_is_refused_where_landlock_is_missing() {
+    let context = TestContext::new();
+    let invert = repo().join("fixtures/plugins/invert");
+    let refused = output(
+        context
+            .scopectl()
+            .env("SCOPE_SANDBOX_UNSUPPORTED", "1")
+            .args(["--sandbox", "required", "install"])
+            .arg(&invert),
+    );
+    scopectl_snapshot!(&context, "required_without_landlock", &refused);
+    assert!(!context.home().join("current").exists());
+    // Best-effort says so, and builds.
+    let built = output(
+        context
+            .scopectl()
+            .env("SCOPE_SANDBOX_UNSUPPORTED", "1")
+            .arg("install")
+            .arg(&invert),
+    );
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(
+        stderr(&built).contains("warning: building without Landlock"),
+        "{}",
+        stderr(&built)
+    );
+}
