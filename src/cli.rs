@@ -89,11 +89,17 @@ impl StreamArgs {
     /// The options of a supervised stream whose host shows its plugins'
     /// log lines as `verbosity` asks (`-q`: warnings and errors, `-v`:
     /// debug lines too).
-    pub fn options(self, verbosity: crate::output::Verbosity) -> crate::supervise::RunOptions {
+    pub fn options(
+        self,
+        verbosity: crate::output::Verbosity,
+        build: &crate::settings::BuildSettings,
+    ) -> crate::supervise::RunOptions {
         crate::supervise::RunOptions {
             name: self.name,
             on_restart: self.on_restart,
             verbosity,
+            sandbox: build.sandbox_given.then_some(build.sandbox),
+            sandbox_unsupported: build.sandbox_unsupported,
         }
     }
 }

@@ -69,6 +69,10 @@ pub struct RunOptions {
     pub on_restart: OnRestart,
     /// `-q`/`-v`: which of the plugins' log lines the host shows.
     pub verbosity: Verbosity,
+    /// `--sandbox`; `None`: the policy's, else best-effort.
+    pub sandbox: Option<crate::policy::Sandbox>,
+    /// Debug builds only: `SCOPE_SANDBOX_UNSUPPORTED`.
+    pub sandbox_unsupported: bool,
 }
 
 /// One supervisor's files under `<home>/run/<name>/`.
@@ -111,6 +115,11 @@ impl Instance {
     /// Where `scopectl ctl` connects.
     pub fn control_socket(&self) -> PathBuf {
         self.dir.join("control.sock")
+    }
+
+    /// `<home>/run/<name>/`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn host_socket(&self) -> PathBuf {

@@ -132,9 +132,11 @@ impl Session {
         in_flight: &InFlight,
         output: Option<(&Arc<Output>, OutputFraming)>,
         last_words: &Path,
+        sandbox: &dyn Fn(&mut Command) -> Result<()>,
     ) -> Result<Session> {
         let mut command = Command::new(&binary);
         command.args(args);
+        sandbox(&mut command)?;
         // Words of a host before this one are not this one's.
         let _ = fs_err::remove_file(last_words);
         command.env(scope_host::LAST_WORDS, last_words);

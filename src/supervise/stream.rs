@@ -71,6 +71,7 @@ pub fn supervise(
         passed: 0,
         handoff: None,
         refused: None,
+        sandbox_warned: Default::default(),
     };
     let result = supervisor.run();
     supervisor.summarize();
@@ -97,6 +98,8 @@ struct Supervisor<'a> {
     /// A host that failed its self-check or its start: not tried again
     /// until asked.
     refused: Option<PathBuf>,
+    /// Said once that hosts run without a sandbox.
+    sandbox_warned: std::sync::atomic::AtomicBool,
 }
 
 impl Supervisor<'_> {
@@ -241,6 +244,57 @@ impl Supervisor<'_> {
         run.to_args()
     }
 
+    /// Sandboxes the host `binary` to what its generation's plugins were
+    /// granted (`[allow]` in its plugins.toml), as `--sandbox` or the
+    /// policy say; best-effort says once when the kernel cannot.
+    fn sandbox(&self, command: &mut Command, binary: &Path) -> Result<()> {
+        use crate::sandbox::host::{sandbox_host, HostPaths};
+        let generation_dir = binary.parent().unwrap_or(binary);
+        let plugins_toml = generation_dir.join("plugins.toml");
+        let grants: Vec<crate::capability::Capability> = match fs_err::read_to_string(&plugins_toml)
+        {
+            Ok(text) => scope_lockfile::PluginsToml::parse(&plugins_toml, &text)?
+                .grants()
+                .values()
+                .flatten()
+                .map(|c| c.parse())
+                .collect::<Result<_, _>>()?,
+            Err(_) => Vec::new(),
+        };
+        let mode = match self.options.sandbox {
+            Some(mode) => mode,
+            None => crate::policy::Policy::find(self.home.root(), None)?
+                .map_or(crate::policy::Sandbox::BestEffort, |p| p.sandbox.value),
+        };
+        let mut read = vec![self.home.root().to_path_buf()];
+        let mut write = vec![self.instance.dir().to_path_buf()];
+        if let Some(Input::Path(path)) = &self.run.input {
+            read.push(PathBuf::from(path));
+        }
+        if let HostOutput::Path(path) = &self.run.output {
+            write.push(PathBuf::from(path));
+        }
+        let binary = fs_err::canonicalize(binary).unwrap_or_else(|_| binary.to_path_buf());
+        let enforced = sandbox_host(
+            command,
+            &grants,
+            HostPaths {
+                binary,
+                read,
+                write,
+            },
+            mode,
+            self.options.sandbox_unsupported,
+        )?;
+        if let crate::sandbox::Enforced::EnvironmentOnly(why) = enforced {
+            if !self.sandbox_warned.swap(true, Ordering::SeqCst) {
+                self.reporter
+                    .warn(&format!("the host runs without a sandbox ({why})"));
+            }
+        }
+        Ok(())
+    }
+
     fn start(&mut self, binary: &Path, replay: Vec<Shared>) -> Result<Session> {
         // A SIGHUP asks for the active generation: starting it answers every
         // one that came so far (`rollback` signals just after switching, and
@@ -257,6 +311,7 @@ impl Supervisor<'_> {
             &self.in_flight,
             self.stream.output.as_ref().map(|(o, f)| (o, f.clone())),
             &self.instance.last_words(),
+            &|command| self.sandbox(command, binary),
         )?;
         self.live
             .host_started(session.child.id(), generation_of(binary));

@@ -125,3 +125,88 @@ fn a_required_sandbox_is_refused_where_landlock_is_missing() {
         stderr(&built)
     );
 }
+
+/// The phone-home plugin, copied to `dir`, declaring `capabilities`.
+fn phone_home(dir: &Path, capabilities: &[String]) -> PathBuf {
+    let source = repo().join("fixtures/test-plugins/phone-home");
+    fs_err::create_dir_all(dir.join("src")).unwrap();
+    fs_err::copy(source.join("src/lib.rs"), dir.join("src/lib.rs")).unwrap();
+    let manifest = fs_err::read_to_string(source.join("Cargo.toml")).unwrap();
+    let declared = format!("capabilities = {capabilities:?}");
+    fs_err::write(
+        dir.join("Cargo.toml"),
+        manifest.replace("capabilities = []", &declared),
+    )
+    .unwrap();
+    dir.to_path_buf()
+}
+
+#[test]
+fn a_plugin_reaches_only_what_it_was_granted() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let secret = context.temp.path().join("secret.txt");
+    let value = format!("secret-{}", fastrand::u64(..));
+    fs_err::write(&secret, &value).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let run = || {
+        output(
+            context
+                .scopectl()
+                .env("SCOPE_TEST_SECRET", &secret)
+                .env("SCOPE_TEST_PORT", port.to_string())
+                .args(["run", "--", "run", "--input", "testsrc", "--frames", "10"])
+                .args(["--pipeline", "phone-home", "--output", "null"]),
+        )
+    };
+
+    // Nothing declared, nothing granted: both attempts fail inside the
+    // plugin, and the frames still flow.
+    let plugin = phone_home(&context.temp.path().join("ungranted"), &[]);
+    let installed = output(context.scopectl().arg("install").arg(&plugin));
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    let denied = run();
+    assert!(denied.status.success(), "{}", stderr(&denied));
+    let said = stderr(&denied);
+    assert!(
+        said.contains("reading the secret failed: Permission denied"),
+        "{said}"
+    );
+    assert!(
+        said.contains("connecting failed: Permission denied"),
+        "{said}"
+    );
+    assert!(said.contains("10 frames"), "{said}");
+    assert!(
+        listener.accept().is_err(),
+        "the plugin reached the listener"
+    );
+
+    // Declared and granted: both work.
+    let wanted = [
+        format!("fs:read={}", secret.display()),
+        format!("net:connect={port}"),
+    ];
+    let plugin = phone_home(&context.temp.path().join("granted"), &wanted);
+    let mut install = context.scopectl();
+    install.arg("install").arg(&plugin);
+    for capability in &wanted {
+        install.args(["--allow", capability]);
+    }
+    let installed = output(&mut install);
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    let allowed = run();
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    let said = stderr(&allowed);
+    assert!(
+        said.contains("read the secret") && said.contains("connected"),
+        "{said}"
+    );
+    let (mut stream, _) = listener.accept().expect("the granted plugin connected");
+    stream.set_nonblocking(false).unwrap();
+    let mut got = String::new();
+    stream.read_to_string(&mut got).unwrap();
+    assert_eq!(got, format!("hello {value}"));
+}

@@ -41,7 +41,7 @@ fn videos(dir: &Path, frames: u32) -> (Vec<u8>, Vec<RawFrame>, PathBuf) {
 /// A plugin home with `invert` and `restart-on-file` installed.
 fn home_with_invert(context: &TestContext, extra: &[&str]) {
     let mut install = context.scopectl();
-    install.arg("install");
+    install.args(["install", "--allow-all"]);
     for plugin in ["fixtures/plugins/invert"].iter().chain(extra) {
         install.arg(support::repo().join(plugin));
     }

@@ -279,9 +279,13 @@ pub fn invert_copy(dir: &Path, name: &str, lib_extra: &str, build_rs: Option<&st
 }
 
 /// A plugin whose build script writes the returned marker file, then
-/// sleeps a minute: a build to cancel while cargo runs.
+/// sleeps a minute: a build to cancel while cargo runs. The marker is in
+/// the shared target directory, one of the few places a sandboxed build
+/// may write.
 pub fn slow_build_plugin(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let marker = dir.join(format!("{name}-build-script-started"));
+    let markers = shared_target_dir().join("markers");
+    fs_err::create_dir_all(&markers).unwrap();
+    let marker = markers.join(format!("{name}-{}-build-script-started", fastrand::u64(..)));
     let build_rs = format!(
         "fn main() {{\n    std::fs::write({marker:?}, \"\").unwrap();\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}}\n"
     );

@@ -5,6 +5,9 @@
 //! the system's libraries and headers and the plugins' sources; write only
 //! the build and target directories and the temporary directory; and open
 //! no TCP connection. Landlock is inherited by every process cargo starts.
+//! The host's sandbox is in [`host`].
+
+pub mod host;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt as _;
@@ -67,7 +70,7 @@ pub struct BuildPaths {
 
 /// The Landlock ABI the rules are written for: filesystem rights up to
 /// truncation and device ioctls, and TCP (ABI 4).
-const TARGET_ABI: ABI = ABI::V5;
+pub(crate) const TARGET_ABI: ABI = ABI::V5;
 
 /// Readable by every build: the system's programs, libraries, headers and
 /// configuration, and the kernel's views cargo and compilers consult.
