@@ -123,20 +123,17 @@ pub struct Feed {
 }
 
 impl Session {
-    /// Starts `binary` with `args`; replays `replay` before new input.
+    /// Starts `command` (a host with its arguments, sandboxed); replays
+    /// `replay` before new input.
     pub fn start(
-        binary: PathBuf,
-        args: &[std::ffi::OsString],
+        mut command: Command,
         feed: Option<&Feed>,
         replay: Vec<Shared>,
         in_flight: &InFlight,
         output: Option<(&Arc<Output>, OutputFraming)>,
         last_words: &Path,
-        sandbox: &dyn Fn(&mut Command) -> Result<()>,
     ) -> Result<Session> {
-        let mut command = Command::new(&binary);
-        command.args(args);
-        sandbox(&mut command)?;
+        let binary = PathBuf::from(command.get_program());
         // Words of a host before this one are not this one's.
         let _ = fs_err::remove_file(last_words);
         command.env(scope_host::LAST_WORDS, last_words);

@@ -303,15 +303,16 @@ impl Supervisor<'_> {
         if active_host(self.home).is_ok_and(|active| active == binary) {
             self.signals.restart.store(false, Ordering::SeqCst);
         }
+        let mut command = Command::new(binary);
+        command.args(self.host_args());
+        self.sandbox(&mut command, binary)?;
         let session = Session::start(
-            binary.to_owned(),
-            &self.host_args(),
+            command,
             self.stream.feed.as_ref(),
             replay,
             &self.in_flight,
             self.stream.output.as_ref().map(|(o, f)| (o, f.clone())),
             &self.instance.last_words(),
-            &|command| self.sandbox(command, binary),
         )?;
         self.live
             .host_started(session.child.id(), generation_of(binary));
