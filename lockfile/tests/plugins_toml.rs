@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use scope_lockfile::{GitReference, PluginSpec, PluginsToml};
+use scope_name::PluginName;
 use semver::VersionReq;
 
 const CONTRACT_EXAMPLE: &str = r#"# My plugins.
@@ -116,7 +117,7 @@ fn unknown_keys_are_refused_with_the_known_ones() {
         "/home/me/.scope/plugins.toml:2:6: plugin `fx`: unknown key `branchh`; the known keys are `version`, `registry`, `git`, `branch`, `tag`, `rev`, `path`\n  fx = { version = \"1\", branchh = \"main\" }"
     );
     let err = parse("[plugin]\nfx = \"1\"\n").unwrap_err();
-    assert!(err.starts_with("/home/me/.scope/plugins.toml:1:2: unknown key `plugin`; the known keys are `plugins` and `registries`"), "{err}");
+    assert!(err.starts_with("/home/me/.scope/plugins.toml:1:2: unknown key `plugin`; the known keys are `plugins`, `registries` and `allow`"), "{err}");
 }
 
 #[test]
@@ -149,4 +150,25 @@ fn contradictory_or_incomplete_entries_are_refused() {
         let err = parse(&format!("[plugins]\n{entry}\n")).unwrap_err();
         assert!(err.contains(expected), "{entry}: {err}");
     }
+}
+
+#[test]
+fn grants_are_read_and_written_beside_the_plugins() {
+    let text = "[plugins]\nfx = \"1\"\n\n[allow]\nfx = [\"net:connect=443\"]\n";
+    let mut file = PluginsToml::parse(Path::new("/h/plugins.toml"), text).unwrap();
+    let fx = PluginName::new("fx").unwrap();
+    assert_eq!(file.grants()[&fx], ["net:connect=443"]);
+    file.set_grants(&fx, &["net:connect=443".into(), "gpu".into()]);
+    assert_eq!(
+        file.to_string(),
+        "[plugins]\nfx = \"1\"\n\n[allow]\nfx = [\"net:connect=443\", \"gpu\"]\n"
+    );
+    // Uninstalling a plugin drops its grants.
+    file.remove(&fx);
+    assert_eq!(file.to_string(), "[plugins]\n");
+    let bad = PluginsToml::parse(Path::new("/h/plugins.toml"), "[allow]\nfx = \"gpu\"\n");
+    assert!(bad
+        .unwrap_err()
+        .to_string()
+        .contains("must be a list of capabilities"));
 }
