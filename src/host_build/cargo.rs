@@ -430,6 +430,15 @@ pub fn packages(builder: &HostBuilder, sdk: &Path) -> Result<Vec<super::Package>
                 license: p.license.clone(),
                 source: p.source.as_ref().map(|s| s.repr.clone()),
                 dependencies,
+                dir: p
+                    .source
+                    .is_none()
+                    .then(|| {
+                        p.manifest_path
+                            .parent()
+                            .map(|d| d.as_std_path().to_path_buf())
+                    })
+                    .flatten(),
             }
         })
         .collect();
@@ -449,6 +458,9 @@ fn build_paths(
     let tmp = target_dir.join("tmp");
     fs_err::create_dir_all(&tmp)?;
     let mut read: Vec<PathBuf> = plugins.iter().map(|p| p.dir.clone()).collect();
+    // Crates the plugins take by `path`, wherever they are.
+    let sdk = target_dir.join("scope-sdk");
+    read.extend(packages(builder, &sdk)?.into_iter().filter_map(|p| p.dir));
     // cargo looks for a workspace and for configuration above a crate:
     // the manifests and `.cargo` directories of its ancestors, not the
     // ancestors themselves.

@@ -170,6 +170,8 @@ pub struct Package {
     pub source: Option<String>,
     /// The packages it depends on, as `name@version`.
     pub dependencies: Vec<String>,
+    /// A path package's directory.
+    pub dir: Option<PathBuf>,
 }
 
 impl BuiltHost {
