@@ -458,9 +458,12 @@ fn build_paths(
     let tmp = target_dir.join("tmp");
     fs_err::create_dir_all(&tmp)?;
     let mut read: Vec<PathBuf> = plugins.iter().map(|p| p.dir.clone()).collect();
-    // Crates the plugins take by `path`, wherever they are.
+    // Crates the plugins take by `path`, wherever they are. When cargo
+    // cannot resolve the graph, the build fails anyway, and says why.
     let sdk = target_dir.join("scope-sdk");
-    read.extend(packages(builder, &sdk)?.into_iter().filter_map(|p| p.dir));
+    if let Ok(packages) = packages(builder, &sdk) {
+        read.extend(packages.into_iter().filter_map(|p| p.dir));
+    }
     // cargo looks for a workspace and for configuration above a crate:
     // the manifests and `.cargo` directories of its ancestors, not the
     // ancestors themselves.
