@@ -96,6 +96,20 @@ pub fn diagnose(home: &Home, settings: &Settings) -> Vec<Check> {
             ),
         });
     }
+    let mode = match settings.build.sandbox_given {
+        true => settings.build.sandbox,
+        false => crate::policy::Policy::find(home.root(), settings.policy.as_deref())
+            .ok()
+            .flatten()
+            .map_or(settings.build.sandbox, |p| p.sandbox.value),
+    };
+    checks.push(
+        match crate::sandbox::report(mode, settings.build.sandbox_unsupported) {
+            Ok(said) if said.contains("enforced (") || said.contains(": off") => Check::Ok(said),
+            Ok(said) => Check::Note(said),
+            Err(said) => Check::Problem(said, None),
+        },
+    );
     let leftovers = leftovers(home);
     if !leftovers.is_empty() {
         checks.push(Check::Problem(

@@ -136,6 +136,41 @@ pub enum Enforced {
     Off,
 }
 
+/// The kernel's Landlock ABI version; `None` without Landlock.
+pub fn landlock_abi() -> Option<i64> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_ulong = 1;
+    // SAFETY: asks for the ABI version: no pointer is read or written.
+    #[allow(unsafe_code)]
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    (version > 0).then_some(version)
+}
+
+/// What `doctor` says of the sandbox on this kernel (`mode` as configured).
+pub fn report(mode: Sandbox, unsupported: bool) -> Result<String, String> {
+    let abi = if unsupported { None } else { landlock_abi() };
+    match (mode, abi) {
+        (Sandbox::Off, _) => Ok("sandbox: off (builds and hosts run with your rights)".into()),
+        (_, Some(abi)) if abi >= 4 => Ok(format!(
+            "sandbox: enforced (Landlock ABI {abi}: files and TCP; seccomp; scrubbed build environment)"
+        )),
+        (Sandbox::Required, abi) => Err(format!(
+            "sandbox: required, and this kernel cannot enforce it (Landlock ABI {}; TCP rules need 4, Linux 6.7)",
+            abi.map_or("none".into(), |a| a.to_string())
+        )),
+        (Sandbox::BestEffort, abi) => Ok(format!(
+            "sandbox: best-effort, not enforced here (Landlock ABI {}; TCP rules need 4, Linux 6.7): only the build environment is scrubbed",
+            abi.map_or("none".into(), |a| a.to_string())
+        )),
+    }
+}
+
 fn ruleset(paths: &BuildPaths, unsupported: bool) -> Result<RulesetCreated, String> {
     if unsupported {
         return Err("Landlock is not available (SCOPE_SANDBOX_UNSUPPORTED is set)".into());

@@ -210,3 +210,35 @@ fn a_plugin_reaches_only_what_it_was_granted() {
     stream.read_to_string(&mut got).unwrap();
     assert_eq!(got, format!("hello {value}"));
 }
+
+#[test]
+fn doctor_says_what_the_kernel_enforces() {
+    let context = TestContext::new();
+    support::open_home(&context);
+    let doctor = |extra: &[&str]| {
+        let mut command = context.scopectl();
+        command.args(extra).arg("doctor");
+        output(&mut command)
+    };
+    let here = stdout_of(&doctor(&[]));
+    assert!(
+        here.contains("sandbox: enforced (Landlock ABI"),
+        "this machine's kernel has Landlock with TCP rules: {here}"
+    );
+    let mut missing = context.scopectl();
+    missing
+        .env("SCOPE_SANDBOX_UNSUPPORTED", "1")
+        .args(["--sandbox", "required", "doctor"]);
+    let missing = output(&mut missing);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stdout_of(&missing)
+            .contains("problem  sandbox: required, and this kernel cannot enforce it"),
+        "{}",
+        stdout_of(&missing)
+    );
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
