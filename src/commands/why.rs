@@ -16,5 +16,8 @@ pub fn why(context: &Context, name: &str) -> Result<ExitCode> {
         println!("  {line}");
     }
     println!("  this version: {}", why.because);
+    if !why.allow.is_empty() {
+        println!("  allowed: {}", why.allow.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
 }

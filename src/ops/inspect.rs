@@ -152,6 +152,8 @@ pub struct Why {
     pub required_by: Vec<String>,
     /// Why this version.
     pub because: String,
+    /// The capabilities granted to it (`[allow]` in plugins.toml).
+    pub allow: Vec<String>,
 }
 
 /// Explains `name` from the home's files as they are now.
@@ -197,5 +199,6 @@ pub fn why(
         version: pick.version.clone(),
         required_by,
         because,
+        allow: desired.grants().get(name).cloned().unwrap_or_default(),
     })
 }

@@ -66,6 +66,12 @@ fn an_update_that_asks_for_more_is_refused_until_granted() {
     // Recorded: a rebuild needs no flag.
     let rebuilt = output(context.scopectl().args(["build", "--force"]));
     assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
+    let why = output(context.scopectl().args(["why", "scope-invert"]));
+    assert!(
+        support::stdout(&why).contains("  allowed: net:connect=443, fs:read=/var/lib/models\n"),
+        "{}",
+        support::stdout(&why)
+    );
     let list = output(context.scopectl().args(["list", "--json"]));
     let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(
