@@ -129,6 +129,18 @@ fn describe(status: &StreamStatus) -> String {
             .flatten()
             .filter_map(|line| line.as_str())
             .collect();
+        if let Some(sandbox) = &status.sandbox {
+            let grants: Vec<String> = sandbox
+                .grants
+                .iter()
+                .map(|(plugin, caps)| format!("{plugin}: {}", caps.join(", ")))
+                .collect();
+            let granted = match grants.is_empty() {
+                true => "no plugin has a grant".to_owned(),
+                false => grants.join("; "),
+            };
+            let _ = writeln!(out, "sandbox: {} ({granted})", sandbox.enforced);
+        }
         if !log.is_empty() {
             let _ = writeln!(out, "recent plugin log:");
             for line in log {
@@ -166,9 +178,14 @@ mod tests {
                     "params": {"mix": 0.5}, "load_params": {"window": 4}}],
                 "log": ["[blend] warn: mix is high"]
             })),
+            sandbox: Some(control::SandboxStatus {
+                enforced: "landlock".into(),
+                grants: [("blend".to_owned(), vec!["gpu".to_owned()])].into(),
+            }),
         };
         let text = describe(&status);
         assert!(text.contains("mix=0.5 (loaded with window=4)"), "{text}");
+        assert!(text.contains("sandbox: landlock (blend: gpu)\n"), "{text}");
         assert!(
             text.ends_with("recent plugin log:\n  [blend] warn: mix is high\n"),
             "{text}"

@@ -68,6 +68,19 @@ pub struct StreamStatus {
     /// The running host's own report: frames in and out, each stage's
     /// frames, recent fps and current runtime parameters.
     pub host: Option<serde_json::Value>,
+    /// How the running host is sandboxed, and what its plugins may do.
+    #[serde(default)]
+    pub sandbox: Option<SandboxStatus>,
+}
+
+/// The running host's sandbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxStatus {
+    /// `landlock` (Landlock and seccomp), `none: WHY` (best-effort on a
+    /// kernel that cannot) or `off`.
+    pub enforced: String,
+    /// The capabilities granted to the host's plugins, by plugin.
+    pub grants: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Frames one host put out.
@@ -136,6 +149,7 @@ struct State {
     gaps: Vec<Duration>,
     params_set: Vec<String>,
     handing_over: bool,
+    sandbox: Option<SandboxStatus>,
 }
 
 impl Live {
@@ -149,6 +163,11 @@ impl Live {
             state: Mutex::new(State::default()),
             restarts_waiting: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Records how the next host is sandboxed.
+    pub fn host_sandboxed(&self, sandbox: SandboxStatus) {
+        lock(&self.state).sandbox = Some(sandbox);
     }
 
     pub fn host_started(&self, pid: u32, generation: Option<u64>) {
@@ -226,6 +245,7 @@ impl Live {
             params_set: state.params_set.clone(),
             handing_over: state.handing_over,
             host,
+            sandbox: state.sandbox.clone(),
         }
     }
 

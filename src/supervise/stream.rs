@@ -251,16 +251,20 @@ impl Supervisor<'_> {
         use crate::sandbox::host::{sandbox_host, HostPaths};
         let generation_dir = binary.parent().unwrap_or(binary);
         let plugins_toml = generation_dir.join("plugins.toml");
-        let grants: Vec<crate::capability::Capability> = match fs_err::read_to_string(&plugins_toml)
-        {
-            Ok(text) => scope_lockfile::PluginsToml::parse(&plugins_toml, &text)?
-                .grants()
-                .values()
-                .flatten()
-                .map(|c| c.parse())
-                .collect::<Result<_, _>>()?,
-            Err(_) => Vec::new(),
-        };
+        let by_plugin: std::collections::BTreeMap<String, Vec<String>> =
+            match fs_err::read_to_string(&plugins_toml) {
+                Ok(text) => scope_lockfile::PluginsToml::parse(&plugins_toml, &text)?
+                    .grants()
+                    .iter()
+                    .map(|(name, caps)| (name.to_string(), caps.clone()))
+                    .collect(),
+                Err(_) => Default::default(),
+            };
+        let grants: Vec<crate::capability::Capability> = by_plugin
+            .values()
+            .flatten()
+            .map(|c| c.parse())
+            .collect::<Result<_, _>>()?;
         let mode = match self.options.sandbox {
             Some(mode) => mode,
             None => crate::policy::Policy::find(self.home.root(), None)?
@@ -286,12 +290,21 @@ impl Supervisor<'_> {
             mode,
             self.options.sandbox_unsupported,
         )?;
+        let said = match &enforced {
+            crate::sandbox::Enforced::Landlock => "landlock".to_owned(),
+            crate::sandbox::Enforced::EnvironmentOnly(why) => format!("none: {why}"),
+            crate::sandbox::Enforced::Off => "off".to_owned(),
+        };
         if let crate::sandbox::Enforced::EnvironmentOnly(why) = enforced {
             if !self.sandbox_warned.swap(true, Ordering::SeqCst) {
                 self.reporter
                     .warn(&format!("the host runs without a sandbox ({why})"));
             }
         }
+        self.live.host_sandboxed(control::SandboxStatus {
+            enforced: said,
+            grants: by_plugin,
+        });
         Ok(())
     }
 
