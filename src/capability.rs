@@ -111,6 +111,9 @@ impl Capability {
 pub struct Grant {
     pub capabilities: Vec<Capability>,
     pub all: bool,
+    /// Ask on the terminal for what is not granted (a person runs the
+    /// command; never in CI, where stdin is not a terminal).
+    pub ask: bool,
 }
 
 impl Grant {

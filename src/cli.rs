@@ -455,6 +455,7 @@ impl GrantArgs {
                 .map(|c| c.parse())
                 .collect::<Result<_, _>>()?,
             all: self.allow_all,
+            ask: std::io::IsTerminal::is_terminal(&std::io::stdin()),
         })
     }
 }

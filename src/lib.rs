@@ -47,6 +47,7 @@ pub mod ops;
 pub mod output;
 pub mod plugin_crate;
 pub mod policy;
+pub mod prompt;
 pub mod reporter;
 pub mod sandbox;
 pub mod serve;

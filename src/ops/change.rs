@@ -507,8 +507,20 @@ fn grant_capabilities(
         if missing.is_empty() {
             continue;
         }
-        let (now, still): (Vec<&Capability>, Vec<&Capability>) =
+        let (mut now, mut still): (Vec<&Capability>, Vec<&Capability>) =
             missing.into_iter().partition(|c| grant.covers(c));
+        if grant.ask {
+            for capability in std::mem::take(&mut still) {
+                let question = format!(
+                    "{} v{} asks for {capability}. Allow it?",
+                    plugin.name, plugin.version
+                );
+                match crate::prompt::confirm(&question)? {
+                    Some(true) => now.push(capability),
+                    _ => still.push(capability),
+                }
+            }
+        }
         if !still.is_empty() {
             let list = |caps: &[&Capability]| {
                 caps.iter()

@@ -284,14 +284,14 @@ pub fn password(given: Option<&str>, what: &str, confirm: bool) -> Result<String
     if let Some(password) = given {
         return Ok(password.to_owned());
     }
-    let Some(first) = crate::signing::prompt::hidden(&format!("Password for {what}: "))? else {
+    let Some(first) = crate::prompt::hidden(&format!("Password for {what}: "))? else {
         bail!(Hinted::new(
             format!("no password for {what}: SCOPE_KEY_PASSWORD is not set and there is no terminal to ask on"),
             "set SCOPE_KEY_PASSWORD (in CI, from the job's secrets)",
         ));
     };
     if confirm {
-        let again = crate::signing::prompt::hidden("Again: ")?.unwrap_or_default();
+        let again = crate::prompt::hidden("Again: ")?.unwrap_or_default();
         if again != first {
             bail!(Hinted::new(
                 "the two passwords differ",

@@ -4,7 +4,6 @@
 
 pub mod cosign;
 pub mod key;
-mod prompt;
 
 use std::path::PathBuf;
 

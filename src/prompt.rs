@@ -1,4 +1,4 @@
-//! Asking for a password on the terminal, without echo.
+//! Asking on the terminal: a password without echo, a yes or no.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
@@ -22,4 +22,18 @@ pub fn hidden(prompt: &str) -> Result<Option<String>> {
     eprintln!();
     read?;
     Ok(Some(line.trim_end_matches(['\n', '\r']).to_owned()))
+}
+
+/// Asks a yes-or-no question on the terminal (no is the default); `None`
+/// when stdin is not a terminal.
+pub fn confirm(question: &str) -> Result<Option<bool>> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Ok(None);
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(Some(matches!(line.trim(), "y" | "Y" | "yes" | "Yes")))
 }
