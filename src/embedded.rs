@@ -43,14 +43,20 @@ pub fn write_sdk(parent: &Path) -> Result<Sdk> {
 /// through `--config`, so the plugin's repository names no path of any
 /// machine. The SDK is written where the plugin's build output goes:
 /// disposable, and never inside what the repository tracks.
+/// Where cargo builds the crate in `dir`: `CARGO_TARGET_DIR`, else its
+/// `target`.
+pub fn target_dir(settings: &crate::settings::Settings, dir: &Path) -> PathBuf {
+    match &settings.build.target_dir {
+        Some(target) => settings.working_dir.join(target),
+        None => dir.join("target"),
+    }
+}
+
 pub fn cargo_with_sdk(
     settings: &crate::settings::Settings,
     dir: &Path,
 ) -> Result<std::process::Command> {
-    let target = match &settings.build.target_dir {
-        Some(target) => settings.working_dir.join(target),
-        None => dir.join("target"),
-    };
+    let target = target_dir(settings, dir);
     let sdk = write_sdk(&target.join("scope-sdk"))?;
     let patch = |name: &str, path: &Path| {
         format!(

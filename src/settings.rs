@@ -50,6 +50,9 @@ pub struct Settings {
     pub oci: OciSettings,
     /// `--policy FILE`: the policy instead of the home's `policy.toml`.
     pub policy: Option<PathBuf>,
+    /// `UPDATE_GOLDEN`, which `scope-plugin-test` reads: passed to the
+    /// tests `scopectl test` runs.
+    pub update_golden: Option<OsString>,
 }
 
 /// How OCI registries are reached.
@@ -260,6 +263,7 @@ impl Settings {
             failpoint: text("SCOPE_FAILPOINT")?.filter(|_| cfg!(debug_assertions)),
             oci,
             policy: global.policy.as_ref().map(|p| working_dir.join(p)),
+            update_golden: env("UPDATE_GOLDEN"),
             working_dir,
         })
     }

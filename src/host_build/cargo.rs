@@ -464,35 +464,13 @@ fn build_paths(
     if let Ok(packages) = packages(builder, &sdk) {
         read.extend(packages.into_iter().filter_map(|p| p.dir));
     }
-    // cargo looks for a workspace and for configuration above a crate:
-    // the manifests and `.cargo` directories of its ancestors, not the
-    // ancestors themselves.
-    let dirs: Vec<&Path> = plugins
+    let crates: Vec<&Path> = plugins
         .iter()
         .map(|p| p.dir.as_path())
         .chain([builder.crate_dir.as_path(), target_dir])
         .collect();
-    for dir in dirs {
-        for ancestor in dir.ancestors().skip(1) {
-            read.push(ancestor.join("Cargo.toml"));
-            read.push(ancestor.join(".cargo"));
-        }
-    }
-    read.extend(settings.rustup_home.iter().cloned());
-    read.extend(settings.cargo_home.iter().cloned());
-    let mut write = vec![target_dir.to_path_buf(), builder.crate_dir.clone(), tmp];
-    if let Some(cargo_home) = &settings.cargo_home {
-        for inside in [
-            "registry",
-            "git",
-            ".package-cache",
-            ".package-cache-mutate",
-            ".global-cache",
-        ] {
-            write.push(cargo_home.join(inside));
-        }
-    }
-    Ok(BuildPaths { read, write })
+    let write = vec![target_dir.to_path_buf(), builder.crate_dir.clone(), tmp];
+    Ok(BuildPaths::around(settings, &crates, read, write))
 }
 
 /// How many crates the host build has, from cargo's resolved graph.

@@ -68,6 +68,41 @@ pub struct BuildPaths {
     pub write: Vec<PathBuf>,
 }
 
+impl BuildPaths {
+    /// `read` and `write`, with what every cargo run needs: the toolchain
+    /// and cargo's home (read; the registry sources, which cargo unpacks
+    /// while it builds, and its locks, written), and above each of
+    /// `crates` the manifests and `.cargo` directories of its ancestors,
+    /// where cargo looks for a workspace and configuration.
+    pub fn around(
+        settings: &crate::settings::BuildSettings,
+        crates: &[&std::path::Path],
+        mut read: Vec<PathBuf>,
+        mut write: Vec<PathBuf>,
+    ) -> BuildPaths {
+        for dir in crates {
+            for ancestor in dir.ancestors().skip(1) {
+                read.push(ancestor.join("Cargo.toml"));
+                read.push(ancestor.join(".cargo"));
+            }
+        }
+        read.extend(settings.rustup_home.iter().cloned());
+        read.extend(settings.cargo_home.iter().cloned());
+        if let Some(cargo_home) = &settings.cargo_home {
+            for inside in [
+                "registry",
+                "git",
+                ".package-cache",
+                ".package-cache-mutate",
+                ".global-cache",
+            ] {
+                write.push(cargo_home.join(inside));
+            }
+        }
+        BuildPaths { read, write }
+    }
+}
+
 /// The Landlock ABI the rules are written for: filesystem rights up to
 /// truncation and device ioctls, and TCP (ABI 4).
 pub(crate) const TARGET_ABI: ABI = ABI::V5;

@@ -242,3 +242,34 @@ fn doctor_says_what_the_kernel_enforces() {
 fn stdout_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[test]
+fn scopectl_test_runs_the_plugins_tests_in_the_build_sandbox() {
+    let context = TestContext::new();
+    let plugin = support::new_plugin(&context, "nosy-fx");
+    let ssh = context.temp.path().join(".ssh");
+    fs_err::create_dir_all(&ssh).unwrap();
+    fs_err::write(ssh.join("id_test"), "secret").unwrap();
+    // A test that passes only when it cannot read the key in `HOME`.
+    let lib = plugin.join("src/lib.rs");
+    let source = fs_err::read_to_string(&lib).unwrap();
+    fs_err::write(
+        &lib,
+        format!(
+            "{source}\n#[test]\nfn the_key_is_out_of_reach() {{\n    let home = std::env::var(\"HOME\").unwrap();\n    assert!(std::fs::read(format!(\"{{home}}/.ssh/id_test\")).is_err());\n}}\n"
+        ),
+    )
+    .unwrap();
+    let test = |sandbox: &str| {
+        output(
+            context
+                .scopectl()
+                .args(["--sandbox", sandbox, "test", "--", "-q"])
+                .current_dir(&plugin),
+        )
+    };
+    let sandboxed = test("best-effort");
+    assert!(sandboxed.status.success(), "{}", stderr(&sandboxed));
+    let open = test("off");
+    assert_eq!(open.status.code(), Some(101), "{}", stderr(&open));
+}
