@@ -301,8 +301,8 @@ pub enum Command {
     },
     /// `run` plus an HTTP API: plugins, jobs, the stream, a status page (README: Headless servers)
     Serve {
-        /// Address to listen on; anything but loopback needs --token-file
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7860")]
+        /// Address to listen on (IP:PORT or localhost:PORT); anything but loopback needs --token-file
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7860", value_parser = listen_address)]
         listen: std::net::SocketAddr,
         /// Bearer token for the API (a missing file is created with a new token, owner-only)
         #[arg(long, value_name = "FILE")]
@@ -487,4 +487,17 @@ pub enum PolicyCommand {
 pub enum SbomFormat {
     /// CycloneDX 1.5, JSON
     CyclonedxJson,
+}
+
+/// `--listen`: `IP:PORT`, or `localhost:PORT` (loopback, IPv4).
+fn listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    match text.strip_prefix("localhost:").map(str::parse::<u16>) {
+        Some(Ok(port)) => Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+        _ => Err(format!(
+            "`{text}` is not an address to listen on: write IP:PORT (e.g. 127.0.0.1:7860, 0.0.0.0:7860, [::1]:7860) or localhost:PORT"
+        )),
+    }
 }

@@ -110,12 +110,64 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/api/v1/stream/params", axum::routing::patch(stream_params))
         .route("/api/v1/stream/snapshot.png", get(snapshot))
         .route("/api/v1/restart", post(restart))
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
             authorize,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(json_too_large))
+        .layer(axum::middleware::from_fn(refuse_large))
         .with_state(server)
+}
+
+/// Unknown paths: a JSON 404 that lists where to look.
+async fn not_found(request: Request) -> ApiError {
+    let mut answer = ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such path: {} {}",
+            request.method(),
+            request.uri().path()
+        ),
+    );
+    answer.1.hint = Some(
+        "GET / is the status page; the README's Headless servers section lists the API".into(),
+    );
+    answer
+}
+
+/// A body declared larger than [`MAX_BODY`] is refused before it arrives.
+async fn refuse_large(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return too_large().into_response();
+    }
+    next.run(request).await
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than {} KiB", MAX_BODY >> 10),
+    )
+}
+
+/// The body limit's own 413 (for a body that was not declared too large)
+/// is plain text: answered as JSON, like every other error.
+async fn json_too_large(response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        return too_large().into_response();
+    }
+    response
 }
 
 /// An error answer: `{"error": {"message", "causes", "hint"}}`.
@@ -175,11 +227,13 @@ async fn authorize(
 ) -> Response {
     let open = matches!(request.uri().path(), "/" | "/health");
     if let (Some(token), false) = (&server.token, open) {
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, token)| token.trim());
         if !same(given.as_bytes(), token.as_bytes()) {
             let mut answer = ApiError::new(
                 StatusCode::UNAUTHORIZED,

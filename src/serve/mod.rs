@@ -46,11 +46,13 @@ pub struct Server {
     instance: Option<Instance>,
     jobs: Arc<Jobs>,
     closing: AtomicBool,
+    /// Set by SIGTERM or SIGINT (or the stream's end): draining from then.
+    stop: Arc<AtomicBool>,
 }
 
 impl Server {
     fn closing(&self) -> bool {
-        self.closing.load(Ordering::SeqCst)
+        self.closing.load(Ordering::SeqCst) || self.stop.load(Ordering::SeqCst)
     }
 
     /// `/health`: whether all is well, and the document.
@@ -70,6 +72,9 @@ impl Server {
                 Err(_) => ("stopped", "stopped"),
             },
         };
+        // From the moment a stop signal arrives, load balancers must look
+        // elsewhere.
+        let status = if self.closing() { "draining" } else { status };
         let ok = status == "ok";
         let document = json!({
             "version": 1,
@@ -129,6 +134,7 @@ pub fn serve(
         token,
         instance,
         closing: AtomicBool::new(false),
+        stop: stop.clone(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -211,7 +217,11 @@ fn token(path: &Path, printer: &Printer) -> Result<String> {
     crate::fsx::write_private(path, token.as_bytes())?;
     printer.status(
         "Created",
-        format!("a token in {} (shown once): {token}", path.display()),
+        format!(
+            "a new token in {} (owner-only; never printed): send it as `Authorization: Bearer $(cat {})`",
+            path.display(),
+            path.display()
+        ),
     );
     Ok(token)
 }

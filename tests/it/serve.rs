@@ -286,6 +286,15 @@ fn a_token_guards_the_api_and_bad_requests_are_refused() {
     install(&context, "fixtures/plugins/invert");
     let exposed = output(context.scopectl().args(["serve", "--listen", "0.0.0.0:0"]));
     scopectl_snapshot!(&context, "listen_without_a_token", &exposed);
+    // `localhost` is loopback: no token needed.
+    let local = Served::start(&context, &["--listen", "localhost:0"], &[]);
+    assert!(
+        local.base.starts_with("http://127.0.0.1:"),
+        "{}",
+        local.base
+    );
+    assert_eq!(local.get("/health").0, StatusCode::OK);
+    let _ = local.stop();
 
     let token_file = context.temp.path().join("token");
     let mut served = Served::start(
@@ -299,7 +308,12 @@ fn a_token_guards_the_api_and_bad_requests_are_refused() {
         std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
         0o600
     );
-    assert!(served.log().contains(&token), "printed once");
+    assert!(!served.log().contains(token.trim()), "never printed");
+    assert!(
+        served.log().contains("Authorization: Bearer $(cat "),
+        "{}",
+        served.log()
+    );
     for (method, path) in [
         (reqwest::Method::POST, "/api/v1/plugins"),
         (reqwest::Method::DELETE, "/api/v1/plugins/scope-invert"),
@@ -330,13 +344,44 @@ fn a_token_guards_the_api_and_bad_requests_are_refused() {
         StatusCode::OK,
         "health needs no token"
     );
-    served.token = Some(token);
+    // The scheme is case-insensitive.
+    let lower = served
+        .request(reqwest::Method::GET, "/api/v1/plugins")
+        .header("Authorization", format!("bearer {}", token.trim()))
+        .send()
+        .unwrap();
+    assert_eq!(lower.status(), StatusCode::OK);
+    served.token = Some(token.clone());
     let (status, _) = served.get("/api/v1/plugins");
     assert_eq!(status, StatusCode::OK);
+    let (status, answer) = served.get("/api/v1/no-such-thing");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        answer["error"]["message"], "no such path: GET /api/v1/no-such-thing",
+        "{answer}"
+    );
 
     let big = "x".repeat(100 << 10);
-    let (status, _) = served.post("/api/v1/plugins", json!({"spec": big}));
+    let (status, answer) = served.post("/api/v1/plugins", json!({"spec": big}));
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(answer["error"]["message"].is_string(), "JSON: {answer}");
+    // A body declared too large is refused before it is sent.
+    let address = served
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut raw = std::net::TcpStream::connect(address).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        raw,
+        "POST /api/v1/plugins HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n",
+        token.trim()
+    )
+    .unwrap();
+    let mut head = [0u8; 64];
+    let n = std::io::Read::read(&mut raw, &mut head).unwrap();
+    let head = String::from_utf8_lossy(&head[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     let malformed = served
         .request(reqwest::Method::POST, "/api/v1/plugins")
         .body("{\"spec\":")
@@ -440,6 +485,17 @@ fn stopping_the_server_cancels_the_job_in_flight_and_changes_nothing() {
     let (_, queued) = served.post("/api/v1/sync", json!({}));
     assert!(queued["job"].is_u64(), "{queued}");
     support::wait_for_file(&marker);
+
+    // From the stop signal on, health says draining (503) while the job in
+    // flight is cancelled.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(served.child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let (status, health) = served.get("/health");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    assert_eq!(health["status"], "draining", "{health}");
 
     // The build sleeps a minute: had the server waited for it instead of
     // cancelling it, the log would not say it was interrupted.

@@ -26,9 +26,11 @@ pub struct Served {
 impl Served {
     pub fn start(context: &TestContext, extra: &[&str], host_args: &[&str]) -> Served {
         let mut command = context.scopectl();
-        command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra);
+        command.arg("serve");
+        if !extra.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        command.args(extra);
         if !host_args.is_empty() {
             command.arg("--").args(host_args);
         }
