@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::bodies;
-use super::jobs::{Jobs, State as JobState, Work};
+use super::jobs::{Asked, Jobs, State as JobState, Work};
 use super::Server;
 use crate::error::ErrorParts;
 use crate::ops::change::Mode;
@@ -321,9 +321,13 @@ async fn updates(State(server): State<Arc<Server>>) -> Answer {
     .await
 }
 
-/// `202 {"job": ID}`.
-fn queued(jobs: &Jobs, kind: &str, work: Work) -> Answer {
-    match jobs.submit(kind, work) {
+/// `202 {"job": ID}`; `command` is what history records (`install fx`).
+fn queued(jobs: &Jobs, kind: &str, work: Work, command: String, from: From) -> Answer {
+    let asked = Asked {
+        command,
+        from: from.0.ip().to_string(),
+    };
+    match jobs.submit(kind, work, asked) {
         Some(id) => Ok((
             StatusCode::ACCEPTED,
             [(header::LOCATION, format!("/api/v1/jobs/{id}"))],
@@ -337,7 +341,10 @@ fn queued(jobs: &Jobs, kind: &str, work: Work) -> Answer {
     }
 }
 
-async fn install(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
+/// The client's address.
+type From = ConnectInfo<std::net::SocketAddr>;
+
+async fn install(State(server): State<Arc<Server>>, from: From, bytes: Bytes) -> Answer {
     let asked: bodies::Install = body(&bytes)?;
     blocking(move || {
         let flags = RefFlags {
@@ -350,6 +357,7 @@ async fn install(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
         } else {
             Mode::Apply
         };
+        let command = format!("install {}", asked.spec);
         let request = requests::install(
             &server.settings,
             &[asked.spec],
@@ -358,7 +366,13 @@ async fn install(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
             mode,
         )
         .map_err(|e| ApiError::bad(&e))?;
-        queued(&server.jobs, "install", Work::Change(request))
+        queued(
+            &server.jobs,
+            "install",
+            Work::Change(request),
+            command,
+            from,
+        )
     })
     .await
 }
@@ -380,54 +394,90 @@ fn installed(server: &Server, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn uninstall(State(server): State<Arc<Server>>, Path(name): Path<String>) -> Answer {
+async fn uninstall(
+    State(server): State<Arc<Server>>,
+    from: From,
+    Path(name): Path<String>,
+) -> Answer {
     blocking(move || {
         installed(&server, &name)?;
+        let command = format!("uninstall {name}");
         let request = requests::uninstall(&[name]).map_err(|e| ApiError::bad(&e))?;
-        queued(&server.jobs, "uninstall", Work::Change(request))
+        queued(
+            &server.jobs,
+            "uninstall",
+            Work::Change(request),
+            command,
+            from,
+        )
     })
     .await
 }
 
-async fn reload(State(server): State<Arc<Server>>, Path(name): Path<String>) -> Answer {
+async fn reload(State(server): State<Arc<Server>>, from: From, Path(name): Path<String>) -> Answer {
     blocking(move || {
         installed(&server, &name)?;
         let request = requests::reload(&server.home, &name).map_err(|e| ApiError::bad(&e))?;
-        queued(&server.jobs, "reload", Work::Change(request))
+        let command = format!("reload {name}");
+        queued(&server.jobs, "reload", Work::Change(request), command, from)
     })
     .await
 }
 
-async fn update(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
+async fn update(State(server): State<Arc<Server>>, from: From, bytes: Bytes) -> Answer {
     let asked: bodies::Update = body(&bytes)?;
     blocking(move || {
         let request =
             requests::update(&server.home, &asked.names, false).map_err(|e| ApiError::bad(&e))?;
-        queued(&server.jobs, "update", Work::Change(request))
+        let command = ["update".to_owned()]
+            .into_iter()
+            .chain(asked.names)
+            .collect::<Vec<_>>()
+            .join(" ");
+        queued(&server.jobs, "update", Work::Change(request), command, from)
     })
     .await
 }
 
-async fn sync(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
+async fn sync(State(server): State<Arc<Server>>, from: From, bytes: Bytes) -> Answer {
     let _: bodies::Nothing = body(&bytes)?;
     queued(
         &server.jobs,
         "sync",
         Work::Change(crate::ops::change::ChangeRequest::sync()),
+        "sync".into(),
+        from,
     )
 }
 
-async fn rollback(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
+async fn rollback(State(server): State<Arc<Server>>, from: From, bytes: Bytes) -> Answer {
     let asked: bodies::Rollback = body(&bytes)?;
-    queued(&server.jobs, "rollback", Work::Rollback(asked.to))
+    let command = match asked.to {
+        Some(n) => format!("rollback --to {n}"),
+        None => "rollback".into(),
+    };
+    queued(
+        &server.jobs,
+        "rollback",
+        Work::Rollback(asked.to),
+        command,
+        from,
+    )
 }
 
-async fn import(State(server): State<Arc<Server>>, bytes: Bytes) -> Answer {
+async fn import(State(server): State<Arc<Server>>, from: From, bytes: Bytes) -> Answer {
     let asked: bodies::Import = body(&bytes)?;
     if asked.reference.starts_with("oci://") {
         crate::oci::registry::Target::parse(&asked.reference).map_err(|e| ApiError::bad(&e))?;
     }
-    queued(&server.jobs, "import", Work::Import(asked.reference))
+    let command = format!("import {}", asked.reference);
+    queued(
+        &server.jobs,
+        "import",
+        Work::Import(asked.reference),
+        command,
+        from,
+    )
 }
 
 fn job_id(id: &str) -> Result<u64, ApiError> {

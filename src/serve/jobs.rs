@@ -20,6 +20,14 @@ use crate::ops::rollback::{rollback, Switched};
 use crate::reporter::Reporter;
 use crate::settings::Settings;
 
+/// What a job was asked, for `history`: `install fx`, from `127.0.0.1`.
+pub struct Asked {
+    /// As a person would type it after `scopectl`.
+    pub command: String,
+    /// The client's address.
+    pub from: String,
+}
+
 /// What a job does.
 pub enum Work {
     /// A change request, built (and checked) when the job was asked for.
@@ -77,14 +85,14 @@ pub struct Event {
 /// The jobs of one server.
 pub struct Jobs {
     jobs: Mutex<BTreeMap<u64, JobDocument>>,
-    queue: Mutex<Option<Sender<(u64, Work)>>>,
+    queue: Mutex<Option<Sender<(u64, Work, Asked)>>>,
     events: broadcast::Sender<Event>,
 }
 
 impl Jobs {
     /// Starts the worker.
     pub fn start(home: Home, settings: Settings) -> Arc<Jobs> {
-        let (tx, rx) = channel::<(u64, Work)>();
+        let (tx, rx) = channel::<(u64, Work, Asked)>();
         let (events, _) = broadcast::channel(1024);
         let jobs = Arc::new(Jobs {
             jobs: Mutex::new(BTreeMap::new()),
@@ -93,7 +101,7 @@ impl Jobs {
         });
         let worker = jobs.clone();
         std::thread::spawn(move || {
-            for (id, work) in rx {
+            for (id, work, asked) in rx {
                 // The server is stopping: what is still queued never starts.
                 if crate::cancel::cancelled() {
                     worker.finish(id, Err(crate::cancel::interrupted()));
@@ -104,6 +112,10 @@ impl Jobs {
                     jobs: worker.clone(),
                     id,
                 });
+                // History records the job as what made its generation.
+                let mut settings = settings.clone();
+                settings.command_line =
+                    format!("api: {} (job {id}, from {})", asked.command, asked.from);
                 match run(&home, &settings, reporter.clone(), work) {
                     Ok(result) => worker.finish(id, Ok(result)),
                     // Its children were stopped: what failed is the cancel.
@@ -118,7 +130,7 @@ impl Jobs {
     }
 
     /// Queues `work`; its id, or `None` once the server is shutting down.
-    pub fn submit(&self, kind: &str, work: Work) -> Option<u64> {
+    pub fn submit(&self, kind: &str, work: Work, asked: Asked) -> Option<u64> {
         let queue = lock(&self.queue);
         let queue = queue.as_ref()?;
         let mut jobs = lock(&self.jobs);
@@ -145,7 +157,7 @@ impl Jobs {
                 error: None,
             },
         );
-        queue.send((id, work)).ok()?;
+        queue.send((id, work, asked)).ok()?;
         Some(id)
     }
 

@@ -148,7 +148,8 @@ pub fn serve(
             format!("http://{} (the API under /api/v1)", listener.local_addr()?),
         );
         let shutdown = drain(server.clone(), stop.clone(), printer.clone());
-        axum::serve(listener, api::router(server.clone()))
+        let app = api::router(server.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed")

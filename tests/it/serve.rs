@@ -257,6 +257,21 @@ fn failed_and_refused_changes_change_nothing_and_jobs_serialise() {
         .unwrap();
     assert!(events.contains("event: log"), "{events}");
     assert!(events.contains("data: succeeded"), "{events}");
+    // History names the job and the client, not the server's command line.
+    let history = output(context.scopectl().args(["history", "--json"]));
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    let commands: Vec<&str> = history["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["command"].as_str())
+        .collect();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("api: ") && c.contains(", from 127.0.0.1)")),
+        "{commands:?}"
+    );
 
     // SIGTERM while a job runs: it is cancelled, or — if its commit had
     // begun — it completes; never half, and the server says which.
