@@ -92,14 +92,16 @@ impl StreamArgs {
     pub fn options(
         self,
         verbosity: crate::output::Verbosity,
-        build: &crate::settings::BuildSettings,
+        settings: &crate::settings::Settings,
     ) -> crate::supervise::RunOptions {
+        let build = &settings.build;
         crate::supervise::RunOptions {
             name: self.name,
             on_restart: self.on_restart,
             verbosity,
             sandbox: build.sandbox_given.then_some(build.sandbox),
             sandbox_unsupported: build.sandbox_unsupported,
+            systemd: settings.systemd.clone(),
         }
     }
 }

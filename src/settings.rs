@@ -53,6 +53,8 @@ pub struct Settings {
     /// `UPDATE_GOLDEN`, which `scope-plugin-test` reads: passed to the
     /// tests `scopectl test` runs.
     pub update_golden: Option<OsString>,
+    /// `NOTIFY_SOCKET` and `WATCHDOG_USEC`: systemd's `Type=notify`.
+    pub systemd: Option<crate::supervise::notify::Systemd>,
 }
 
 /// How OCI registries are reached.
@@ -264,6 +266,12 @@ impl Settings {
             oci,
             policy: global.policy.as_ref().map(|p| working_dir.join(p)),
             update_golden: env("UPDATE_GOLDEN"),
+            systemd: text("NOTIFY_SOCKET")?.map(|socket| crate::supervise::notify::Systemd {
+                socket,
+                watchdog: var("WATCHDOG_USEC")
+                    .and_then(|v| v.to_str()?.parse::<u64>().ok())
+                    .map(Duration::from_micros),
+            }),
             working_dir,
         })
     }

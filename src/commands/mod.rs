@@ -101,7 +101,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Gc { keep } => gc::gc(&context, keep),
         Command::Run { stream, args } => run::run(
             &context,
-            &stream.options(context.settings.output.verbosity, &context.settings.build),
+            &stream.options(context.settings.output.verbosity, &context.settings),
             &args,
         ),
         Command::Ctl { name, verb } => ctl::ctl(&context, &name, verb),
@@ -146,7 +146,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
             let options = crate::serve::ServeOptions {
                 listen,
                 token_file,
-                run: stream.options(context.settings.output.verbosity, &context.settings.build),
+                run: stream.options(context.settings.output.verbosity, &context.settings),
             };
             crate::serve::serve(
                 home,

@@ -202,6 +202,16 @@ impl Live {
     }
 
     /// Frames written to the output so far.
+    /// Frames out so far, and whether a host is running.
+    pub fn progress(&self) -> (u64, bool) {
+        (self.frames_out(), lock(&self.state).host_pid.is_some())
+    }
+
+    /// Whether the supervisor writes the output (and so counts frames).
+    pub fn holds_output(&self) -> bool {
+        self.output.is_some()
+    }
+
     pub fn frames_out(&self) -> u64 {
         self.output
             .as_ref()

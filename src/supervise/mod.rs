@@ -20,6 +20,7 @@ pub mod control;
 mod ends;
 mod frame_pool;
 mod held;
+pub mod notify;
 mod pipe_io;
 #[cfg(target_os = "linux")]
 mod piped;
@@ -73,6 +74,8 @@ pub struct RunOptions {
     pub sandbox: Option<crate::policy::Sandbox>,
     /// Debug builds only: `SCOPE_SANDBOX_UNSUPPORTED`.
     pub sandbox_unsupported: bool,
+    /// systemd's notify socket and watchdog, when systemd started us.
+    pub systemd: Option<notify::Systemd>,
 }
 
 /// One supervisor's files under `<home>/run/<name>/`.

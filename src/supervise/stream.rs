@@ -55,6 +55,11 @@ pub fn supervise(
         stream.output.as_ref().map(|(o, _)| o.clone()),
     ));
     let requests = control::serve(instance, live.clone())?;
+    let notifying = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let notifier = options
+        .systemd
+        .clone()
+        .map(|systemd| systemd.watch(live.clone(), notifying.clone()));
     let mut supervisor = Supervisor {
         home,
         instance,
@@ -74,6 +79,10 @@ pub fn supervise(
         sandbox_warned: Default::default(),
     };
     let result = supervisor.run();
+    notifying.store(true, Ordering::SeqCst);
+    if let Some(notifier) = notifier {
+        let _ = notifier.join();
+    }
     supervisor.summarize();
     result
 }

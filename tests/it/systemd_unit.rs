@@ -131,3 +131,54 @@ fn the_unit_waits_for_the_network_it_names_and_has_cargo_on_path() {
         .any(|l| l.starts_with("Environment=SCOPE_HOME=")));
     assert!(has("Restart=on-failure"));
 }
+
+#[test]
+fn systemd_hears_ready_status_watchdog_and_stopping() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let installed = output(
+        context
+            .scopectl()
+            .arg("install")
+            .arg(support::repo().join("fixtures/plugins/invert")),
+    );
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    // systemd's side: a datagram socket the supervisor writes to.
+    let path = context.temp.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // Read as systemd does, while the stream runs, until STOPPING=1.
+    let listener = std::thread::spawn(move || {
+        let mut heard = Vec::new();
+        let mut buffer = [0u8; 256];
+        while let Ok(n) = socket.recv(&mut buffer) {
+            heard.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            if heard.last().is_some_and(|m| m == "STOPPING=1") {
+                break;
+            }
+        }
+        heard
+    });
+    let run = output(
+        context
+            .scopectl()
+            .env("NOTIFY_SOCKET", &path)
+            .env("WATCHDOG_USEC", "200000")
+            .args(["run", "--", "run", "--input", "testsrc", "--frames", "40"])
+            .args(["--fps", "20", "--pipeline", "invert", "--output", "-"]),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let heard = listener.join().unwrap();
+    let first = |what: &str| heard.iter().position(|m| m.starts_with(what));
+    let ready = first("READY=1").unwrap_or_else(|| panic!("no READY=1: {heard:?}"));
+    assert!(first("WATCHDOG=1").is_some(), "{heard:?}");
+    assert!(first("STATUS=").is_some(), "{heard:?}");
+    assert_eq!(
+        heard.last().map(String::as_str),
+        Some("STOPPING=1"),
+        "{heard:?}"
+    );
+    assert!(ready < heard.len() - 1, "{heard:?}");
+}
