@@ -19,6 +19,7 @@ pub mod demo;
 pub mod doctor;
 pub mod fetch;
 pub mod gc;
+pub mod grants;
 pub mod import;
 pub mod inspect;
 pub mod plan;
