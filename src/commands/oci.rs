@@ -13,6 +13,23 @@ use crate::oci::{layout, Artifact};
 use crate::ops::import::{import as import_generation, Imported};
 use crate::signing::{self, cosign};
 
+/// Generation `generation` as an artifact (its SBOM with the licences of
+/// the active build), and the key that signs it when `sign` names one.
+fn artifact(
+    context: &Context,
+    generation: Option<u64>,
+    sign: Option<&Path>,
+) -> Result<(Artifact, Option<signing::SigningKey>)> {
+    let home = context.existing_home()?;
+    let password = context.settings.oci.key_password.as_deref();
+    let key = sign
+        .map(|key| signing::open_signing_key(key, password))
+        .transpose()?;
+    let licences = crate::ops::sbom::licences(&home, &context.settings, generation);
+    let artifact = Artifact::of_generation(&home, generation, &licences, key.as_ref())?;
+    Ok((artifact, key))
+}
+
 pub fn export(
     context: &Context,
     generation: Option<u64>,
@@ -21,13 +38,7 @@ pub fn export(
     tag: &str,
     sign: Option<&Path>,
 ) -> Result<ExitCode> {
-    let home = context.existing_home()?;
-    let password = context.settings.oci.key_password.as_deref();
-    let key = sign
-        .map(|key| signing::open_signing_key(key, password))
-        .transpose()?;
-    let licences = crate::ops::sbom::licences(&home, &context.settings, generation);
-    let artifact = Artifact::of_generation(&home, generation, &licences, key.as_ref())?;
+    let (artifact, key) = artifact(context, generation, sign)?;
     let signature = key
         .map(|key| cosign::sign(&key, tag, &artifact.digest()))
         .transpose()?;
@@ -60,14 +71,8 @@ pub fn push(
     generation: Option<u64>,
     sign: Option<&Path>,
 ) -> Result<ExitCode> {
-    let home = context.existing_home()?;
     let target = Target::parse(reference)?;
-    let password = context.settings.oci.key_password.as_deref();
-    let key = sign
-        .map(|key| signing::open_signing_key(key, password))
-        .transpose()?;
-    let licences = crate::ops::sbom::licences(&home, &context.settings, generation);
-    let artifact = Artifact::of_generation(&home, generation, &licences, key.as_ref())?;
+    let (artifact, key) = artifact(context, generation, sign)?;
     context.printer.status("Pushing", reference);
     let digest = registry::push(&target, &artifact, &context.settings.oci, key.as_ref())?;
     context

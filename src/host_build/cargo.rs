@@ -70,7 +70,7 @@ pub fn build(
     // Only a progress bar needs the number of crates up front, and asking
     // cargo for the resolved graph costs a run of its own.
     let total = if reporter.shows_progress() {
-        crate_count(builder, &manifest)?
+        crate_count(builder)?
     } else {
         0
     };
@@ -378,24 +378,7 @@ fn plugin_of(plugins: &[PluginCrate], id: &PackageId) -> Option<String> {
 /// The packages of the host crate in `builder.crate_dir` (the crate
 /// itself and the SDK under `sdk` left out), from `cargo metadata`.
 pub fn packages(builder: &HostBuilder, sdk: &Path) -> Result<Vec<super::Package>> {
-    let mut metadata = MetadataCommand::new();
-    metadata
-        .manifest_path(builder.crate_dir.join("Cargo.toml"))
-        .current_dir(&builder.crate_dir)
-        .cargo_path(&builder.settings.cargo);
-    if builder.settings.offline {
-        metadata.other_options(vec!["--offline".to_owned()]);
-    }
-    let metadata = crate::cancel::metadata(&metadata).map_err(|err| {
-        let diagnostics = match &err {
-            cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),
-            other => other.to_string(),
-        };
-        anyhow::Error::new(BuildFailure {
-            plugins: Vec::new(),
-            diagnostics,
-        })
-    })?;
+    let metadata = resolved_graph(builder)?;
     let ours = |p: &cargo_metadata::Package| {
         p.manifest_path.starts_with(sdk) || p.manifest_path.starts_with(&builder.crate_dir)
     };
@@ -473,17 +456,18 @@ fn build_paths(
     Ok(BuildPaths::around(settings, &crates, read, write))
 }
 
-/// How many crates the host build has, from cargo's resolved graph.
-fn crate_count(builder: &HostBuilder, manifest: &Path) -> Result<u64> {
+/// `cargo metadata` of the host crate: every package and the resolved
+/// graph (offline when the settings say so); a failure reads as a build's.
+fn resolved_graph(builder: &HostBuilder) -> Result<cargo_metadata::Metadata> {
     let mut metadata = MetadataCommand::new();
     metadata
-        .manifest_path(manifest)
-        .current_dir(&builder.crate_dir);
+        .manifest_path(builder.crate_dir.join("Cargo.toml"))
+        .current_dir(&builder.crate_dir)
+        .cargo_path(&builder.settings.cargo);
     if builder.settings.offline {
         metadata.other_options(vec!["--offline".to_owned()]);
     }
-    metadata.cargo_path(&builder.settings.cargo);
-    let metadata = crate::cancel::metadata(&metadata).map_err(|err| {
+    crate::cancel::metadata(&metadata).map_err(|err| {
         let diagnostics = match &err {
             cargo_metadata::Error::CargoMetadata { stderr } => stderr.clone(),
             other => other.to_string(),
@@ -492,6 +476,11 @@ fn crate_count(builder: &HostBuilder, manifest: &Path) -> Result<u64> {
             plugins: Vec::new(),
             diagnostics,
         })
-    })?;
+    })
+}
+
+/// How many crates the host build has, from cargo's resolved graph.
+fn crate_count(builder: &HostBuilder) -> Result<u64> {
+    let metadata = resolved_graph(builder)?;
     Ok(metadata.resolve.as_ref().map_or(0, |r| r.nodes.len()) as u64)
 }

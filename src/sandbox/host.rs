@@ -10,7 +10,6 @@
 //! compile no extra crate; a host started by hand runs unsandboxed.
 
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -120,23 +119,7 @@ pub fn sandbox_host(
         )),
         Err(why) => return Ok(Enforced::EnvironmentOnly(why)),
     };
-    let mut ruleset: Option<RulesetCreated> = Some(ruleset);
-    // SAFETY: between fork and exec the child makes system calls only
-    // (prctl, landlock_restrict_self, seccomp) with a descriptor and a
-    // program prepared before the fork; it allocates nothing on success.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(move || {
-            if let Some(ruleset) = ruleset.take() {
-                ruleset
-                    .restrict_self()
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
-            }
-            seccompiler::apply_filter(&program)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            Ok(())
-        });
-    }
+    super::restrict_at_exec(command, ruleset, Some(program));
     Ok(Enforced::Landlock)
 }
 

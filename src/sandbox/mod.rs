@@ -142,10 +142,21 @@ pub fn sandbox_build(
         )),
         Err(why) => return Ok(Enforced::EnvironmentOnly(why)),
     };
+    restrict_at_exec(command, ruleset, None);
+    Ok(Enforced::Landlock)
+}
+
+/// Makes the child of `command` restrict itself to `ruleset` (and, given
+/// one, the seccomp `program`) between fork and exec.
+pub(crate) fn restrict_at_exec(
+    command: &mut Command,
+    ruleset: RulesetCreated,
+    program: Option<seccompiler::BpfProgram>,
+) {
     let mut ruleset = Some(ruleset);
-    // SAFETY: between fork and exec the child only makes two system calls
-    // (prctl and landlock_restrict_self) on a descriptor opened before the
-    // fork; it allocates nothing and takes no lock.
+    // SAFETY: between fork and exec the child makes system calls only
+    // (prctl, landlock_restrict_self, seccomp) with a descriptor and a
+    // program prepared before the fork; it allocates nothing on success.
     #[allow(unsafe_code)]
     unsafe {
         command.pre_exec(move || {
@@ -154,10 +165,13 @@ pub fn sandbox_build(
                     .restrict_self()
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
             }
+            if let Some(program) = &program {
+                seccompiler::apply_filter(program)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+            }
             Ok(())
         });
     }
-    Ok(Enforced::Landlock)
 }
 
 /// What a build ran under.
