@@ -83,6 +83,9 @@ pub struct StreamArgs {
     /// What happens to input frames while one host hands over to the next
     #[arg(long, value_enum, value_name = "WHAT", default_value = "hold")]
     pub on_restart: crate::supervise::OnRestart,
+    /// After every switch, watch the new generation for WINDOW and switch back when a rule fails, e.g. `10s:lost=0,unloaded=0,fps>=0.9` (rules: lost=N, unloaded=N, restarts=N, fps>=R)
+    #[arg(long, value_name = "WINDOW:RULES")]
+    pub gate: Option<crate::supervise::gate::Gate>,
 }
 
 impl StreamArgs {
@@ -98,6 +101,7 @@ impl StreamArgs {
         crate::supervise::RunOptions {
             name: self.name,
             on_restart: self.on_restart,
+            gate: self.gate,
             verbosity,
             sandbox: build.sandbox_given.then_some(build.sandbox),
             sandbox_unsupported: build.sandbox_unsupported,
@@ -222,6 +226,9 @@ pub enum Command {
     Run {
         #[command(flatten)]
         stream: StreamArgs,
+        /// Serve Prometheus metrics at http://ADDR/metrics (IP:PORT or localhost:PORT)
+        #[arg(long, value_name = "ADDR", value_parser = listen_address)]
+        metrics: Option<std::net::SocketAddr>,
         /// Arguments for the host (after `--`)
         #[arg(last = true, value_name = "HOST-ARGS")]
         args: Vec<std::ffi::OsString>,

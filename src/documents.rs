@@ -68,6 +68,9 @@ pub struct HistoryEntry {
     pub changed: Vec<ChangeEntry>,
     /// Whether it is active.
     pub current: bool,
+    /// Times the health gate switched back from it (`--gate`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back: Vec<crate::home::AutomaticRollback>,
 }
 
 /// One change of a generation.

@@ -42,6 +42,7 @@ pub mod failpoint;
 pub mod fsx;
 pub mod home;
 pub mod host_build;
+pub mod metrics;
 pub mod oci;
 pub mod ops;
 pub mod output;

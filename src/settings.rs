@@ -55,6 +55,9 @@ pub struct Settings {
     pub update_golden: Option<OsString>,
     /// `NOTIFY_SOCKET` and `WATCHDOG_USEC`: systemd's `Type=notify`.
     pub systemd: Option<crate::supervise::notify::Systemd>,
+    /// The user's cache, shared by every home: `SCOPE_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/scope`, else `~/.cache/scope`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// How OCI registries are reached.
@@ -93,6 +96,10 @@ pub struct BuildSettings {
     pub cargo: OsString,
     /// `CARGO_TARGET_DIR`, shared by homes when set.
     pub target_dir: Option<PathBuf>,
+    /// Where hosts are compiled when `CARGO_TARGET_DIR` is unset: one
+    /// directory of the user's cache per plugin API, so every home (and
+    /// every generation) reuses the third-party crates compiled once.
+    pub shared_target_dir: Option<PathBuf>,
     /// `SCOPE_HOST_PROFILE`.
     pub profile: Profile,
     /// Build from cargo's cache only (as [`Settings::offline`]; cargo's own
@@ -215,6 +222,10 @@ impl Settings {
             _ => Verbosity::Trace,
         };
         let working_dir = std::env::current_dir().context("cannot read the working directory")?;
+        let cache_dir = var("SCOPE_CACHE_DIR")
+            .map(|dir| working_dir.join(dir))
+            .or_else(|| var("XDG_CACHE_HOME").map(|dir| PathBuf::from(dir).join("scope")))
+            .or_else(|| user_home.as_ref().map(|h| h.join(".cache").join("scope")));
         let oci = OciSettings {
             token: text("SCOPE_OCI_TOKEN")?,
             docker_config: var("DOCKER_CONFIG")
@@ -236,6 +247,10 @@ impl Settings {
             build: BuildSettings {
                 cargo: var("CARGO").unwrap_or_else(|| "cargo".into()),
                 target_dir: var("CARGO_TARGET_DIR").map(PathBuf::from),
+                shared_target_dir: cache_dir.as_ref().map(|dir| {
+                    dir.join("targets")
+                        .join(format!("api-{}", scope_plugin_api::API_VERSION))
+                }),
                 profile,
                 offline,
                 cargo_home: var("CARGO_HOME")
@@ -272,6 +287,7 @@ impl Settings {
                     .and_then(|v| v.to_str()?.parse::<u64>().ok())
                     .map(Duration::from_micros),
             }),
+            cache_dir,
             working_dir,
         })
     }

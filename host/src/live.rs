@@ -26,6 +26,8 @@ pub struct LiveStage {
     /// Frames that went on unprocessed since the stage's pipeline failed
     /// (the frame contract); non-zero means it was unloaded.
     pub passed: AtomicU64,
+    /// Time spent in the pipeline's calls, in microseconds.
+    pub busy_us: AtomicU64,
 }
 
 /// The shared state of one run.
@@ -61,6 +63,7 @@ impl Live {
                 version: AtomicU64::new(0),
                 frames: AtomicU64::new(0),
                 passed: AtomicU64::new(0),
+                busy_us: AtomicU64::new(0),
             })
             .collect();
         Arc::new(Live {
@@ -169,6 +172,10 @@ impl Live {
                     Json::Int(stage.passed.load(Ordering::Relaxed) as i64),
                 ),
                 ("fps", Json::Float(round(rates[i + 1]))),
+                (
+                    "busy_s",
+                    Json::Float(stage.busy_us.load(Ordering::Relaxed) as f64 / 1e6),
+                ),
                 ("params", Json::Object(params)),
                 ("load_params", Json::Object(values(&stage.load))),
             ])

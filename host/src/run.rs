@@ -469,7 +469,7 @@ fn generate(
         last_words::calling(index);
         let next = stats.frames + 1;
         let call = Call::Process(Vec::new(), runtime.clone());
-        let watched_call = timed(&mut stats.busy, || {
+        let watched_call = timed(&mut stats.busy, &live.stages[index].busy_us, || {
             watched.during(ends, &[], || answer(&mut pipeline, call))
         });
         let Some((answered, back)) = watched_call else {
@@ -614,7 +614,7 @@ fn transform(
             false => Call::Process(input, runtime.clone()),
         };
         last_words::calling(index);
-        let watched_call = timed(&mut stats.busy, || {
+        let watched_call = timed(&mut stats.busy, &live.stages[index].busy_us, || {
             watched.during(ends, kept.frames(), || answer(active, call))
         });
         let Some((answered, back)) = watched_call else {

@@ -307,10 +307,13 @@ impl Kept {
     }
 }
 
-/// How long a call took, for the stage's busy time.
-pub fn timed<T>(busy: &mut Duration, f: impl FnOnce() -> T) -> T {
+/// How long a call took, for the stage's busy time (its own total, and the
+/// live counter `status` reports, in microseconds).
+pub fn timed<T>(busy: &mut Duration, live_us: &AtomicU64, f: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let result = f();
-    *busy += started.elapsed();
+    let took = started.elapsed();
+    *busy += took;
+    live_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     result
 }

@@ -141,6 +141,26 @@ fn describe(status: &StreamStatus) -> String {
             };
             let _ = writeln!(out, "sandbox: {} ({granted})", sandbox.enforced);
         }
+        if let Some(gate) = &status.gate {
+            let watching = match gate.watching {
+                Some(n) => format!("watching generation {n}"),
+                None => "no switch under watch".to_owned(),
+            };
+            let _ = writeln!(out, "gate: {} ({watching})", gate.gate);
+            if let Some(last) = gate.events.last() {
+                let what = match (&last.reason, last.to) {
+                    (Some(reason), Some(to)) => {
+                        format!("rolled back to generation {to}: {reason}")
+                    }
+                    _ => "passed".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  last: generation {} {what} ({})",
+                    last.generation, last.at
+                );
+            }
+        }
         if !log.is_empty() {
             let _ = writeln!(out, "recent plugin log:");
             for line in log {
@@ -182,10 +202,25 @@ mod tests {
                 enforced: "landlock".into(),
                 grants: [("blend".to_owned(), vec!["gpu".to_owned()])].into(),
             }),
+            gate: Some(control::GateStatus {
+                gate: "10s:unloaded=0".into(),
+                watching: None,
+                events: vec![control::GateEvent {
+                    at: "2026-12-03T08:00:00Z".into(),
+                    generation: 4,
+                    outcome: "rolled_back".into(),
+                    reason: Some("`unloaded=0` failed: measured 1 unloaded (blend)".into()),
+                    to: Some(3),
+                }],
+            }),
         };
         let text = describe(&status);
         assert!(text.contains("mix=0.5 (loaded with window=4)"), "{text}");
         assert!(text.contains("sandbox: landlock (blend: gpu)\n"), "{text}");
+        assert!(
+            text.contains("gate: 10s:unloaded=0 (no switch under watch)\n  last: generation 4 rolled back to generation 3: `unloaded=0` failed: measured 1 unloaded (blend) (2026-12-03T08:00:00Z)\n"),
+            "{text}"
+        );
         assert!(
             text.ends_with("recent plugin log:\n  [blend] warn: mix is high\n"),
             "{text}"

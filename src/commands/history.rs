@@ -27,6 +27,12 @@ pub fn history(context: &Context, json: bool) -> Result<ExitCode> {
         for change in &g.changes {
             println!("         {change}");
         }
+        for rollback in &g.rolled_back {
+            println!(
+                "         rolled back automatically to generation {} at {}: gate {}",
+                rollback.to, rollback.at, rollback.reason
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

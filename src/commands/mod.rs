@@ -99,9 +99,14 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Pipelines { json } => list::pipelines(&context, json),
         Command::List { json } => list::list(&context, json),
         Command::Gc { keep } => gc::gc(&context, keep),
-        Command::Run { stream, args } => run::run(
+        Command::Run {
+            stream,
+            metrics,
+            args,
+        } => run::run(
             &context,
             &stream.options(context.settings.output.verbosity, &context.settings),
+            metrics,
             &args,
         ),
         Command::Ctl { name, verb } => ctl::ctl(&context, &name, verb),

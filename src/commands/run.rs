@@ -9,8 +9,19 @@ use super::Context;
 use crate::cli::Shell;
 use crate::supervise::RunOptions;
 
-pub fn run(context: &Context, options: &RunOptions, args: &[OsString]) -> Result<ExitCode> {
+pub fn run(
+    context: &Context,
+    options: &RunOptions,
+    metrics: Option<std::net::SocketAddr>,
+    args: &[OsString],
+) -> Result<ExitCode> {
     let home = context.existing_home()?;
+    if let Some(address) = metrics {
+        let bound = crate::metrics::serve(address)?;
+        context
+            .printer
+            .status("Serving", format!("metrics at http://{bound}/metrics"));
+    }
     if args.is_empty() {
         // The host then prints its own usage; say what to give it here.
         context.printer.warn(

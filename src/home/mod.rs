@@ -22,6 +22,7 @@ mod cache;
 mod generation;
 mod journal;
 mod lock;
+mod rollbacks;
 mod transaction;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use scope_lockfile::{Lockfile, PluginsToml};
 pub use cache::CacheBucket;
 pub use generation::{GenerationInfo, NewGeneration};
 pub use lock::HomeLock;
+pub use rollbacks::AutomaticRollback;
 pub use transaction::{leftovers, Transaction};
 
 use crate::settings::HomeLocation;

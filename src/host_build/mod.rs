@@ -59,13 +59,16 @@ pub struct BuiltHost {
 
 impl HostBuilder {
     /// A builder that keeps its crate in `build_dir/host` and compiles into
-    /// `CARGO_TARGET_DIR`, or `build_dir/target` when that is unset.
+    /// `CARGO_TARGET_DIR`, else the user cache's target directory for this
+    /// plugin API (shared by every home: cargo keeps what each toolchain
+    /// compiled apart inside it), else `build_dir/target`.
     pub fn new(build_dir: &Path, settings: &BuildSettings) -> HostBuilder {
         HostBuilder {
             crate_dir: build_dir.join("host"),
             target_dir: settings
                 .target_dir
                 .clone()
+                .or_else(|| settings.shared_target_dir.clone())
                 .unwrap_or_else(|| build_dir.join("target")),
             settings: settings.clone(),
         }

@@ -110,6 +110,19 @@ pub fn diagnose(home: &Home, settings: &Settings) -> Vec<Check> {
             Err(said) => Check::Problem(said, None),
         },
     );
+    let builder = crate::host_build::HostBuilder::new(&home.build_dir(), &settings.build);
+    let whose = match (
+        &settings.build.target_dir,
+        &settings.build.shared_target_dir,
+    ) {
+        (Some(_), _) => "CARGO_TARGET_DIR",
+        (None, Some(_)) => "shared by every home of this user",
+        (None, None) => "this home's own",
+    };
+    checks.push(Check::Note(format!(
+        "hosts are compiled in {} ({whose})",
+        builder.target_dir.display()
+    )));
     let leftovers = leftovers(home);
     if !leftovers.is_empty() {
         checks.push(Check::Problem(

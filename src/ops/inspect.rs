@@ -112,6 +112,7 @@ pub fn list(home: &Home) -> Result<ListDocument> {
 /// Every generation, oldest first.
 pub fn history(home: &Home) -> Result<HistoryDocument> {
     let current = home.current();
+    let rollbacks = home.automatic_rollbacks();
     let generations = home
         .generations()?
         .into_iter()
@@ -132,6 +133,7 @@ pub fn history(home: &Home) -> Result<HistoryDocument> {
                 },
                 changes: info.changes,
                 current: Some(n) == current,
+                rolled_back: rollbacks.iter().filter(|r| r.from == n).cloned().collect(),
             })
         })
         .collect::<Result<_>>()?;

@@ -58,3 +58,29 @@ pub fn rollback(
         command: info.command,
     })
 }
+
+/// The health gate's rollback: from generation `from` (which failed its
+/// gate) back to `to`, recorded with `reason`. Nothing happens when `from`
+/// is no longer the active generation (someone switched meanwhile).
+pub fn automatic(
+    home: &Home,
+    from: u64,
+    to: u64,
+    reason: &str,
+    reporter: &dyn Reporter,
+) -> Result<bool> {
+    let transaction = Transaction::begin(home, Some(std::time::Duration::from_secs(30)), reporter)?;
+    if home.current() != Some(from) {
+        return Ok(false);
+    }
+    home.generation(to)?;
+    home.record_automatic_rollback(&crate::home::AutomaticRollback {
+        at: crate::time::now_rfc3339(),
+        from,
+        to,
+        reason: reason.to_owned(),
+    })?;
+    transaction.switch_to(to)?;
+    drop(transaction);
+    Ok(true)
+}

@@ -37,6 +37,11 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", "/health", "200 while serving (no token needed)"),
     (
         "GET",
+        "/metrics",
+        "Prometheus metrics (text exposition format)",
+    ),
+    (
+        "GET",
         "/api/v1/plugins",
         "installed plugins (as list --json)",
     ),
@@ -94,6 +99,7 @@ pub fn router(server: Arc<Server>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/v1/plugins", get(plugins).post(install))
         .route("/api/v1/plugins/{name}", axum::routing::delete(uninstall))
         .route("/api/v1/plugins/{name}/reload", post(reload))
@@ -265,6 +271,14 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 async fn page() -> Html<&'static str> {
     Html(include_str!("page.html"))
+}
+
+/// `/metrics`: this process's metrics, read from the stream when asked.
+async fn metrics() -> Response {
+    match blocking(|| Ok(crate::metrics::global().encode())).await {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn health(State(server): State<Arc<Server>>) -> Response {

@@ -116,7 +116,16 @@ impl Jobs {
                 let mut settings = settings.clone();
                 settings.command_line =
                     format!("api: {} (job {id}, from {})", asked.command, asked.from);
-                match run(&home, &settings, reporter.clone(), work) {
+                let kind = worker.get(id).map(|j| j.kind).unwrap_or_default();
+                let started = std::time::Instant::now();
+                let result = run(&home, &settings, reporter.clone(), work);
+                let outcome = match &result {
+                    Ok(_) => "succeeded",
+                    Err(_) if crate::cancel::cancelled() => "cancelled",
+                    Err(_) => "failed",
+                };
+                crate::metrics::global().job(&kind, outcome, started.elapsed());
+                match result {
                     Ok(result) => worker.finish(id, Ok(result)),
                     // Its children were stopped: what failed is the cancel.
                     Err(_) if crate::cancel::cancelled() => {

@@ -71,6 +71,34 @@ pub struct StreamStatus {
     /// How the running host is sandboxed, and what its plugins may do.
     #[serde(default)]
     pub sandbox: Option<SandboxStatus>,
+    /// The health gate (`--gate`), when there is one.
+    #[serde(default)]
+    pub gate: Option<GateStatus>,
+}
+
+/// The health gate's state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GateStatus {
+    /// As given: `10s:lost=0,unloaded=0`.
+    pub gate: String,
+    /// The generation under watch now, if any.
+    pub watching: Option<u64>,
+    /// Verdicts so far, oldest first: passed or rolled back.
+    pub events: Vec<GateEvent>,
+}
+
+/// One gate's verdict on a generation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateEvent {
+    /// RFC 3339.
+    pub at: String,
+    pub generation: u64,
+    /// `passed` or `rolled_back`.
+    pub outcome: String,
+    /// The rule that failed and what was measured.
+    pub reason: Option<String>,
+    /// Where the stream went back to.
+    pub to: Option<u64>,
 }
 
 /// The running host's sandbox.
@@ -129,9 +157,42 @@ pub enum Request {
     },
 }
 
+/// The stream's figures for metrics and the health gate.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    /// Frames the supervisor dropped between hosts (`--on-restart drop`).
+    pub frames_lost: u64,
+    /// The running host's stages (none when it did not answer).
+    pub stages: Vec<StageFigures>,
+    /// Frames per second out of the running host, recently.
+    pub fps: f64,
+    pub generation: Option<u64>,
+    /// The running generation's digest (see [`super::generation_digest`]).
+    pub digest: Option<String>,
+}
+
+/// One stage of the running host.
+#[derive(Debug, Clone, Default)]
+pub struct StageFigures {
+    /// How the stage is addressed (`invert`, `invert#2`).
+    pub name: String,
+    pub pipeline: String,
+    pub frames: u64,
+    /// Frames passed on unprocessed since its plugin failed: not zero
+    /// means the stage is unloaded.
+    pub passed: u64,
+    pub busy_s: f64,
+}
+
 /// The supervisor's state that the control socket reports.
 pub struct Live {
     name: String,
+    /// Frames read from the input (none: the host makes its own).
+    frames_in: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Frames dropped between hosts.
+    frames_lost: std::sync::atomic::AtomicU64,
     chain: Vec<String>,
     started: Instant,
     host_socket: std::path::PathBuf,
@@ -150,12 +211,21 @@ struct State {
     params_set: Vec<String>,
     handing_over: bool,
     sandbox: Option<SandboxStatus>,
+    digest: Option<String>,
+    gate: Option<GateStatus>,
 }
 
 impl Live {
-    pub fn new(instance: &Instance, run: &RunArgs, output: Option<Arc<Output>>) -> Live {
+    pub fn new(
+        instance: &Instance,
+        run: &RunArgs,
+        output: Option<Arc<Output>>,
+        frames_in: Option<Arc<std::sync::atomic::AtomicU64>>,
+    ) -> Live {
         Live {
             name: instance.name().to_owned(),
+            frames_in,
+            frames_lost: Default::default(),
             chain: run.pipelines.clone(),
             started: Instant::now(),
             host_socket: instance.host_socket(),
@@ -170,11 +240,15 @@ impl Live {
         lock(&self.state).sandbox = Some(sandbox);
     }
 
-    pub fn host_started(&self, pid: u32, generation: Option<u64>) {
+    pub fn host_started(&self, pid: u32, generation: Option<u64>, digest: Option<String>) {
         let mut state = lock(&self.state);
         state.host_pid = Some(pid);
         state.generation = generation;
+        state.digest = digest;
         state.host_started = Some(Instant::now());
+        if !state.hosts.is_empty() {
+            crate::metrics::global().restarts.inc();
+        }
         state.hosts.push(HostFrames {
             generation,
             frames: 0,
@@ -210,6 +284,65 @@ impl Live {
     /// Whether the supervisor writes the output (and so counts frames).
     pub fn holds_output(&self) -> bool {
         self.output.is_some()
+    }
+
+    /// Hosts started after the first.
+    pub fn restarts(&self) -> u64 {
+        lock(&self.state).hosts.len().saturating_sub(1) as u64
+    }
+
+    /// Updates the gate's state.
+    pub fn gate(&self, update: impl FnOnce(&mut GateStatus)) {
+        update(
+            lock(&self.state)
+                .gate
+                .get_or_insert_with(GateStatus::default),
+        );
+    }
+
+    /// Counts frames dropped between hosts.
+    pub fn add_lost(&self, frames: u64) {
+        self.frames_lost.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// The figures of the stream and its running host (asked over its
+    /// socket).
+    pub fn figures(&self) -> Figures {
+        let host: Option<serde_json::Value> = host_request(&self.host_socket, "status")
+            .ok()
+            .and_then(|line| serde_json::from_str(&line).ok());
+        let stages = host
+            .as_ref()
+            .and_then(|h| h["stages"].as_array())
+            .map(|stages| {
+                stages
+                    .iter()
+                    .map(|s| StageFigures {
+                        name: s["name"].as_str().unwrap_or_default().to_owned(),
+                        pipeline: s["pipeline"].as_str().unwrap_or_default().to_owned(),
+                        frames: s["frames"].as_u64().unwrap_or(0),
+                        passed: s["passed"].as_u64().unwrap_or(0),
+                        busy_s: s["busy_s"].as_f64().unwrap_or(0.0),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let state = lock(&self.state);
+        Figures {
+            frames_in: self
+                .frames_in
+                .as_ref()
+                .map_or(0, |n| n.load(Ordering::Relaxed)),
+            frames_out: self.frames_out(),
+            frames_lost: self.frames_lost.load(Ordering::Relaxed),
+            stages,
+            fps: host
+                .as_ref()
+                .and_then(|h| h["fps_out"].as_f64())
+                .unwrap_or(0.0),
+            generation: state.generation,
+            digest: state.digest.clone(),
+        }
     }
 
     pub fn frames_out(&self) -> u64 {
@@ -256,6 +389,7 @@ impl Live {
             handing_over: state.handing_over,
             host,
             sandbox: state.sandbox.clone(),
+            gate: state.gate.clone(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! created once and written only whole frames.
 
 use std::fs::File;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
@@ -94,6 +94,7 @@ impl Stream {
                 header: Mutex::new(None),
                 latest: Mutex::new(None),
                 frames: Default::default(),
+                given: Default::default(),
             };
             (Arc::new(output), framing)
         });
@@ -130,12 +131,15 @@ fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<Atomic
     let framing = reader.framing().clone();
     let bound = (HOLD_BYTES / reader.framing().frame_len().max(1)).max(2);
     let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
+    let counted = Arc::new(AtomicU64::new(0));
+    let count = counted.clone();
     std::thread::spawn(move || {
         let mut read = 0u64;
         while limit.is_none_or(|n| read < n) && !stop.load(Ordering::SeqCst) {
             match reader.read() {
                 Ok(Some(frame)) => {
                     read += 1;
+                    count.store(read, Ordering::Relaxed);
                     if tx.send(Arc::new(frame)).is_err() {
                         return;
                     }
@@ -151,6 +155,7 @@ fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<Atomic
     Feed {
         framing,
         frames: Arc::new(Mutex::new(rx)),
+        read: counted,
         ended: Arc::new(AtomicBool::new(false)),
     }
 }

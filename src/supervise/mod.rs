@@ -19,6 +19,7 @@
 pub mod control;
 mod ends;
 mod frame_pool;
+pub mod gate;
 mod held;
 pub mod notify;
 mod pipe_io;
@@ -68,6 +69,9 @@ pub struct RunOptions {
     pub name: String,
     /// `--on-restart`.
     pub on_restart: OnRestart,
+    /// `--gate`: after a switch, back to the previous generation when the
+    /// new one does worse.
+    pub gate: Option<gate::Gate>,
     /// `-q`/`-v`: which of the plugins' log lines the host shows.
     pub verbosity: Verbosity,
     /// `--sandbox`; `None`: the policy's, else best-effort.
@@ -232,6 +236,28 @@ fn generation_of(host: &Path) -> Option<u64> {
     host.ancestors()
         .skip(1)
         .find_map(|dir| dir.file_name()?.to_str()?.parse().ok())
+}
+
+/// What identifies generation `n` across machines: the digest of the
+/// artifact it was imported from, else `sha256:` of its `resolved.lock`.
+pub fn generation_digest(home: &Home, n: u64) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let info = home.generation(n).ok()?;
+    let imported = info
+        .recorded
+        .iter()
+        .flatten()
+        .find_map(|change| match change {
+            crate::change::Change::Imported { digest, .. } => Some(digest.clone()),
+            _ => None,
+        });
+    imported.or_else(|| {
+        let lock = fs_err::read(home.generation_dir(n).join("resolved.lock")).ok()?;
+        Some(format!(
+            "sha256:{}",
+            scope_registry_client::registry::hex(&Sha256::digest(lock))
+        ))
+    })
 }
 
 /// What the supervisor was told by signals.

@@ -59,6 +59,9 @@ pub struct Output {
     pub latest: Mutex<Option<Shared>>,
     /// Frames written.
     pub frames: AtomicU64,
+    /// When each frame in flight was given to the host, oldest first: the
+    /// frame latency through the host.
+    pub given: Mutex<VecDeque<Instant>>,
 }
 
 impl Output {
@@ -118,6 +121,8 @@ pub struct Feed {
     /// The input's format; its header starts every host's stdin.
     pub framing: Framing,
     pub frames: Arc<Mutex<Receiver<Shared>>>,
+    /// Frames read from the input so far.
+    pub read: Arc<AtomicU64>,
     /// Set once the input ended (or was stopped) and every frame was given out.
     pub ended: Arc<AtomicBool>,
 }
@@ -156,6 +161,10 @@ impl Session {
             .with_context(|| format!("cannot start `{}`", binary.display()))?;
         widen_pipes(&child);
         let hand_off = Arc::new(AtomicBool::new(false));
+        if let Some((output, _)) = &output {
+            // Frames given to an earlier host are given again (or not at all).
+            lock(&output.given).clear();
+        }
         let feeder = match (feed, child.stdin.take()) {
             (Some(feed), Some(stdin)) => Some(spawn_feeder(
                 stdin,
@@ -163,6 +172,7 @@ impl Session {
                 replay,
                 in_flight.clone(),
                 hand_off.clone(),
+                output.as_ref().map(|(o, _)| (*o).clone()),
             )),
             _ => None,
         };
@@ -221,6 +231,7 @@ fn spawn_feeder(
     replay: Vec<Shared>,
     in_flight: InFlight,
     hand_off: Arc<AtomicBool>,
+    output: Option<Arc<Output>>,
 ) -> JoinHandle<()> {
     let header = feed.framing.header_bytes();
     let frames = feed.frames.clone();
@@ -230,6 +241,9 @@ fn spawn_feeder(
         let mut giver = Giver::default();
         let mut give = |stdin: &mut ChildStdin, frame: Shared| {
             lock(&in_flight).push_back(frame.clone());
+            if let Some(output) = &output {
+                lock(&output.given).push_back(Instant::now());
+            }
             give(stdin, &frame, &mut giver)
         };
         // A host that dies while frames are replayed to it leaves the rest
@@ -316,6 +330,11 @@ fn spawn_collector(
             let answered = lock(&in_flight).pop_front();
             if let Some(answered) = answered {
                 frame_pool::release(answered);
+            }
+            if let Some(given) = lock(&output.given).pop_front() {
+                crate::metrics::global()
+                    .frame_latency
+                    .observe(given.elapsed().as_secs_f64());
             }
             if let Err(e) = output.write(&frame) {
                 collected.error = Some(format!("cannot write the output: {e}"));

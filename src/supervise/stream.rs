@@ -20,7 +20,9 @@ use scope_host::cli::{Input, Output as HostOutput, RunArgs};
 use super::control::{self, Live, Request};
 use super::ends::Stream;
 use super::session::{lock, InFlight, Session, Shared};
-use super::{active_host, generation_of, CrashGuard, Instance, OnRestart, RunOptions, Signals};
+use super::{
+    active_host, gate, generation_of, CrashGuard, Instance, OnRestart, RunOptions, Signals,
+};
 use super::{exit_code, RESTART};
 use crate::home::Home;
 use crate::reporter::Reporter;
@@ -53,7 +55,9 @@ pub fn supervise(
         instance,
         &run,
         stream.output.as_ref().map(|(o, _)| o.clone()),
+        stream.feed.as_ref().map(|f| f.read.clone()),
     ));
+    crate::metrics::global().watch(live.clone());
     let requests = control::serve(instance, live.clone())?;
     let notifying = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let notifier = options
@@ -77,7 +81,13 @@ pub fn supervise(
         handoff: None,
         refused: None,
         sandbox_warned: Default::default(),
+        gate: GateState::default(),
     };
+    if let Some(gate) = &options.gate {
+        supervisor
+            .live
+            .gate(|status| status.gate = gate.to_string());
+    }
     let result = supervisor.run();
     notifying.store(true, Ordering::SeqCst);
     if let Some(notifier) = notifier {
@@ -109,6 +119,23 @@ struct Supervisor<'a> {
     refused: Option<PathBuf>,
     /// Said once that hosts run without a sandbox.
     sandbox_warned: std::sync::atomic::AtomicBool,
+    /// The health gate's bookkeeping (`--gate`).
+    gate: GateState,
+}
+
+/// What the health gate needs to remember between hosts.
+#[derive(Default)]
+struct GateState {
+    /// Frames out lately: the rate before a switch.
+    rate: gate::Rate,
+    /// The rate when the running handoff was decided.
+    baseline: Option<f64>,
+    /// The generation handed over from.
+    previous: Option<u64>,
+    /// The generation under watch.
+    watch: Option<gate::Watch>,
+    /// The next handoff goes back after a failed gate: not watched.
+    going_back: bool,
 }
 
 impl Supervisor<'_> {
@@ -153,6 +180,7 @@ impl Supervisor<'_> {
                         .map_or_else(|| exit_code(status), ExitCode::from));
                 }
                 Ending::HandOff(next, why, sets, _) => {
+                    self.gate.previous = generation;
                     self.reporter.status(
                         "Handing over",
                         &format!(
@@ -172,6 +200,9 @@ impl Supervisor<'_> {
                         return Ok(ExitCode::from(stopped));
                     }
                     let requested = status.code() == Some(RESTART);
+                    if crashed(status) {
+                        crate::metrics::global().crashes.inc();
+                    }
                     let what = if requested {
                         "asked to be restarted".to_owned()
                     } else if crashed(status) {
@@ -336,8 +367,10 @@ impl Supervisor<'_> {
             self.stream.output.as_ref().map(|(o, f)| (o, f.clone())),
             &self.instance.last_words(),
         )?;
+        let generation = generation_of(binary);
+        let digest = generation.and_then(|n| super::generation_digest(self.home, n));
         self.live
-            .host_started(session.child.id(), generation_of(binary));
+            .host_started(session.child.id(), generation, digest);
         if self.stream.output.is_none() && self.handoff.take().is_some() {
             // No output to see a first frame in: the handoff ends here.
             self.live.set_handing_over(false);
@@ -382,6 +415,7 @@ impl Supervisor<'_> {
                     why = Some("SIGHUP or a new generation".to_owned());
                 } else if last_check.elapsed() > Duration::from_millis(250) {
                     last_check = Instant::now();
+                    self.check_gate(&session);
                     let active = active_host(self.home).ok();
                     if active
                         .as_ref()
@@ -439,6 +473,10 @@ impl Supervisor<'_> {
                     self.live.set_handing_over(false);
                     let gap = at.elapsed();
                     self.live.record_gap(gap);
+                    let metrics = crate::metrics::global();
+                    metrics.handoffs.inc();
+                    metrics.handoff_gap.observe(gap.as_secs_f64());
+                    self.start_gate(generation_of(&session.binary));
                     self.reporter.status(
                         "Handed over",
                         &format!(
@@ -503,7 +541,9 @@ impl Supervisor<'_> {
         match on_restart {
             OnRestart::Hold => swallowed.into_iter().chain(waiting).collect(),
             OnRestart::Drop => {
-                self.dropped += (swallowed.len() + waiting.len()) as u64;
+                let lost = (swallowed.len() + waiting.len()) as u64;
+                self.dropped += lost;
+                self.live.add_lost(lost);
                 Vec::new()
             }
             OnRestart::Pass => {
@@ -519,9 +559,113 @@ impl Supervisor<'_> {
         }
     }
 
+    /// After a switch to another generation: watch it, when gated.
+    fn start_gate(&mut self, to: Option<u64>) {
+        let going_back = std::mem::take(&mut self.gate.going_back);
+        let (Some(gate), Some(from), Some(to)) = (&self.options.gate, self.gate.previous, to)
+        else {
+            return;
+        };
+        if going_back || from == to {
+            return;
+        }
+        let watch = gate::Watch::start(
+            gate.clone(),
+            from,
+            to,
+            &self.live.figures(),
+            self.live.restarts(),
+            self.gate.baseline,
+        );
+        self.reporter.status(
+            "Watching",
+            &format!(
+                "generation {to} for {} (gate {gate}); it goes back to generation {from} if a rule fails",
+                crate::time::human_duration(gate.window)
+            ),
+        );
+        self.live.gate(|status| status.watching = Some(to));
+        self.gate.watch = Some(watch);
+    }
+
+    /// Samples the rate; judges the generation under watch.
+    fn check_gate(&mut self, session: &Session) {
+        let Some(gate) = &self.options.gate else {
+            return;
+        };
+        self.gate
+            .rate
+            .sample(Instant::now(), self.live.frames_out(), gate.window);
+        let Some(watch) = self.gate.watch.take() else {
+            return;
+        };
+        // Someone switched elsewhere meanwhile: nothing to judge.
+        if generation_of(&session.binary) != Some(watch.to) && self.handoff.is_none() {
+            self.live.gate(|status| status.watching = None);
+            return;
+        }
+        let verdict = watch.check(&self.live.figures(), self.live.restarts());
+        let event = |outcome: &str, reason: Option<String>, to: Option<u64>| control::GateEvent {
+            at: crate::time::now_rfc3339(),
+            generation: watch.to,
+            outcome: outcome.to_owned(),
+            reason,
+            to,
+        };
+        match verdict {
+            None if watch.over() => {
+                self.reporter.status(
+                    "Passed",
+                    &format!("generation {} kept its gate {}", watch.to, watch.gate),
+                );
+                let passed = event("passed", None, None);
+                self.live.gate(|status| {
+                    status.watching = None;
+                    status.events.push(passed);
+                });
+            }
+            None => self.gate.watch = Some(watch),
+            Some(verdict) => {
+                self.reporter.warn(&format!(
+                    "generation {} failed its gate: {verdict}; going back to generation {}",
+                    watch.to, watch.from
+                ));
+                crate::metrics::global()
+                    .gate_rollbacks
+                    .get_or_create(&crate::metrics::labels(&[("rule", verdict.rule.name())]))
+                    .inc();
+                let reason = verdict.to_string();
+                match crate::ops::rollback::automatic(
+                    self.home,
+                    watch.to,
+                    watch.from,
+                    &reason,
+                    self.reporter,
+                ) {
+                    Ok(true) => {
+                        self.gate.going_back = true;
+                        self.signals.restart.store(true, Ordering::SeqCst);
+                    }
+                    Ok(false) => {}
+                    Err(e) => self.reporter.warn(&format!(
+                        "cannot go back to generation {}: {e:#}",
+                        watch.from
+                    )),
+                }
+                let back = event("rolled_back", Some(reason), Some(watch.from));
+                self.live.gate(|status| {
+                    status.watching = None;
+                    status.events.push(back);
+                });
+            }
+        }
+    }
+
     /// From the decision to hand over to the new host's first frame, the
     /// stream is "restarting" (`/health` says so).
     fn begin_handoff(&mut self, why: String) {
+        self.gate.baseline = self.gate.rate.fps();
+        self.gate.rate.clear();
         self.handoff = Some((Instant::now(), why));
         self.live.set_handing_over(true);
     }

@@ -61,7 +61,11 @@ pub fn shared_target_dir(repo: &Path) -> PathBuf {
 pub fn scrub(command: &mut Command, scratch: &Path, repo: &Path) {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
-        if key.starts_with("SCOPE_") || key == "NO_COLOR" || key == "CARGO_TARGET_DIR" {
+        if key.starts_with("SCOPE_")
+            || key == "NO_COLOR"
+            || key == "CARGO_TARGET_DIR"
+            || key == "XDG_CACHE_HOME"
+        {
             command.env_remove(&key);
         }
     }

@@ -19,6 +19,7 @@ fn builder(temp: &Path) -> HostBuilder {
         &BuildSettings {
             cargo: "cargo".into(),
             target_dir: Some(shared_target_dir()),
+            shared_target_dir: None,
             profile: Profile::Dev,
             offline: true,
             cargo_home: Some(support::cargo_home()),

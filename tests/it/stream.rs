@@ -711,3 +711,102 @@ fn on_restart_pass_and_drop_handle_a_crashed_hosts_frames() {
         }
     }
 }
+
+/// `--gate`: a new generation whose plugin fails at every frame is
+/// watched, found wanting and switched back from, at a frame boundary;
+/// every frame comes out exactly once and `history` says why.
+#[test]
+fn a_gated_stream_goes_back_from_a_generation_that_fails_every_frame() {
+    let context = TestContext::new();
+    let chaos = context.temp.path().join("chaos");
+    let fixture = support::repo().join("fixtures/test-plugins/chaos");
+    fs_err::create_dir_all(chaos.join("src")).unwrap();
+    for file in ["Cargo.toml", "src/lib.rs"] {
+        fs_err::copy(fixture.join(file), chaos.join(file)).unwrap();
+    }
+    let installed = output(context.scopectl().arg("install").arg(&chaos));
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    let (header, frames, expected) = videos(context.temp.path(), 150);
+    let mut stream = Stream::start_with(
+        &context,
+        &["--gate", "10s:lost=0,unloaded=0"],
+        &["chaos"],
+        &header,
+        None,
+    );
+    stream.feed(&frames[..50]);
+    stream.wait_for_frames(50);
+
+    // Generation 2: the same plugin, failing at every frame by default.
+    let source = fs_err::read_to_string(chaos.join("src/lib.rs")).unwrap();
+    let failing = source
+        .replace(
+            r#"Param::choice("fault", &FAULTS, "none")"#,
+            r#"Param::choice("fault", &FAULTS, "err")"#,
+        )
+        .replace(r#"Param::integer("at", 10)"#, r#"Param::integer("at", 1)"#)
+        .replace(
+            r#"Param::bool("every", false)"#,
+            r#"Param::bool("every", true)"#,
+        );
+    assert_ne!(failing, source, "the fixture's defaults moved");
+    fs_err::write(chaos.join("src/lib.rs"), failing).unwrap();
+    let reload = output(context.scopectl().args(["reload", "chaos"]));
+    assert!(reload.status.success(), "{}", stderr(&reload));
+    stream.feed(&frames[50..100]);
+
+    let active = || {
+        let history = output(context.scopectl().args(["history", "--json"]));
+        let document: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+        document["generations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["current"] == true)
+            .and_then(|g| g["number"].as_u64())
+    };
+    support::wait_until(
+        || stream.log().contains("failed its gate") && active() == Some(1),
+        || format!("no automatic rollback: {}", stream.log()),
+    );
+    stream.feed(&frames[100..]);
+    let (status, out) = stream.finish();
+    let log = stream_log(&context);
+    assert_eq!(status, Some(0), "{log}");
+
+    let path = context.temp.path().join("out.y4m");
+    fs_err::write(&path, &out).unwrap();
+    assert_eq!(
+        probe(&path, "width,height,nb_read_frames"),
+        "320,240,150",
+        "every frame exactly once: {log}"
+    );
+    assert_eq!(out.windows(9).filter(|w| w == b"YUV4MPEG2").count(), 1);
+    // Generation 1 inverts again once the stream is back on it: the
+    // summary says how many frames it put out last.
+    let last = log
+        .rsplit_once(" by generation 1) in ")
+        .and_then(|(before, _)| before.rsplit_once(", ")?.1.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no summary ending with generation 1: {log}"));
+    assert!(last > 0 && last <= 50, "{log}");
+    let psnr = psnr_per_frame(context.temp.path(), &out, &expected);
+    assert!(
+        psnr[150 - last..].iter().all(|&db| db >= 35.0),
+        "{:?}; {log}",
+        &psnr[150 - last..]
+    );
+    assert!(
+        log.contains("generation 2 failed its gate: `unloaded=0` failed: measured 1 unloaded (chaos); going back to generation 1"),
+        "{log}"
+    );
+    let history = stdout(&output(context.scopectl().arg("history")));
+    assert!(
+        history.contains("rolled back automatically to generation 1 at ")
+            && history.contains("gate `unloaded=0` failed: measured 1 unloaded (chaos)"),
+        "{history}"
+    );
+}
+
+fn stream_log(context: &TestContext) -> String {
+    fs_err::read_to_string(context.temp.path().join("run.log")).unwrap()
+}
