@@ -316,6 +316,15 @@ pub enum Command {
         /// Bearer token for the API (a missing file is created with a new token, owner-only)
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// Converge on the generation this tag points at (oci://REGISTRY/REPOSITORY:TAG), under a gate (default 10s:lost=0,unloaded=0,restarts=0)
+        #[arg(long, value_name = "OCI-TAG")]
+        follow: Option<String>,
+        /// How often to look at the followed tag (e.g. 30s, 2m)
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::supervise::gate::parse_duration, requires = "follow")]
+        interval: std::time::Duration,
+        /// Import only generations signed by this key (repeatable; the policy's keys count too)
+        #[arg(long = "verify", value_name = "KEY.pub", requires = "follow")]
+        verify: Vec<PathBuf>,
         #[command(flatten)]
         stream: StreamArgs,
         /// Arguments for the host (after `--`); none: the API without a stream

@@ -145,13 +145,28 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
         Command::Serve {
             listen,
             token_file,
+            follow,
+            interval,
+            verify,
             stream,
             args,
         } => context.home().and_then(|home| {
+            let mut run = stream.options(context.settings.output.verbosity, &context.settings);
+            if follow.is_some() && run.gate.is_none() {
+                run.gate = Some(crate::serve::FOLLOW_GATE.parse().expect("a valid gate"));
+            }
             let options = crate::serve::ServeOptions {
                 listen,
                 token_file,
-                run: stream.options(context.settings.output.verbosity, &context.settings),
+                run,
+                follow: follow.map(|tag| crate::serve::follow::FollowOptions {
+                    tag,
+                    interval,
+                    keys: verify
+                        .iter()
+                        .map(|k| context.settings.working_dir.join(k))
+                        .collect(),
+                }),
             };
             crate::serve::serve(
                 home,

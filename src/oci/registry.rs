@@ -221,6 +221,24 @@ pub fn pull(target: &Target, settings: &OciSettings, keys: &[PublicKey]) -> Resu
     Ok(generation)
 }
 
+/// The digest the tag of `target` points at now (a `HEAD` of its
+/// manifest), downloading nothing else.
+pub fn tag_digest(target: &Target, settings: &OciSettings) -> Result<String> {
+    let client = target.client();
+    let auth = target.auth(settings)?;
+    runtime()?.block_on(async {
+        client
+            .fetch_manifest_digest(&target.reference, &auth)
+            .await
+            .map_err(|e| failed(target, "read", e))
+    })
+}
+
+/// `oci://REGISTRY/REPOSITORY@DIGEST`: the same repository at a digest.
+pub fn at_digest(target: &Target, digest: &str) -> String {
+    format!("oci://{}@{digest}", target.repository())
+}
+
 /// Checks the signature of the manifest at `target` against `keys`,
 /// downloading nothing but the manifest and the signature.
 pub fn verify_signature(

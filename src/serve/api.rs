@@ -93,6 +93,11 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/api/v1/restart",
         "restart the host without breaking the stream",
     ),
+    (
+        "GET",
+        "/api/v1/follow",
+        "the followed tag: desired and active digests, refused ones",
+    ),
 ];
 
 pub fn router(server: Arc<Server>) -> Router {
@@ -116,6 +121,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/api/v1/stream/params", axum::routing::patch(stream_params))
         .route("/api/v1/stream/snapshot.png", get(snapshot))
         .route("/api/v1/restart", post(restart))
+        .route("/api/v1/follow", get(follow))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
@@ -271,6 +277,17 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 async fn page() -> Html<&'static str> {
     Html(include_str!("page.html"))
+}
+
+/// `/api/v1/follow`: where the followed tag points and where we are.
+async fn follow(State(server): State<Arc<Server>>) -> Answer {
+    match &server.follower {
+        Some(follower) => Ok(Json(json!(follower.status())).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this server follows no tag: start it with `scopectl serve --follow oci://REGISTRY/REPOSITORY:TAG`",
+        )),
+    }
 }
 
 /// `/metrics`: this process's metrics, read from the stream when asked.
@@ -488,7 +505,7 @@ async fn import(State(server): State<Arc<Server>>, from: From, bytes: Bytes) -> 
     queued(
         &server.jobs,
         "import",
-        Work::Import(asked.reference),
+        Work::Import(asked.reference, Vec::new()),
         command,
         from,
     )

@@ -34,8 +34,9 @@ pub enum Work {
     Change(ChangeRequest),
     /// `rollback [--to N]`.
     Rollback(Option<u64>),
-    /// `import SOURCE` (`oci://…`, a layout or a tar of one).
-    Import(String),
+    /// `import SOURCE` (`oci://…`, a layout or a tar of one), verified
+    /// with these keys (and the policy's).
+    Import(String, Vec<std::path::PathBuf>),
 }
 
 /// Where a job is.
@@ -291,7 +292,7 @@ fn run(
                 json!({"outcome": "recorded", "changes": crate::change::lines(&changes)})
             }
         },
-        Work::Import(source) => match import(home, settings, &*reporter, &source, &[])? {
+        Work::Import(source, keys) => match import(home, settings, &*reporter, &source, &keys)? {
             Imported::Unchanged(n) => json!({"outcome": "unchanged", "generation": n}),
             Imported::Committed { generation, digest } => {
                 reporter.status("Activated", &format!("generation {generation} ({digest})"));

@@ -7,6 +7,7 @@
 mod api;
 pub use api::ENDPOINTS;
 pub mod bodies;
+pub mod follow;
 mod jobs;
 
 use std::ffi::OsString;
@@ -31,11 +32,16 @@ use jobs::Jobs;
 /// How often the server looks for a stop signal or the stream's end.
 const POLL: Duration = Duration::from_millis(10);
 
+/// The gate `--follow` switches under unless `--gate` says otherwise.
+pub const FOLLOW_GATE: &str = "10s:lost=0,unloaded=0,restarts=0";
+
 /// How `serve` was asked to run.
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub token_file: Option<PathBuf>,
     pub run: RunOptions,
+    /// `--follow`: the tag to converge on.
+    pub follow: Option<follow::FollowOptions>,
 }
 
 /// What the handlers share.
@@ -48,6 +54,8 @@ pub struct Server {
     closing: AtomicBool,
     /// Set by SIGTERM or SIGINT (or the stream's end): draining from then.
     stop: Arc<AtomicBool>,
+    /// `--follow`'s state.
+    follower: Option<Arc<follow::Follower>>,
 }
 
 impl Server {
@@ -127,8 +135,20 @@ pub fn serve(
             result
         })
     });
+    let jobs = Jobs::start(home.clone(), settings.clone());
+    let follower = match options.follow {
+        Some(follow) => Some(follow::start(
+            follow,
+            home.clone(),
+            settings.clone(),
+            jobs.clone(),
+            stop.clone(),
+        )?),
+        None => None,
+    };
     let server = Arc::new(Server {
-        jobs: Jobs::start(home.clone(), settings.clone()),
+        jobs,
+        follower,
         home,
         settings,
         token,

@@ -16,6 +16,7 @@ mod check;
 mod crash_campaign;
 mod demo;
 mod doctor;
+mod follow;
 mod frame_faults;
 mod fuzz;
 mod generations;

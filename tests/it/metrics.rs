@@ -2,7 +2,7 @@
 //! query API answers with the stream's frames and the generation; `run
 //! --metrics ADDR` serves the same text without the API.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,23 +40,6 @@ const STREAM: &[&str] = &[
     "null",
 ];
 
-/// Feeds 64x64 frames at about 50 fps until the stream's input closes.
-fn feed(stdin: std::process::ChildStdin) {
-    std::thread::spawn(move || {
-        let mut stdin = stdin;
-        let frame = [b"FRAME\n".as_slice(), &[128u8; 64 * 64 * 3 / 2]].concat();
-        if stdin
-            .write_all(b"YUV4MPEG2 W64 H64 F30:1 Ip A1:1 C420jpeg\n")
-            .is_err()
-        {
-            return;
-        }
-        while stdin.write_all(&frame).is_ok() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-}
-
 #[test]
 fn prometheus_scrapes_serve_and_sees_frames_and_the_generation() {
     let prometheus = "prometheus";
@@ -70,7 +53,7 @@ fn prometheus_scrapes_serve_and_sees_frames_and_the_generation() {
     let context = TestContext::new();
     install_invert(&context);
     let mut served = Served::start(&context, &[], STREAM);
-    feed(served.child.stdin.take().unwrap());
+    support::feed_forever(served.child.stdin.take().unwrap());
     let target = served.base.trim_start_matches("http://").to_owned();
     let dir = context.temp.path().join("prometheus");
     fs_err::create_dir_all(&dir).unwrap();
@@ -158,7 +141,7 @@ fn run_serves_metrics_without_the_api() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    feed(run.stdin.take().unwrap());
+    support::feed_forever(run.stdin.take().unwrap());
     let mut lines = BufReader::new(run.stderr.take().unwrap()).lines();
     let url = lines
         .by_ref()

@@ -369,3 +369,21 @@ impl HomeState {
         }
     }
 }
+
+/// Feeds 64x64 frames at about 50 fps until the stream's input closes.
+pub fn feed_forever(stdin: std::process::ChildStdin) {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut stdin = stdin;
+        let frame = [b"FRAME\n".as_slice(), &[128u8; 64 * 64 * 3 / 2]].concat();
+        if stdin
+            .write_all(b"YUV4MPEG2 W64 H64 F30:1 Ip A1:1 C420jpeg\n")
+            .is_err()
+        {
+            return;
+        }
+        while stdin.write_all(&frame).is_ok() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+}
