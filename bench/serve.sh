@@ -4,7 +4,10 @@
 #    (1080p, 120 frames of y4m through `invert`); target >= 0.95x;
 # 2. latency and requests/s of `GET /health` and `GET /api/v1/plugins` on
 #    loopback while a 1080p stream runs (a sequential keep-alive client);
-# 3. a screenshot of the status page (target/bench/status-page.png, not
+# 3. what the status page's live preview costs the stream: `serve` with a
+#    client fetching the snapshot twice a second (as the page does) against
+#    `serve` with none (600 generated 1080p frames); target <= 2 %;
+# 4. a screenshot of the status page (target/bench/status-page.png, not
 #    committed) from headless chromium.
 #
 # Needs ffmpeg and chromium (apt-get install -y ffmpeg chromium).
@@ -22,6 +25,15 @@ python3 bench/stream_pairs.py "$runs" 0 "$frames" \
   "scopectl run" "$scopectl --home $home run -- $host_args 2>/dev/null | cat > /dev/null" \
   "scopectl serve" "$scopectl --home $home serve --listen 127.0.0.1:0 -- $host_args 2>/dev/null | cat > /dev/null"
 echo "  target: serve / run throughput >= 0.95"
+
+preview_port=7872
+long_args="run --input testsrc --size 1920x1080 --frames 600 --pipeline invert --output -"
+poll="while :; do curl -s -o /dev/null http://127.0.0.1:$preview_port/api/v1/stream/snapshot.png; sleep 0.5; done"
+echo "the live preview's cost: 600 generated 1080p frames, $runs paired runs"
+python3 bench/stream_pairs.py "$runs" 0 600 \
+  "serve" "$scopectl --home $home serve --listen 127.0.0.1:$preview_port -- $long_args 2>/dev/null | cat > /dev/null" \
+  "serve+preview" "($poll) & poller=\$!; $scopectl --home $home serve --listen 127.0.0.1:$preview_port -- $long_args 2>/dev/null | cat > /dev/null; kill \$poller"
+echo "  target: serve+preview / serve throughput >= 0.98"
 
 port=7871
 ffmpeg -v error -stream_loop -1 -i "$input" -f yuv4mpegpipe - 2>/dev/null \

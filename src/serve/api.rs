@@ -34,6 +34,7 @@ const MAX_BODY: usize = 64 << 10;
 /// (tests/it/man.rs checks each route is listed).
 pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", "/", "the status page"),
+    ("GET", "/page.css", "the status page's style"),
     ("GET", "/health", "200 while serving (no token needed)"),
     (
         "GET",
@@ -103,6 +104,7 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
 pub fn router(server: Arc<Server>) -> Router {
     Router::new()
         .route("/", get(page))
+        .route("/page.css", get(page_css))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/plugins", get(plugins).post(install))
@@ -237,7 +239,7 @@ async fn authorize(
     request: Request,
     next: Next,
 ) -> Response {
-    let open = matches!(request.uri().path(), "/" | "/health");
+    let open = matches!(request.uri().path(), "/" | "/page.css" | "/health");
     if let (Some(token), false) = (&server.token, open) {
         // The scheme is case-insensitive (RFC 9110 §11.1).
         let given = headers
@@ -277,6 +279,14 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 async fn page() -> Html<&'static str> {
     Html(include_str!("page.html"))
+}
+
+async fn page_css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("page.css"),
+    )
+        .into_response()
 }
 
 /// `/api/v1/follow`: where the followed tag points and where we are.

@@ -370,12 +370,19 @@ impl HomeState {
     }
 }
 
-/// Feeds 64x64 frames at about 50 fps until the stream's input closes.
+/// Feeds 64x64 frames (a diagonal gradient) at about 50 fps until the
+/// stream's input closes.
 pub fn feed_forever(stdin: std::process::ChildStdin) {
     std::thread::spawn(move || {
         use std::io::Write;
         let mut stdin = stdin;
-        let frame = [b"FRAME\n".as_slice(), &[128u8; 64 * 64 * 3 / 2]].concat();
+        let luma = (0..64 * 64).map(|i| ((i % 64 + i / 64) * 2) as u8);
+        let frame: Vec<u8> = b"FRAME\n"
+            .iter()
+            .copied()
+            .chain(luma)
+            .chain(std::iter::repeat_n(128, 2 * 32 * 32))
+            .collect();
         if stdin
             .write_all(b"YUV4MPEG2 W64 H64 F30:1 Ip A1:1 C420jpeg\n")
             .is_err()

@@ -110,6 +110,16 @@ impl Served {
         (status, response.json().unwrap_or(Value::Null))
     }
 
+    pub fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .request(reqwest::Method::PATCH, path)
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = response.status();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
     /// Waits for job `id` to end; its document.
     pub fn job(&self, id: &Value) -> Value {
         let deadline = Instant::now() + Duration::from_secs(300);
