@@ -48,6 +48,8 @@ pub struct Metrics {
     pub job_duration: HistogramFamily,
     /// Follow mode's checks of the tag, by outcome.
     pub follow_checks: Family<Labels, Counter>,
+    /// Host builds that succeeded, by how long cargo took.
+    pub builds: Histogram,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -68,6 +70,7 @@ impl Metrics {
             jobs: Family::default(),
             job_duration: Family::new_with_constructor(seconds_histogram),
             follow_checks: Family::default(),
+            builds: seconds_histogram(),
         };
         {
             let mut registry = lock(&metrics.registry);
@@ -113,6 +116,12 @@ impl Metrics {
                 "How long the API's jobs took (builds included), by kind",
                 Unit::Seconds,
                 metrics.job_duration.clone(),
+            );
+            registry.register_with_unit(
+                "build_duration",
+                "How long cargo took for each host build that succeeded",
+                Unit::Seconds,
+                metrics.builds.clone(),
             );
             registry.register(
                 "follow_checks",

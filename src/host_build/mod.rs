@@ -83,7 +83,11 @@ impl HostBuilder {
         reporter: &dyn Reporter,
     ) -> Result<BuiltHost> {
         let (target_dir, bin_name) = self.write_crate(plugins, graph)?;
+        let started = std::time::Instant::now();
         let binary = cargo::build(self, &target_dir, &bin_name, plugins, graph, reporter)?;
+        crate::metrics::global()
+            .builds
+            .observe(started.elapsed().as_secs_f64());
         Ok(BuiltHost {
             binary,
             cargo_lock: self.crate_dir.join("Cargo.lock"),

@@ -159,6 +159,24 @@ fn a_plugin_installed_through_the_api_while_video_flows_keeps_one_stream() {
     assert_eq!(health["generation"], 2, "{health}");
     let (_, stream) = served.get("/api/v1/stream");
     assert_eq!(stream["generation"], 2, "{stream}");
+    // The metrics counted both jobs, and the one build that succeeded.
+    let metrics = served
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "scope_jobs_total{kind=\"install\",outcome=\"succeeded\"} 1",
+        "scope_jobs_total{kind=\"install\",outcome=\"failed\"} 1",
+        "scope_job_duration_seconds_count{kind=\"install\"} 2",
+        "scope_build_duration_seconds_count 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "`{line}` in:\n{metrics}"
+        );
+    }
 
     // The stream's end: every frame out once, one header.
     flowing.store(false, Ordering::SeqCst);
