@@ -16,9 +16,7 @@ runs=${RUNS:-5}
 
 cd "$work"
 "$scopectl" -q new rayon-fx >/dev/null
-cat >>rayon-fx/Cargo.toml <<'TOML'
-rayon = "1"
-TOML
+sed -i '/^\[dependencies\]/a rayon = "1"' rayon-fx/Cargo.toml
 # The template's pipeline, with its rows inverted in parallel.
 sed -i 's|^use scope_plugin_api::|use rayon::prelude::*;\nuse scope_plugin_api::|' rayon-fx/src/lib.rs
 cat >>rayon-fx/src/lib.rs <<'RS'

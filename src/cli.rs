@@ -106,6 +106,7 @@ impl StreamArgs {
             sandbox: build.sandbox_given.then_some(build.sandbox),
             sandbox_unsupported: build.sandbox_unsupported,
             systemd: settings.systemd.clone(),
+            artifacts: settings.cache_dir.as_ref().map(|d| d.join("artifacts")),
         }
     }
 }

@@ -133,3 +133,20 @@ pub fn sync_dir(dir: &Path) {
         let _ = handle.sync_all();
     }
 }
+
+/// Bytes of a file, or of every file below a directory (symbolic links are
+/// not followed); what cannot be read counts 0.
+pub fn tree_size(path: &Path) -> u64 {
+    let Ok(meta) = fs_err::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs_err::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| tree_size(&entry.path()))
+        .sum()
+}

@@ -30,6 +30,7 @@
 //!   [`reporter`]: the interface operations report through;
 //!   [`failpoint`]: crash points for tests; [`time`]: timestamps.
 
+pub mod artifacts;
 pub mod cancel;
 pub mod capability;
 pub mod change;

@@ -32,6 +32,8 @@ pub struct PluginCrate {
     /// Dependencies from a registry other than the default one, as a
     /// published crate names them: (crate name, index URL).
     pub registry_dependencies: Vec<(String, String)>,
+    /// Its data files (`[package.metadata.scope.artifacts]`).
+    pub artifacts: Vec<crate::artifacts::Declared>,
 }
 
 impl PluginCrate {
@@ -307,7 +309,9 @@ fn finish(
             .with_context(|| format!("`{name}` declares a capability scopectl does not know (`[package.metadata.scope] capabilities`)"))?,
         other => bail!("`{name}` has `[package.metadata.scope] capabilities = {other}`; it must be a list of capabilities"),
     };
+    let artifacts = crate::artifacts::parse(&name, dir, metadata)?;
     Ok(PluginCrate {
+        artifacts,
         dir: dir.to_owned(),
         name,
         version,

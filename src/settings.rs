@@ -58,6 +58,9 @@ pub struct Settings {
     /// The user's cache, shared by every home: `SCOPE_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/scope`, else `~/.cache/scope`.
     pub cache_dir: Option<PathBuf>,
+    /// `SCOPE_ARTIFACT_MIRROR`: a base URL serving artifacts by SHA-256
+    /// (`BASE/<hex>`), tried before the declared URLs (air-gapped sites).
+    pub artifact_mirror: Option<String>,
 }
 
 /// How OCI registries are reached.
@@ -288,6 +291,7 @@ impl Settings {
                     .map(Duration::from_micros),
             }),
             cache_dir,
+            artifact_mirror: text("SCOPE_ARTIFACT_MIRROR")?,
             working_dir,
         })
     }

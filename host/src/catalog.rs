@@ -15,6 +15,20 @@ pub struct Plugin {
     pub version: &'static str,
     /// Its registration function.
     pub register: fn(&mut Registry),
+    /// The data files it declared, as `resolved.lock` pinned them.
+    pub artifacts: &'static [Artifact],
+}
+
+/// A data file a plugin declared (`[package.metadata.scope.artifacts]`),
+/// by the SHA-256 scopectl verified; found in the artifact store at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Artifact {
+    /// The name the plugin asks for it by.
+    pub name: &'static str,
+    /// Its SHA-256, hex.
+    pub sha256: &'static str,
+    /// An archive unpacked into a directory.
+    pub unpacked: bool,
 }
 
 /// A pipeline type and the plugin it came from.
@@ -25,6 +39,8 @@ pub struct Registered {
     pub plugin_version: &'static str,
     /// The pipeline type.
     pub entry: PipelineEntry,
+    /// The plugin's data files.
+    pub artifacts: &'static [Artifact],
 }
 
 /// How one plugin's registration went.
@@ -109,6 +125,7 @@ impl Catalog {
             plugin: plugin.name,
             plugin_version: plugin.version,
             entry,
+            artifacts: plugin.artifacts,
         });
     }
 

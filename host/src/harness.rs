@@ -24,9 +24,18 @@ pub struct HarnessBuilder {
     size: (u32, u32),
     mode: Option<Mode>,
     sets: Vec<(String, String)>,
+    artifacts: Vec<(String, std::path::PathBuf)>,
 }
 
 impl HarnessBuilder {
+    /// Gives the pipeline the artifact `name` at `path` (what
+    /// `[package.metadata.scope.artifacts]` declares and scopectl fetches
+    /// for the host).
+    pub fn artifact(mut self, name: &str, path: impl Into<std::path::PathBuf>) -> Self {
+        self.artifacts.push((name.to_owned(), path.into()));
+        self
+    }
+
     /// Sets parameter `key` as `--set key=value` does (load-time or runtime,
     /// as the schema says).
     pub fn param(mut self, key: &str, value: &str) -> Self {
@@ -81,6 +90,7 @@ impl HarnessBuilder {
             width: self.size.0,
             height: self.size.1,
             params: load_params,
+            artifacts: scope_plugin_api::Artifacts::new(self.artifacts.clone()),
         };
         let failed = |what: String| format!("pipeline `{}` failed to load: {what}", self.id);
         let pipeline = match guard::catch(|| entry.load(&load)) {
@@ -146,6 +156,7 @@ impl Harness {
             size: (64, 48),
             mode: None,
             sets: Vec::new(),
+            artifacts: Vec::new(),
         }
     }
 

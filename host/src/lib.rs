@@ -16,6 +16,7 @@
 //! - [`harness`] runs one pipeline the same way for a plugin's own tests
 //!   (`scope-plugin-test`); `plugin_log` routes plugins' log lines.
 
+pub mod artifacts;
 pub mod catalog;
 pub mod cli;
 mod control;
@@ -43,7 +44,7 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-pub use catalog::{Catalog, Plugin};
+pub use catalog::{Artifact, Catalog, Plugin};
 
 /// The environment variable naming the file where a host that crashes
 /// leaves the name of the pipeline that crashed it (set by `scopectl run`).

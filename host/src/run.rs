@@ -181,12 +181,13 @@ fn run_inner(
     let mut rules = Vec::new();
     let mut loaded_size = size;
     for stage in &plan.stages {
+        let failed = |what: String| format!("pipeline `{}` failed to load: {what}", stage.id());
         let load = Load {
             width: loaded_size.0,
             height: loaded_size.1,
             params: stage.load.clone(),
+            artifacts: crate::artifacts::resolve(stage.pipeline.artifacts).map_err(failed)?,
         };
-        let failed = |what: String| format!("pipeline `{}` failed to load: {what}", stage.id());
         let pipeline = match guard::catch(|| stage.pipeline.entry.load(&load)) {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => return Err(failed(e.to_string())),

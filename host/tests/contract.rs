@@ -17,6 +17,7 @@ const CHAOS: Plugin = Plugin {
     name: "chaos",
     version: "0.1.0",
     register: chaos::register_pipelines,
+    artifacts: &[],
 };
 
 const SIZE: &str = "8x6";
@@ -198,6 +199,7 @@ fn frames_carry_their_index_and_time_and_outputs_keep_their_inputs() {
         name: "stamp",
         version: "0.1.0",
         register: |r| r.register::<Stamp>(),
+        artifacts: &[],
     };
     // `stamp` twice: the second sees the timing the first's new frames got
     // back from the host.
@@ -256,6 +258,7 @@ fn a_hang_after_a_generator_is_given_up_and_counted_for_the_right_stage() {
         name: "flat",
         version: "0.1.0",
         register: |r| r.register::<Flat>(),
+        artifacts: &[],
     };
     let out = host(
         &[FLAT, CHAOS],
@@ -346,6 +349,7 @@ fn a_generator_past_the_deadline_ends_the_stream_named_and_failed() {
         name: "stall",
         version: "0.1.0",
         register: |r| r.register::<Stall>(),
+        artifacts: &[],
     };
     let out = host(
         &[STALL],

@@ -94,6 +94,7 @@ const PLUGIN: Plugin = Plugin {
         r.register::<Halve>();
         r.register::<Twice>();
     },
+    artifacts: &[],
 };
 
 /// The test pattern at 8x6, as the host reads it (through `twice`, every
@@ -190,6 +191,7 @@ fn a_size_nobody_can_use_is_refused_at_load() {
         register: |r| {
             r.register::<Nothing>();
         },
+        artifacts: &[],
     };
     let out = host(
         &[plugin],

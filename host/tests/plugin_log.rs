@@ -46,6 +46,7 @@ const TALKER: Plugin = Plugin {
     name: "talker",
     version: "0.1.0",
     register: |r| r.register::<Talker>(),
+    artifacts: &[],
 };
 
 fn run(extra: &str) -> support::Outcome {

@@ -113,26 +113,31 @@ const COUNTER: Plugin = Plugin {
     name: "counter-plugin",
     version: "1.0.0",
     register: register_counter,
+    artifacts: &[],
 };
 const ADD: Plugin = Plugin {
     name: "add-plugin",
     version: "0.3.0",
     register: register_add,
+    artifacts: &[],
 };
 const FRAGILE: Plugin = Plugin {
     name: "fragile-plugin",
     version: "0.1.0",
     register: register_fragile,
+    artifacts: &[],
 };
 const PANICS: Plugin = Plugin {
     name: "panics-plugin",
     version: "0.1.0",
     register: register_panics,
+    artifacts: &[],
 };
 const ADD_AGAIN: Plugin = Plugin {
     name: "other-add",
     version: "2.0.0",
     register: register_add,
+    artifacts: &[],
 };
 
 #[test]

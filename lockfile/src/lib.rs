@@ -15,5 +15,7 @@
 mod lock;
 mod plugins_toml;
 
-pub use lock::{CrateChange, CratePin, LockError, Lockfile, Pin, PinSource, LOCK_VERSION};
+pub use lock::{
+    ArtifactPin, CrateChange, CratePin, LockError, Lockfile, Pin, PinSource, LOCK_VERSION,
+};
 pub use plugins_toml::{GitReference, PluginSpec, PluginsToml, PluginsTomlError};

@@ -210,6 +210,23 @@ impl CratePin {
     }
 }
 
+/// One data file of a plugin, as fetched and verified.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ArtifactPin {
+    /// The plugin that declared it.
+    pub plugin: String,
+    /// Its name in the plugin.
+    pub name: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// The URL its bytes came from.
+    pub url: String,
+    /// Unpacked from a `tar.gz` archive.
+    pub unpack: bool,
+}
+
 /// `resolved.lock`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lockfile {
@@ -221,6 +238,8 @@ pub struct Lockfile {
     pub plugins: Vec<Pin>,
     /// The host build's full crate graph, sorted.
     pub crates: Vec<CratePin>,
+    /// The plugins' data files, sorted by plugin and name.
+    pub artifacts: Vec<ArtifactPin>,
 }
 
 /// A `resolved.lock` that cannot be used.
@@ -264,6 +283,8 @@ impl Lockfile {
         self.plugins.sort();
         self.crates.sort();
         self.crates.dedup();
+        self.artifacts.sort();
+        self.artifacts.dedup();
     }
 
     /// The file's text: deterministic, sorted, diff-friendly.
@@ -312,6 +333,22 @@ impl Lockfile {
         }
         doc.insert("plugin", Item::ArrayOfTables(plugins));
         doc.insert("crate", Item::ArrayOfTables(CratePin::tables(&lock.crates)));
+        if !lock.artifacts.is_empty() {
+            let mut artifacts = ArrayOfTables::new();
+            for a in &lock.artifacts {
+                let mut t = Table::new();
+                t.insert("plugin", value(&a.plugin));
+                t.insert("name", value(&a.name));
+                t.insert("sha256", value(&a.sha256));
+                t.insert("size", value(a.size as i64));
+                t.insert("url", value(&a.url));
+                if a.unpack {
+                    t.insert("unpack", value("tar.gz"));
+                }
+                artifacts.push(t);
+            }
+            doc.insert("artifact", Item::ArrayOfTables(artifacts));
+        }
         doc.to_string()
     }
 
@@ -418,11 +455,36 @@ impl Lockfile {
                 name,
             });
         }
+        let mut artifacts = Vec::new();
+        for t in doc
+            .get("artifact")
+            .and_then(Item::as_array_of_tables)
+            .into_iter()
+            .flatten()
+        {
+            let plugin = text_of(t, "plugin", "an [[artifact]]")?;
+            let name = text_of(t, "name", "an [[artifact]]")?;
+            let what = format!("artifact `{name}` of `{plugin}`");
+            let size = t
+                .get("size")
+                .and_then(Item::as_integer)
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| invalid(format!("{what} has no `size`")))?;
+            artifacts.push(ArtifactPin {
+                sha256: text_of(t, "sha256", &what)?,
+                url: text_of(t, "url", &what)?,
+                unpack: t.get("unpack").and_then(Item::as_str) == Some("tar.gz"),
+                size,
+                plugin,
+                name,
+            });
+        }
         let mut lock = Lockfile {
             host_version,
             api_version,
             plugins,
             crates,
+            artifacts,
         };
         lock.normalize();
         Ok(lock)

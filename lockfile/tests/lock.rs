@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use scope_lockfile::{CratePin, GitReference, LockError, Lockfile, Pin, PinSource};
+use scope_lockfile::{ArtifactPin, CratePin, GitReference, LockError, Lockfile, Pin, PinSource};
 use scope_name::PluginName;
 use semver::Version;
 
@@ -41,6 +41,14 @@ fn sample() -> Lockfile {
             source: Some("registry+sparse+https://registry.example.org/index/".into()),
             checksum: Some("cd".repeat(32)),
             dependencies: vec![],
+        }],
+        artifacts: vec![ArtifactPin {
+            plugin: "depth-fx".into(),
+            name: "weights".into(),
+            sha256: "ef".repeat(32),
+            size: 67_108_864,
+            url: "https://models.example.org/depth.bin".into(),
+            unpack: false,
         }],
     }
 }
@@ -154,6 +162,7 @@ fn random_lockfile(rng: &mut fastrand::Rng) -> Lockfile {
         api_version: version(rng),
         plugins,
         crates,
+        artifacts: Vec::new(),
     }
 }
 
@@ -206,6 +215,7 @@ dependencies = [
     assert_eq!(CratePin::from_cargo_lock(path, &written).unwrap(), crates);
     let lock = Lockfile {
         crates: crates.clone(),
+        artifacts: Vec::new(),
         ..sample()
     };
     let again = Lockfile::parse(path, &lock.to_toml()).unwrap();

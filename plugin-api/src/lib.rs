@@ -61,7 +61,7 @@ pub use config::{Mode, PipelineConfig};
 pub use error::Error;
 pub use frame::{FloatFrame, Frame};
 pub use params::{Category, Param, ParamError, ParamKind, Params, Value};
-pub use pipeline::{Load, Pipeline, Requirements};
+pub use pipeline::{Artifacts, Load, Pipeline, Requirements};
 pub use registry::{PipelineEntry, RegisterError, Registry};
 
 /// The version of this API. A plugin is compatible with a host when its

@@ -1,3 +1,6 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
 use crate::{Error, Frame, Params, PipelineConfig};
 
 /// What a pipeline needs before its next call.
@@ -25,6 +28,61 @@ pub struct Load {
     pub height: u32,
     /// Load-time parameters (those declared with [`Param::load_param`](crate::Param::load_param)).
     pub params: Params,
+    /// The plugin's data files, by name: see [`Load::artifact`].
+    pub artifacts: Artifacts,
+}
+
+/// The data files a plugin declared in `[package.metadata.scope.artifacts]`
+/// (model weights, LUTs), fetched and verified by scopectl before the host
+/// was built, read-only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Artifacts {
+    paths: BTreeMap<String, PathBuf>,
+}
+
+impl Artifacts {
+    /// Artifacts at these paths, by name (the host and test harnesses make
+    /// them; a plugin only reads them).
+    pub fn new(paths: impl IntoIterator<Item = (String, PathBuf)>) -> Artifacts {
+        Artifacts {
+            paths: paths.into_iter().collect(),
+        }
+    }
+
+    /// The names declared, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.paths.keys().map(String::as_str)
+    }
+}
+
+impl Load {
+    /// Where the artifact `name` is: a file, or a directory for one declared
+    /// with `unpack`. Read-only; under the host's sandbox it is readable
+    /// without a grant.
+    ///
+    /// ```
+    /// # use scope_plugin_api::{Artifacts, Load, Mode, Params};
+    /// let load = Load {
+    ///     width: 8,
+    ///     height: 8,
+    ///     params: Params::empty(Mode::Video),
+    ///     artifacts: Artifacts::new([("lut".to_owned(), "/data/lut.cube".into())]),
+    /// };
+    /// assert_eq!(load.artifact("lut").unwrap(), std::path::Path::new("/data/lut.cube"));
+    /// assert!(load.artifact("weights").unwrap_err().to_string().contains("lut"));
+    /// ```
+    pub fn artifact(&self, name: &str) -> Result<&Path, Error> {
+        self.artifacts.paths.get(name).map(PathBuf::as_path).ok_or_else(|| {
+            let declared: Vec<&str> = self.artifacts.names().collect();
+            let declared = match declared.is_empty() {
+                true => "none is declared".to_owned(),
+                false => format!("declared: {}", declared.join(", ")),
+            };
+            Error::new(format!(
+                "no artifact `{name}` ({declared}); declare it in `[package.metadata.scope.artifacts]` of the plugin's Cargo.toml"
+            ))
+        })
+    }
 }
 
 /// A frame-processing pipeline.

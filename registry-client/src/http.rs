@@ -182,6 +182,11 @@ pub trait Sink: Send {
     fn reset(&mut self) -> std::io::Result<()>;
     /// Take the next piece of the body.
     fn write(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+    /// How many bytes of the body it already holds, so that a retry may ask
+    /// for the rest only (`Range: bytes=N-`); 0: start again every time.
+    fn resume_from(&self) -> u64 {
+        0
+    }
 }
 
 /// A body held in memory that never reserves past its limit (a `Vec`
@@ -325,6 +330,10 @@ impl Http {
         for (name, value) in headers {
             request = request.header(name, value);
         }
+        let from = sink.resume_from();
+        if from > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
+        }
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, token);
         }
@@ -357,18 +366,35 @@ impl Http {
                 what,
             })
         };
-        if let Some(claimed) = response.content_length().filter(|&n| n > limit.bytes) {
+        // The rest of what the sink holds, when the server resumed where
+        // it was asked to; anything else starts the body again.
+        let resumed = from > 0
+            && status == StatusCode::PARTIAL_CONTENT
+            && response
+                .headers()
+                .get(reqwest::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with(&format!("bytes {from}-")));
+        let before = if resumed { from } else { 0 };
+        if let Some(claimed) = response
+            .content_length()
+            .map(|n| n + before)
+            .filter(|&n| n > limit.bytes)
+        {
             return too_large(format!("its Content-Length says {claimed} bytes"));
         }
         let headers = response.headers().clone();
-        if let Err(source) = sink.reset() {
-            return Attempt::Fail(HttpError::Store {
-                url: redact(url),
-                source,
-            });
+        if !resumed {
+            if let Err(source) = sink.reset() {
+                return Attempt::Fail(HttpError::Store {
+                    url: redact(url),
+                    source,
+                });
+            }
         }
+        let status = if resumed { StatusCode::OK } else { status };
         let mut response = response;
-        let mut received: u64 = 0;
+        let mut received: u64 = before;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {

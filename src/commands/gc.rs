@@ -26,7 +26,8 @@ pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
     let home = context.home()?;
     let printer = &context.printer;
     let transaction = Transaction::begin(&home, context.settings.lock_timeout, printer)?;
-    let collected = crate::ops::gc::gc(&transaction, keep)?;
+    let store = crate::artifacts::Store::of(&context.settings).ok();
+    let collected = crate::ops::gc::gc(&transaction, keep, store.as_ref())?;
     if collected.generations.is_empty() {
         printer.status("Fresh", "no generation to delete");
     } else {
@@ -40,6 +41,15 @@ pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
             format!(
                 "{freed} unreferenced cache entr{}",
                 if freed == 1 { "y" } else { "ies" }
+            ),
+        );
+    }
+    if collected.artifacts > 0 {
+        printer.status(
+            "Removed",
+            format!(
+                "{} artifact(s) no generation of any home pins",
+                collected.artifacts
             ),
         );
     }

@@ -96,13 +96,24 @@ pub fn main_rs(plugins: &[PluginCrate]) -> String {
          fn main() -> std::process::ExitCode {\n    scope_host::main(&[\n",
     );
     for plugin in plugins {
+        let artifacts: String = plugin
+            .artifacts
+            .iter()
+            .map(|a| {
+                format!(
+                    "scope_host::Artifact {{ name: {:?}, sha256: {:?}, unpacked: {} }}, ",
+                    a.name, a.sha256, a.unpack
+                )
+            })
+            .collect();
         let _ = writeln!(
             out,
-            "        scope_host::Plugin {{\n            name: {:?},\n            version: {:?},\n            register: {}::{},\n        }},",
+            "        scope_host::Plugin {{\n            name: {:?},\n            version: {:?},\n            register: {}::{},\n            artifacts: &[{}],\n        }},",
             plugin.name,
             plugin.version,
             dependency_key(plugin),
-            plugin.register
+            plugin.register,
+            artifacts.trim_end_matches(", ")
         );
     }
     out.push_str("    ])\n}\n");
@@ -125,6 +136,7 @@ mod tests {
             capabilities: Vec::new(),
             dependencies: Vec::new(),
             registry_dependencies: Vec::new(),
+            artifacts: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use scope_lockfile::{CratePin, GitReference, Lockfile, Pin, PluginSpec, PluginsToml};
+use scope_lockfile::{ArtifactPin, CratePin, GitReference, Lockfile, Pin, PluginSpec, PluginsToml};
 use scope_name::PluginName;
 use scope_registry_client::git::GitUrl;
 use scope_resolver::Unlock;
@@ -329,7 +329,7 @@ pub fn change(
                 generation: active.generation,
             });
         }
-        let recorded = lock_file(pins, Vec::new())?;
+        let recorded = lock_file(pins, Vec::new(), Vec::new())?;
         transaction.record(&desired.to_string(), &recorded.to_toml())?;
         return Ok(Outcome::Recorded(describe_changes(
             &locked_pins,
@@ -441,6 +441,9 @@ fn build_and_commit(
         let is_plugin = |name: &str| pins.iter().any(|p| p.name.as_str() == name);
         refuse(&policy.check_licenses(&packages, is_plugin))?;
     }
+    // Every declared data file, verified in the store before the build: a
+    // file that cannot be had changes nothing.
+    let artifacts = super::fetch::artifacts(transaction.home(), settings, &chosen, reporter)?;
     reporter.status("Building", &format!("host with {names}"));
     let built = builder.build(&chosen, &graph, reporter)?;
     failpoint::hit("after-build");
@@ -467,7 +470,7 @@ fn build_and_commit(
         .into_iter()
         .filter(|c| c.from.is_some() && c.to.is_some());
     changes.extend(crates_moved.map(Change::from));
-    let lock = lock_file(pins, crates)?;
+    let lock = lock_file(pins, crates, artifacts)?;
     let generation = NewGeneration {
         host: &built.binary,
         plugins_toml: &desired.to_string(),
@@ -505,13 +508,19 @@ pub fn lock_would_change(locked: &[Pin], pins: &[Pin]) -> anyhow::Error {
     .into()
 }
 
-/// A `resolved.lock` for this scopectl, these pins and this crate graph.
-fn lock_file(plugins: Vec<Pin>, crates: Vec<CratePin>) -> Result<Lockfile> {
+/// A `resolved.lock` for this scopectl, these pins, this crate graph and
+/// these artifacts.
+fn lock_file(
+    plugins: Vec<Pin>,
+    crates: Vec<CratePin>,
+    artifacts: Vec<ArtifactPin>,
+) -> Result<Lockfile> {
     Ok(Lockfile {
         host_version: Version::parse(env!("CARGO_PKG_VERSION"))?,
         api_version: Version::parse(scope_plugin_api::API_VERSION)?,
         plugins,
         crates,
+        artifacts,
     })
 }
 

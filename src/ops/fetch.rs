@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use super::plan::Planner;
 use super::sources::Sources;
+use crate::artifacts::{Store, Wanted};
 use crate::error::Hinted;
 use crate::home::{Home, Transaction};
 use crate::host_build::{Graph, HostBuilder};
@@ -23,6 +24,8 @@ pub struct Fetched {
     pub plugins: usize,
     /// Crates of the host's graph, as the lock records them.
     pub crates: usize,
+    /// Artifacts the plugins declare, now in the store.
+    pub artifacts: usize,
 }
 
 /// Fetches what the home's lock needs.
@@ -64,8 +67,47 @@ pub fn fetch(home: &Home, settings: &Settings, reporter: Arc<dyn Reporter>) -> R
     };
     reporter.status("Fetching", "the host's crates (cargo fetch)");
     HostBuilder::new(&home.build_dir(), &settings.build).fetch(&plugins, &graph)?;
+    let artifacts = artifacts(home, settings, &plugins, reporter.as_ref())?;
     Ok(Fetched {
         plugins: plugins.len(),
         crates: locked.crates.len(),
+        artifacts: artifacts.len(),
     })
+}
+
+/// Every artifact `plugins` declare, verified in the user's artifact store
+/// (fetched when missing), as `resolved.lock` records them; the home is
+/// registered with the store so that `gc` keeps what it pins.
+pub fn artifacts(
+    home: &Home,
+    settings: &Settings,
+    plugins: &[crate::plugin_crate::PluginCrate],
+    reporter: &dyn Reporter,
+) -> Result<Vec<scope_lockfile::ArtifactPin>> {
+    let wanted: Vec<Wanted> = plugins
+        .iter()
+        .flat_map(|p| {
+            p.artifacts.iter().map(|declared| Wanted {
+                plugin: p.name.clone(),
+                declared: declared.clone(),
+            })
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let store = Store::of(settings)?;
+    let fetched = store.ensure(&wanted, settings, reporter)?;
+    store.register_home(home.root())?;
+    Ok(fetched
+        .into_iter()
+        .map(|f| scope_lockfile::ArtifactPin {
+            plugin: f.plugin,
+            name: f.declared.name,
+            sha256: f.declared.sha256,
+            size: f.declared.size,
+            url: f.url,
+            unpack: f.declared.unpack,
+        })
+        .collect())
 }

@@ -19,13 +19,20 @@ pub struct Collected {
     pub generations: Vec<u64>,
     /// How many cache entries were deleted.
     pub cache_entries: usize,
+    /// How many artifacts the store freed (no live generation of any home
+    /// it knows pins them).
+    pub artifacts: usize,
     /// How many bytes the deleted files took.
     pub bytes: u64,
 }
 
 /// Keeps the current generation and the `keep` newest ones; deletes the
 /// rest, then the cache entries nothing remaining refers to.
-pub fn gc(transaction: &Transaction<'_>, keep: usize) -> Result<Collected> {
+pub fn gc(
+    transaction: &Transaction<'_>,
+    keep: usize,
+    store: Option<&crate::artifacts::Store>,
+) -> Result<Collected> {
     let home = transaction.home();
     let current = home.current();
     let generations = home.generations()?;
@@ -33,7 +40,7 @@ pub fn gc(transaction: &Transaction<'_>, keep: usize) -> Result<Collected> {
     let mut collected = Collected::default();
     for &n in &generations {
         if Some(n) != current && !newest.contains(&n) {
-            collected.bytes += size_of(&home.generation_dir(n));
+            collected.bytes += crate::fsx::tree_size(&home.generation_dir(n));
             transaction.remove_generation(n)?;
             collected.generations.push(n);
         }
@@ -42,7 +49,37 @@ pub fn gc(transaction: &Transaction<'_>, keep: usize) -> Result<Collected> {
     let (entries, bytes) = collect_cache(home)?;
     collected.cache_entries = entries;
     collected.bytes += bytes;
+    if let Some(store) = store {
+        let (artifacts, bytes) = collect_artifacts(store)?;
+        collected.artifacts = artifacts;
+        collected.bytes += bytes;
+    }
     Ok(collected)
+}
+
+/// Frees the store's artifacts that no generation of any home it knows
+/// pins (nor a home's own `resolved.lock`); a home that no longer exists
+/// pins nothing and is forgotten.
+fn collect_artifacts(store: &crate::artifacts::Store) -> Result<(usize, u64)> {
+    let mut pinned = BTreeSet::new();
+    for (root, record) in store.homes() {
+        if !root.join("generations").is_dir() {
+            let _ = fs_err::remove_file(record);
+            continue;
+        }
+        let home = Home::at(&crate::settings::HomeLocation {
+            root,
+            from: "the artifact store",
+        });
+        let mut locks = vec![home.lock_file().ok().flatten()];
+        for n in home.generations().unwrap_or_default() {
+            locks.push(home.generation_lock(n).ok().flatten());
+        }
+        for artifact in locks.into_iter().flatten().flat_map(|l| l.artifacts) {
+            pinned.insert(artifact.sha256);
+        }
+    }
+    store.collect(&pinned)
 }
 
 /// What the remaining generations (and the home's own lock) pin.
@@ -118,7 +155,7 @@ fn collect_cache(home: &Home) -> Result<(usize, u64)> {
     }
     let mut bytes = 0;
     for path in &unreferenced {
-        bytes += size_of(path);
+        bytes += crate::fsx::tree_size(path);
         if path.is_dir() {
             fs_err::remove_dir_all(path)?;
         } else {
@@ -126,17 +163,6 @@ fn collect_cache(home: &Home) -> Result<(usize, u64)> {
         }
     }
     Ok((unreferenced.len(), bytes))
-}
-
-/// The bytes of the files under `path` (links are not followed).
-fn size_of(path: &Path) -> u64 {
-    let Ok(meta) = fs_err::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    entries(path).iter().map(|p| size_of(p)).sum()
 }
 
 fn entries(dir: &Path) -> Vec<PathBuf> {

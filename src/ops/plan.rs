@@ -301,6 +301,7 @@ fn pins(gathered: &Gathered, resolution: &Resolution) -> Result<Vec<Pin>> {
         api_version: Version::new(0, 0, 0),
         plugins: pins,
         crates: vec![],
+        artifacts: Vec::new(),
     };
     lock.normalize();
     Ok(lock.plugins)

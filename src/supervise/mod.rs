@@ -80,6 +80,9 @@ pub struct RunOptions {
     pub sandbox_unsupported: bool,
     /// systemd's notify socket and watchdog, when systemd started us.
     pub systemd: Option<notify::Systemd>,
+    /// The artifact store hosts read their plugins' data files from
+    /// (`SCOPE_ARTIFACTS_DIR` for them; readable under the sandbox).
+    pub artifacts: Option<PathBuf>,
 }
 
 /// One supervisor's files under `<home>/run/<name>/`.
@@ -188,7 +191,7 @@ pub fn supervise(
             run.verbose |= options.verbosity >= Verbosity::Verbose;
             stream::supervise(home, &instance, options, *run, &signals, reporter)
         }
-        _ => restart_loop(home, args, &signals, reporter),
+        _ => restart_loop(home, args, options.artifacts.as_deref(), &signals, reporter),
     };
     for file in [
         instance.pid_file(),
@@ -365,6 +368,7 @@ fn send(_pid: u32, _signal: i32) {}
 fn restart_loop(
     home: &Home,
     args: &[OsString],
+    artifacts: Option<&Path>,
     signals: &Signals,
     reporter: &dyn Reporter,
 ) -> Result<ExitCode> {
@@ -372,7 +376,11 @@ fn restart_loop(
     loop {
         let host = active_host(home)?;
         let started = Instant::now();
-        let mut child = Command::new(&host)
+        let mut command = Command::new(&host);
+        if let Some(store) = artifacts {
+            command.env("SCOPE_ARTIFACTS_DIR", store);
+        }
+        let mut child = command
             .args(args)
             .spawn()
             .with_context(|| format!("cannot start `{}`", host.display()))?;

@@ -311,6 +311,14 @@ impl Supervisor<'_> {
                 .map_or(crate::policy::Sandbox::BestEffort, |p| p.sandbox.value),
         };
         let mut read = vec![self.home.root().to_path_buf()];
+        // The plugins' data files: read-only, without a grant.
+        read.extend(
+            self.options
+                .artifacts
+                .iter()
+                .filter(|d| d.exists())
+                .cloned(),
+        );
         let mut write = vec![self.instance.dir().to_path_buf()];
         if let Some(Input::Path(path)) = &self.run.input {
             read.push(PathBuf::from(path));
@@ -358,6 +366,9 @@ impl Supervisor<'_> {
         }
         let mut command = Command::new(binary);
         command.args(self.host_args());
+        if let Some(store) = &self.options.artifacts {
+            command.env("SCOPE_ARTIFACTS_DIR", store);
+        }
         self.sandbox(&mut command, binary)?;
         let session = Session::start(
             command,

@@ -396,16 +396,38 @@ fn serve(stream: TcpStream, state: &Mutex<State>, port: u16) {
     }
     let raw = state.lock().unwrap().raw.get(&path).cloned();
     if let Some((body, length)) = raw {
-        state.lock().unwrap().requests.push(path.clone());
+        // `Range: bytes=N-` (a resumed download) is answered with the rest;
+        // the request is logged with it, so a test can see the resume.
+        let from = headers
+            .get("range")
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.strip_suffix('-'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n < body.len());
+        let logged = match from {
+            Some(n) => format!("{path} Range: bytes={n}-"),
+            None => path.clone(),
+        };
+        state.lock().unwrap().requests.push(logged);
+        let start = from.unwrap_or(0);
+        let rest = body.len() - start;
         let length = match length {
-            Length::Exact => format!("Content-Length: {}\r\n", body.len()),
+            Length::Exact => format!("Content-Length: {rest}\r\n"),
             Length::Claimed(n) => format!("Content-Length: {n}\r\n"),
             Length::Omitted => String::new(),
         };
+        let status = match from {
+            Some(n) => format!(
+                "206 Partial Content\r\nContent-Range: bytes {n}-{}/{}",
+                body.len() - 1,
+                body.len()
+            ),
+            None => "200 OK".to_owned(),
+        };
         let mut out = stream;
-        let head = format!("HTTP/1.1 200 OK\r\n{length}Connection: close\r\n\r\n");
+        let head = format!("HTTP/1.1 {status}\r\n{length}Connection: close\r\n\r\n");
         let _ = out.write_all(head.as_bytes());
-        let _ = out.write_all(&body);
+        let _ = out.write_all(&body[start..]);
         return;
     }
     let (switches, answer) = {

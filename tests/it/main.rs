@@ -10,6 +10,7 @@
 
 mod support;
 
+mod artifacts;
 mod cancel;
 mod capabilities;
 mod check;
