@@ -62,6 +62,15 @@ pub enum Shell {
     Fish,
 }
 
+/// `export`/`push --artifacts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CarryArtifacts {
+    /// As layers of the artifact
+    Include,
+    /// Left out: the importer fetches them from the URLs resolved.lock records
+    Reference,
+}
+
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -256,6 +265,9 @@ pub enum Command {
         /// Sign the generation with this cosign private key (SCOPE_KEY_PASSWORD opens it)
         #[arg(long, value_name = "KEY")]
         sign: Option<PathBuf>,
+        /// Carry the plugins' artifacts as layers, or leave them as references the importer fetches
+        #[arg(long, value_enum, value_name = "HOW", default_value = "include")]
+        artifacts: CarryArtifacts,
     },
     /// Push a generation to an OCI registry (oci://REGISTRY/REPOSITORY:TAG)
     Push {
@@ -267,6 +279,9 @@ pub enum Command {
         /// Sign it with this cosign private key, at the `sha256-<digest>.sig` tag (SCOPE_KEY_PASSWORD opens it)
         #[arg(long, value_name = "KEY")]
         sign: Option<PathBuf>,
+        /// Carry the plugins' artifacts as layers (a registry stores each once), or leave them as references the importer fetches
+        #[arg(long, value_enum, value_name = "HOW", default_value = "include")]
+        artifacts: CarryArtifacts,
     },
     /// Make a generation built elsewhere active here, without building: oci://…, FILE.tar or DIR
     Import {

@@ -30,6 +30,20 @@ pub struct Declared {
     pub unpack: bool,
 }
 
+impl From<&scope_lockfile::ArtifactPin> for Declared {
+    /// An artifact as a lock pinned it (fetched from the URL it came from).
+    fn from(pin: &scope_lockfile::ArtifactPin) -> Declared {
+        Declared {
+            name: pin.name.clone(),
+            url: pin.url.clone(),
+            mirrors: Vec::new(),
+            sha256: pin.sha256.clone(),
+            size: pin.size,
+            unpack: pin.unpack,
+        }
+    }
+}
+
 const FORM: &str = "write `name = { url = \"…\", sha256 = \"<64 hex digits>\", size = BYTES }` (optional: `mirrors = [\"…\"]`, `unpack = \"tar.gz\"`)";
 
 /// The artifacts `metadata` (`[package.metadata]` as JSON) declares for the

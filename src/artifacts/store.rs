@@ -255,6 +255,22 @@ impl Store {
         Ok(())
     }
 
+    /// Stores bytes that arrived otherwise (an imported generation's
+    /// layer), verified as a download is.
+    pub fn put(&self, declared: &Declared, bytes: &[u8]) -> Result<()> {
+        if self.has(declared) {
+            return Ok(());
+        }
+        let partial = self.root.join("partial").join(&declared.sha256);
+        fs_err::create_dir_all(partial.parent().expect("in partial/"))?;
+        fs_err::write(&partial, bytes)?;
+        if let Err(e) = verify(&partial, declared) {
+            let _ = fs_err::remove_file(&partial);
+            return Err(e);
+        }
+        self.keep(&partial, declared)
+    }
+
     /// Records that the home at `home` uses the store, so that `gc` keeps
     /// what its generations pin.
     pub fn register_home(&self, home: &Path) -> Result<()> {

@@ -116,6 +116,7 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
             oci_layout,
             tag,
             sign,
+            artifacts,
         } => oci::export(
             &context,
             generation,
@@ -123,12 +124,14 @@ pub fn execute(cli: Cli, argv: &[std::ffi::OsString]) -> ExitCode {
             oci_layout,
             &tag,
             sign.as_deref(),
+            artifacts,
         ),
         Command::Push {
             reference,
             generation,
             sign,
-        } => oci::push(&context, &reference, generation, sign.as_deref()),
+            artifacts,
+        } => oci::push(&context, &reference, generation, sign.as_deref(), artifacts),
         Command::Import { source, verify } => oci::import(&context, &source, &verify),
         Command::Verify { target, key, json } => oci::verify(&context, &target, &key, json),
         Command::Sbom {

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 
 use super::Context;
+use crate::cli::CarryArtifacts;
 use crate::error::Hinted;
 use crate::oci::registry::{self, Target};
 use crate::oci::{layout, Artifact};
@@ -19,6 +20,7 @@ fn artifact(
     context: &Context,
     generation: Option<u64>,
     sign: Option<&Path>,
+    carry: CarryArtifacts,
 ) -> Result<(Artifact, Option<signing::SigningKey>)> {
     let home = context.existing_home()?;
     let password = context.settings.oci.key_password.as_deref();
@@ -26,7 +28,12 @@ fn artifact(
         .map(|key| signing::open_signing_key(key, password))
         .transpose()?;
     let licences = crate::ops::sbom::licences(&home, &context.settings, generation);
-    let artifact = Artifact::of_generation(&home, generation, &licences, key.as_ref())?;
+    let store = match carry {
+        CarryArtifacts::Include => Some(crate::artifacts::Store::of(&context.settings)?),
+        CarryArtifacts::Reference => None,
+    };
+    let artifact =
+        Artifact::of_generation(&home, generation, &licences, key.as_ref(), store.as_ref())?;
     Ok((artifact, key))
 }
 
@@ -37,8 +44,9 @@ pub fn export(
     oci_layout: Option<PathBuf>,
     tag: &str,
     sign: Option<&Path>,
+    carry: CarryArtifacts,
 ) -> Result<ExitCode> {
-    let (artifact, key) = artifact(context, generation, sign)?;
+    let (artifact, key) = artifact(context, generation, sign, carry)?;
     let signature = key
         .map(|key| cosign::sign(&key, tag, &artifact.digest()))
         .transpose()?;
@@ -70,11 +78,24 @@ pub fn push(
     reference: &str,
     generation: Option<u64>,
     sign: Option<&Path>,
+    carry: CarryArtifacts,
 ) -> Result<ExitCode> {
     let target = Target::parse(reference)?;
-    let (artifact, key) = artifact(context, generation, sign)?;
+    let (artifact, key) = artifact(context, generation, sign, carry)?;
     context.printer.status("Pushing", reference);
-    let digest = registry::push(&target, &artifact, &context.settings.oci, key.as_ref())?;
+    let pushed = registry::push(&target, &artifact, &context.settings.oci, key.as_ref())?;
+    let digest = pushed.digest;
+    if !pushed.reused.is_empty() {
+        let bytes: u64 = pushed.reused.iter().sum();
+        context.printer.status(
+            "Reused",
+            format!(
+                "{} blob(s) the registry already had ({}), not sent again",
+                pushed.reused.len(),
+                crate::artifacts::store::megabytes(bytes)
+            ),
+        );
+    }
     context
         .printer
         .status("Pushed", format!("{reference}@{digest}"));

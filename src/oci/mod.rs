@@ -29,6 +29,8 @@ const PLUGINS_TYPE: &str = "application/vnd.scope.plugins.v1+toml";
 const LOCK_TYPE: &str = "application/vnd.scope.lock.v1+toml";
 const PROVENANCE_TYPE: &str = "application/vnd.scope.provenance.v1+json";
 pub const SBOM_TYPE: &str = "application/vnd.cyclonedx+json";
+/// A plugin's data file (its digest is the SHA-256 `resolved.lock` pins).
+const ARTIFACT_LAYER_TYPE: &str = "application/vnd.scope.artifact.v1";
 const TITLE: &str = "org.opencontainers.image.title";
 
 /// A content descriptor.
@@ -109,12 +111,15 @@ impl Artifact {
 
     /// Generation `n` of `home` (the active one by default), with its SBOM
     /// (licences from `licences`) and its in-toto provenance statement,
-    /// in a DSSE envelope signed with `key` when one is given.
+    /// in a DSSE envelope signed with `key` when one is given; with its
+    /// plugins' artifacts as layers, read from `store`, when one is given
+    /// (none: they stay references, fetched by the importer).
     pub fn of_generation(
         home: &Home,
         n: Option<u64>,
         licences: &sbom::Licences,
         key: Option<&crate::signing::SigningKey>,
+        store: Option<&crate::artifacts::Store>,
     ) -> Result<Artifact> {
         let n = match n.or_else(|| home.current()) {
             Some(n) => n,
@@ -197,6 +202,29 @@ impl Artifact {
             layers.push(descriptor.clone());
             blobs.insert(descriptor.digest.clone(), (descriptor, bytes.to_vec()));
         }
+        for pin in store.map_or(&[][..], |_| lock.artifacts.as_slice()) {
+            let store = store.expect("checked above");
+            let path = store.root().join("sha256").join(&pin.sha256);
+            let bytes = fs_err::read(&path).map_err(|_| {
+                Hinted::new(
+                    format!(
+                        "artifact `{}` of {} (sha256 {}) is not in this machine's store ({})",
+                        pin.name,
+                        pin.plugin,
+                        pin.sha256,
+                        store.root().display()
+                    ),
+                    "run `scopectl fetch`, or leave artifacts out with `--artifacts reference` (the importer fetches them)",
+                )
+            })?;
+            let title = format!("{}/{}", pin.plugin, pin.name);
+            let descriptor = Descriptor::of(ARTIFACT_LAYER_TYPE, &bytes, Some(&title));
+            // One layer per distinct file: a registry stores each once.
+            if !blobs.contains_key(&descriptor.digest) {
+                layers.push(descriptor.clone());
+                blobs.insert(descriptor.digest.clone(), (descriptor, bytes));
+            }
+        }
         let config = Descriptor::of(EMPTY_TYPE, b"{}", None);
         blobs.insert(config.digest.clone(), (config.clone(), b"{}".to_vec()));
         let manifest = Manifest {
@@ -226,6 +254,8 @@ pub struct Generation {
     pub provenance: Provenance,
     /// The key whose signature was verified, when one was asked for.
     pub signed_by: Option<crate::signing::Verified>,
+    /// The artifacts it carries, verified: (SHA-256 hex, bytes).
+    pub artifacts: Vec<(String, Vec<u8>)>,
 }
 
 /// Verifies a manifest and the blobs it names (`fetch` gets one by its
@@ -251,9 +281,15 @@ pub fn verify(
         ));
     }
     let mut by_type: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+    let mut artifacts = Vec::new();
     for layer in &manifest.layers {
         let bytes = fetch(layer)?;
         layer.verify(&bytes)?;
+        if layer.media_type == ARTIFACT_LAYER_TYPE {
+            let hex = layer.digest.trim_start_matches("sha256:").to_owned();
+            artifacts.push((hex, bytes));
+            continue;
+        }
         by_type.insert(layer.media_type.as_str(), bytes);
     }
     let mut take = |media_type: &str| {
@@ -276,5 +312,6 @@ pub fn verify(
         resolved_lock,
         provenance,
         signed_by: None,
+        artifacts,
     })
 }

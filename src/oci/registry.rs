@@ -146,14 +146,22 @@ fn failed(
     Hinted::new(format!("cannot {what} {}: {text}", target.reference), hint).into()
 }
 
-/// Pushes `artifact`; returns the manifest's digest. With `key`, also
-/// its cosign signature, at the `sha256-<hex>.sig` tag.
+/// What a push sent.
+pub struct Pushed {
+    /// The manifest's digest.
+    pub digest: String,
+    /// Blobs the repository already had, by size: not sent again.
+    pub reused: Vec<u64>,
+}
+
+/// Pushes `artifact`. With `key`, also its cosign signature, at the
+/// `sha256-<hex>.sig` tag.
 pub fn push(
     target: &Target,
     artifact: &Artifact,
     settings: &OciSettings,
     key: Option<&SigningKey>,
-) -> Result<String> {
+) -> Result<Pushed> {
     let client = target.client();
     let auth = target.auth(settings)?;
     let reference = &target.reference;
@@ -167,12 +175,12 @@ pub fn push(
             .auth(reference, &auth, RegistryOperation::Push)
             .await
             .map_err(|e| failed(target, "sign in to", e))?;
-        push_artifact(target, &client, reference, artifact).await?;
+        let reused = push_artifact(target, &client, reference, artifact).await?;
         if let Some(signature) = &signature {
             let at = target.with_tag(&cosign::signature_tag(&digest));
             push_artifact(target, &client, &at, signature).await?;
         }
-        Ok(digest)
+        Ok(Pushed { digest, reused })
     })
 }
 
@@ -181,8 +189,19 @@ async fn push_artifact(
     client: &Client,
     reference: &Reference,
     artifact: &Artifact,
-) -> Result<()> {
+) -> Result<Vec<u64>> {
+    let mut reused = Vec::new();
     for (digest, (_, bytes)) in &artifact.blobs {
+        // A blob the repository has (an artifact an earlier generation
+        // carried) is not sent again: one byte of it says it is there.
+        let present = client
+            .pull_blob_stream_partial(reference, digest.as_str(), 0, Some(1))
+            .await
+            .is_ok();
+        if present {
+            reused.push(bytes.len() as u64);
+            continue;
+        }
         client
             .push_blob(reference, bytes, digest)
             .await
@@ -196,7 +215,7 @@ async fn push_artifact(
         )
         .await
         .map_err(|e| failed(target, "push the manifest to", e))?;
-    Ok(())
+    Ok(reused)
 }
 
 /// Pulls and verifies the generation at `target`. With `keys`, its

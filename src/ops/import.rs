@@ -75,6 +75,9 @@ pub fn import(
             return Ok(Imported::Unchanged(n));
         }
     }
+    // Its plugins' artifacts, in this machine's store: those it carries,
+    // verified; the others fetched from where its lock says they came from.
+    artifacts(home, settings, reporter, &generation)?;
     // The host runs its self-check before anything is committed.
     let staging = tempfile::Builder::new()
         .prefix(".staging-import-")
@@ -99,6 +102,39 @@ pub fn import(
         generation: n,
         digest: generation.digest,
     })
+}
+
+/// Stores the artifacts `generation` carries and fetches the ones its lock
+/// pins that it does not.
+fn artifacts(
+    home: &Home,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+    generation: &Generation,
+) -> Result<()> {
+    let lock =
+        scope_lockfile::Lockfile::parse(Path::new("resolved.lock"), &generation.resolved_lock)?;
+    if lock.artifacts.is_empty() {
+        return Ok(());
+    }
+    let store = crate::artifacts::Store::of(settings)?;
+    let mut wanted = Vec::new();
+    for pin in &lock.artifacts {
+        let declared = crate::artifacts::Declared::from(pin);
+        if let Some((_, bytes)) = generation
+            .artifacts
+            .iter()
+            .find(|(hex, _)| *hex == pin.sha256)
+        {
+            store.put(&declared, bytes)?;
+        }
+        wanted.push(crate::artifacts::Wanted {
+            plugin: pin.plugin.clone(),
+            declared,
+        });
+    }
+    store.ensure(&wanted, settings, reporter)?;
+    store.register_home(home.root())
 }
 
 /// Refuses a host built for another target, or needing a newer glibc.

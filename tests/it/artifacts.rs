@@ -294,3 +294,59 @@ fn homes_and_generations_share_one_copy_gc_frees_it_only_when_nothing_pins_it_an
     );
     assert!(store_files(&cache).is_empty());
 }
+
+#[test]
+fn pushed_generations_carry_the_artifact_once_and_an_import_verifies_it() {
+    let context = TestContext::new();
+    let cache = context.temp.path().join("cache");
+    let bytes = palette();
+    let server = FixtureRegistry::start();
+    server.serve_raw("/palette.bin", bytes.clone(), Length::Exact);
+    let url = format!("http://{}/palette.bin", server.address());
+    let crate_dir = plugin(context.temp.path(), &url, &bytes);
+    let registry = support::registry::Registry::start();
+
+    ok(output(
+        scopectl(&context, &cache).arg("install").arg(&crate_dir),
+    ));
+    let first = ok(output(
+        scopectl(&context, &cache).args(["push", &registry.reference("scope/art:v1")]),
+    ));
+    assert!(!stderr(&first).contains("Reused"), "{}", stderr(&first));
+    // A second generation with the same artifact: its 64 MB layer is
+    // already in the repository and is not sent again.
+    ok(output(scopectl(&context, &cache).args([
+        "reload",
+        "artifact-colour",
+        "--force",
+    ])));
+    let second = ok(output(
+        scopectl(&context, &cache).args(["push", &registry.reference("scope/art:v2")]),
+    ));
+    let reused = stderr(&second);
+    let line = reused
+        .lines()
+        .find(|l| l.contains("Reused"))
+        .unwrap_or_else(|| panic!("nothing reused:\n{reused}"));
+    let megabytes: f64 = line
+        .split_once("had (")
+        .and_then(|(_, rest)| rest.split_once(" MB")?.0.parse().ok())
+        .unwrap();
+    assert!(megabytes >= SIZE as f64 / 1e6, "{line}");
+
+    // A fresh machine, the artifact's server gone: the import verifies the
+    // layer into its own store, and the plugin reads it.
+    drop(server);
+    let fresh = TestContext::new();
+    let fresh_cache = fresh.temp.path().join("cache");
+    ok(output(
+        support::registry::elsewhere(&fresh, &fresh.home())
+            .env("SCOPE_CACHE_DIR", &fresh_cache)
+            .args(["import", &registry.reference("scope/art:v2")]),
+    ));
+    assert_eq!(
+        fs_err::read(fresh_cache.join("artifacts/sha256").join(hex(&bytes))).unwrap(),
+        *bytes
+    );
+    assert_eq!(first_pixel(&fresh, &fresh_cache), colour(&bytes));
+}
