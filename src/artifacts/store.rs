@@ -201,9 +201,10 @@ impl Store {
     async fn fetch_from(&self, url: &str, declared: &Declared, http: &Http) -> Result<()> {
         let partial = self.root.join("partial").join(&declared.sha256);
         fs_err::create_dir_all(partial.parent().expect("in partial/"))?;
-        if let Some(path) = url.strip_prefix("file://") {
+        let verified = if let Some(path) = url.strip_prefix("file://") {
             // A local file: copied whole (nothing to resume).
             fs_err::copy(path, &partial)?;
+            verify(&partial, declared)
         } else {
             check_scheme(url)?;
             let mut sink = PartialFile::open(&partial, declared.size)?;
@@ -224,8 +225,9 @@ impl Store {
                     bail!("the server answered {}", answer.status);
                 }
             }
-        }
-        let verified = verify(&partial, declared);
+            let (size, sha256) = sink.finish()?;
+            matches(declared, size, &sha256)
+        };
         if verified.is_err() {
             // A partial that is not these bytes is of no use to a resume.
             let _ = fs_err::remove_file(&partial);
@@ -363,11 +365,7 @@ fn check_scheme(url: &str) -> Result<()> {
 fn verify(path: &Path, declared: &Declared) -> Result<()> {
     let size = fs_err::metadata(path)?.len();
     if size != declared.size {
-        bail!(
-            "artifact `{}`: {size} bytes arrived, but {} are declared",
-            declared.name,
-            declared.size
-        );
+        return matches(declared, size, "");
     }
     let mut context = ring::digest::Context::new(&ring::digest::SHA256);
     let mut file = fs_err::File::open(path)?;
@@ -380,9 +378,21 @@ fn verify(path: &Path, declared: &Declared) -> Result<()> {
         context.update(&buffer[..n]);
     }
     let got = scope_registry_client::registry::hex(context.finish().as_ref());
-    if got != declared.sha256 {
+    matches(declared, size, &got)
+}
+
+/// Whether `size` bytes hashing to `sha256` are the declared artifact.
+fn matches(declared: &Declared, size: u64, sha256: &str) -> Result<()> {
+    if size != declared.size {
         bail!(
-            "artifact `{}` has sha256 {got}, but the plugin declares {}",
+            "artifact `{}`: {size} bytes arrived, but {} are declared",
+            declared.name,
+            declared.size
+        );
+    }
+    if sha256 != declared.sha256 {
+        bail!(
+            "artifact `{}` has sha256 {sha256}, but the plugin declares {}",
             declared.name,
             declared.sha256
         );
@@ -434,15 +444,39 @@ fn make_writable(path: &Path) {
     }
 }
 
-/// A download written to `partial/<hex>`, resumable.
+/// A download written to `partial/<hex>`, resumable. Two threads of its
+/// own write and hash what arrives, side by side (so a gigabyte is neither
+/// read back to be verified nor hashed on the thread that receives it).
 struct PartialFile {
-    file: std::fs::File,
+    /// Bytes received, not yet handed on.
+    pending: Vec<u8>,
     len: u64,
+    workers: Option<Workers>,
 }
 
+/// The writer and the hasher, and how to reach them.
+struct Workers {
+    to_writer: std::sync::mpsc::SyncSender<Piece>,
+    to_hasher: std::sync::mpsc::SyncSender<Piece>,
+    writer: std::thread::JoinHandle<std::io::Result<()>>,
+    hasher: std::thread::JoinHandle<String>,
+}
+
+/// What the writer and the hasher are given.
+#[derive(Clone)]
+enum Piece {
+    Bytes(Arc<Vec<u8>>),
+    /// Start again from nothing.
+    Reset,
+}
+
+/// Bytes handed on at a time.
+const PIECE: usize = 1 << 20;
+
 impl PartialFile {
+    /// Opens the partial file, hashing what an earlier fetch left in it.
     fn open(path: &Path, size: u64) -> Result<PartialFile> {
-        let file = fs_err::OpenOptions::new()
+        let mut file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
@@ -450,29 +484,117 @@ impl PartialFile {
             .open(path)?
             .into_parts()
             .0;
-        let mut partial = PartialFile {
-            len: file.metadata()?.len(),
-            file,
-        };
-        if partial.len > size {
-            partial.reset()?;
+        let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut len = file.metadata()?.len();
+        if len > size {
+            file.set_len(0)?;
+            len = 0;
         }
-        partial.file.seek(std::io::SeekFrom::End(0))?;
-        Ok(partial)
+        let mut buffer = vec![0; PIECE];
+        let mut read = 0;
+        while read < len {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buffer[..n]);
+            read += n as u64;
+        }
+        file.seek(std::io::SeekFrom::Start(read))?;
+        file.set_len(read)?;
+        let (to_writer, pieces) = std::sync::mpsc::sync_channel::<Piece>(16);
+        let writer = std::thread::spawn(move || {
+            for piece in pieces {
+                match piece {
+                    Piece::Bytes(bytes) => file.write_all(&bytes)?,
+                    Piece::Reset => {
+                        file.set_len(0)?;
+                        file.seek(std::io::SeekFrom::Start(0))?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        let (to_hasher, pieces) = std::sync::mpsc::sync_channel::<Piece>(16);
+        let hasher = std::thread::spawn(move || {
+            for piece in pieces {
+                match piece {
+                    Piece::Bytes(bytes) => hash.update(&bytes),
+                    Piece::Reset => hash = ring::digest::Context::new(&ring::digest::SHA256),
+                }
+            }
+            scope_registry_client::registry::hex(hash.finish().as_ref())
+        });
+        Ok(PartialFile {
+            pending: Vec::with_capacity(PIECE),
+            len: read,
+            workers: Some(Workers {
+                to_writer,
+                to_hasher,
+                writer,
+                hasher,
+            }),
+        })
+    }
+
+    fn send(&mut self, piece: Piece) -> std::io::Result<()> {
+        let gone = || std::io::Error::other("the writer of the download stopped");
+        let workers = self.workers.as_ref().ok_or_else(gone)?;
+        workers.to_hasher.send(piece.clone()).map_err(|_| gone())?;
+        workers.to_writer.send(piece).map_err(|_| gone())
+    }
+
+    fn flush_pending(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::replace(&mut self.pending, Vec::with_capacity(PIECE));
+        self.send(Piece::Bytes(Arc::new(bytes)))
+    }
+
+    /// Everything received reaches the file; its length and SHA-256 (hex).
+    fn finish(mut self) -> Result<(u64, String)> {
+        self.flush_pending()?;
+        let workers = self.workers.take().expect("finished once");
+        let sha256 = workers.stop()?;
+        Ok((self.len, sha256))
+    }
+}
+
+impl Workers {
+    /// Waits for both: the SHA-256 of what was written.
+    fn stop(self) -> Result<String> {
+        drop(self.to_writer);
+        drop(self.to_hasher);
+        let panicked = || anyhow::anyhow!("a thread of the download panicked");
+        self.writer.join().map_err(|_| panicked())??;
+        self.hasher.join().map_err(|_| panicked())
+    }
+}
+
+impl Drop for PartialFile {
+    /// What arrived stays in the partial file, for the next fetch to resume.
+    fn drop(&mut self) {
+        let _ = self.flush_pending();
+        if let Some(workers) = self.workers.take() {
+            let _ = workers.stop();
+        }
     }
 }
 
 impl Sink for PartialFile {
     fn reset(&mut self) -> std::io::Result<()> {
-        self.file.set_len(0)?;
-        self.file.seek(std::io::SeekFrom::Start(0))?;
+        self.pending.clear();
         self.len = 0;
-        Ok(())
+        self.send(Piece::Reset)
     }
 
     fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(chunk)?;
+        self.pending.extend_from_slice(chunk);
         self.len += chunk.len() as u64;
+        if self.pending.len() >= PIECE {
+            self.flush_pending()?;
+        }
         Ok(())
     }
 

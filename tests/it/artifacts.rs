@@ -250,16 +250,20 @@ fn homes_and_generations_share_one_copy_gc_frees_it_only_when_nothing_pins_it_an
         .sum();
     assert_eq!(store_bytes, SIZE as u64);
 
-    // The server gone: a third home syncs the committed files, frozen,
-    // from the store.
-    drop(server);
+    // A fresh machine: `fetch` fills its own store while the server is
+    // up; with the server gone, it syncs the committed files, frozen.
     let third = TestContext::new();
+    let third_cache = third.temp.path().join("cache");
     fs_err::create_dir_all(third.home()).unwrap();
     for file in ["plugins.toml", "resolved.lock"] {
         fs_err::copy(first.home().join(file), third.home().join(file)).unwrap();
     }
-    ok(output(scopectl(&third, &cache).args(["sync", "--frozen"])));
-    assert_eq!(first_pixel(&third, &cache), colour(&bytes));
+    ok(output(scopectl(&third, &third_cache).arg("fetch")));
+    drop(server);
+    ok(output(
+        scopectl(&third, &third_cache).args(["sync", "--frozen"]),
+    ));
+    assert_eq!(first_pixel(&third, &third_cache), colour(&bytes));
     // A machine whose store lacks it is told what is missing.
     let empty = third.temp.path().join("empty-cache");
     let refused = output(scopectl(&third, &empty).args(["build", "--force", "--frozen"]));
@@ -272,7 +276,6 @@ fn homes_and_generations_share_one_copy_gc_frees_it_only_when_nothing_pins_it_an
         "{}",
         stderr(&refused)
     );
-    let _ = fs_err::remove_dir_all(third.home());
 
     // Uninstalled from one home and collected: the other still pins it.
     ok(output(
