@@ -624,3 +624,74 @@ impl TransferReporter for Transfers {
             ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(bytes: &[u8], unpack: bool) -> Declared {
+        Declared {
+            name: "luts".into(),
+            url: "file:///nowhere".into(),
+            mirrors: Vec::new(),
+            sha256: scope_registry_client::registry::hex(
+                ring::digest::digest(&ring::digest::SHA256, bytes).as_ref(),
+            ),
+            size: bytes.len() as u64,
+            unpack,
+        }
+    }
+
+    /// A tar.gz with `cube/red.txt`.
+    fn archive() -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(3);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "cube/red.txt", &b"red"[..])
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn an_archive_is_verified_then_unpacked_read_only_and_collected_when_unpinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store {
+            root: dir.path().join("artifacts"),
+        };
+        let bytes = archive();
+        let luts = declared(&bytes, true);
+        store.put(&luts, &bytes).unwrap();
+        let unpacked = store.path(&luts);
+        assert_eq!(
+            fs_err::read_to_string(unpacked.join("cube/red.txt")).unwrap(),
+            "red"
+        );
+        assert!(fs_err::metadata(unpacked.join("cube/red.txt"))
+            .unwrap()
+            .permissions()
+            .readonly());
+        // Kept while pinned, freed (archive and directory) when not.
+        let pinned = BTreeSet::from([luts.sha256.clone()]);
+        assert_eq!(store.collect(&pinned).unwrap().0, 0);
+        assert!(unpacked.exists());
+        assert_eq!(store.collect(&BTreeSet::new()).unwrap().0, 1);
+        assert!(!unpacked.exists() && !store.blob(&luts.sha256).exists());
+    }
+
+    #[test]
+    fn bytes_that_are_not_the_declared_ones_are_refused_and_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store {
+            root: dir.path().join("artifacts"),
+        };
+        let luts = declared(b"the real bytes", false);
+        let err = store.put(&luts, b"other bytes!!!").unwrap_err().to_string();
+        assert!(err.contains("but the plugin declares"), "{err}");
+        assert!(!store.has(&luts));
+        assert!(!store.root.join("partial").join(&luts.sha256).exists());
+    }
+}

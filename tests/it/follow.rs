@@ -74,7 +74,7 @@ fn follower(tag: &str, public: &Path) -> (TestContext, Served) {
     let public = public.to_str().unwrap();
     let mut served = Served::start(
         &context,
-        &["--follow", tag, "--interval", "1s", "--verify", public],
+        &["--follow", tag, "--interval", "3s", "--verify", public],
         &[
             "run",
             "--input",
@@ -172,9 +172,9 @@ fn three_servers_follow_a_tag_take_a_good_generation_and_refuse_a_bad_one() {
                 .as_array()
                 .is_some_and(|r| r.contains(&s["desired"]))
     });
-    // Not retried: three more intervals, and no server made another
+    // Not retried: two more intervals, and no server made another
     // generation (1 imported at the start, 2 the good one, 3 the bad one).
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(6));
     for (context, served) in &servers {
         let history = output(context.scopectl().args(["history", "--json"]));
         let document: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
