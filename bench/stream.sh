@@ -32,6 +32,15 @@ for busy in 0 2; do
   python3 bench/stream_pairs.py "$runs" "$busy" "$frames" \
     "scope-host" "$bare" "scopectl run" "$supervised"
 done
+# Steady state: 600 frames (the input five times), where the supervisor's
+# start-up (about 10 ms) no longer weighs on a quarter-second run.
+long="$work/in1080x600.y4m"
+[ -f "$long" ] || ffmpeg -v error -y -stream_loop 4 -i "$input" -f yuv4mpegpipe -pix_fmt yuv420p "$long"
+for busy in 0 2; do
+  echo "1080p, 600 frames: $runs paired interleaved runs, $busy CPU-bound processes beside them; medians"
+  python3 bench/stream_pairs.py "$runs" "$busy" 600 \
+    "scope-host" "${bare//$input/$long}" "scopectl run" "${supervised//$input/$long}"
+done
 echo "  targets: throughput >= 0.95, CPU <= 1.10, peak memory <= 1.5"
 
 log=$work/stream-gaps.log

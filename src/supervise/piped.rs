@@ -44,16 +44,58 @@ pub enum Take {
     Short(usize),
 }
 
+/// Empty pipes of [`CHUNK`] bytes, kept for the next frames: making one
+/// (and sizing it) and freeing it for every megabyte of every frame was
+/// most of what the supervisor cost the kernel. Bounded: a user's pipes
+/// share a limit (`pipe-user-pages-soft`).
+static SPARE: std::sync::Mutex<Vec<(OwnedFd, OwnedFd)>> = std::sync::Mutex::new(Vec::new());
+const SPARE_PIPES: usize = 8;
+
 impl Chunk {
-    /// An empty chunk, if a pipe of [`CHUNK`] bytes can be made.
+    /// An empty chunk, if a pipe of [`CHUNK`] bytes can be had.
     fn new() -> io::Result<Option<Chunk>> {
-        Ok(chunk_pipe()?.map(|(read, write)| Chunk {
+        let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let pipe = match spare {
+            Some(pipe) => Some(pipe),
+            None => chunk_pipe()?,
+        };
+        Ok(pipe.map(|(read, write)| Chunk {
             read,
             write,
             len: 0,
         }))
     }
+}
 
+impl Drop for PipedFrame {
+    /// The frame's pipes, emptied, go back to [`SPARE`] (as many as it keeps).
+    fn drop(&mut self) {
+        static NULL: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+        let null = NULL.get_or_init(|| {
+            fs_err::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .ok()
+                .map(|f| f.into_parts().0)
+        });
+        let Some(null) = null else { return };
+        for chunk in self.chunks.drain(..) {
+            let mut left = chunk.len;
+            while left > 0 {
+                match again(|| splice(&chunk.read, None, null, None, left, SpliceFlags::MOVE)) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left -= n,
+                }
+            }
+            let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+            if left == 0 && spare.len() < SPARE_PIPES {
+                spare.push((chunk.read, chunk.write));
+            }
+        }
+    }
+}
+
+impl Chunk {
     /// Whether the pipe can take another buffer (`poll(2)` says a pipe is
     /// writable exactly when one of its slots is free).
     fn has_free_slot(&self) -> io::Result<bool> {
@@ -288,6 +330,20 @@ mod tests {
             panic!("whole")
         };
         assert!(frame.bytes().unwrap() == payload);
+    }
+
+    #[test]
+    fn a_pipe_back_from_a_dropped_frame_holds_nothing_of_it() {
+        for round in 0..4u8 {
+            let payload: Vec<u8> = (0..(CHUNK + 777)).map(|i| (i as u8) ^ round).collect();
+            let input = fed(payload.clone());
+            let Take::Whole(frame) = PipedFrame::take(&input, &[], payload.len()).unwrap() else {
+                panic!("whole")
+            };
+            // The pipes of the round before were emptied before reuse.
+            assert!(frame.bytes().unwrap() == payload, "round {round}");
+            drop(frame);
+        }
     }
 
     #[test]
