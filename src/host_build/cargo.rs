@@ -80,7 +80,10 @@ pub fn build(
     // Everything the build needs is fetched first, with the network and
     // the user's credentials; the build itself runs offline, scrubbed and
     // under Landlock.
-    if sandboxed && !settings.offline {
+    // (A build held to a recorded graph whose every crate is in cargo's
+    // cache has nothing to fetch: the `sync --locked` of CI and servers.)
+    let all_cached = matches!(graph, Graph::Locked(crates) if missing_from_cache(builder, crates).is_empty() && crates.iter().all(|c| !c.source.as_deref().unwrap_or_default().starts_with("git+")));
+    if sandboxed && !settings.offline && !all_cached {
         fetch(builder, graph)?;
     }
     let mut command = std::process::Command::new(&settings.cargo);
@@ -256,22 +259,7 @@ fn not_cached(builder: &HostBuilder, graph: &Graph<'_>, cargo_said: &str) -> any
         Graph::Keep(crates) | Graph::Locked(crates) => *crates,
         Graph::Fresh => &[],
     };
-    let caches: Vec<PathBuf> = builder
-        .settings
-        .cargo_home
-        .iter()
-        .filter_map(|home| fs_err::read_dir(home.join("registry/cache")).ok())
-        .flat_map(|dirs| dirs.flatten().map(|d| d.path()))
-        .collect();
-    let missing: Vec<String> = recorded
-        .iter()
-        .filter(|c| c.checksum.is_some())
-        .filter(|c| {
-            let file = format!("{}-{}.crate", c.name, c.version);
-            !caches.iter().any(|dir| dir.join(&file).is_file())
-        })
-        .map(|c| format!("{} v{}", c.name, c.version))
-        .collect();
+    let missing = missing_from_cache(builder, recorded);
     let what = match missing.as_slice() {
         [] => format!("cargo said:\n  {}", cargo_said.trim().replace('\n', "\n  ")),
         some => some.join(", "),
@@ -283,6 +271,27 @@ fn not_cached(builder: &HostBuilder, graph: &Graph<'_>, cargo_said: &str) -> any
         "run `scopectl fetch --locked` once where there is a network (it fills every cache the build needs), then run this command again",
     )
     .into()
+}
+
+/// The registry crates of `crates` with no `.crate` in cargo's cache, as
+/// `name vX`.
+fn missing_from_cache(builder: &HostBuilder, crates: &[CratePin]) -> Vec<String> {
+    let caches: Vec<PathBuf> = builder
+        .settings
+        .cargo_home
+        .iter()
+        .filter_map(|home| fs_err::read_dir(home.join("registry/cache")).ok())
+        .flat_map(|dirs| dirs.flatten().map(|d| d.path()))
+        .collect();
+    crates
+        .iter()
+        .filter(|c| c.checksum.is_some())
+        .filter(|c| {
+            let file = format!("{}-{}.crate", c.name, c.version);
+            !caches.iter().any(|dir| dir.join(&file).is_file())
+        })
+        .map(|c| format!("{} v{}", c.name, c.version))
+        .collect()
 }
 
 /// `cargo update --dry-run`: what would move, read from cargo's
