@@ -165,6 +165,23 @@ pub struct UpdatesDocument {
     /// Why the crates could not be checked, when they could not (`crates`
     /// is then empty).
     pub crates_error: Option<String>,
+    /// Artifacts the update would change (a plugin's new version declares
+    /// other data files), by plugin and name; absent when none would.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactUpdate>,
+}
+
+/// An artifact an update would change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactUpdate {
+    /// The plugin declaring it.
+    pub plugin: String,
+    /// Its name.
+    pub name: String,
+    /// The SHA-256 locked now (`null`: the update adds it).
+    pub installed: Option<String>,
+    /// The SHA-256 the update would fetch (`null`: the update drops it).
+    pub updated: Option<String>,
 }
 
 /// A third-party crate of the host with a newer compatible version.

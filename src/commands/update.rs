@@ -84,4 +84,17 @@ fn print_updates(document: &crate::documents::UpdatesDocument) {
             krate.name, krate.installed, krate.newest_compatible
         );
     }
+    let short = |sha: &Option<String>| match sha {
+        Some(sha) => format!("sha256 {}…", &sha[..sha.len().min(12)]),
+        None => "none".to_owned(),
+    };
+    for artifact in &document.artifacts {
+        println!(
+            "artifact `{}` of {}  changes: {} -> {}",
+            artifact.name,
+            artifact.plugin,
+            short(&artifact.installed),
+            short(&artifact.updated)
+        );
+    }
 }

@@ -12,11 +12,17 @@ use scope_name::PluginName;
 use scope_registry_client::git::{remote_tag, remote_tip, GitCache, GitUrl};
 
 use super::plan::read_only;
-use crate::documents::{CrateUpdate, PluginUpdate, UpdatesDocument, DOCUMENT_VERSION};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::documents::{
+    ArtifactUpdate, CrateUpdate, PluginUpdate, UpdatesDocument, DOCUMENT_VERSION,
+};
 use crate::home::{CacheBucket, Home};
 use crate::host_build::{Graph, HostBuilder};
+use crate::plugin_crate::PluginCrate;
 use crate::reporter::Reporter;
 use crate::settings::Settings;
+use scope_lockfile::ArtifactPin;
 use scope_registry_client::http::HttpSettings;
 
 /// The whole update check, as `update --check` and `GET /api/v1/updates`
@@ -33,11 +39,43 @@ pub fn updates(
     let mut document = check(home, settings, reporter.clone(), names)?;
     if names.is_empty() {
         match crate_updates(home, settings, reporter) {
-            Ok(crates) => document.crates = crates,
+            Ok((crates, artifacts)) => {
+                document.crates = crates;
+                document.artifacts = artifacts;
+            }
             Err(err) => document.crates_error = Some(format!("{err:#}")),
         }
     }
     Ok(document)
+}
+
+/// How the artifacts `plugins` (an update's choice) declare differ from
+/// those `locked` pins, by plugin and name.
+fn artifact_updates(locked: &[ArtifactPin], plugins: &[PluginCrate]) -> Vec<ArtifactUpdate> {
+    let now: BTreeMap<(&str, &str), &str> = locked
+        .iter()
+        .map(|a| ((a.plugin.as_str(), a.name.as_str()), a.sha256.as_str()))
+        .collect();
+    let then: BTreeMap<(&str, &str), &str> = plugins
+        .iter()
+        .flat_map(|p| {
+            p.artifacts
+                .iter()
+                .map(move |a| ((p.name.as_str(), a.name.as_str()), a.sha256.as_str()))
+        })
+        .collect();
+    now.keys()
+        .chain(then.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|key| now.get(*key) != then.get(*key))
+        .map(|key| ArtifactUpdate {
+            plugin: key.0.to_owned(),
+            name: key.1.to_owned(),
+            installed: now.get(key).map(|s| (*s).to_owned()),
+            updated: then.get(key).map(|s| (*s).to_owned()),
+        })
+        .collect()
 }
 
 impl UpdatesDocument {
@@ -49,6 +87,7 @@ impl UpdatesDocument {
     /// Whether anything can be updated.
     pub fn has_updates(&self) -> bool {
         !self.crates.is_empty()
+            || !self.artifacts.is_empty()
             || self
                 .plugins
                 .iter()
@@ -113,21 +152,23 @@ fn check(
         plugins,
         crates: Vec::new(),
         crates_error: None,
+        artifacts: Vec::new(),
     })
 }
 
 /// The host's third-party crates that `scopectl update` would move: cargo
-/// is asked, in a scratch copy of the host crate made from the lock.
+/// is asked, in a scratch copy of the host crate made from the lock; and
+/// the artifacts the plugins it would choose declare differently.
 fn crate_updates(
     home: &Home,
     settings: &Settings,
     reporter: Arc<dyn Reporter>,
-) -> Result<Vec<CrateUpdate>> {
+) -> Result<(Vec<CrateUpdate>, Vec<ArtifactUpdate>)> {
     let Some(locked) = home.lock_file()? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     if locked.crates.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let reporter_for_fetches = reporter.clone();
     let plugins = read_only(home, settings, reporter, |planner| {
@@ -146,14 +187,15 @@ fn crate_updates(
     build.target_dir = Some(scratch.path().join("target"));
     let moves = HostBuilder::new(scratch.path(), &build)
         .crate_updates(&plugins, &Graph::Keep(&locked.crates))?;
-    Ok(moves
+    let crates = moves
         .into_iter()
         .map(|(name, installed, newest_compatible)| CrateUpdate {
             name,
             installed,
             newest_compatible,
         })
-        .collect())
+        .collect();
+    Ok((crates, artifact_updates(&locked.artifacts, &plugins)))
 }
 
 /// Registry plugins: the resolver, over index entries fetched concurrently.
@@ -269,5 +311,84 @@ fn git_row(
             };
             row(tip, moved, reason)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifacts::Declared;
+
+    fn plugin(name: &str, artifacts: &[(&str, &str)]) -> PluginCrate {
+        PluginCrate {
+            name: name.into(),
+            version: "1.0.0".into(),
+            dir: std::path::PathBuf::from("/src").join(name),
+            register: "register_pipelines".into(),
+            api_requirement: "^0.1".into(),
+            conflicts: Vec::new(),
+            capabilities: Vec::new(),
+            dependencies: Vec::new(),
+            registry_dependencies: Vec::new(),
+            artifacts: artifacts
+                .iter()
+                .map(|(name, sha)| Declared {
+                    name: (*name).into(),
+                    url: "https://example.org/a".into(),
+                    mirrors: Vec::new(),
+                    sha256: (*sha).into(),
+                    size: 1,
+                    unpack: false,
+                })
+                .collect(),
+        }
+    }
+
+    fn pin(plugin: &str, name: &str, sha: &str) -> ArtifactPin {
+        ArtifactPin {
+            plugin: plugin.into(),
+            name: name.into(),
+            sha256: sha.into(),
+            size: 1,
+            url: "https://example.org/a".into(),
+            unpack: false,
+        }
+    }
+
+    #[test]
+    fn an_update_that_changes_adds_or_drops_an_artifact_says_so() {
+        let locked = [
+            pin("depth", "weights", "aa"),
+            pin("depth", "luts", "bb"),
+            pin("grain", "noise", "cc"),
+        ];
+        let chosen = [
+            plugin(
+                "depth",
+                &[("weights", "dd"), ("luts", "bb"), ("calib", "ee")],
+            ),
+            plugin("grain", &[]),
+        ];
+        let changes = artifact_updates(&locked, &chosen);
+        let said: Vec<(&str, &str, Option<&str>, Option<&str>)> = changes
+            .iter()
+            .map(|c| {
+                (
+                    c.plugin.as_str(),
+                    c.name.as_str(),
+                    c.installed.as_deref(),
+                    c.updated.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            said,
+            [
+                ("depth", "calib", None, Some("ee")),
+                ("depth", "weights", Some("aa"), Some("dd")),
+                ("grain", "noise", Some("cc"), None),
+            ]
+        );
+        assert!(artifact_updates(&locked[..2], &chosen[..1]).len() == 2);
     }
 }

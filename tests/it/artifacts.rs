@@ -353,3 +353,47 @@ fn pushed_generations_carry_the_artifact_once_and_an_import_verifies_it() {
     );
     assert_eq!(first_pixel(&fresh, &fresh_cache), colour(&bytes));
 }
+
+#[test]
+fn update_check_names_an_artifact_the_update_would_change() {
+    let context = TestContext::new();
+    let cache = context.temp.path().join("cache");
+    let (old, new) = (vec![1u8; 4096], vec![2u8; 4096]);
+    let server = FixtureRegistry::start();
+    server.serve_raw("/old.bin", Arc::new(old.clone()), Length::Exact);
+    server.serve_raw("/new.bin", Arc::new(new.clone()), Length::Exact);
+    let address = server.address();
+    let crate_dir = plugin(
+        context.temp.path(),
+        &format!("http://{address}/old.bin"),
+        &old,
+    );
+    ok(output(
+        scopectl(&context, &cache).arg("install").arg(&crate_dir),
+    ));
+    // The plugin's next version declares other bytes.
+    plugin(
+        context.temp.path(),
+        &format!("http://{address}/new.bin"),
+        &new,
+    );
+
+    let text = output(scopectl(&context, &cache).args(["update", "--check"]));
+    assert_eq!(text.status.code(), Some(10), "{}", stderr(&text));
+    let line = format!(
+        "artifact `palette` of artifact-colour  changes: sha256 {}… -> sha256 {}…",
+        &hex(&old)[..12],
+        &hex(&new)[..12]
+    );
+    assert!(stdout(&text).contains(&line), "{}", stdout(&text));
+    let json = output(scopectl(&context, &cache).args(["update", "--check", "--json"]));
+    let document: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        document["artifacts"],
+        serde_json::json!([{"plugin": "artifact-colour", "name": "palette",
+                            "installed": hex(&old), "updated": hex(&new)}])
+    );
+    // A check fetches nothing.
+    assert_eq!(store_files(&cache).len(), 1);
+    assert!(!server.requests().iter().any(|r| r.starts_with("/new.bin")));
+}
