@@ -397,3 +397,74 @@ fn update_check_names_an_artifact_the_update_would_change() {
     assert_eq!(store_files(&cache).len(), 1);
     assert!(!server.requests().iter().any(|r| r.starts_with("/new.bin")));
 }
+
+#[test]
+fn a_mirror_by_hash_is_tried_first_and_declared_mirrors_after_the_url() {
+    let context = TestContext::new();
+    let cache = context.temp.path().join("cache");
+    let bytes = vec![7u8; 10_000];
+    let server = FixtureRegistry::start();
+    let address = server.address();
+    server.serve_raw(
+        &format!("/by-hash/{}", hex(&bytes)),
+        Arc::new(bytes.clone()),
+        Length::Exact,
+    );
+    // The declared URL answers nothing (a closed port).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/palette.bin", closed.local_addr().unwrap());
+    drop(closed);
+    let crate_dir = plugin(context.temp.path(), &dead, &bytes);
+    ok(output(
+        scopectl(&context, &cache)
+            .env(
+                "SCOPE_ARTIFACT_MIRROR",
+                format!("http://{address}/by-hash/"),
+            )
+            .env("SCOPE_HTTP_RETRIES", "0")
+            .arg("install")
+            .arg(&crate_dir),
+    ));
+    assert_eq!(server.requests(), [format!("/by-hash/{}", hex(&bytes))]);
+    let lock = fs_err::read_to_string(context.home().join("resolved.lock")).unwrap();
+    assert!(
+        lock.contains(&format!(
+            "url = \"http://{address}/by-hash/{}\"",
+            hex(&bytes)
+        )),
+        "the lock records where the bytes came from: {lock}"
+    );
+
+    // Without the mirror, a declared mirror after the dead URL.
+    let other = TestContext::new();
+    let other_cache = other.temp.path().join("cache");
+    server.serve_raw(
+        "/mirror/palette.bin",
+        Arc::new(bytes.clone()),
+        Length::Exact,
+    );
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replace(
+            &format!("url = \"{dead}\""),
+            &format!("url = \"{dead}\", mirrors = [\"http://{address}/mirror/palette.bin\"]"),
+        ),
+    )
+    .unwrap();
+    let out = ok(output(
+        scopectl(&other, &other_cache)
+            .env("SCOPE_HTTP_RETRIES", "0")
+            .arg("install")
+            .arg(&crate_dir),
+    ));
+    assert!(
+        server
+            .requests()
+            .contains(&"/mirror/palette.bin".to_owned()),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(first_pixel(&other, &other_cache), colour(&bytes));
+}
