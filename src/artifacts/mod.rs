@@ -7,4 +7,4 @@ mod declared;
 pub mod store;
 
 pub use declared::{parse, Declared};
-pub use store::{Fetched, Store, Wanted};
+pub use store::{Fetched, Store, StoreLock, Wanted};

@@ -34,6 +34,15 @@ pub struct Store {
     root: PathBuf,
 }
 
+/// The store's lock (`artifacts/.lock`): a change holds it shared from
+/// the moment its artifacts are in the store until its generation is
+/// committed (until then no generation pins them), `gc` holds it exclusively
+/// while it deletes. Released when dropped.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: fs_err::File,
+}
+
 /// An artifact a plugin wants.
 #[derive(Debug, Clone)]
 pub struct Wanted {
@@ -66,6 +75,22 @@ impl Store {
     /// The store's directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Takes the store's lock: shared to add and use, exclusive to delete.
+    pub fn hold(&self, exclusive: bool) -> Result<StoreLock> {
+        fs_err::create_dir_all(&self.root)?;
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join(".lock"))?;
+        let taken = match exclusive {
+            true => file.file().lock(),
+            false => file.file().lock_shared(),
+        };
+        taken.with_context(|| format!("cannot lock {}", self.root.join(".lock").display()))?;
+        Ok(StoreLock { _file: file })
     }
 
     /// Where a verified artifact lies (as the host looks for it).

@@ -443,7 +443,8 @@ fn build_and_commit(
     }
     // Every declared data file, verified in the store before the build: a
     // file that cannot be had changes nothing.
-    let artifacts = super::fetch::artifacts(transaction.home(), settings, &chosen, reporter)?;
+    let (artifacts, _store) =
+        super::fetch::artifacts(transaction.home(), settings, &chosen, reporter)?;
     reporter.status("Building", &format!("host with {names}"));
     let built = builder.build(&chosen, &graph, reporter)?;
     failpoint::hit("after-build");

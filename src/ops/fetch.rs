@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use super::plan::Planner;
 use super::sources::Sources;
-use crate::artifacts::{Store, Wanted};
+use crate::artifacts::{Store, StoreLock, Wanted};
 use crate::error::Hinted;
 use crate::home::{Home, Transaction};
 use crate::host_build::{Graph, HostBuilder};
@@ -67,7 +67,7 @@ pub fn fetch(home: &Home, settings: &Settings, reporter: Arc<dyn Reporter>) -> R
     };
     reporter.status("Fetching", "the host's crates (cargo fetch)");
     HostBuilder::new(&home.build_dir(), &settings.build).fetch(&plugins, &graph)?;
-    let artifacts = artifacts(home, settings, &plugins, reporter.as_ref())?;
+    let (artifacts, _store) = artifacts(home, settings, &plugins, reporter.as_ref())?;
     Ok(Fetched {
         plugins: plugins.len(),
         crates: locked.crates.len(),
@@ -77,13 +77,15 @@ pub fn fetch(home: &Home, settings: &Settings, reporter: Arc<dyn Reporter>) -> R
 
 /// Every artifact `plugins` declare, verified in the user's artifact store
 /// (fetched when missing), as `resolved.lock` records them; the home is
-/// registered with the store so that `gc` keeps what it pins.
+/// registered with the store so that `gc` keeps what it pins. The store's
+/// lock comes with them: hold it until the generation that pins them is
+/// committed.
 pub fn artifacts(
     home: &Home,
     settings: &Settings,
     plugins: &[crate::plugin_crate::PluginCrate],
     reporter: &dyn Reporter,
-) -> Result<Vec<scope_lockfile::ArtifactPin>> {
+) -> Result<(Vec<scope_lockfile::ArtifactPin>, Option<StoreLock>)> {
     let wanted: Vec<Wanted> = plugins
         .iter()
         .flat_map(|p| {
@@ -94,12 +96,13 @@ pub fn artifacts(
         })
         .collect();
     if wanted.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let store = Store::of(settings)?;
+    let lock = store.hold(false)?;
     let fetched = store.ensure(&wanted, settings, reporter)?;
     store.register_home(home.root())?;
-    Ok(fetched
+    let pins = fetched
         .into_iter()
         .map(|f| scope_lockfile::ArtifactPin {
             plugin: f.plugin,
@@ -109,5 +112,6 @@ pub fn artifacts(
             url: f.url,
             unpack: f.declared.unpack,
         })
-        .collect())
+        .collect();
+    Ok((pins, Some(lock)))
 }

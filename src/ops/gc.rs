@@ -61,6 +61,8 @@ pub fn gc(
 /// pins (nor a home's own `resolved.lock`); a home that no longer exists
 /// pins nothing and is forgotten.
 fn collect_artifacts(store: &crate::artifacts::Store) -> Result<(usize, u64)> {
+    // No change is between fetching its artifacts and committing them.
+    let _deleting = store.hold(true)?;
     let mut pinned = BTreeSet::new();
     for (root, record) in store.homes() {
         if !root.join("generations").is_dir() {

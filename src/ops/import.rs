@@ -77,7 +77,7 @@ pub fn import(
     }
     // Its plugins' artifacts, in this machine's store: those it carries,
     // verified; the others fetched from where its lock says they came from.
-    artifacts(home, settings, reporter, &generation)?;
+    let _store = artifacts(home, settings, reporter, &generation)?;
     // The host runs its self-check before anything is committed.
     let staging = tempfile::Builder::new()
         .prefix(".staging-import-")
@@ -105,19 +105,20 @@ pub fn import(
 }
 
 /// Stores the artifacts `generation` carries and fetches the ones its lock
-/// pins that it does not.
+/// pins that it does not; the store's lock, to hold until the commit.
 fn artifacts(
     home: &Home,
     settings: &Settings,
     reporter: &dyn Reporter,
     generation: &Generation,
-) -> Result<()> {
+) -> Result<Option<crate::artifacts::StoreLock>> {
     let lock =
         scope_lockfile::Lockfile::parse(Path::new("resolved.lock"), &generation.resolved_lock)?;
     if lock.artifacts.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let store = crate::artifacts::Store::of(settings)?;
+    let held = store.hold(false)?;
     let mut wanted = Vec::new();
     for pin in &lock.artifacts {
         let declared = crate::artifacts::Declared::from(pin);
@@ -134,7 +135,8 @@ fn artifacts(
         });
     }
     store.ensure(&wanted, settings, reporter)?;
-    store.register_home(home.root())
+    store.register_home(home.root())?;
+    Ok(Some(held))
 }
 
 /// Refuses a host built for another target, or needing a newer glibc.

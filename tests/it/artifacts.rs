@@ -468,3 +468,47 @@ fn a_mirror_by_hash_is_tried_first_and_declared_mirrors_after_the_url() {
     );
     assert_eq!(first_pixel(&other, &other_cache), colour(&bytes));
 }
+
+/// `gc` in one home never frees an artifact another home has fetched for
+/// a generation it is about to commit: the change holds the store's lock
+/// from the fetch to the commit, and `gc` waits for it.
+#[test]
+fn gc_waits_for_a_change_between_fetching_an_artifact_and_committing_it() {
+    let first = TestContext::new();
+    let second = TestContext::new();
+    let cache = first.temp.path().join("cache");
+    let bytes = vec![9u8; 50_000];
+    let server = FixtureRegistry::start();
+    server.serve_raw("/palette.bin", Arc::new(bytes.clone()), Length::Exact);
+    let url = format!("http://{}/palette.bin", server.address());
+    let crate_dir = plugin(first.temp.path(), &url, &bytes);
+    ok(output(
+        scopectl(&first, &cache).arg("install").arg(&crate_dir),
+    ));
+    ok(output(
+        scopectl(&first, &cache).args(["uninstall", "artifact-colour"]),
+    ));
+
+    // The second home stops between its build (artifact in the store) and
+    // its commit; the first home's gc runs meanwhile.
+    let mut installing = scopectl(&second, &cache)
+        .env("SCOPE_FAILPOINT", "pause:after-build")
+        .arg("install")
+        .arg(&crate_dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = support::collect(installing.stderr.take().unwrap());
+    support::wait_until(
+        || String::from_utf8_lossy(&log.bytes.lock().unwrap()).contains("pausing"),
+        || String::from_utf8_lossy(&log.bytes.lock().unwrap()).into_owned(),
+    );
+    ok(output(scopectl(&first, &cache).args(["gc", "--keep", "0"])));
+    assert!(installing.wait().unwrap().success(), "{:?}", log.finish());
+    assert_eq!(
+        store_files(&cache).len(),
+        1,
+        "the second home's artifact was kept"
+    );
+    assert_eq!(first_pixel(&second, &cache), colour(&bytes));
+}
