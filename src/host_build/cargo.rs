@@ -450,11 +450,15 @@ fn build_paths(
     let tmp = target_dir.join("tmp");
     fs_err::create_dir_all(&tmp)?;
     let mut read: Vec<PathBuf> = plugins.iter().map(|p| p.dir.clone()).collect();
-    // Crates the plugins take by `path`, wherever they are. When cargo
-    // cannot resolve the graph, the build fails anyway, and says why.
-    let sdk = target_dir.join("scope-sdk");
-    if let Ok(packages) = packages(builder, &sdk) {
-        read.extend(packages.into_iter().filter_map(|p| p.dir));
+    // Crates the plugins take by `path`, wherever they are (asking cargo
+    // costs a run of its own: only when some plugin's manifest may name
+    // one). When cargo cannot resolve the graph, the build fails anyway,
+    // and says why.
+    if plugins.iter().any(|p| may_take_paths(&p.dir)) {
+        let sdk = target_dir.join("scope-sdk");
+        if let Ok(packages) = packages(builder, &sdk) {
+            read.extend(packages.into_iter().filter_map(|p| p.dir));
+        }
     }
     let crates: Vec<&Path> = plugins
         .iter()
@@ -463,6 +467,40 @@ fn build_paths(
         .collect();
     let write = vec![target_dir.to_path_buf(), builder.crate_dir.clone(), tmp];
     Ok(BuildPaths::around(settings, &crates, read, write))
+}
+
+/// Whether the crate in `dir` may depend on a crate by `path`: a `path`
+/// key in any dependency table (target-specific ones too), or a dependency
+/// inherited from a workspace (which may be one). An unreadable manifest
+/// may too.
+fn may_take_paths(dir: &Path) -> bool {
+    let Ok(text) = fs_err::read_to_string(dir.join("Cargo.toml")) else {
+        return true;
+    };
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return true;
+    };
+    let by_path = |table: Option<&toml_edit::Item>| {
+        table
+            .and_then(toml_edit::Item::as_table_like)
+            .is_some_and(|deps| {
+                deps.iter().any(|(_, dep)| {
+                    dep.as_table_like()
+                        .is_some_and(|d| d.contains_key("path") || d.contains_key("workspace"))
+                })
+            })
+    };
+    let kinds = ["dependencies", "build-dependencies"];
+    let top = kinds.iter().any(|kind| by_path(doc.get(kind)));
+    let targets = doc
+        .get("target")
+        .and_then(toml_edit::Item::as_table_like)
+        .is_some_and(|targets| {
+            targets
+                .iter()
+                .any(|(_, target)| kinds.iter().any(|kind| by_path(target.get(kind))))
+        });
+    top || targets
 }
 
 /// `cargo metadata` of the host crate: every package and the resolved

@@ -273,3 +273,46 @@ fn scopectl_test_runs_the_plugins_tests_in_the_build_sandbox() {
     let open = test("off");
     assert_eq!(open.status.code(), Some(101), "{}", stderr(&open));
 }
+
+/// A plugin that takes a crate by `path` from outside its directory builds
+/// under the sandbox: the build may read that crate (and only because the
+/// plugin names it).
+#[test]
+fn a_plugin_taking_a_crate_by_path_builds_in_the_sandbox() {
+    let context = TestContext::new();
+    let dir = context.temp.path();
+    let helper = dir.join("shared/helper");
+    fs_err::create_dir_all(helper.join("src")).unwrap();
+    fs_err::write(
+        helper.join("Cargo.toml"),
+        "[package]\nname = \"helper\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    fs_err::write(helper.join("src/lib.rs"), "pub const LEVEL: u8 = 3;\n").unwrap();
+    let plugin = support::new_plugin(&context, "path-user");
+    let manifest = plugin.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replacen(
+            "[dependencies]\n",
+            "[dependencies]\nhelper = { path = \"../shared/helper\" }\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let lib = plugin.join("src/lib.rs");
+    let source = fs_err::read_to_string(&lib).unwrap();
+    fs_err::write(
+        &lib,
+        format!("{source}\npub const LEVEL: u8 = helper::LEVEL;\n"),
+    )
+    .unwrap();
+    let out = output(
+        context
+            .scopectl()
+            .args(["--sandbox", "required", "install"])
+            .arg(&plugin),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
