@@ -282,6 +282,23 @@ impl Store {
         Ok(())
     }
 
+    /// For a change of the home at `home`: takes the store's lock (shared),
+    /// makes every wanted artifact present ([`Store::ensure`]) and registers
+    /// the home, so that `gc` keeps what its generations will pin. Hold the
+    /// lock until the generation is committed.
+    pub fn provide(
+        &self,
+        home: &Path,
+        wanted: &[Wanted],
+        settings: &Settings,
+        reporter: &dyn Reporter,
+    ) -> Result<(Vec<Fetched>, StoreLock)> {
+        let lock = self.hold(false)?;
+        let fetched = self.ensure(wanted, settings, reporter)?;
+        self.register_home(home)?;
+        Ok((fetched, lock))
+    }
+
     /// Stores bytes that arrived otherwise (an imported generation's
     /// layer), verified as a download is.
     pub fn put(&self, declared: &Declared, bytes: &[u8]) -> Result<()> {

@@ -24,10 +24,14 @@ pub fn sync(context: &Context, dry_run: bool, grant: crate::capability::Grant) -
 pub fn fetch(context: &Context) -> Result<ExitCode> {
     let home = context.home()?;
     let fetched = crate::ops::fetch::fetch(&home, &context.settings, context.reporter())?;
+    let artifacts = match fetched.artifacts {
+        0 => String::new(),
+        n => format!(", {n} artifact(s)"),
+    };
     context.printer.status(
         "Fetched",
         format!(
-            "{} plugin(s) and the {} crates of the host's graph; `scopectl sync --frozen` needs no network now",
+            "{} plugin(s){artifacts} and the {} crates of the host's graph; `scopectl sync --frozen` needs no network now",
             fetched.plugins, fetched.crates
         ),
     );

@@ -98,10 +98,7 @@ pub fn artifacts(
     if wanted.is_empty() {
         return Ok((Vec::new(), None));
     }
-    let store = Store::of(settings)?;
-    let lock = store.hold(false)?;
-    let fetched = store.ensure(&wanted, settings, reporter)?;
-    store.register_home(home.root())?;
+    let (fetched, lock) = Store::of(settings)?.provide(home.root(), &wanted, settings, reporter)?;
     let pins = fetched
         .into_iter()
         .map(|f| scope_lockfile::ArtifactPin {

@@ -118,7 +118,6 @@ fn artifacts(
         return Ok(None);
     }
     let store = crate::artifacts::Store::of(settings)?;
-    let held = store.hold(false)?;
     let mut wanted = Vec::new();
     for pin in &lock.artifacts {
         let declared = crate::artifacts::Declared::from(pin);
@@ -134,8 +133,7 @@ fn artifacts(
             declared,
         });
     }
-    store.ensure(&wanted, settings, reporter)?;
-    store.register_home(home.root())?;
+    let (_, held) = store.provide(home.root(), &wanted, settings, reporter)?;
     Ok(Some(held))
 }
 
