@@ -77,19 +77,39 @@ impl Store {
         &self.root
     }
 
-    /// Takes the store's lock: shared to add and use, exclusive to delete.
-    pub fn hold(&self, exclusive: bool) -> Result<StoreLock> {
+    /// Takes the store's lock: shared to add and use, exclusive to delete;
+    /// says so when it has to wait for another command.
+    pub fn hold(&self, exclusive: bool, reporter: &dyn Reporter) -> Result<StoreLock> {
         fs_err::create_dir_all(&self.root)?;
+        let path = self.root.join(".lock");
         let file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(self.root.join(".lock"))?;
+            .open(&path)?;
+        let tried = match exclusive {
+            true => file.file().try_lock(),
+            false => file.file().try_lock_shared(),
+        };
+        let cannot = || format!("cannot lock {}", path.display());
+        match tried {
+            Ok(()) => return Ok(StoreLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => reporter.blocking(&format!(
+                "Blocking: waiting for the artifact store ({}): another command is {}",
+                self.root.display(),
+                if exclusive {
+                    "using it"
+                } else {
+                    "collecting it (gc)"
+                }
+            )),
+            Err(std::fs::TryLockError::Error(err)) => return Err(err).with_context(cannot),
+        }
         let taken = match exclusive {
             true => file.file().lock(),
             false => file.file().lock_shared(),
         };
-        taken.with_context(|| format!("cannot lock {}", self.root.join(".lock").display()))?;
+        taken.with_context(cannot)?;
         Ok(StoreLock { _file: file })
     }
 
@@ -293,7 +313,7 @@ impl Store {
         settings: &Settings,
         reporter: &dyn Reporter,
     ) -> Result<(Vec<Fetched>, StoreLock)> {
-        let lock = self.hold(false)?;
+        let lock = self.hold(false, reporter)?;
         let fetched = self.ensure(wanted, settings, reporter)?;
         self.register_home(home)?;
         Ok((fetched, lock))

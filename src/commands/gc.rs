@@ -27,7 +27,7 @@ pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
     let printer = &context.printer;
     let transaction = Transaction::begin(&home, context.settings.lock_timeout, printer)?;
     let store = crate::artifacts::Store::of(&context.settings).ok();
-    let collected = crate::ops::gc::gc(&transaction, keep, store.as_ref())?;
+    let collected = crate::ops::gc::gc(&transaction, keep, store.as_ref(), printer)?;
     if collected.generations.is_empty() {
         printer.status("Fresh", "no generation to delete");
     } else {

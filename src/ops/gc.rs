@@ -32,6 +32,7 @@ pub fn gc(
     transaction: &Transaction<'_>,
     keep: usize,
     store: Option<&crate::artifacts::Store>,
+    reporter: &dyn crate::reporter::Reporter,
 ) -> Result<Collected> {
     let home = transaction.home();
     let current = home.current();
@@ -50,7 +51,7 @@ pub fn gc(
     collected.cache_entries = entries;
     collected.bytes += bytes;
     if let Some(store) = store {
-        let (artifacts, bytes) = collect_artifacts(store)?;
+        let (artifacts, bytes) = collect_artifacts(store, reporter)?;
         collected.artifacts = artifacts;
         collected.bytes += bytes;
     }
@@ -60,9 +61,12 @@ pub fn gc(
 /// Frees the store's artifacts that no generation of any home it knows
 /// pins (nor a home's own `resolved.lock`); a home that no longer exists
 /// pins nothing and is forgotten.
-fn collect_artifacts(store: &crate::artifacts::Store) -> Result<(usize, u64)> {
+fn collect_artifacts(
+    store: &crate::artifacts::Store,
+    reporter: &dyn crate::reporter::Reporter,
+) -> Result<(usize, u64)> {
     // No change is between fetching its artifacts and committing them.
-    let _deleting = store.hold(true)?;
+    let _deleting = store.hold(true, reporter)?;
     let mut pinned = BTreeSet::new();
     for (root, record) in store.homes() {
         if !root.join("generations").is_dir() {

@@ -503,7 +503,12 @@ fn gc_waits_for_a_change_between_fetching_an_artifact_and_committing_it() {
         || String::from_utf8_lossy(&log.bytes.lock().unwrap()).contains("pausing"),
         || String::from_utf8_lossy(&log.bytes.lock().unwrap()).into_owned(),
     );
-    ok(output(scopectl(&first, &cache).args(["gc", "--keep", "0"])));
+    let collected = ok(output(scopectl(&first, &cache).args(["gc", "--keep", "0"])));
+    assert!(
+        stderr(&collected).contains("waiting for the artifact store"),
+        "gc says it waits: {}",
+        stderr(&collected)
+    );
     assert!(installing.wait().unwrap().success(), "{:?}", log.finish());
     assert_eq!(
         store_files(&cache).len(),
