@@ -44,6 +44,24 @@ pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
             ),
         );
     }
+    // A target directory of the home's own, from before hosts compiled in
+    // the user cache (or in CARGO_TARGET_DIR): nothing uses it any more.
+    let own = home.build_dir().join("target");
+    let used =
+        crate::host_build::HostBuilder::new(&home.build_dir(), &context.settings.build).target_dir;
+    let mut freed = collected.bytes;
+    if used != own && own.is_dir() {
+        freed += crate::fsx::tree_size(&own);
+        fs_err::remove_dir_all(&own)?;
+        printer.status(
+            "Removed",
+            format!(
+                "{} (hosts compile in {} now)",
+                own.display(),
+                used.display()
+            ),
+        );
+    }
     if collected.artifacts > 0 {
         printer.status(
             "Removed",
@@ -53,6 +71,6 @@ pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
             ),
         );
     }
-    printer.status("Freed", human_bytes(collected.bytes));
+    printer.status("Freed", human_bytes(freed));
     Ok(ExitCode::SUCCESS)
 }

@@ -60,6 +60,25 @@ fn two_homes_without_cargo_target_dir_share_the_user_caches_compiled_crates() {
             (dir.clone(), "shared by every home of this user".to_owned())
         );
     }
+    // A target directory of the home's own, from before: gc removes it.
+    let old = first.home().join("build/target");
+    fs_err::create_dir_all(old.join("debug")).unwrap();
+    fs_err::write(old.join("debug/scope-host"), vec![0u8; 4096]).unwrap();
+    let collected = output(
+        first
+            .scopectl()
+            .env_remove("CARGO_TARGET_DIR")
+            .env("SCOPE_CACHE_DIR", &cache)
+            .arg("gc"),
+    );
+    assert!(collected.status.success(), "{}", stderr(&collected));
+    assert!(!old.exists(), "{}", stderr(&collected));
+    assert!(
+        stderr(&collected).contains("(hosts compile in "),
+        "{}",
+        stderr(&collected)
+    );
+    assert!(dir.exists(), "the shared directory stays");
     // With the variable set, it wins.
     let set = output(first.scopectl().arg("doctor"));
     assert!(
