@@ -104,6 +104,9 @@ pub struct Session {
     pub hand_off: Arc<AtomicBool>,
     feeder: Option<JoinHandle<()>>,
     collector: Option<JoinHandle<Collected>>,
+    /// Set by the collector when the host's output ended (it is exiting):
+    /// the supervisor's loop wakes for it instead of sleeping out its poll.
+    output_closed: Arc<(Mutex<bool>, std::sync::Condvar)>,
 }
 
 /// What the collector saw.
@@ -176,23 +179,43 @@ impl Session {
             )),
             _ => None,
         };
+        let output_closed: Arc<(Mutex<bool>, std::sync::Condvar)> = Arc::default();
         let collector = match (output, child.stdout.take()) {
-            (Some((output, framing)), Some(stdout)) => Some(spawn_collector(
-                stdout,
-                framing,
-                output.clone(),
-                in_flight.clone(),
-            )),
+            (Some((output, framing)), Some(stdout)) => {
+                let closed = output_closed.clone();
+                let collector = spawn_collector(stdout, framing, output.clone(), in_flight.clone());
+                // Says when the collector is done, whichever way it ended.
+                Some(std::thread::spawn(move || {
+                    let collected = collector.join().unwrap_or_default();
+                    *lock(&closed.0) = true;
+                    closed.1.notify_all();
+                    collected
+                }))
+            }
             _ => None,
         };
         Ok(Session {
             child,
             binary,
+            output_closed,
             started: Instant::now(),
             hand_off,
             feeder,
             collector,
         })
+    }
+
+    /// Waits up to `poll` for something to do: returns early when the
+    /// host's output ended, and then polls briefly, as the host is exiting.
+    pub fn pause(&self, poll: Duration) {
+        let (closed, changed) = &*self.output_closed;
+        let guard = lock(closed);
+        if *guard {
+            drop(guard);
+            std::thread::sleep(Duration::from_micros(200));
+            return;
+        }
+        let _ = changed.wait_timeout(guard, poll);
     }
 
     /// Waits for both threads (the host has exited).

@@ -497,7 +497,7 @@ impl Supervisor<'_> {
                 let _ = session.child.kill();
                 drain_deadline = None;
             }
-            std::thread::sleep(POLL);
+            session.pause(POLL);
         }
     }
 
