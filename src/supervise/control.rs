@@ -545,10 +545,25 @@ fn reply_error(writer: &mut impl Write, message: &str) -> std::io::Result<()> {
     )
 }
 
-/// Asks the running host to change runtime parameters.
+/// Asks the running host to change runtime parameters. A host that has
+/// just started may not listen yet: its socket is waited for, briefly.
 pub fn ask_host(socket: &Path, sets: &[String]) -> std::result::Result<(), String> {
-    let line = host_request(socket, &format!("set\t{}", sets.join("\t")))
-        .map_err(|e| format!("cannot reach the host: {e}"))?;
+    let request = format!("set\t{}", sets.join("\t"));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let answer = loop {
+        match host_request(socket, &request) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => break other,
+        }
+    };
+    let line = answer.map_err(|e| format!("cannot reach the host: {e}"))?;
     match line.strip_prefix("error: ") {
         Some(message) => Err(message.to_owned()),
         None if line == "ok" => Ok(()),
