@@ -36,47 +36,18 @@ fn workspace_version(name: &str) -> String {
 }
 
 /// `helper` 0.9.0, 1.0.0 and 1.1.0 and the host's own third-party crates
-/// (lexopt, libc, yuvutils-rs and what it needs: the real `.crate`s from
-/// cargo's cache) on the fixture registry;
+/// (lexopt and libc: the real `.crate`s from cargo's cache) on the fixture registry;
 /// a cargo home that uses it in place of the default registry; a plugin
 /// that depends on `helper = "1"`.
 fn scene() -> Scene {
     let context = TestContext::new();
     let server = FixtureRegistry::start();
-    // Each with the dependencies and features the host's build uses.
-    let with_features = |package: Package, features: &[&str]| {
-        features
-            .iter()
-            .fold(package.feature("default", features), |p, f| {
-                p.feature(f, &[])
-            })
-    };
     let host_crates = [
         (
             "lexopt",
             Package::new("lexopt", &workspace_version("lexopt")),
         ),
         ("libc", Package::new("libc", &workspace_version("libc"))),
-        (
-            "autocfg",
-            Package::new("autocfg", &workspace_version("autocfg")),
-        ),
-        (
-            "num-traits",
-            with_features(
-                Package::new("num-traits", &workspace_version("num-traits"))
-                    .build_dep("autocfg", "^1"),
-                &["std"],
-            ),
-        ),
-        (
-            "yuvutils-rs",
-            with_features(
-                Package::new("yuvutils-rs", &workspace_version("yuvutils-rs"))
-                    .dep("num-traits", "^0.2"),
-                &["avx", "sse", "rdm"],
-            ),
-        ),
     ];
     for (name, package) in host_crates {
         let version = workspace_version(name);

@@ -2,8 +2,6 @@
 //! between them and the host's RGB frames, and the built-in test pattern.
 
 pub mod color;
-#[cfg(any(test, not(feature = "simd-color")))]
-mod color_scalar;
 pub mod framing;
 pub mod rgb24;
 pub mod scale;
