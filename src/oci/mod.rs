@@ -5,6 +5,7 @@
 //! read back with every digest verified.
 
 pub mod attestation;
+pub mod distribution;
 pub mod layout;
 pub mod provenance;
 pub mod registry;

@@ -1,17 +1,15 @@
-//! Pushing and pulling generations over the OCI distribution API, with
-//! `oci-client`. Credentials: `SCOPE_OCI_TOKEN` (a bearer token), else the
-//! registry's entry in docker's `config.json`, else none. Plain `http://`
-//! only for a registry on loopback, as for cargo registries.
+//! Pushing and pulling generations over the OCI distribution API
+//! ([`super::distribution`]). Credentials: `SCOPE_OCI_TOKEN` (a bearer
+//! token), else the registry's entry in docker's `config.json`, else none.
+//! Plain `http://` only for a registry on loopback, as for cargo
+//! registries.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
 
+use super::distribution::{Auth, Client, Failure, Reference};
 use super::{verify, Artifact, Generation, MANIFEST_TYPE};
 use crate::error::Hinted;
 use crate::settings::OciSettings;
@@ -31,16 +29,16 @@ impl Target {
                 "write `oci://REGISTRY/REPOSITORY:TAG`, e.g. `oci://127.0.0.1:5000/scope/fleet:v1`",
             ));
         };
-        let reference = Reference::from_str(rest).map_err(|e| {
+        let reference: Reference = rest.parse().map_err(|e| {
             Hinted::new(
                 format!("`{url}` is not an OCI reference: {e}"),
                 "write `oci://REGISTRY/REPOSITORY:TAG`",
             )
         })?;
         let host = reference
-            .registry()
+            .registry
             .rsplit_once(':')
-            .map_or(reference.registry(), |(h, _)| h);
+            .map_or(reference.registry.as_str(), |(h, _)| h);
         let loopback = host == "localhost"
             || host
                 .trim_matches(['[', ']'])
@@ -54,57 +52,37 @@ impl Target {
 
     /// `REGISTRY/REPOSITORY`: the identity a signature names.
     pub fn repository(&self) -> String {
-        format!(
-            "{}/{}",
-            self.reference.registry(),
-            self.reference.repository()
-        )
+        format!("{}/{}", self.reference.registry, self.reference.repository)
     }
 
-    /// The same repository at another tag.
-    fn with_tag(&self, tag: &str) -> Reference {
-        Reference::with_tag(
-            self.reference.registry().to_owned(),
-            self.reference.repository().to_owned(),
-            tag.to_owned(),
-        )
+    fn client(&self, settings: &OciSettings) -> Result<Client> {
+        let auth = self.auth(settings)?;
+        Client::new(&self.reference, self.loopback, auth).map_err(|e| failed(self, "reach", e))
     }
 
-    fn client(&self) -> Client {
-        let protocol = if self.loopback {
-            ClientProtocol::HttpsExcept(vec![self.reference.registry().to_owned()])
-        } else {
-            ClientProtocol::Https
-        };
-        Client::new(ClientConfig {
-            protocol,
-            ..Default::default()
-        })
-    }
-
-    fn auth(&self, settings: &OciSettings) -> Result<RegistryAuth> {
+    fn auth(&self, settings: &OciSettings) -> Result<Auth> {
         if let Some(token) = &settings.token {
-            return Ok(RegistryAuth::Bearer(token.clone()));
+            return Ok(Auth::Bearer(token.clone()));
         }
         let Some(path) = &settings.docker_config else {
-            return Ok(RegistryAuth::Anonymous);
+            return Ok(Auth::Anonymous);
         };
         let Ok(text) = fs_err::read_to_string(path) else {
-            return Ok(RegistryAuth::Anonymous);
+            return Ok(Auth::Anonymous);
         };
-        docker_credentials(&text, self.reference.registry(), path)
+        docker_credentials(&text, &self.reference.registry, path)
     }
 }
 
 /// The credentials docker's `config.json` (`text`, read from `path`) holds
 /// for `registry`: its `auths.<registry>.auth`, base64 of `user:password`;
 /// anonymous when there are none.
-pub fn docker_credentials(text: &str, registry: &str, path: &Path) -> Result<RegistryAuth> {
+pub fn docker_credentials(text: &str, registry: &str, path: &Path) -> Result<Auth> {
     let config: serde_json::Value =
         serde_json::from_str(text).with_context(|| format!("{} is not JSON", path.display()))?;
     let entry = &config["auths"][registry];
     let Some(encoded) = entry["auth"].as_str() else {
-        return Ok(RegistryAuth::Anonymous);
+        return Ok(Auth::Anonymous);
     };
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
@@ -117,7 +95,7 @@ pub fn docker_credentials(text: &str, registry: &str, path: &Path) -> Result<Reg
             )
         })?;
     let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
-    Ok(RegistryAuth::Basic(user.to_owned(), password.to_owned()))
+    Ok(Auth::Basic(user.to_owned(), password.to_owned()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -126,24 +104,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn failed(
-    target: &Target,
-    what: &str,
-    err: oci_client::errors::OciDistributionError,
-) -> anyhow::Error {
-    let text = err.to_string();
-    let text = text.trim();
-    let hint = if text.contains("code: 401") || text.contains("UNAUTHORIZED") {
+fn failed(target: &Target, what: &str, failure: Failure) -> anyhow::Error {
+    let status = failure.status().map(|s| s.as_u16());
+    let hint = if matches!(status, Some(401 | 403)) {
         "the registry wants credentials it accepts: `docker login REGISTRY` writes them to docker's config.json (or point DOCKER_CONFIG at one), or set SCOPE_OCI_TOKEN"
-    } else if text.contains("code: 404")
-        || text.contains("MANIFEST_UNKNOWN")
-        || text.contains("NAME_UNKNOWN")
-    {
+    } else if status == Some(404) {
         "check the repository and the tag (`skopeo list-tags docker://REGISTRY/REPOSITORY` lists the tags)"
     } else {
         "check the address and that the registry runs"
     };
-    Hinted::new(format!("cannot {what} {}: {text}", target.reference), hint).into()
+    Hinted::new(
+        format!("cannot {what} {}: {failure}", target.reference),
+        hint,
+    )
+    .into()
 }
 
 /// What a push sent.
@@ -162,23 +136,17 @@ pub fn push(
     settings: &OciSettings,
     key: Option<&SigningKey>,
 ) -> Result<Pushed> {
-    let client = target.client();
-    let auth = target.auth(settings)?;
-    let reference = &target.reference;
+    let client = target.client(settings)?;
     let digest = artifact.digest();
     let signature = match key {
         Some(key) => Some(cosign::sign(key, &target.repository(), &digest)?),
         None => None,
     };
     runtime()?.block_on(async {
-        client
-            .auth(reference, &auth, RegistryOperation::Push)
-            .await
-            .map_err(|e| failed(target, "sign in to", e))?;
-        let reused = push_artifact(target, &client, reference, artifact).await?;
+        let tag = target.reference.version();
+        let reused = push_artifact(target, &client, tag, artifact).await?;
         if let Some(signature) = &signature {
-            let at = target.with_tag(&cosign::signature_tag(&digest));
-            push_artifact(target, &client, &at, signature).await?;
+            push_artifact(target, &client, &cosign::signature_tag(&digest), signature).await?;
         }
         Ok(Pushed { digest, reused })
     })
@@ -187,32 +155,24 @@ pub fn push(
 async fn push_artifact(
     target: &Target,
     client: &Client,
-    reference: &Reference,
+    tag: &str,
     artifact: &Artifact,
 ) -> Result<Vec<u64>> {
     let mut reused = Vec::new();
     for (digest, (_, bytes)) in &artifact.blobs {
         // A blob the repository has (an artifact an earlier generation
-        // carried) is not sent again: one byte of it says it is there.
-        let present = client
-            .pull_blob_stream_partial(reference, digest.as_str(), 0, Some(1))
-            .await
-            .is_ok();
-        if present {
+        // carried) is not sent again.
+        if client.has_blob(digest).await.unwrap_or(false) {
             reused.push(bytes.len() as u64);
             continue;
         }
         client
-            .push_blob(reference, bytes, digest)
+            .put_blob(digest, bytes)
             .await
             .map_err(|e| failed(target, "push a blob to", e))?;
     }
     client
-        .push_manifest_raw(
-            reference,
-            artifact.manifest.clone(),
-            MANIFEST_TYPE.parse().expect("a header value"),
-        )
+        .put_manifest(tag, MANIFEST_TYPE, &artifact.manifest)
         .await
         .map_err(|e| failed(target, "push the manifest to", e))?;
     Ok(reused)
@@ -221,20 +181,18 @@ async fn push_artifact(
 /// Pulls and verifies the generation at `target`. With `keys`, its
 /// signature is checked first, before any layer is downloaded.
 pub fn pull(target: &Target, settings: &OciSettings, keys: &[PublicKey]) -> Result<Generation> {
-    let client = target.client();
-    let auth = target.auth(settings)?;
+    let client = target.client(settings)?;
     let runtime = runtime()?;
-    let manifest = pull_manifest(target, &client, &auth, &runtime, &target.reference)?;
+    let version = target.reference.version();
+    let manifest = pull_manifest(target, &client, &runtime, version)?;
     let manifest = manifest.ok_or_else(|| not_found(target))?;
     let signed_by = if keys.is_empty() {
         None
     } else {
-        Some(check_signature(
-            target, &client, &auth, &runtime, &manifest, keys,
-        )?)
+        Some(check_signature(target, &client, &runtime, &manifest, keys)?)
     };
     let mut generation = verify(&manifest, |layer| {
-        pull_blob(target, &client, &runtime, &target.reference, layer)
+        pull_blob(target, &client, &runtime, layer)
     })?;
     generation.signed_by = signed_by;
     Ok(generation)
@@ -243,11 +201,10 @@ pub fn pull(target: &Target, settings: &OciSettings, keys: &[PublicKey]) -> Resu
 /// The digest the tag of `target` points at now (a `HEAD` of its
 /// manifest), downloading nothing else.
 pub fn tag_digest(target: &Target, settings: &OciSettings) -> Result<String> {
-    let client = target.client();
-    let auth = target.auth(settings)?;
+    let client = target.client(settings)?;
     runtime()?.block_on(async {
         client
-            .fetch_manifest_digest(&target.reference, &auth)
+            .manifest_digest(target.reference.version(), MANIFEST_TYPE)
             .await
             .map_err(|e| failed(target, "read", e))
     })
@@ -265,56 +222,39 @@ pub fn verify_signature(
     settings: &OciSettings,
     keys: &[PublicKey],
 ) -> Result<Verified> {
-    let client = target.client();
-    let auth = target.auth(settings)?;
+    let client = target.client(settings)?;
     let runtime = runtime()?;
-    let manifest = pull_manifest(target, &client, &auth, &runtime, &target.reference)?;
+    let manifest = pull_manifest(target, &client, &runtime, target.reference.version())?;
     let manifest = manifest.ok_or_else(|| not_found(target))?;
-    check_signature(target, &client, &auth, &runtime, &manifest, keys)
+    check_signature(target, &client, &runtime, &manifest, keys)
 }
 
 fn check_signature(
     target: &Target,
     client: &Client,
-    auth: &RegistryAuth,
     runtime: &tokio::runtime::Runtime,
     manifest: &[u8],
     keys: &[PublicKey],
 ) -> Result<Verified> {
     let signed = super::digest(manifest);
-    let at = target.with_tag(&cosign::signature_tag(&signed));
-    let signatures = pull_manifest(target, client, auth, runtime, &at)?;
+    let signatures = pull_manifest(target, client, runtime, &cosign::signature_tag(&signed))?;
     cosign::verify(&signed, signatures.as_deref(), keys, |layer| {
-        pull_blob(target, client, runtime, &at, layer)
+        pull_blob(target, client, runtime, layer)
     })
 }
 
-/// The manifest at `reference`; `None` when the registry has none there.
+/// The manifest at `version`; `None` when the registry has none there.
 fn pull_manifest(
     target: &Target,
     client: &Client,
-    auth: &RegistryAuth,
     runtime: &tokio::runtime::Runtime,
-    reference: &Reference,
+    version: &str,
 ) -> Result<Option<Vec<u8>>> {
-    use oci_client::errors::{OciDistributionError, OciErrorCode};
     runtime.block_on(async {
-        match client
-            .pull_manifest_raw(reference, auth, &[MANIFEST_TYPE])
-            .await
-        {
-            Ok((manifest, _)) => Ok(Some(manifest)),
-            Err(OciDistributionError::ImageManifestNotFoundError(_)) => Ok(None),
-            Err(OciDistributionError::RegistryError { envelope, .. })
-                if envelope.errors.iter().any(|e| {
-                    matches!(
-                        e.code,
-                        OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
-                    )
-                }) =>
-            {
-                Ok(None)
-            }
+        match client.manifest(version, MANIFEST_TYPE).await {
+            Ok(manifest) => Ok(manifest),
+            // A repository the registry has never seen.
+            Err(e) if e.has_code("NAME_UNKNOWN") || e.has_code("MANIFEST_UNKNOWN") => Ok(None),
             Err(e) => Err(failed(target, "read", e)),
         }
     })
@@ -324,26 +264,28 @@ fn pull_blob(
     target: &Target,
     client: &Client,
     runtime: &tokio::runtime::Runtime,
-    reference: &Reference,
     layer: &super::Descriptor,
 ) -> Result<Vec<u8>> {
     runtime.block_on(async {
-        let mut bytes = Vec::with_capacity(layer.size as usize);
         client
-            .pull_blob(reference, layer.digest.as_str(), &mut bytes)
+            .blob(&layer.digest, layer.size)
             .await
-            .map_err(|e| failed(target, "download a blob of", e))?;
-        Ok(bytes)
+            .map_err(|e| failed(target, "download a blob of", e))
     })
 }
 
 fn not_found(target: &Target) -> anyhow::Error {
     let reference = &target.reference;
-    let repository = format!("{}/{}", reference.registry(), reference.repository());
-    let tag = reference.tag().or(reference.digest()).unwrap_or("latest");
     Hinted::new(
-        format!("the registry has no tag {tag} in {repository}"),
-        format!("`skopeo list-tags docker://{repository}` lists the tags it has"),
+        format!(
+            "the registry has no tag {} in {}",
+            reference.version(),
+            target.repository()
+        ),
+        format!(
+            "`skopeo list-tags docker://{}` lists the tags it has",
+            target.repository()
+        ),
     )
     .into()
 }

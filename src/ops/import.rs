@@ -178,7 +178,9 @@ fn not_found(source: &str, path: &Path) -> anyhow::Error {
     let first = source.split('/').next().unwrap_or_default();
     let registry_like = source.contains('/')
         && (first.contains('.') || first.contains(':') || first == "localhost")
-        && source.parse::<oci_client::Reference>().is_ok();
+        && source
+            .parse::<crate::oci::distribution::Reference>()
+            .is_ok();
     if registry_like {
         return Hinted::new(
             format!("`{source}` is not a file or directory here"),
