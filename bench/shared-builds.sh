@@ -2,7 +2,9 @@
 # A cold install in a fresh home whose user cache already compiled the
 # plugin's third-party crates once (through another home), next to cargo
 # building the same host crate by hand with the same warm target
-# directory. The plugin is `scopectl new`'s template using rayon (from the
+# directory, with the Cargo.lock the first home wrote and without one (a
+# fresh home has no lock: like cargo without one, it resolves the graph
+# against the registry). The plugin is `scopectl new`'s template using rayon (from the
 # default registry, through cargo). Target: the install <= 1.2x cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,5 +41,8 @@ hyperfine --runs "$runs" \
   "$scopectl --home $work/fresh -q install ./rayon-fx" \
   --prepare "rm -rf $work/hand && cp -r $work/first/build/host $work/hand && sed -i 's/^name = \"scope-host-[0-9a-f]*\"/name = \"hand-host\"/' $work/hand/Cargo.toml" \
   -n "cargo build of the same host crate by hand" \
+  "env CARGO_TARGET_DIR=$target cargo build --release -q --manifest-path $work/hand/Cargo.toml" \
+  --prepare "rm -rf $work/hand && cp -r $work/first/build/host $work/hand && rm $work/hand/Cargo.lock && sed -i 's/^name = \"scope-host-[0-9a-f]*\"/name = \"hand-host\"/' $work/hand/Cargo.toml" \
+  -n "the same by hand without its Cargo.lock (cargo resolves, as a fresh home must)" \
   "env CARGO_TARGET_DIR=$target cargo build --release -q --manifest-path $work/hand/Cargo.toml" \
   2>&1 | grep -E "^Benchmark|Time|±|faster"
