@@ -29,15 +29,6 @@ impl Reference {
             .or(self.tag.as_deref())
             .unwrap_or("latest")
     }
-
-    /// The same repository at `tag`.
-    pub fn with_tag(&self, tag: &str) -> Reference {
-        Reference {
-            tag: Some(tag.to_owned()),
-            digest: None,
-            ..self.clone()
-        }
-    }
 }
 
 impl FromStr for Reference {

@@ -14,44 +14,33 @@
 
 use super::y4m::Chroma;
 
-/// One row of pixels as three planes, reused from row to row.
-struct Planes {
-    r: Vec<u8>,
-    g: Vec<u8>,
-    b: Vec<u8>,
+/// A row's red, green and blue, each its own plane, reused from row to row.
+struct Channels<T> {
+    r: Vec<T>,
+    g: Vec<T>,
+    b: Vec<T>,
 }
 
-impl Planes {
-    fn new(width: usize) -> Planes {
-        Planes {
-            r: vec![0; width],
-            g: vec![0; width],
-            b: vec![0; width],
+impl<T: Copy + Default> Channels<T> {
+    fn new(width: usize) -> Channels<T> {
+        Channels {
+            r: vec![T::default(); width],
+            g: vec![T::default(); width],
+            b: vec![T::default(); width],
         }
     }
 }
+
+/// One row of pixels as three planes.
+type Planes = Channels<u8>;
+
+/// What a row of chroma adds to each channel, 6 fractional bits, at the
+/// row's full width: made once for the luma rows that share it.
+type Tints = Channels<i16>;
 
 #[inline(always)]
 fn clamp(value: i16) -> u8 {
     value.clamp(0, 255) as u8
-}
-
-/// What a row of chroma adds to each channel, 6 fractional bits, at the
-/// row's full width: made once for the luma rows that share it.
-struct Tints {
-    red: Vec<i16>,
-    green: Vec<i16>,
-    blue: Vec<i16>,
-}
-
-impl Tints {
-    fn new(width: usize) -> Tints {
-        Tints {
-            red: vec![0; width],
-            green: vec![0; width],
-            blue: vec![0; width],
-        }
-    }
 }
 
 /// The tints of chroma samples `u` and `v`, each covering `SPAN` pixels
@@ -62,11 +51,11 @@ fn chroma_to_tints<const SPAN: usize>(u: &[u8], v: &[u8], tints: &mut Tints) {
         let (d, e) = (i16::from(u[i]) - 128, i16::from(v[i]) - 128);
         (102 * e, -25 * d - 52 * e, 129 * d)
     };
-    let whole = tints.red.len() / SPAN;
+    let whole = tints.r.len() / SPAN;
     let (red, green, blue) = (
-        tints.red.chunks_exact_mut(SPAN),
-        tints.green.chunks_exact_mut(SPAN),
-        tints.blue.chunks_exact_mut(SPAN),
+        tints.r.chunks_exact_mut(SPAN),
+        tints.g.chunks_exact_mut(SPAN),
+        tints.b.chunks_exact_mut(SPAN),
     );
     for (i, ((r, g), b)) in red
         .zip(green)
@@ -81,10 +70,10 @@ fn chroma_to_tints<const SPAN: usize>(u: &[u8], v: &[u8], tints: &mut Tints) {
             b[k] = tb;
         }
     }
-    if !tints.red.len().is_multiple_of(SPAN) {
+    if !tints.r.len().is_multiple_of(SPAN) {
         let (tr, tg, tb) = tint(whole);
-        let last = tints.red.len() - 1;
-        (tints.red[last], tints.green[last], tints.blue[last]) = (tr, tg, tb);
+        let last = tints.r.len() - 1;
+        (tints.r[last], tints.g[last], tints.b[last]) = (tr, tg, tb);
     }
 }
 
@@ -93,7 +82,7 @@ fn chroma_to_tints<const SPAN: usize>(u: &[u8], v: &[u8], tints: &mut Tints) {
 #[inline(always)]
 fn yuv_to_planes(y: &[u8], tints: &Tints, out: &mut Planes) {
     let n = y.len();
-    let (tr, tg, tb) = (&tints.red[..n], &tints.green[..n], &tints.blue[..n]);
+    let (tr, tg, tb) = (&tints.r[..n], &tints.g[..n], &tints.b[..n]);
     let (r, g, b) = (&mut out.r[..n], &mut out.g[..n], &mut out.b[..n]);
     for i in 0..n {
         // 1.164 × 64 = 74.5
