@@ -180,8 +180,9 @@ pub struct Answer {
 pub trait Sink: Send {
     /// Forget everything written so far.
     fn reset(&mut self) -> std::io::Result<()>;
-    /// Take the next piece of the body.
-    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+    /// Take the next piece of the body (as the connection received it: a
+    /// sink that keeps it holds a reference, not a copy).
+    fn write(&mut self, chunk: bytes::Bytes) -> std::io::Result<()>;
     /// How many bytes of the body it already holds, so that a retry may ask
     /// for the rest only (`Range: bytes=N-`); 0: start again every time.
     fn resume_from(&self) -> u64 {
@@ -201,13 +202,13 @@ impl Sink for Buffer {
         self.bytes.clear();
         Ok(())
     }
-    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+    fn write(&mut self, chunk: bytes::Bytes) -> std::io::Result<()> {
         let needed = self.bytes.len() + chunk.len();
         if needed > self.bytes.capacity() {
             let grown = (self.bytes.capacity() * 2).clamp(needed, self.limit.max(needed));
             self.bytes.reserve_exact(grown - self.bytes.len());
         }
-        self.bytes.extend_from_slice(chunk);
+        self.bytes.extend_from_slice(&chunk);
         Ok(())
     }
 }
@@ -403,7 +404,7 @@ impl Http {
                         return too_large(format!("{received} bytes had come"));
                     }
                     self.reporter.downloaded(chunk.len() as u64);
-                    if let Err(source) = sink.write(&chunk) {
+                    if let Err(source) = sink.write(chunk) {
                         return Attempt::Fail(HttpError::Store {
                             url: redact(url),
                             source,

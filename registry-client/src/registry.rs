@@ -576,9 +576,9 @@ impl Sink for HashingFile {
         Ok(())
     }
 
-    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.hasher.update(chunk);
-        self.file.write_all(chunk)
+    fn write(&mut self, chunk: bytes::Bytes) -> std::io::Result<()> {
+        self.hasher.update(&chunk);
+        self.file.write_all(&chunk)
     }
 }
 

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
+use bytes::Bytes;
 use scope_registry_client::http::{Http, HttpError, Limit, Reporter as TransferReporter, Sink};
 
 use super::Declared;
@@ -508,10 +509,13 @@ fn make_writable(path: &Path) {
 
 /// A download written to `partial/<hex>`, resumable. Two threads of its
 /// own write and hash what arrives, side by side (so a gigabyte is neither
-/// read back to be verified nor hashed on the thread that receives it).
+/// read back to be verified nor hashed on the thread that receives it);
+/// both are handed the connection's own buffers, never a copy.
 struct PartialFile {
-    /// Bytes received, not yet handed on.
-    pending: Vec<u8>,
+    /// Pieces received, not yet handed on.
+    pending: Vec<Bytes>,
+    /// Their length.
+    pending_len: usize,
     len: u64,
     workers: Option<Workers>,
 }
@@ -527,12 +531,12 @@ struct Workers {
 /// What the writer and the hasher are given.
 #[derive(Clone)]
 enum Piece {
-    Bytes(Arc<Vec<u8>>),
+    Chunks(Arc<[Bytes]>),
     /// Start again from nothing.
     Reset,
 }
 
-/// Bytes handed on at a time.
+/// Bytes handed on at a time (about).
 const PIECE: usize = 1 << 20;
 
 impl PartialFile {
@@ -552,7 +556,7 @@ impl PartialFile {
             file.set_len(0)?;
             len = 0;
         }
-        let mut buffer = vec![0; PIECE];
+        let mut buffer = vec![0; 1 << 20];
         let mut read = 0;
         while read < len {
             let n = file.read(&mut buffer)?;
@@ -568,7 +572,7 @@ impl PartialFile {
         let writer = std::thread::spawn(move || {
             for piece in pieces {
                 match piece {
-                    Piece::Bytes(bytes) => file.write_all(&bytes)?,
+                    Piece::Chunks(chunks) => write_chunks(&mut file, &chunks)?,
                     Piece::Reset => {
                         file.set_len(0)?;
                         file.seek(std::io::SeekFrom::Start(0))?;
@@ -581,14 +585,15 @@ impl PartialFile {
         let hasher = std::thread::spawn(move || {
             for piece in pieces {
                 match piece {
-                    Piece::Bytes(bytes) => hash.update(&bytes),
+                    Piece::Chunks(chunks) => chunks.iter().for_each(|c| hash.update(c)),
                     Piece::Reset => hash = ring::digest::Context::new(&ring::digest::SHA256),
                 }
             }
             scope_registry_client::registry::hex(hash.finish().as_ref())
         });
         Ok(PartialFile {
-            pending: Vec::with_capacity(PIECE),
+            pending: Vec::new(),
+            pending_len: 0,
             len: read,
             workers: Some(Workers {
                 to_writer,
@@ -610,8 +615,9 @@ impl PartialFile {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let bytes = std::mem::replace(&mut self.pending, Vec::with_capacity(PIECE));
-        self.send(Piece::Bytes(Arc::new(bytes)))
+        let chunks = std::mem::take(&mut self.pending);
+        self.pending_len = 0;
+        self.send(Piece::Chunks(chunks.into()))
     }
 
     /// Everything received reaches the file; its length and SHA-256 (hex).
@@ -647,14 +653,16 @@ impl Drop for PartialFile {
 impl Sink for PartialFile {
     fn reset(&mut self) -> std::io::Result<()> {
         self.pending.clear();
+        self.pending_len = 0;
         self.len = 0;
         self.send(Piece::Reset)
     }
 
-    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.pending.extend_from_slice(chunk);
+    fn write(&mut self, chunk: Bytes) -> std::io::Result<()> {
         self.len += chunk.len() as u64;
-        if self.pending.len() >= PIECE {
+        self.pending_len += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_len >= PIECE {
             self.flush_pending()?;
         }
         Ok(())
@@ -663,6 +671,22 @@ impl Sink for PartialFile {
     fn resume_from(&self) -> u64 {
         self.len
     }
+}
+
+/// Writes every chunk, in order, a few system calls for many chunks.
+fn write_chunks(file: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Result<()> {
+    let mut slices: Vec<std::io::IoSlice> =
+        chunks.iter().map(|c| std::io::IoSlice::new(c)).collect();
+    let mut left = &mut slices[..];
+    while !left.is_empty() {
+        match file.write_vectored(left) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Bytes as they arrive; retries, said once the fetch is over.

@@ -65,9 +65,17 @@ pub fn fetch(home: &Home, settings: &Settings, reporter: Arc<dyn Reporter>) -> R
     } else {
         Graph::Keep(&locked.crates)
     };
-    reporter.status("Fetching", "the host's crates (cargo fetch)");
-    HostBuilder::new(&home.build_dir(), &settings.build).fetch(&plugins, &graph)?;
-    let (artifacts, _store) = artifacts(home, settings, &plugins, reporter.as_ref())?;
+    // Both wait on the network: side by side.
+    let (crates, artifacts) = std::thread::scope(|scope| {
+        let crates = scope.spawn(|| {
+            reporter.status("Fetching", "the host's crates (cargo fetch)");
+            HostBuilder::new(&home.build_dir(), &settings.build).fetch(&plugins, &graph)
+        });
+        let artifacts = artifacts(home, settings, &plugins, reporter.as_ref());
+        (crates.join(), artifacts)
+    });
+    crates.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+    let (artifacts, _store) = artifacts?;
     Ok(Fetched {
         plugins: plugins.len(),
         crates: locked.crates.len(),
