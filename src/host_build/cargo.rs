@@ -84,7 +84,7 @@ pub fn build(
     // cache has nothing to fetch: the `sync --locked` of CI and servers.)
     let all_cached = matches!(graph, Graph::Locked(crates) if missing_from_cache(builder, crates).is_empty() && crates.iter().all(|c| !c.source.as_deref().unwrap_or_default().starts_with("git+")));
     if sandboxed && !settings.offline && !all_cached {
-        fetch(builder, graph)?;
+        fetch(builder, target_dir, graph)?;
     }
     let mut command = std::process::Command::new(&settings.cargo);
     let enforced = sandbox_build(
@@ -216,12 +216,12 @@ pub fn build(
         }
         .into());
     }
-    reporter.detail("Built", &format!("host with {total} crates"));
+    reporter.detail("Built", &format!("host from {compiled} crates"));
     binary.with_context(|| format!("cargo finished but reported no `{bin_name}` binary"))
 }
 
 /// `cargo fetch`: every crate the host's build needs, into cargo's cache.
-pub fn fetch(builder: &HostBuilder, graph: &Graph<'_>) -> Result<()> {
+pub fn fetch(builder: &HostBuilder, target_dir: &Path, graph: &Graph<'_>) -> Result<()> {
     let manifest = builder.crate_dir.join("Cargo.toml");
     let mut command = std::process::Command::new(&builder.settings.cargo);
     command
@@ -229,6 +229,9 @@ pub fn fetch(builder: &HostBuilder, graph: &Graph<'_>) -> Result<()> {
         .arg("fetch")
         .arg("--manifest-path")
         .arg(&manifest)
+        // The build's target directory: cargo keeps what it learnt of
+        // rustc there (`.rustc_info.json`) and need not ask it again.
+        .env("CARGO_TARGET_DIR", target_dir)
         .stdin(Stdio::null());
     if builder.settings.offline {
         command.arg("--offline");

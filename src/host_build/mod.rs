@@ -97,8 +97,8 @@ impl HostBuilder {
     /// Generates the host crate for `plugins` and downloads every crate
     /// its build needs into cargo's cache (`cargo fetch`), building nothing.
     pub fn fetch(&self, plugins: &[PluginCrate], graph: &Graph<'_>) -> Result<()> {
-        self.write_crate(plugins, graph)?;
-        cargo::fetch(self, graph)
+        let (target_dir, _) = self.write_crate(plugins, graph)?;
+        cargo::fetch(self, &target_dir, graph)
     }
 
     /// The third-party crates that could move within their requirements,
