@@ -45,4 +45,9 @@ hyperfine --runs "$runs" \
   --prepare "rm -rf $work/hand && cp -r $work/first/build/host $work/hand && rm $work/hand/Cargo.lock && sed -i 's/^name = \"scope-host-[0-9a-f]*\"/name = \"hand-host\"/' $work/hand/Cargo.toml" \
   -n "the same by hand without its Cargo.lock (cargo resolves, as a fresh home must)" \
   "env CARGO_TARGET_DIR=$target cargo build --release -q --manifest-path $work/hand/Cargo.toml" \
-  2>&1 | grep -E "^Benchmark|Time|±|faster"
+  --export-json "$work/times.json" 2>&1 | grep -E "^Benchmark|Time|±"
+python3 - "$work/times.json" <<'PY'
+import json, sys
+ours, locked, lockless = (r["mean"] for r in json.load(open(sys.argv[1]))["results"])
+print(f"install / cargo without a lock: {ours / lockless:.2f} (target <= 1.2); / cargo with one: {ours / locked:.2f}")
+PY
