@@ -74,8 +74,15 @@ pub fn fetch(home: &Home, settings: &Settings, reporter: Arc<dyn Reporter>) -> R
         let artifacts = artifacts(home, settings, &plugins, reporter.as_ref());
         (crates.join(), artifacts)
     });
-    crates.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-    let (artifacts, _store) = artifacts?;
+    let crates = crates.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let (artifacts, _store) = match (crates, artifacts) {
+        (Ok(()), artifacts) => artifacts?,
+        (Err(crates), Ok(_)) => return Err(crates),
+        (Err(crates), Err(artifacts)) => {
+            reporter.warn(&format!("{artifacts:#}"));
+            return Err(crates);
+        }
+    };
     Ok(Fetched {
         plugins: plugins.len(),
         crates: locked.crates.len(),
