@@ -512,7 +512,7 @@ fn make_writable(path: &Path) {
 /// read back to be verified nor hashed on the thread that receives it);
 /// both are handed the connection's own buffers, never a copy.
 struct PartialFile {
-    /// Pieces received, not yet handed on.
+    /// Chunks received, not yet handed on.
     pending: Vec<Bytes>,
     /// Their length.
     pending_len: usize,
