@@ -375,12 +375,16 @@ pub(super) fn read_line(input: &mut impl BufRead, at: u64) -> Result<Option<Stri
         .map_err(|_| VideoError::at(at, "a header line is not text"))
 }
 
+/// A frame's line, without parameters.
+const FRAME_LINE: &[u8] = b"FRAME\n";
+
 /// Writes RGB frames as a 4:2:0 YUV4MPEG2 stream.
 pub struct Y4mWriter<W> {
     output: W,
     width: u32,
     height: u32,
-    planes: Vec<u8>,
+    /// The frame as written: its line, then its planes.
+    frame: Vec<u8>,
     full_range: bool,
 }
 
@@ -403,7 +407,7 @@ impl<W: Write> Y4mWriter<W> {
             output,
             width,
             height,
-            planes: vec![0; size],
+            frame: [FRAME_LINE, &vec![0; size]].concat(),
             full_range: tags.full_range,
         })
     }
@@ -411,15 +415,17 @@ impl<W: Write> Y4mWriter<W> {
     /// Converts and writes one frame, which must have the stream's size.
     pub fn write_frame(&mut self, frame: &Frame) -> io::Result<()> {
         let (w, h) = (self.width as usize, self.height as usize);
-        let (luma, chroma) = self.planes.split_at_mut(w * h);
+        let planes = &mut self.frame[FRAME_LINE.len()..];
+        let (luma, chroma) = planes.split_at_mut(w * h);
         let (u, v) = chroma.split_at_mut(Chroma::C420.plane_size(w, h));
         color::rgb_to_planes420(frame.data(), (self.width, self.height), (luma, u, v));
         if self.full_range {
             let t = range_tables();
-            remap(&mut self.planes, w * h, &t.luma_out, &t.chroma_out);
+            remap(planes, w * h, &t.luma_out, &t.chroma_out);
         }
-        self.output.write_all(b"FRAME\n")?;
-        self.output.write_all(&self.planes)
+        // One write for the line and the planes: a reader on a pipe wakes
+        // once for them, not once for six bytes first.
+        self.output.write_all(&self.frame)
     }
 
     /// Flushes the output.
