@@ -93,6 +93,7 @@ impl Stream {
                 writer: Mutex::new(Some((writer, Giver::default()))),
                 header: Mutex::new(None),
                 latest: Mutex::new(None),
+                kept_at: Mutex::new(None),
                 frames: Default::default(),
                 given: Default::default(),
             };

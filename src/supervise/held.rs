@@ -90,6 +90,28 @@ impl<R: Read + AsFd> HeldReader<R> {
         self.frames.framing()
     }
 
+    /// Whether more of the stream is ready to be read now (the start of
+    /// the next frame, at least), without waiting. Frames held in memory:
+    /// never asked, always false.
+    pub fn more_ready(&mut self) -> bool {
+        #[cfg(target_os = "linux")]
+        if self.piped {
+            use rustix::event::{poll, PollFd, PollFlags, Timespec};
+            let input = self.frames.input_mut();
+            if !input.buffer().is_empty() {
+                return true;
+            }
+            let mut fds = [PollFd::new(input.get_ref(), PollFlags::IN)];
+            let now = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            return poll(&mut fds, Some(&now)).is_ok_and(|ready| ready == 1)
+                && fds[0].revents().contains(PollFlags::IN);
+        }
+        false
+    }
+
     /// The next whole frame; `None` at a clean end of stream.
     pub fn read(&mut self) -> Result<Option<Held>, VideoError> {
         if !self.piped {

@@ -113,6 +113,28 @@ pub fn give<W: Write + std::os::fd::AsFd>(
     Ok(())
 }
 
+/// Writes a frame held in pipes to `out` by moving its pages there (see
+/// [`PipedFrame::give_away`]); hands the payload back, untouched, when
+/// `out` does not take `splice(2)`.
+#[cfg(target_os = "linux")]
+pub fn give_away<W: Write + std::os::fd::AsFd>(
+    out: &mut W,
+    line: &str,
+    payload: super::piped::PipedFrame,
+    giver: &mut Giver,
+) -> io::Result<Option<super::piped::PipedFrame>> {
+    let splices = *giver
+        .splices
+        .get_or_insert_with(|| super::piped::can_take_from(out));
+    if !splices {
+        return Ok(Some(payload));
+    }
+    if !line.is_empty() {
+        out.write_all(format!("{line}\n").as_bytes())?;
+    }
+    payload.give_away(out).map(|()| None)
+}
+
 #[cfg(not(target_os = "linux"))]
 pub fn give<W: Write>(out: &mut W, frame: &Shared, _giver: &mut Giver) -> io::Result<()> {
     frame.write_to(out)

@@ -222,6 +222,24 @@ impl PipedFrame {
         Ok(())
     }
 
+    /// Moves the payload on to `out` (a pipe or a regular file): its pages
+    /// change hands, none is duplicated, and the frame is gone. (Half a
+    /// frame may have gone when this fails: for the output, whose reader
+    /// went away, not for a host that may need the frame again.)
+    pub fn give_away(mut self, out: &impl AsFd) -> io::Result<()> {
+        for chunk in &mut self.chunks {
+            while chunk.len > 0 {
+                let n =
+                    again(|| splice(&chunk.read, None, out, None, chunk.len, SpliceFlags::MOVE))?;
+                if n == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                chunk.len -= n;
+            }
+        }
+        Ok(())
+    }
+
     /// The payload's bytes, read from a `tee`d copy (for a snapshot).
     pub fn bytes(&self) -> io::Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(self.len());
@@ -343,6 +361,26 @@ mod tests {
             // The pipes of the round before were emptied before reuse.
             assert!(frame.bytes().unwrap() == payload, "round {round}");
             drop(frame);
+        }
+    }
+
+    #[test]
+    fn a_frame_given_away_arrives_whole_and_its_pipes_come_back_empty() {
+        for round in 0..3u8 {
+            let payload: Vec<u8> = (0..(2 * CHUNK + 4321)).map(|i| (i as u8) ^ round).collect();
+            let input = fed(payload[5..].to_vec());
+            let Take::Whole(frame) =
+                PipedFrame::take(&input, &payload[..5], payload.len()).unwrap()
+            else {
+                panic!("whole")
+            };
+            let (read, write) = pipe_with(PipeFlags::CLOEXEC).unwrap();
+            let reader = std::thread::spawn(move || drained(read));
+            // Dropped once given: its pipes go back to the spares without
+            // waiting for bytes that left with the frame.
+            frame.give_away(&write).unwrap();
+            drop(write);
+            assert!(reader.join().unwrap() == payload, "round {round}");
         }
     }
 

@@ -55,8 +55,12 @@ pub struct Output {
     pub writer: Mutex<Option<(Sink, Giver)>>,
     /// The header the first host wrote; later hosts must write the same.
     pub header: Mutex<Option<Framing>>,
-    /// The frame most recently written (for `ctl snapshot`).
+    /// The frame most recently kept for `ctl snapshot`: every frame after
+    /// which the host had no other ready, and otherwise one at least every
+    /// [`KEEP_EVERY`] (the others are given away, see [`Output::write_host_frame`]).
     pub latest: Mutex<Option<Shared>>,
+    /// When `latest` was last kept.
+    pub kept_at: Mutex<Option<Instant>>,
     /// Frames written.
     pub frames: AtomicU64,
     /// When each frame in flight was given to the host, oldest first: the
@@ -64,7 +68,41 @@ pub struct Output {
     pub given: Mutex<VecDeque<Instant>>,
 }
 
+/// How old the frame `ctl snapshot` shows may be while frames stream
+/// faster than they are kept.
+const KEEP_EVERY: Duration = Duration::from_millis(100);
+
 impl Output {
+    /// Writes a frame a host put out. A frame held in pipes that no
+    /// snapshot needs (`more_coming`: the host has the next one ready, and
+    /// one was kept less than [`KEEP_EVERY`] ago) is given away: its pages
+    /// move on to the output, with no duplicate made and none to free.
+    pub fn write_host_frame(&self, frame: Held, more_coming: bool) -> std::io::Result<()> {
+        let fresh = lock(&self.kept_at).is_some_and(|at| at.elapsed() < KEEP_EVERY);
+        #[cfg(target_os = "linux")]
+        let frame = match frame {
+            Held::Piped { line, payload } if more_coming && fresh => {
+                let mut writer = lock(&self.writer);
+                match writer.as_mut() {
+                    Some((Sink::File(file), giver)) => {
+                        match super::pipe_io::give_away(file, &line, payload, giver)? {
+                            None => {
+                                self.frames.fetch_add(1, Ordering::Relaxed);
+                                return Ok(());
+                            }
+                            Some(payload) => Held::Piped { line, payload },
+                        }
+                    }
+                    _ => Held::Piped { line, payload },
+                }
+            }
+            frame => frame,
+        };
+        #[cfg(not(target_os = "linux"))]
+        let _ = (more_coming, fresh);
+        self.write(&Arc::new(frame))
+    }
+
     /// Writes one whole frame and flushes it, so the consumer gets it now.
     pub fn write(&self, frame: &Shared) -> std::io::Result<()> {
         let mut writer = lock(&self.writer);
@@ -79,6 +117,7 @@ impl Output {
         }
         self.frames.fetch_add(1, Ordering::Relaxed);
         let before = lock(&self.latest).replace(frame.clone());
+        *lock(&self.kept_at) = Some(Instant::now());
         if let Some(before) = before {
             frame_pool::release(before);
         }
@@ -349,7 +388,6 @@ fn spawn_collector(
         // A frame cut short by the host's death is not written: only whole
         // frames reach the output.
         while let Ok(Some(frame)) = reader.read() {
-            let frame = Arc::new(frame);
             let answered = lock(&in_flight).pop_front();
             if let Some(answered) = answered {
                 frame_pool::release(answered);
@@ -359,7 +397,7 @@ fn spawn_collector(
                     .frame_latency
                     .observe(given.elapsed().as_secs_f64());
             }
-            if let Err(e) = output.write(&frame) {
+            if let Err(e) = output.write_host_frame(frame, reader.more_ready()) {
                 collected.error = Some(format!("cannot write the output: {e}"));
                 return drain(reader, collected);
             }

@@ -347,12 +347,13 @@ fn ctl_changes_a_parameter_between_frames_and_refuses_a_bad_one() {
     let refused = ctl(&context, &["restart", "--set", "intensity=7"]);
     scopectl_snapshot!(&context, "a_restart_the_host_refuses", &refused);
     // The refusal is answered as the old host starts again: its start (the
-    // third) may show in the status a moment later.
+    // third), and then its stages, may show in the status a moment later.
     let deadline = Instant::now() + Duration::from_secs(5);
     let json = loop {
         let status = ctl(&context, &["status", "--json"]);
         let json: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
-        if json["restarts"] == 3 || Instant::now() > deadline {
+        let answered = json["host"]["stages"][0]["params"]["intensity"].is_number();
+        if (json["restarts"] == 3 && answered) || Instant::now() > deadline {
             break json;
         }
         std::thread::sleep(Duration::from_millis(50));
