@@ -6,8 +6,9 @@
 //! to the output duplicates those pages with `tee(2)` into a staging pipe
 //! and moves them on with `splice(2)`: the frame itself stays whole in its
 //! pipes, so a host that dies can be given it again, and the kernel only
-//! ever hands page references around. The bytes are read out only for a
-//! snapshot.
+//! ever hands page references around. An output frame that nothing will
+//! need again is given away instead: its pages move on, none duplicated.
+//! The bytes are read out only for a snapshot.
 //!
 //! A frame is held this way only when every pipe it needs can be made
 //! [`CHUNK`] bytes large (an unprivileged user's pipes share a limit,
