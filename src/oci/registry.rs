@@ -39,11 +39,7 @@ impl Target {
             .registry
             .rsplit_once(':')
             .map_or(reference.registry.as_str(), |(h, _)| h);
-        let loopback = host == "localhost"
-            || host
-                .trim_matches(['[', ']'])
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let loopback = scope_registry_client::http::is_loopback(host);
         Ok(Target {
             reference,
             loopback,

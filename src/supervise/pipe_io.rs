@@ -27,6 +27,16 @@ pub struct Giver {
     splices: Option<bool>,
 }
 
+impl Giver {
+    /// Whether `out` takes `splice(2)` (asked once).
+    #[cfg(target_os = "linux")]
+    fn splices_to(&mut self, out: &impl std::os::fd::AsFd) -> bool {
+        *self
+            .splices
+            .get_or_insert_with(|| super::piped::can_take_from(out))
+    }
+}
+
 /// Frames lent to a pipe, kept alive until the pipe must have let them go.
 ///
 /// A pipe holds at most its capacity in buffers, one per page lent. Once
@@ -70,10 +80,7 @@ pub fn give<W: Write + std::os::fd::AsFd>(
     let (line, raw) = match &**frame {
         Held::Bytes(raw) => (&raw.line, raw),
         Held::Piped { line, payload } => {
-            let splices = *giver
-                .splices
-                .get_or_insert_with(|| super::piped::can_take_from(out));
-            if !splices {
+            if !giver.splices_to(out) {
                 return frame.write_to(out);
             }
             if !line.is_empty() {
@@ -123,10 +130,7 @@ pub fn give_away<W: Write + std::os::fd::AsFd>(
     payload: super::piped::PipedFrame,
     giver: &mut Giver,
 ) -> io::Result<Option<super::piped::PipedFrame>> {
-    let splices = *giver
-        .splices
-        .get_or_insert_with(|| super::piped::can_take_from(out));
-    if !splices {
+    if !giver.splices_to(out) {
         return Ok(Some(payload));
     }
     if !line.is_empty() {

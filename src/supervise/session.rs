@@ -74,14 +74,21 @@ const KEEP_EVERY: Duration = Duration::from_millis(100);
 
 impl Output {
     /// Writes a frame a host put out. A frame held in pipes that no
-    /// snapshot needs (`more_coming`: the host has the next one ready, and
-    /// one was kept less than [`KEEP_EVERY`] ago) is given away: its pages
-    /// move on to the output, with no duplicate made and none to free.
-    pub fn write_host_frame(&self, frame: Held, more_coming: bool) -> std::io::Result<()> {
-        let fresh = lock(&self.kept_at).is_some_and(|at| at.elapsed() < KEEP_EVERY);
+    /// snapshot needs (one was kept less than [`KEEP_EVERY`] ago, and
+    /// `more_coming` says the host has the next one ready) is given away:
+    /// its pages move on to the output, with no duplicate made and none to
+    /// free.
+    pub fn write_host_frame(
+        &self,
+        frame: Held,
+        more_coming: impl FnOnce() -> bool,
+    ) -> std::io::Result<()> {
         #[cfg(target_os = "linux")]
         let frame = match frame {
-            Held::Piped { line, payload } if more_coming && fresh => {
+            Held::Piped { line, payload }
+                if lock(&self.kept_at).is_some_and(|at| at.elapsed() < KEEP_EVERY)
+                    && more_coming() =>
+            {
                 let mut writer = lock(&self.writer);
                 match writer.as_mut() {
                     Some((Sink::File(file), giver)) => {
@@ -99,7 +106,7 @@ impl Output {
             frame => frame,
         };
         #[cfg(not(target_os = "linux"))]
-        let _ = (more_coming, fresh);
+        drop(more_coming);
         self.write(&Arc::new(frame))
     }
 
@@ -397,7 +404,7 @@ fn spawn_collector(
                     .frame_latency
                     .observe(given.elapsed().as_secs_f64());
             }
-            if let Err(e) = output.write_host_frame(frame, reader.more_ready()) {
+            if let Err(e) = output.write_host_frame(frame, || reader.more_ready()) {
                 collected.error = Some(format!("cannot write the output: {e}"));
                 return drain(reader, collected);
             }
