@@ -94,6 +94,7 @@ impl Stream {
                 header: Mutex::new(None),
                 latest: Mutex::new(None),
                 kept_at: Mutex::new(None),
+                came_at: Mutex::new(None),
                 frames: Default::default(),
                 given: Default::default(),
             };
@@ -134,6 +135,8 @@ fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<Atomic
     let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
     let counted = Arc::new(AtomicU64::new(0));
     let count = counted.clone();
+    let unreadable = Arc::new(AtomicBool::new(false));
+    let failed = unreadable.clone();
     std::thread::spawn(move || {
         let mut read = 0u64;
         while limit.is_none_or(|n| read < n) && !stop.load(Ordering::SeqCst) {
@@ -148,6 +151,7 @@ fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<Atomic
                 Ok(None) => return,
                 Err(e) => {
                     eprintln!("error: cannot read the input {e}; the stream ends here");
+                    failed.store(true, Ordering::SeqCst);
                     return;
                 }
             }
@@ -158,5 +162,6 @@ fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<Atomic
         frames: Arc::new(Mutex::new(rx)),
         read: counted,
         ended: Arc::new(AtomicBool::new(false)),
+        unreadable,
     }
 }

@@ -1,6 +1,7 @@
 //! A frame as the supervisor holds it between its input, the hosts and the
-//! output: in pipes ([`super::piped`], the bytes never copied) where the
-//! stream comes from a pipe or a file on Linux, in memory otherwise.
+//! output, on Linux without copying its bytes: as its place in the input
+//! when that is a regular file ([`super::in_file`]), in pipes when it is a
+//! pipe ([`super::piped`]); in memory otherwise.
 
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsFd;
@@ -9,6 +10,8 @@ use scope_host::video::framing::{FrameReader, Framing, RawFrame};
 use scope_host::video::VideoError;
 
 use super::frame_pool;
+#[cfg(target_os = "linux")]
+use super::in_file::{FileFrame, Found, InputFile};
 #[cfg(target_os = "linux")]
 use super::piped::{PipedFrame, Take};
 
@@ -19,6 +22,9 @@ pub enum Held {
     /// Held in pipes: its `FRAME` line (empty for rgb24) and its payload.
     #[cfg(target_os = "linux")]
     Piped { line: String, payload: PipedFrame },
+    /// Where it lies in the input file: its `FRAME` line and payload.
+    #[cfg(target_os = "linux")]
+    InFile { line: String, frame: FileFrame },
 }
 
 impl Held {
@@ -31,6 +37,11 @@ impl Held {
                 line: line.clone(),
                 data: payload.bytes()?,
             }),
+            #[cfg(target_os = "linux")]
+            Held::InFile { line, frame } => Ok(RawFrame {
+                line: line.clone(),
+                data: frame.bytes()?,
+            }),
         }
     }
 
@@ -39,49 +50,67 @@ impl Held {
         match self {
             Held::Bytes(raw) => raw.write_to(out),
             #[cfg(target_os = "linux")]
-            Held::Piped { .. } => self.raw()?.write_to(out),
+            Held::Piped { .. } | Held::InFile { .. } => self.raw()?.write_to(out),
         }
     }
 }
 
 /// Reads whole frames from a stream (the input, or a host's stdout),
-/// holding them in pipes when the stream is a pipe or a file.
+/// holding them by offset when the stream is a regular file, in pipes when
+/// it is a pipe.
 pub struct HeldReader<R: Read> {
     frames: FrameReader<BufReader<R>>,
-    piped: bool,
+    holding: Holding,
+}
+
+/// How a [`HeldReader`] holds its frames.
+enum Holding {
+    Memory,
+    #[cfg(target_os = "linux")]
+    Pipes,
+    #[cfg(target_os = "linux")]
+    File(InputFile),
 }
 
 /// Frame headers are read through a buffer this small when payloads are
-/// spliced: nothing past a header may be read into memory.
+/// spliced from a pipe: nothing past a header may be read into memory.
 const UNBUFFERED: usize = 1;
+/// From a file read by offset: what is read past a header is dropped.
+const LINE_BUFFER: usize = 128;
 /// Otherwise: small, frame payloads bypass it, only headers are buffered.
 const BUFFERED: usize = 64 << 10;
 
-fn buffered<R: Read + AsFd>(input: R) -> (BufReader<R>, bool) {
+fn buffered<R: Read + AsFd>(input: R) -> (BufReader<R>, Holding) {
     #[cfg(target_os = "linux")]
-    let piped = super::piped::can_take_from(&input);
-    #[cfg(not(target_os = "linux"))]
-    let piped = false;
-    let capacity = if piped { UNBUFFERED } else { BUFFERED };
-    (BufReader::with_capacity(capacity, input), piped)
+    if let Some(file) = InputFile::new(&input) {
+        return (
+            BufReader::with_capacity(LINE_BUFFER, input),
+            Holding::File(file),
+        );
+    }
+    #[cfg(target_os = "linux")]
+    if super::piped::can_take_from(&input) {
+        return (BufReader::with_capacity(UNBUFFERED, input), Holding::Pipes);
+    }
+    (BufReader::with_capacity(BUFFERED, input), Holding::Memory)
 }
 
 impl<R: Read + AsFd> HeldReader<R> {
     /// A y4m stream: its header is read now.
     pub fn y4m(input: R) -> Result<Self, VideoError> {
-        let (input, piped) = buffered(input);
+        let (input, holding) = buffered(input);
         Ok(HeldReader {
             frames: FrameReader::y4m(input)?,
-            piped,
+            holding,
         })
     }
 
     /// Raw rgb24 frames of this size.
     pub fn rgb24(input: R, width: u32, height: u32) -> Self {
-        let (input, piped) = buffered(input);
+        let (input, holding) = buffered(input);
         HeldReader {
             frames: FrameReader::rgb24(input, width, height),
-            piped,
+            holding,
         }
     }
 
@@ -90,42 +119,50 @@ impl<R: Read + AsFd> HeldReader<R> {
         self.frames.framing()
     }
 
-    /// Whether more of the stream is ready to be read now (the start of
-    /// the next frame, at least), without waiting. Frames held in memory:
-    /// never asked, always false.
-    pub fn more_ready(&mut self) -> bool {
-        #[cfg(target_os = "linux")]
-        if self.piped {
-            use rustix::event::{poll, PollFd, PollFlags, Timespec};
-            let input = self.frames.input_mut();
-            if !input.buffer().is_empty() {
-                return true;
-            }
-            let mut fds = [PollFd::new(input.get_ref(), PollFlags::IN)];
-            let now = Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            return poll(&mut fds, Some(&now)).is_ok_and(|ready| ready == 1)
-                && fds[0].revents().contains(PollFlags::IN);
-        }
-        false
-    }
-
     /// The next whole frame; `None` at a clean end of stream.
     pub fn read(&mut self) -> Result<Option<Held>, VideoError> {
-        if !self.piped {
-            let raw = self.frames.read_frame_into(frame_pool::take())?;
-            return Ok(raw.map(Held::Bytes));
+        match &mut self.holding {
+            Holding::Memory => {
+                let raw = self.frames.read_frame_into(frame_pool::take())?;
+                Ok(raw.map(Held::Bytes))
+            }
+            #[cfg(target_os = "linux")]
+            Holding::Pipes => self.read_piped(),
+            #[cfg(target_os = "linux")]
+            Holding::File(file) => Self::read_in_file(&mut self.frames, file),
         }
-        self.read_piped()
     }
 
-    #[cfg(not(target_os = "linux"))]
-    fn read_piped(&mut self) -> Result<Option<Held>, VideoError> {
-        unreachable!("frames are held in pipes only on Linux")
+    /// The next frame of a file, held as its place in the file.
+    #[cfg(target_os = "linux")]
+    fn read_in_file(
+        frames: &mut FrameReader<BufReader<R>>,
+        file: &mut InputFile,
+    ) -> Result<Option<Held>, VideoError> {
+        use std::io::BufRead;
+        let at = |buffered: usize| file.position(buffered).map_err(|e| VideoError::io(0, e));
+        let start = at(frames.input_mut().buffer().len())?;
+        let Some(line) = frames.next_frame_line()? else {
+            return Ok(None);
+        };
+        let input = frames.input_mut();
+        let buffered = input.buffer().len();
+        let payload = at(buffered)?;
+        input.consume(buffered);
+        let len = frames.framing().frame_len();
+        let found = file
+            .take(start, payload, len)
+            .map_err(|e| VideoError::io(0, e))?;
+        match found {
+            Found::Whole(frame) => {
+                frames.payload_taken();
+                Ok(Some(Held::InFile { line, frame }))
+            }
+            Found::Short(read) => Err(frames.truncated(read)),
+        }
     }
 
+    /// The next frame of a pipe, held in pipes of our own.
     #[cfg(target_os = "linux")]
     fn read_piped(&mut self) -> Result<Option<Held>, VideoError> {
         use std::io::BufRead;

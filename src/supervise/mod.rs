@@ -21,6 +21,8 @@ mod ends;
 mod frame_pool;
 pub mod gate;
 mod held;
+#[cfg(target_os = "linux")]
+mod in_file;
 pub mod notify;
 mod pipe_io;
 #[cfg(target_os = "linux")]
@@ -180,7 +182,7 @@ pub fn supervise(
         .into());
     }
     create_private_dir(&instance.dir)?;
-    crate::fsx::write_atomic(
+    crate::fsx::write_run_state(
         &instance.pid_file(),
         std::process::id().to_string().as_bytes(),
     )?;

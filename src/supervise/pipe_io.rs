@@ -88,6 +88,12 @@ pub fn give<W: Write + std::os::fd::AsFd>(
             }
             return payload.give(out, &mut giver.staging);
         }
+        Held::InFile { frame: in_file, .. } => {
+            if giver.splices_to(out) && in_file.give(out)? {
+                return Ok(());
+            }
+            return frame.write_to(out);
+        }
     };
     let lent = &mut giver.lent;
     // The `FRAME` line is copied: only the frame's own bytes live long enough to lend.

@@ -1,7 +1,8 @@
 //! Frames held as pages in pipes, never copied by the supervisor (Linux).
 //!
-//! A frame's payload is moved from where it arrives (the stream's input, a
-//! pipe or a file; a host's stdout) into pipes of the supervisor's own with
+//! A frame's payload is moved from where it arrives (the stream's input
+//! when that is a pipe — a file is read by offset, see [`super::in_file`];
+//! a host's stdout) into pipes of the supervisor's own with
 //! `splice(2)`, one pipe per [`CHUNK`] bytes. Giving the frame to a host or
 //! to the output duplicates those pages with `tee(2)` into a staging pipe
 //! and moves them on with `splice(2)`: the frame itself stays whole in its

@@ -55,12 +55,14 @@ pub struct Output {
     pub writer: Mutex<Option<(Sink, Giver)>>,
     /// The header the first host wrote; later hosts must write the same.
     pub header: Mutex<Option<Framing>>,
-    /// The frame most recently kept for `ctl snapshot`: every frame after
-    /// which the host had no other ready, and otherwise one at least every
-    /// [`KEEP_EVERY`] (the others are given away, see [`Output::write_host_frame`]).
+    /// The frame most recently kept for `ctl snapshot`: every frame of a
+    /// stream slower than one frame a [`FAST`], and otherwise one at least
+    /// every [`KEEP_EVERY`] (the others are given away, see
+    /// [`Output::write_host_frame`]).
     pub latest: Mutex<Option<Shared>>,
-    /// When `latest` was last kept.
+    /// When `latest` was last kept, and when the host's last frame came.
     pub kept_at: Mutex<Option<Instant>>,
+    pub came_at: Mutex<Option<Instant>>,
     /// Frames written.
     pub frames: AtomicU64,
     /// When each frame in flight was given to the host, oldest first: the
@@ -71,23 +73,24 @@ pub struct Output {
 /// How old the frame `ctl snapshot` shows may be while frames stream
 /// faster than they are kept.
 const KEEP_EVERY: Duration = Duration::from_millis(100);
+/// Frames that come closer together than this are a stream as fast as its
+/// host (not one at a live rate, whose every frame is kept).
+const FAST: Duration = Duration::from_millis(10);
 
 impl Output {
     /// Writes a frame a host put out. A frame held in pipes that no
-    /// snapshot needs (one was kept less than [`KEEP_EVERY`] ago, and
-    /// `more_coming` says the host has the next one ready) is given away:
-    /// its pages move on to the output, with no duplicate made and none to
-    /// free.
-    pub fn write_host_frame(
-        &self,
-        frame: Held,
-        more_coming: impl FnOnce() -> bool,
-    ) -> std::io::Result<()> {
+    /// snapshot needs (it came less than [`FAST`] after the one before, and
+    /// a frame was kept less than [`KEEP_EVERY`] ago) is given away: its
+    /// pages move on to the output, with no duplicate made and none to free.
+    pub fn write_host_frame(&self, frame: Held) -> std::io::Result<()> {
+        let now = Instant::now();
+        let fast = lock(&self.came_at)
+            .replace(now)
+            .is_some_and(|before| now - before < FAST);
         #[cfg(target_os = "linux")]
         let frame = match frame {
             Held::Piped { line, payload }
-                if lock(&self.kept_at).is_some_and(|at| at.elapsed() < KEEP_EVERY)
-                    && more_coming() =>
+                if fast && lock(&self.kept_at).is_some_and(|at| now - at < KEEP_EVERY) =>
             {
                 let mut writer = lock(&self.writer);
                 match writer.as_mut() {
@@ -106,7 +109,7 @@ impl Output {
             frame => frame,
         };
         #[cfg(not(target_os = "linux"))]
-        drop(more_coming);
+        let _ = fast;
         self.write(&Arc::new(frame))
     }
 
@@ -174,6 +177,9 @@ pub struct Feed {
     pub read: Arc<AtomicU64>,
     /// Set once the input ended (or was stopped) and every frame was given out.
     pub ended: Arc<AtomicBool>,
+    /// Set when the input could not be read to its end (a frame cut
+    /// short, a read error): the stream ends there, and not with success.
+    pub unreadable: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -404,7 +410,7 @@ fn spawn_collector(
                     .frame_latency
                     .observe(given.elapsed().as_secs_f64());
             }
-            if let Err(e) = output.write_host_frame(frame, || reader.more_ready()) {
+            if let Err(e) = output.write_host_frame(frame) {
                 collected.error = Some(format!("cannot write the output: {e}"));
                 return drain(reader, collected);
             }

@@ -225,7 +225,7 @@ impl Supervisor<'_> {
                     if !requested && !crashed(status) {
                         // Done (the input ended, `--frames`), or failed for a
                         // reason a restart does not fix.
-                        return Ok(exit_code(status));
+                        return Ok(self.done(status));
                     }
                     let frames_out = self.stream.output.as_ref().map(|_| self.live.frames_out());
                     guard.check(started, &what, frames_out)?;
@@ -562,6 +562,21 @@ impl Supervisor<'_> {
         self.gate.rate.clear();
         self.handoff = Some((Instant::now(), why));
         self.live.set_handing_over(true);
+    }
+
+    /// The exit status of a stream whose host exited for good: the host's,
+    /// but not success when the input could not be read to its end (the
+    /// host saw a clean end; the bare host would have failed).
+    fn done(&self, status: ExitStatus) -> ExitCode {
+        let unreadable = self
+            .stream
+            .feed
+            .as_ref()
+            .is_some_and(|feed| feed.unreadable.load(Ordering::SeqCst));
+        if unreadable && status.success() {
+            return ExitCode::FAILURE;
+        }
+        exit_code(status)
     }
 
     fn summarize(&self) {

@@ -648,6 +648,67 @@ fn many_small_frames_come_out_as_the_bare_host_writes_them() {
     );
 }
 
+/// An input cut short in its last frame: the stream ends with the whole
+/// frames before it and fails, as the bare host does, whether the input is
+/// a file (read by offset) or a pipe (held in pipes).
+#[test]
+fn an_input_cut_short_ends_with_its_whole_frames_and_fails() {
+    require_ffmpeg();
+    let context = TestContext::new();
+    home_with_invert(&context, &[]);
+    videos(context.temp.path(), 10);
+    let whole = fs_err::read(context.temp.path().join("input.y4m")).unwrap();
+    let cut = context.temp.path().join("cut.y4m");
+    fs_err::write(&cut, &whole[..whole.len() - 100]).unwrap();
+    let args = ["--input", "-", "--pipeline", "invert", "--output", "-"];
+    let file = || Stdio::from(fs_err::File::open(&cut).unwrap().into_parts().0);
+    let bare = output(
+        Command::new(context.home().join("bin/scope-host"))
+            .arg("run")
+            .args(args)
+            .stdin(file()),
+    );
+    assert_eq!(bare.status.code(), Some(1), "{}", stderr(&bare));
+    let mut frames = FrameReader::y4m(&bare.stdout[..]).unwrap();
+    assert_eq!(
+        std::iter::from_fn(|| frames.read_frame().unwrap()).count(),
+        9
+    );
+    let from_file = output(
+        context
+            .scopectl()
+            .args(["run", "--", "run"])
+            .args(args)
+            .stdin(file()),
+    );
+    let mut piped = context
+        .scopectl()
+        .args(["run", "--", "run"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = piped.stdin.take().unwrap();
+    let bytes = whole[..whole.len() - 100].to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&bytes));
+    let from_pipe = piped.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    for (how, out) in [("a file", from_file), ("a pipe", from_pipe)] {
+        assert_eq!(out.status.code(), Some(1), "from {how}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("frame 10 is truncated"),
+            "from {how}: {}",
+            stderr(&out)
+        );
+        assert!(
+            out.stdout == bare.stdout,
+            "from {how}: not the bare host's 9 frames"
+        );
+    }
+}
+
 /// `--on-restart pass` writes the frames a crashed host swallowed as they
 /// came in, `drop` drops them; neither breaks the stream's order or shape.
 #[test]
