@@ -21,7 +21,9 @@ cd "$(dirname "$0")/.."
 home=$PWD/$work/stream-home
 rm -rf "$home"
 $scopectl --home "$home" install ./fixtures/plugins/invert >/dev/null 2>&1
-$scopectl --home "$home" reload scope-invert >/dev/null 2>&1 # generation 2
+# Generation 2: the same host again (`--force`: a byte-identical host makes
+# no new generation otherwise), for the handoffs below.
+$scopectl --home "$home" reload --force scope-invert >/dev/null 2>&1
 host=$home/bin/scope-host
 
 bare="$host run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"
@@ -58,4 +60,7 @@ for _ in 1 2 3; do
 done
 wait
 echo "handoff gaps at 320x240, 30 fps (decision to the new host's first frame):"
-grep -o "Handed over.*" "$log" | sed 's/^/  /'
+grep -o "Handed over.*" "$log" | sed 's/^/  /' || {
+  echo "  no handoff happened: see $log" >&2
+  exit 1
+}

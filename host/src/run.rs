@@ -84,6 +84,7 @@ pub fn run(plan: Plan, args: &RunArgs, io: Io) -> i32 {
     let log: Log = Arc::new(Mutex::new(io.stderr));
     plugin_log::install();
     if io.handle_signals {
+        crate::video::widen_own_pipes();
         signals::install();
         let names = plan.stages.iter().map(|s| {
             let plugin = &s.pipeline;
