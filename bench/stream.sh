@@ -43,6 +43,14 @@ for busy in 0 2; do
   python3 bench/stream_pairs.py "$runs" "$busy" 600 \
     "scope-host" "${bare//$input/$long}" "scopectl run" "${supervised//$input/$long}"
 done
+# From a pipe, as a server's camera or ffmpeg feeds it: the supervisor
+# holds each frame in pipes of its own (splice, tee, and a release once the
+# host answered) instead of reading a file by offset.
+echo "1080p, $frames frames from a pipe (cat FILE |): $runs paired interleaved runs, idle; medians"
+piped_bare="cat $input | ${bare/< $input/}"
+piped_supervised="cat $input | ${supervised/< $input/}"
+python3 bench/stream_pairs.py "$runs" 0 "$frames" \
+  "scope-host" "$piped_bare" "scopectl run" "$piped_supervised"
 echo "  targets: throughput >= 0.95, CPU <= 1.10, peak memory <= 1.5"
 
 log=$work/stream-gaps.log
