@@ -436,3 +436,80 @@ fn header_text(framing: &Framing) -> String {
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::supervise::piped::{PipedFrame, Take};
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+
+    /// A frame of `len` bytes of `byte`, held in pipes.
+    fn held(byte: u8, len: usize) -> Held {
+        let (read, write) = rustix::pipe::pipe().unwrap();
+        std::thread::spawn(move || {
+            let _ = std::fs::File::from(write).write_all(&vec![byte; len]);
+        });
+        let Take::Whole(payload) = PipedFrame::take(&read, &[], len).unwrap() else {
+            panic!("held in pipes")
+        };
+        Held::Piped {
+            line: "FRAME".into(),
+            payload,
+        }
+    }
+
+    /// An output into a pipe whose other end is drained; the drain's bytes.
+    fn output() -> (Output, JoinHandle<Vec<u8>>) {
+        let (read, write): (OwnedFd, OwnedFd) = rustix::pipe::pipe().unwrap();
+        let drain = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            std::fs::File::from(read).read_to_end(&mut bytes).unwrap();
+            bytes
+        });
+        let output = Output {
+            writer: Mutex::new(Some((Sink::File(write.into()), Giver::default()))),
+            header: Mutex::new(None),
+            latest: Mutex::new(None),
+            kept_at: Mutex::new(None),
+            came_at: Mutex::new(None),
+            frames: Default::default(),
+            given: Default::default(),
+        };
+        (output, drain)
+    }
+
+    fn latest_byte(output: &Output) -> u8 {
+        lock(&output.latest).as_ref().unwrap().raw().unwrap().data[0]
+    }
+
+    #[test]
+    fn a_fast_streams_frames_are_given_away_and_a_live_rate_streams_kept() {
+        let len = 300_000;
+        let (output, drain) = output();
+        let frames = [held(1, len), held(2, len), held(3, len)];
+        let [first, second, third] = frames;
+        let started = Instant::now();
+        output.write_host_frame(first).unwrap();
+        assert_eq!(latest_byte(&output), 1, "the first frame is kept");
+        // Right after it: fast, and one was kept just now (unless this
+        // machine took longer than FAST to write both).
+        output.write_host_frame(second).unwrap();
+        if started.elapsed() < FAST {
+            assert_eq!(latest_byte(&output), 1, "given away, not kept");
+        }
+        // At a live rate (more than FAST after the one before): kept.
+        std::thread::sleep(FAST * 2);
+        output.write_host_frame(third).unwrap();
+        assert_eq!(latest_byte(&output), 3, "a live-rate frame is kept");
+        assert_eq!(output.frames.load(Ordering::Relaxed), 3);
+        drop(lock(&output.writer).take());
+        let written = drain.join().unwrap();
+        let mut expected = Vec::new();
+        for byte in 1..=3 {
+            expected.extend_from_slice(b"FRAME\n");
+            expected.extend(std::iter::repeat_n(byte, len));
+        }
+        assert!(written == expected, "every frame went out whole, in order");
+    }
+}
