@@ -164,3 +164,67 @@ fn ctl_status_names_the_unloaded_plugin_and_its_passed_frames() {
     let ended = child.wait().unwrap();
     assert_eq!(ended.code(), Some(1), "a broken contract fails the run");
 }
+
+/// A host that crashes mid-stream: the frames it swallowed are given to the
+/// next host again — from the input file by offset, or from the pipes that
+/// hold a piped input's frames — and the output is byte for byte the bare
+/// host's output of the same chain without the crash.
+#[test]
+fn a_crashed_hosts_frames_are_given_again_intact_from_a_file_and_a_pipe() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let input = setup(&context);
+    let chain = |command: &mut std::process::Command, fault: &str| {
+        for pipeline in ["invert", "chaos", "invert"] {
+            command.args(["--pipeline", pipeline]);
+        }
+        // The first host dies at its 40th frame; the next one never gets 40.
+        command.args([
+            "--set",
+            &format!("chaos.fault={fault}"),
+            "--set",
+            "chaos.at=40",
+        ]);
+        command.args(["--output", "-"]);
+    };
+    let mut bare = std::process::Command::new(context.home().join("bin/scope-host"));
+    bare.args(["run", "--input"]).arg(&input);
+    chain(&mut bare, "none");
+    let bare = output(&mut bare);
+    assert!(bare.status.success(), "{}", stderr(&bare));
+
+    let mut from_file = context.scopectl();
+    from_file.args(["run", "--", "run", "--input"]).arg(&input);
+    chain(&mut from_file, "abort");
+    let from_file = output(&mut from_file);
+
+    let mut from_pipe = context.scopectl();
+    from_pipe.args(["run", "--", "run", "--input", "-"]);
+    chain(&mut from_pipe, "abort");
+    let mut child = from_pipe
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let bytes = fs_err::read(&input).unwrap();
+    let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &bytes));
+    let from_pipe = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+
+    for (how, out) in [("a file", from_file), ("a pipe", from_pipe)] {
+        let said = stderr(&out);
+        assert!(out.status.success(), "from {how}: {said}");
+        assert!(
+            said.contains("crashed in pipeline `chaos`"),
+            "from {how}: {said}"
+        );
+        assert!(
+            out.stdout == bare.stdout,
+            "from {how}: the output differs from the bare host's ({} and {} bytes)\n{said}",
+            out.stdout.len(),
+            bare.stdout.len()
+        );
+    }
+}
