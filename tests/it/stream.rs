@@ -648,6 +648,79 @@ fn many_small_frames_come_out_as_the_bare_host_writes_them() {
     );
 }
 
+/// Raw rgb24 frames (no `FRAME` lines to find them by) from a file read by
+/// offset and from a pipe come out as the bare host writes them.
+#[test]
+fn rgb24_frames_from_a_file_and_a_pipe_come_out_as_the_bare_host_writes_them() {
+    require_ffmpeg();
+    let context = TestContext::new();
+    home_with_invert(&context, &[]);
+    let input = context.temp.path().join("in.rgb");
+    let made = output(
+        Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=64x48:rate=30",
+            ])
+            .args(["-frames:v", "9", "-f", "rawvideo", "-pix_fmt", "rgb24"])
+            .arg(&input),
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let args = [
+        "--input-format",
+        "rgb24",
+        "--size",
+        "64x48",
+        "--pipeline",
+        "invert",
+        "--output-format",
+        "rgb24",
+        "--output",
+        "-",
+    ];
+    let bare = output(
+        Command::new(context.home().join("bin/scope-host"))
+            .args(["run", "--input"])
+            .arg(&input)
+            .args(args),
+    );
+    assert!(bare.status.success(), "{}", stderr(&bare));
+    assert_eq!(bare.stdout.len(), 9 * 64 * 48 * 3);
+    let from_file = output(
+        context
+            .scopectl()
+            .args(["run", "--", "run", "--input"])
+            .arg(&input)
+            .args(args),
+    );
+    let from_pipe = output(
+        context
+            .scopectl()
+            .args(["run", "--", "run", "--input", "-"])
+            .args(args)
+            .stdin(Stdio::from(
+                Command::new("cat")
+                    .arg(&input)
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+                    .stdout
+                    .unwrap(),
+            )),
+    );
+    for (how, out) in [("a file", from_file), ("a pipe", from_pipe)] {
+        assert!(out.status.success(), "from {how}: {}", stderr(&out));
+        assert!(
+            out.stdout == bare.stdout,
+            "from {how}: not the bare host's frames"
+        );
+    }
+}
+
 /// An input cut short in its last frame: the stream ends with the whole
 /// frames before it and fails, as the bare host does, whether the input is
 /// a file (read by offset) or a pipe (held in pipes).
