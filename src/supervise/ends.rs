@@ -11,7 +11,6 @@ use anyhow::{Context, Result};
 use scope_host::cli::{Format, Input, Output as HostOutput, RunArgs};
 
 use super::held::HeldReader;
-use super::pipe_io::Giver;
 use super::session::{Feed, Output, OutputFraming, Shared, Sink};
 
 /// Input read ahead, and held while hosts hand over, in bytes (at least two
@@ -89,16 +88,7 @@ impl Stream {
                     OutputFraming::Rgb24(w, h)
                 }
             };
-            let output = Output {
-                writer: Mutex::new(Some((writer, Giver::default()))),
-                header: Mutex::new(None),
-                latest: Mutex::new(None),
-                kept_at: Mutex::new(None),
-                came_at: Mutex::new(None),
-                frames: Default::default(),
-                given: Default::default(),
-            };
-            (Arc::new(output), framing)
+            (Arc::new(Output::new(writer)), framing)
         });
         let limit = if feed.is_some() { None } else { run.frames };
         Ok(Stream {

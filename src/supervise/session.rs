@@ -78,6 +78,19 @@ const KEEP_EVERY: Duration = Duration::from_millis(100);
 const FAST: Duration = Duration::from_millis(10);
 
 impl Output {
+    /// An output that writes to `writer`, before any frame.
+    pub fn new(writer: Sink) -> Output {
+        Output {
+            writer: Mutex::new(Some((writer, Giver::default()))),
+            header: Mutex::new(None),
+            latest: Mutex::new(None),
+            kept_at: Mutex::new(None),
+            came_at: Mutex::new(None),
+            frames: Default::default(),
+            given: Default::default(),
+        }
+    }
+
     /// Writes a frame a host put out. A frame held in pipes that no
     /// snapshot needs (it came less than [`FAST`] after the one before, and
     /// a frame was kept less than [`KEEP_EVERY`] ago) is given away: its
@@ -467,16 +480,7 @@ mod tests {
             std::fs::File::from(read).read_to_end(&mut bytes).unwrap();
             bytes
         });
-        let output = Output {
-            writer: Mutex::new(Some((Sink::File(write.into()), Giver::default()))),
-            header: Mutex::new(None),
-            latest: Mutex::new(None),
-            kept_at: Mutex::new(None),
-            came_at: Mutex::new(None),
-            frames: Default::default(),
-            given: Default::default(),
-        };
-        (output, drain)
+        (Output::new(Sink::File(write.into())), drain)
     }
 
     fn latest_byte(output: &Output) -> u8 {
