@@ -201,17 +201,7 @@ fn a_crashed_hosts_frames_are_given_again_intact_from_a_file_and_a_pipe() {
     let mut from_pipe = context.scopectl();
     from_pipe.args(["run", "--", "run", "--input", "-"]);
     chain(&mut from_pipe, "abort");
-    let mut child = from_pipe
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let bytes = fs_err::read(&input).unwrap();
-    let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &bytes));
-    let from_pipe = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
+    let from_pipe = support::output_fed(&mut from_pipe, fs_err::read(&input).unwrap());
 
     for (how, out) in [("a file", from_file), ("a pipe", from_pipe)] {
         let said = stderr(&out);

@@ -616,20 +616,7 @@ fn many_small_frames_come_out_as_the_bare_host_writes_them() {
     let context = TestContext::new();
     home_with_invert(&context, &[]);
     let input = context.temp.path().join("small.y4m");
-    let made = output(
-        Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=size=16x16:rate=30",
-            ])
-            .args(["-frames:v", "3000", "-pix_fmt", "yuv420p"])
-            .arg(&input),
-    );
-    assert!(made.status.success(), "{}", stderr(&made));
+    support::testsrc(&input, "16x16", 3000);
     let run = |command: &mut Command| {
         let out = output(
             command
@@ -656,20 +643,7 @@ fn rgb24_frames_from_a_file_and_a_pipe_come_out_as_the_bare_host_writes_them() {
     let context = TestContext::new();
     home_with_invert(&context, &[]);
     let input = context.temp.path().join("in.rgb");
-    let made = output(
-        Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=64x48:rate=30",
-            ])
-            .args(["-frames:v", "9", "-f", "rawvideo", "-pix_fmt", "rgb24"])
-            .arg(&input),
-    );
-    assert!(made.status.success(), "{}", stderr(&made));
+    support::testsrc_rgb24(&input, "64x48", 9);
     let args = [
         "--input-format",
         "rgb24",
@@ -697,20 +671,12 @@ fn rgb24_frames_from_a_file_and_a_pipe_come_out_as_the_bare_host_writes_them() {
             .arg(&input)
             .args(args),
     );
-    let from_pipe = output(
+    let from_pipe = support::output_fed(
         context
             .scopectl()
             .args(["run", "--", "run", "--input", "-"])
-            .args(args)
-            .stdin(Stdio::from(
-                Command::new("cat")
-                    .arg(&input)
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-                    .stdout
-                    .unwrap(),
-            )),
+            .args(args),
+        fs_err::read(&input).unwrap(),
     );
     for (how, out) in [("a file", from_file), ("a pipe", from_pipe)] {
         assert!(out.status.success(), "from {how}: {}", stderr(&out));
@@ -754,20 +720,10 @@ fn an_input_cut_short_ends_with_its_whole_frames_and_fails() {
             .args(args)
             .stdin(file()),
     );
-    let mut piped = context
-        .scopectl()
-        .args(["run", "--", "run"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = piped.stdin.take().unwrap();
-    let bytes = whole[..whole.len() - 100].to_vec();
-    let feeder = std::thread::spawn(move || stdin.write_all(&bytes));
-    let from_pipe = piped.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
+    let from_pipe = support::output_fed(
+        context.scopectl().args(["run", "--", "run"]).args(args),
+        whole[..whole.len() - 100].to_vec(),
+    );
     for (how, out) in [("a file", from_file), ("a pipe", from_pipe)] {
         assert_eq!(out.status.code(), Some(1), "from {how}: {}", stderr(&out));
         assert!(

@@ -227,15 +227,42 @@ pub fn collect(mut reader: impl std::io::Read + Send + 'static) -> Collector {
 
 /// `frames` frames of ffmpeg's `testsrc` at `size` (`WxH`), 4:2:0, into `path`.
 pub fn testsrc(path: &Path, size: &str, frames: u32) {
+    testsrc_as(path, size, frames, &["-pix_fmt", "yuv420p"]);
+}
+
+/// The same as raw rgb24 frames.
+pub fn testsrc_rgb24(path: &Path, size: &str, frames: u32) {
+    testsrc_as(path, size, frames, &["-f", "rawvideo", "-pix_fmt", "rgb24"]);
+}
+
+fn testsrc_as(path: &Path, size: &str, frames: u32, format: &[&str]) {
     require_ffmpeg();
     let made = output(
         Command::new("ffmpeg")
             .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
             .arg(format!("testsrc=size={size}:rate=30"))
-            .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p"])
+            .args(["-frames:v", &frames.to_string()])
+            .args(format)
             .arg(path),
     );
     assert!(made.status.success(), "{}", stderr(&made));
+}
+
+/// Runs a command with `input` written to its stdin (a pipe) by another
+/// thread, and returns its output.
+pub fn output_fed(command: &mut Command, input: Vec<u8>) -> Output {
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped");
+    let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = child.wait_with_output().unwrap();
+    let fed = feeder.join().expect("the feeding thread");
+    fed.unwrap_or_else(|e| panic!("cannot feed {command:?}: {e}"));
+    out
 }
 
 /// How many files are under `dir` (not following links).
