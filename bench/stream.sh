@@ -3,7 +3,8 @@
 #
 # 1. At 1080p (120 frames of y4m through `invert`, stdin to stdout), the
 #    bare host against the host under `scopectl run` (which reads and
-#    writes the stream itself and lends whole frames to the host's pipes),
+#    writes the stream itself: whole frames go to the host's stdin, and come
+#    back through the host's output slots in shared memory),
 #    in paired interleaved runs (bench/stream_pairs.py), on an idle machine
 #    and with two CPU-bound processes beside them: throughput, CPU time of
 #    every process (user + sys) and the largest process's peak memory.

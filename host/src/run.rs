@@ -21,7 +21,9 @@ use crate::stage::{
 };
 use crate::video::rgb24::{self, Rgb24Reader};
 use crate::video::scale::fit;
-use crate::video::y4m::{Tags, Y4mReader, Y4mWriter};
+#[cfg(unix)]
+use crate::video::slots::SlotOutput;
+use crate::video::y4m::{self, Tags, Y4mReader, Y4mWriter};
 use crate::video::{testsrc, Rate};
 use crate::Io;
 use crate::{control, guard, last_words, plugin_log, signals};
@@ -751,6 +753,14 @@ enum SinkKind {
     Y4m(Option<Y4mWriter<BufWriter<Box<dyn Write + Send>>>>),
     Rgb(BufWriter<Box<dyn Write + Send>>),
     Null,
+    /// Into a supervisor's slots (`scopectl run`); the header, for y4m,
+    /// goes to stdout before the first frame.
+    #[cfg(unix)]
+    Slots {
+        slots: SlotOutput,
+        header: Option<BufWriter<Box<dyn Write + Send>>>,
+        y4m: bool,
+    },
 }
 
 struct Sink {
@@ -782,6 +792,20 @@ impl Sink {
                 File::create(path).map_err(|e| format!("cannot create output `{}`: {e}", path.to_string_lossy()))?,
             ),
         };
+        #[cfg(unix)]
+        if let (Output::Stdout, Some(slots)) = (output, SlotOutput::from_env()) {
+            let slots = slots.map_err(|e| format!("cannot use the supervisor's frames: {e}"))?;
+            let header = Some(BufWriter::new(writer));
+            let y4m = format == Format::Y4m;
+            let kind = SinkKind::Slots { slots, header, y4m };
+            return Ok(Sink {
+                kind,
+                output: None,
+                rate,
+                tags,
+                size: None,
+            });
+        }
         let buffered = BufWriter::with_capacity(1 << 20, writer);
         Ok(match format {
             Format::Y4m => Sink {
@@ -820,6 +844,28 @@ impl Sink {
                 }
                 writer.as_mut().expect("created above").write_frame(frame)
             }
+            #[cfg(unix)]
+            SinkKind::Slots { slots, header, y4m } => {
+                let len = if *y4m {
+                    y4m::frame_len420(size.0, size.1)
+                } else {
+                    frame.data().len()
+                };
+                if let Some(mut out) = header.take() {
+                    slots.prepare(len)?;
+                    if *y4m {
+                        out.write_all(
+                            y4m::header_line(size.0, size.1, self.rate, self.tags).as_bytes(),
+                        )?;
+                    }
+                    out.flush()?;
+                }
+                let full_range = self.tags.full_range;
+                slots.put(len, |bytes| match y4m {
+                    true => y4m::encode420(frame, full_range, bytes),
+                    false => bytes.copy_from_slice(frame.data()),
+                })
+            }
         }
     }
 
@@ -829,6 +875,8 @@ impl Sink {
             SinkKind::Rgb(out) => out.flush(),
             SinkKind::Y4m(Some(writer)) => writer.flush(),
             SinkKind::Y4m(None) => Ok(()),
+            #[cfg(unix)]
+            SinkKind::Slots { .. } => Ok(()),
         }
     }
 }

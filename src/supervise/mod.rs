@@ -7,7 +7,8 @@
 //!
 //! For `run` (a chain over video), the supervisor owns the stream
 //! (`stream`): it reads the input and writes the output itself and hands
-//! the host whole frames through pipes, so a restart never shows in the
+//! the host whole frames through its stdin and takes its whole output
+//! frames from shared memory (`slots`), so a restart never shows in the
 //! stream. Any other host command runs as it is, restarted on 42.
 //!
 //! Each supervisor is an *instance* with a directory `<home>/run/<name>/`
@@ -28,6 +29,8 @@ mod pipe_io;
 #[cfg(target_os = "linux")]
 mod piped;
 mod session;
+#[cfg(target_os = "linux")]
+mod slots;
 mod snapshot;
 mod stream;
 

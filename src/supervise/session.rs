@@ -1,6 +1,7 @@
 //! One host process inside a supervised stream: the feeder thread writes
-//! whole input frames to its stdin, the collector thread reads whole frames
-//! from its stdout and writes them to the stream's output.
+//! whole input frames to its stdin, the collector thread takes whole frames
+//! from the host and writes them to the stream's output — from the host's
+//! output slots (`slots`) where it fills them, else read from its stdout.
 //!
 //! Every frame given to a host stays in the `in_flight` queue until the
 //! host has put out a frame for it, so that if the host dies the frames it
@@ -21,7 +22,9 @@ use anyhow::{Context, Result};
 use super::frame_pool;
 use super::held::{Held, HeldReader};
 use super::pipe_io::{give, Giver};
-use scope_host::video::framing::Framing;
+#[cfg(target_os = "linux")]
+use super::slots::OutputSlots;
+use scope_host::video::framing::{Framing, RawFrame};
 
 /// A frame shared between the input, the in-flight queue and a host.
 pub type Shared = Arc<Held>;
@@ -148,6 +151,73 @@ impl Output {
     }
 }
 
+impl Output {
+    /// Writes a frame a host put in its output slots (with its `FRAME`
+    /// line when `y4m`), lent to the output when that is a pipe, and keeps a
+    /// copy for `ctl snapshot` as [`Output::latest`] says. Returns how many
+    /// slots, oldest first, the host may fill again.
+    #[cfg(target_os = "linux")]
+    pub fn write_payload(
+        &self,
+        y4m: bool,
+        payload: &[u8],
+        lending: &mut super::slots::Lending,
+    ) -> std::io::Result<usize> {
+        let now = Instant::now();
+        let fast = lock(&self.came_at)
+            .replace(now)
+            .is_some_and(|before| now - before < FAST);
+        let line = if y4m { "FRAME" } else { "" };
+        let released = match lock(&self.writer).as_mut() {
+            Some((Sink::File(file), _)) => lending.write(file, y4m, payload)?,
+            Some((Sink::Null, _)) | None => 1,
+            Some((Sink::Other(out), _)) => {
+                write_frame(out, line, payload)?;
+                out.flush()?;
+                1
+            }
+        };
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        let recent = lock(&self.kept_at).is_some_and(|at| now - at < KEEP_EVERY);
+        if !(fast && recent) {
+            let mut data = frame_pool::take();
+            data.clear();
+            data.extend_from_slice(payload);
+            let line = line.to_owned();
+            let kept = Arc::new(Held::Bytes(RawFrame { line, data }));
+            let before = lock(&self.latest).replace(kept);
+            *lock(&self.kept_at) = Some(now);
+            if let Some(before) = before {
+                frame_pool::release(before);
+            }
+        }
+        Ok(released)
+    }
+}
+
+/// Writes a frame's line (with its newline, when it has one) and payload,
+/// in one call where the writer takes both at once.
+pub fn write_frame(out: &mut impl Write, line: &str, payload: &[u8]) -> std::io::Result<()> {
+    use std::io::IoSlice;
+    let head = if line.is_empty() {
+        Vec::new()
+    } else {
+        format!("{line}\n").into_bytes()
+    };
+    let mut slices = [IoSlice::new(&head), IoSlice::new(payload)];
+    let mut left = &mut slices[..];
+    IoSlice::advance_slices(&mut left, 0);
+    while !left.is_empty() {
+        match out.write_vectored(left) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// How a host's output is read.
 #[derive(Clone)]
 pub enum OutputFraming {
@@ -224,6 +294,15 @@ impl Session {
         // host at a frame boundary; it must not reach the host directly.
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        // The host's output frames come through slots, where it has them.
+        #[cfg(target_os = "linux")]
+        let output_slots = output.as_ref().and_then(|_| OutputSlots::new().ok());
+        #[cfg(target_os = "linux")]
+        if let Some(slots) = &output_slots {
+            super::slots::lend(&mut command, slots);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let output_slots: Option<()> = None;
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start `{}`", binary.display()))?;
@@ -248,7 +327,16 @@ impl Session {
         let collector = match (output, child.stdout.take()) {
             (Some((output, framing)), Some(stdout)) => {
                 let closed = output_closed.clone();
-                let collector = spawn_collector(stdout, framing, output.clone(), in_flight.clone());
+                let in_flight = in_flight.clone();
+                let output = output.clone();
+                let collector = std::thread::spawn(move || match output_slots {
+                    // A host built before slots writes its frames to stdout.
+                    #[cfg(target_os = "linux")]
+                    Some(slots) if slots.used_by(&stdout) => {
+                        collect_slots(stdout, framing, &output, &in_flight, slots)
+                    }
+                    _ => collect_piped(stdout, framing, &output, &in_flight),
+                });
                 // Says when the collector is done, whichever way it ended.
                 Some(std::thread::spawn(move || {
                     let collected = collector.join().unwrap_or_default();
@@ -370,67 +458,138 @@ fn spawn_feeder(
     })
 }
 
-fn spawn_collector(
+/// Checks a host's output format against the stream's: the first host's
+/// header is written to the output, and every later host must agree.
+fn agree_on_header(output: &Output, framing: &Framing) -> Result<(), String> {
+    let mut header = lock(&output.header);
+    match header.as_ref() {
+        None => {
+            let bytes = framing.header_bytes();
+            lock(&output.writer)
+                .as_mut()
+                .map_or(Ok(()), |(out, _)| out.write_all(&bytes))
+                .map_err(|e| format!("cannot write the output: {e}"))?;
+            *header = Some(framing.clone());
+            Ok(())
+        }
+        Some(first) if first != framing => Err(format!(
+            "the host's output is `{}`, but the stream is `{}`: a stream keeps one format",
+            header_text(framing),
+            header_text(first)
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Reads a host's stdout (see [`super::slots`]): its header, then a byte
+/// for each frame it filled, which is written out and its slot given back.
+#[cfg(target_os = "linux")]
+fn collect_slots(
     stdout: ChildStdout,
     framing: OutputFraming,
-    output: Arc<Output>,
-    in_flight: InFlight,
-) -> JoinHandle<Collected> {
-    std::thread::spawn(move || {
-        let mut collected = Collected::default();
-        let mut reader = match framing {
-            OutputFraming::Rgb24(w, h) => HeldReader::rgb24(stdout, w, h),
-            OutputFraming::Y4m => match HeldReader::y4m(stdout) {
-                Ok(reader) => reader,
-                // Nothing came out (the host failed before its first frame).
-                Err(_) => return collected,
-            },
+    output: &Output,
+    in_flight: &InFlight,
+    mut slots: OutputSlots,
+) -> Collected {
+    use scope_host::video::slots::FRAME_OUT;
+    use std::io::BufRead;
+    let mut collected = Collected::default();
+    let mut answers = std::io::BufReader::with_capacity(4096, stdout);
+    let framing = match framing {
+        OutputFraming::Rgb24(width, height) => Framing::Rgb24 { width, height },
+        OutputFraming::Y4m => match Framing::read_y4m(&mut answers) {
+            Ok(framing) => framing,
+            // Nothing came out (the host failed before its first frame).
+            Err(_) => return collected,
+        },
+    };
+    let y4m = matches!(framing, Framing::Y4m { .. });
+    let len = framing.frame_len();
+    let mut failed = agree_on_header(output, &framing).err();
+    let mut lending = super::slots::Lending::default();
+    loop {
+        let buffer = match answers.fill_buf() {
+            Ok([]) | Err(_) => break,
+            Ok(buffer) => buffer.to_vec(),
         };
-        {
-            let mut header = lock(&output.header);
-            match header.as_ref() {
-                None => {
-                    let bytes = reader.framing().header_bytes();
-                    let written = lock(&output.writer)
-                        .as_mut()
-                        .map_or(Ok(()), |(out, _)| out.write_all(&bytes));
-                    if let Err(e) = written {
-                        collected.error = Some(format!("cannot write the output: {e}"));
-                        return drain(reader, collected);
-                    }
-                    *header = Some(reader.framing().clone());
+        answers.consume(buffer.len());
+        for answer in buffer {
+            match answer {
+                FRAME_OUT if failed.is_none() => {
+                    answered(output, in_flight);
+                    let written = slots
+                        .next(len)
+                        .and_then(|payload| output.write_payload(y4m, payload, &mut lending));
+                    let released = match written {
+                        Ok(released) => {
+                            collected.frames += 1;
+                            released
+                        }
+                        Err(e) => {
+                            failed = Some(format!("cannot write the output: {e}"));
+                            lending.forget() + 1
+                        }
+                    };
+                    (0..released).for_each(|_| slots.done());
                 }
-                Some(first) if first != reader.framing() => {
-                    collected.error = Some(format!(
-                        "the host's output is `{}`, but the stream is `{}`: a stream keeps one format",
-                        header_text(reader.framing()),
-                        header_text(first)
+                // Given back unwritten, so that the host is not stuck.
+                FRAME_OUT => slots.done(),
+                other => {
+                    failed = Some(format!(
+                        "the host answered with byte {other:#04x}, which is not in the protocol of this scopectl's hosts"
                     ));
-                    return drain(reader, collected);
                 }
-                Some(_) => {}
             }
         }
-        // A frame cut short by the host's death is not written: only whole
-        // frames reach the output.
-        while let Ok(Some(frame)) = reader.read() {
-            let answered = lock(&in_flight).pop_front();
-            if let Some(answered) = answered {
-                frame_pool::release(answered);
-            }
-            if let Some(given) = lock(&output.given).pop_front() {
-                crate::metrics::global()
-                    .frame_latency
-                    .observe(given.elapsed().as_secs_f64());
-            }
-            if let Err(e) = output.write_host_frame(frame) {
-                collected.error = Some(format!("cannot write the output: {e}"));
-                return drain(reader, collected);
-            }
-            collected.frames += 1;
+    }
+    collected.error = failed;
+    collected
+}
+
+/// The host put out a frame: the oldest frame in flight was answered.
+fn answered(output: &Output, in_flight: &InFlight) {
+    let answered = lock(in_flight).pop_front();
+    if let Some(answered) = answered {
+        frame_pool::release(answered);
+    }
+    if let Some(given) = lock(&output.given).pop_front() {
+        crate::metrics::global()
+            .frame_latency
+            .observe(given.elapsed().as_secs_f64());
+    }
+}
+
+/// Reads whole frames from a host's stdout and writes them out.
+fn collect_piped(
+    stdout: ChildStdout,
+    framing: OutputFraming,
+    output: &Output,
+    in_flight: &InFlight,
+) -> Collected {
+    let mut collected = Collected::default();
+    let mut reader = match framing {
+        OutputFraming::Rgb24(w, h) => HeldReader::rgb24(stdout, w, h),
+        OutputFraming::Y4m => match HeldReader::y4m(stdout) {
+            Ok(reader) => reader,
+            // Nothing came out (the host failed before its first frame).
+            Err(_) => return collected,
+        },
+    };
+    if let Err(e) = agree_on_header(output, reader.framing()) {
+        collected.error = Some(e);
+        return drain(reader, collected);
+    }
+    // A frame cut short by the host's death is not written: only whole
+    // frames reach the output.
+    while let Ok(Some(frame)) = reader.read() {
+        answered(output, in_flight);
+        if let Err(e) = output.write_host_frame(frame) {
+            collected.error = Some(format!("cannot write the output: {e}"));
+            return drain(reader, collected);
         }
-        collected
-    })
+        collected.frames += 1;
+    }
+    collected
 }
 
 /// Reads the rest of a host's output so that it is not blocked writing.

@@ -5,6 +5,8 @@ pub mod color;
 pub mod framing;
 pub mod rgb24;
 pub mod scale;
+#[cfg(unix)]
+pub mod slots;
 pub mod testsrc;
 pub mod y4m;
 

@@ -378,11 +378,43 @@ pub(super) fn read_line(input: &mut impl BufRead, at: u64) -> Result<Option<Stri
 /// A frame's line, without parameters.
 const FRAME_LINE: &[u8] = b"FRAME\n";
 
+/// The header line (with its newline) of a 4:2:0 stream of this size, with
+/// the input's interlacing, aspect and range.
+pub fn header_line(width: u32, height: u32, rate: Rate, tags: Tags) -> String {
+    let range = if tags.full_range {
+        " XCOLORRANGE=FULL"
+    } else {
+        ""
+    };
+    format!(
+        "YUV4MPEG2 W{width} H{height} F{}:{} I{} A{}:{} C420jpeg XYSCSS=420JPEG{range}\n",
+        rate.num, rate.den, tags.interlace as char, tags.aspect.0, tags.aspect.1
+    )
+}
+
+/// The bytes of a 4:2:0 frame's planes.
+pub fn frame_len420(width: u32, height: u32) -> usize {
+    let (w, h) = (width as usize, height as usize);
+    w * h + 2 * Chroma::C420.plane_size(w, h)
+}
+
+/// Converts an RGB frame into 4:2:0 `planes` ([`frame_len420`] bytes),
+/// full range or not.
+pub fn encode420(frame: &Frame, full_range: bool, planes: &mut [u8]) {
+    let (width, height) = (frame.width(), frame.height());
+    let (w, h) = (width as usize, height as usize);
+    let (luma, chroma) = planes.split_at_mut(w * h);
+    let (u, v) = chroma.split_at_mut(Chroma::C420.plane_size(w, h));
+    color::rgb_to_planes420(frame.data(), (width, height), (luma, u, v));
+    if full_range {
+        let t = range_tables();
+        remap(planes, w * h, &t.luma_out, &t.chroma_out);
+    }
+}
+
 /// Writes RGB frames as a 4:2:0 YUV4MPEG2 stream.
 pub struct Y4mWriter<W> {
     output: W,
-    width: u32,
-    height: u32,
     /// The frame as written: its line, then its planes.
     frame: Vec<u8>,
     full_range: bool,
@@ -391,22 +423,10 @@ pub struct Y4mWriter<W> {
 impl<W: Write> Y4mWriter<W> {
     /// Writes the stream header, with the input's interlacing, aspect and range.
     pub fn new(mut output: W, width: u32, height: u32, rate: Rate, tags: Tags) -> io::Result<Self> {
-        let range = if tags.full_range {
-            " XCOLORRANGE=FULL"
-        } else {
-            ""
-        };
-        writeln!(
-            output,
-            "YUV4MPEG2 W{width} H{height} F{}:{} I{} A{}:{} C420jpeg XYSCSS=420JPEG{range}",
-            rate.num, rate.den, tags.interlace as char, tags.aspect.0, tags.aspect.1
-        )?;
-        let (w, h) = (width as usize, height as usize);
-        let size = w * h + 2 * Chroma::C420.plane_size(w, h);
+        output.write_all(header_line(width, height, rate, tags).as_bytes())?;
+        let size = frame_len420(width, height);
         Ok(Y4mWriter {
             output,
-            width,
-            height,
             frame: [FRAME_LINE, &vec![0; size]].concat(),
             full_range: tags.full_range,
         })
@@ -414,15 +434,7 @@ impl<W: Write> Y4mWriter<W> {
 
     /// Converts and writes one frame, which must have the stream's size.
     pub fn write_frame(&mut self, frame: &Frame) -> io::Result<()> {
-        let (w, h) = (self.width as usize, self.height as usize);
-        let planes = &mut self.frame[FRAME_LINE.len()..];
-        let (luma, chroma) = planes.split_at_mut(w * h);
-        let (u, v) = chroma.split_at_mut(Chroma::C420.plane_size(w, h));
-        color::rgb_to_planes420(frame.data(), (self.width, self.height), (luma, u, v));
-        if self.full_range {
-            let t = range_tables();
-            remap(planes, w * h, &t.luma_out, &t.chroma_out);
-        }
+        encode420(frame, self.full_range, &mut self.frame[FRAME_LINE.len()..]);
         // One write for the line and the planes: a reader on a pipe wakes
         // once for them, not once for six bytes first.
         self.output.write_all(&self.frame)
