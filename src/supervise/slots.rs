@@ -274,33 +274,34 @@ mod tests {
         let (mut from, mut into) = (File::from(from), File::from(into));
         let mut lending = Lending::default();
         // The frames' memory (the slots) outlives their lending.
-        let frames: Vec<Vec<u8>> = (1..=5u8).map(|byte| vec![byte; 10_000]).collect();
+        let count = OUT_SLOTS.max(3) + 1;
+        let frames: Vec<Vec<u8>> = (1..=count as u8).map(|b| vec![b; 10_000]).collect();
         let whole = |i: usize| [FRAME_LINE, &frames[i]].concat();
         assert_eq!(lending.write(&mut into, true, &frames[0]).unwrap(), 0);
         let mut part = vec![0u8; 5_000];
         from.read_exact(&mut part).unwrap();
-        assert_eq!(
-            lending.write(&mut into, true, &frames[1]).unwrap(),
-            0,
-            "half read"
-        );
+        let half_read = lending.write(&mut into, true, &frames[1]).unwrap();
+        assert_eq!(half_read, 0, "a frame half read went back");
         let mut rest = vec![0u8; 10_006 - 5_000];
         from.read_exact(&mut rest).unwrap();
         assert!([part, rest].concat() == whole(0));
         assert_eq!(lending.write(&mut into, true, &frames[2]).unwrap(), 1);
-        assert_eq!(lending.write(&mut into, true, &frames[3]).unwrap(), 0);
+        for frame in &frames[3..count - 1] {
+            assert_eq!(lending.write(&mut into, true, frame).unwrap(), 0);
+        }
         // Every slot lent: the host waits, so this waits for the reader.
+        let unread = (count - 1) * 10_006;
         let reader = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(200));
-            let mut read = vec![0u8; 4 * 10_006];
+            let mut read = vec![0u8; unread];
             from.read_exact(&mut read).unwrap();
             read
         });
         let started = std::time::Instant::now();
-        assert!(lending.write(&mut into, true, &frames[4]).unwrap() >= 1);
+        assert!(lending.write(&mut into, true, &frames[count - 1]).unwrap() >= 1);
         assert!(started.elapsed() >= std::time::Duration::from_millis(150));
         let read = reader.join().unwrap();
-        assert!(read == [whole(1), whole(2), whole(3), whole(4)].concat());
+        assert!(read == (1..count).map(whole).collect::<Vec<_>>().concat());
     }
 
     #[test]
