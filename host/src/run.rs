@@ -861,9 +861,12 @@ impl Sink {
                     out.flush()?;
                 }
                 let full_range = self.tags.full_range;
-                slots.put(len, |bytes| match y4m {
-                    true => y4m::encode420(frame, full_range, bytes),
-                    false => bytes.copy_from_slice(frame.data()),
+                slots.put(len, |bytes| {
+                    if *y4m {
+                        y4m::encode420(frame, full_range, bytes)
+                    } else {
+                        bytes.copy_from_slice(frame.data())
+                    }
                 })
             }
         }

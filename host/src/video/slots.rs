@@ -1,23 +1,21 @@
-//! Frames shared with `scopectl run`'s supervisor through memory, not pipes.
+//! A supervised host's output frames, handed to `scopectl run`'s supervisor
+//! through shared memory instead of a pipe.
 //!
-//! The supervisor owns the stream: it keeps every input frame until the
-//! host answered it (a crashed host's frames go to the next one) and writes
-//! only whole output frames. When the frames' bytes travel through pipes,
-//! each crosses two of them on each side; here each is copied once on each
-//! side, as a bare host's own reads and writes copy it, and the pipes carry
-//! a few bytes a frame.
+//! The supervisor writes only whole frames to the stream's output, so that
+//! a host that dies mid-frame leaves no half frame behind. Through a pipe,
+//! each frame crossed twice (host → supervisor → output) and the supervisor
+//! held it in pipes of its own meanwhile; here the host converts each frame
+//! straight into a slot, the supervisor writes it out from there, and the
+//! pipe carries one byte a frame.
 //!
-//! - `SCOPE_INPUT_SLOTS=<fd>`: a memory file of input slots, read-only. Slot
-//!   `i` holds one frame's payload at `i × stride` ([`stride`]: the payload
-//!   rounded up to a page). The host's stdin is the stream's header (y4m),
-//!   then, for each frame, its slot's index as 4 little-endian bytes. Once
-//!   the host has read a slot it writes [`SLOT_READ`] to its stdout.
-//! - `SCOPE_OUTPUT_SLOTS=<fd>`: a memory file the host sizes to one page and
-//!   [`OUT_SLOTS`] slots of its output frames. The host writes its stream
-//!   header (y4m) to stdout, then, for its `n`th frame, fills slot
-//!   `n mod OUT_SLOTS` and writes [`FRAME_OUT`]. The first 4 bytes of the
-//!   file count the frames the supervisor has written out: before filling a
-//!   slot again, the host waits until the frame it held is counted.
+//! `SCOPE_OUTPUT_SLOTS=<fd>` names a memory file that the host sizes to one
+//! page and [`OUT_SLOTS`] slots ([`output_file_len`]; each slot is a frame's
+//! payload rounded up to a page, [`stride`]) before it writes anything to
+//! stdout. It then writes its stream header (y4m; nothing for rgb24) to
+//! stdout and, for its `n`th frame, fills slot `n mod OUT_SLOTS` and writes
+//! [`FRAME_OUT`]. The first 4 bytes of the file count the frames the
+//! supervisor is done with: before filling a slot again, the host waits
+//! until the frame it held is counted.
 
 use std::fs::File;
 use std::io::{self, Write};
