@@ -275,6 +275,10 @@ pub(crate) struct Signals {
     stops: AtomicUsize,
     /// The first of them.
     first_stop: AtomicU32,
+    /// The last of them, set in the signal handler itself: the thread that
+    /// counts them may run only after the stream ended for another reason
+    /// (SIGTERM, then the input closed at once: the run said 0).
+    raised: Arc<AtomicUsize>,
     /// SIGHUP: take up the active generation.
     restart: AtomicBool,
     /// A host to forward signals to (restart loop only).
@@ -294,6 +298,9 @@ impl Signals {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let signals = Arc::new(Signals::default());
         let mut iterator = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        for stop in [SIGINT, SIGTERM] {
+            signal_hook::flag::register_usize(stop, signals.raised.clone(), stop as usize)?;
+        }
         let shared = signals.clone();
         std::thread::spawn(move || {
             for signal in iterator.forever() {
@@ -344,10 +351,11 @@ impl Signals {
 
     /// 128 + the first stop signal, if one came.
     fn stop_status(&self) -> Option<u8> {
-        match self.first_stop.load(Ordering::SeqCst) {
-            0 => None,
-            signal => Some(128u8.saturating_add(signal as u8)),
-        }
+        let signal = match self.first_stop.load(Ordering::SeqCst) {
+            0 => self.raised.load(Ordering::SeqCst) as u32,
+            first => first,
+        };
+        (signal != 0).then(|| 128u8.saturating_add(signal as u8))
     }
 }
 
