@@ -527,7 +527,7 @@ fn collect_slots(
                 // Given back unwritten, so that the host is not stuck.
                 FRAME_OUT => slots.done(),
                 other => {
-                    failed = Some(format!(
+                    failed.get_or_insert_with(|| format!(
                         "the host answered with byte {other:#04x}, which is not in the protocol of this scopectl's hosts"
                     ));
                 }
