@@ -2,7 +2,11 @@
 //! frame's pages to the pipe, and the reader copies them out. The frame
 //! must not change or be freed until it is read: frames are immutable once
 //! read (they are shared behind `Arc`s), and the writer keeps the frames it
-//! lent alive until the pipe must have let them go (see [`Lent`]).
+//! lent alive until the pipe must have let them go (see [`Lent`]). That
+//! holds for a reader that copies, as hosts do; a reader that moves the
+//! pipe's pages on (`pv` splices them) could still see a reused buffer, so
+//! the stream's output copies frames held in memory
+//! (`session::Output::write`).
 //!
 //! Anything that is not a pipe (a file, a terminal), and other systems, get
 //! a plain write. A frame held in pipes ([`super::piped`]) is given by

@@ -133,6 +133,12 @@ impl Output {
     pub fn write(&self, frame: &Shared) -> std::io::Result<()> {
         let mut writer = lock(&self.writer);
         match writer.as_mut() {
+            // Copied, not lent with `vmsplice(2)` as to a host: its buffer
+            // is reused for a later frame, and a reader that moves the
+            // pipe's pages on (`pv`) would see that frame further down.
+            Some((Sink::File(file), _)) if matches!(**frame, Held::Bytes(_)) => {
+                frame.write_to(file)?
+            }
             Some((Sink::File(file), giver)) => give(file, frame, giver)?,
             Some((Sink::Null, _)) => {}
             Some((Sink::Other(out), _)) => {
