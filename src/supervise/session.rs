@@ -155,9 +155,7 @@ impl Output {
         }
         Ok(())
     }
-}
 
-impl Output {
     /// Writes a frame a host put in its output slots (with its `FRAME`
     /// line when `y4m`), copied: the slot goes back to the host as soon as
     /// this returns. Keeps a copy for `ctl snapshot` as [`Output::latest`]
@@ -497,7 +495,7 @@ fn collect_slots(
     mut slots: OutputSlots,
 ) -> Collected {
     use scope_host::video::slots::FRAME_OUT;
-    use std::io::BufRead;
+    use std::io::Read;
     let mut collected = Collected::default();
     let mut answers = std::io::BufReader::with_capacity(4096, stdout);
     let framing = match framing {
@@ -511,13 +509,15 @@ fn collect_slots(
     let y4m = matches!(framing, Framing::Y4m { .. });
     let len = framing.frame_len();
     let mut failed = agree_on_header(output, &framing).err();
+    let mut buffer = [0u8; 64];
     loop {
-        let buffer = match answers.fill_buf() {
-            Ok([]) | Err(_) => break,
-            Ok(buffer) => buffer.to_vec(),
+        let answers = match answers.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => &buffer[..n],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         };
-        answers.consume(buffer.len());
-        for answer in buffer {
+        for &answer in answers {
             match answer {
                 FRAME_OUT if failed.is_none() => {
                     answered(output, in_flight);

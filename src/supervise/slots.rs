@@ -17,9 +17,7 @@ pub struct OutputSlots {
     file: OwnedFd,
     mapping: Option<Mapping>,
     stride: usize,
-    /// Frames taken so far, and given back (wrapping, as the host's
-    /// counter does).
-    taken: u32,
+    /// Frames written out so far (wrapping, as the host's counter does).
     written: u32,
 }
 
@@ -32,7 +30,6 @@ impl OutputSlots {
             )?,
             mapping: None,
             stride: 0,
-            taken: 0,
             written: 0,
         })
     }
@@ -48,8 +45,8 @@ impl OutputSlots {
     }
 
     /// The next frame the host filled, of `len` bytes; its slot is the
-    /// supervisor's until [`OutputSlots::done`] gives it back. The first
-    /// time, the file's size is sealed (the host sized it) and checked.
+    /// supervisor's until [`OutputSlots::done`]. The first time, the file's
+    /// size is sealed (the host sized it) and checked.
     pub fn next(&mut self, len: usize) -> io::Result<&[u8]> {
         if self.mapping.is_none() {
             rustix::fs::fcntl_add_seals(&self.file, SealFlags::SHRINK | SealFlags::GROW)?;
@@ -64,14 +61,13 @@ impl OutputSlots {
             self.mapping = Some(Mapping::new(self.file.as_raw_fd(), 0, needed, true)?);
             self.stride = stride(len);
         }
-        let at = PAGE + (self.taken as usize % OUT_SLOTS) * self.stride;
-        self.taken = self.taken.wrapping_add(1);
+        let at = PAGE + (self.written as usize % OUT_SLOTS) * self.stride;
         let mapping = self.mapping.as_ref().expect("mapped above");
         Ok(&mapping.bytes()[at..at + len])
     }
 
-    /// The oldest frame [`OutputSlots::next`] gave that was not given back
-    /// is written out: the host may fill its slot again.
+    /// The frame [`OutputSlots::next`] gave was written out: the host may
+    /// fill its slot again.
     pub fn done(&mut self) {
         self.written = self.written.wrapping_add(1);
         if let Some(mapping) = &self.mapping {
