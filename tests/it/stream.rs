@@ -526,6 +526,17 @@ impl BareHost {
 }
 
 #[test]
+fn the_supervisor_widens_its_input_pipe_as_the_bare_host_does() {
+    // At the default 64 KiB a 1080p frame crossed in 48 rounds of wake-ups.
+    let context = TestContext::new();
+    let (stream, _, _, _) = invert_stream(&context, 2, 2);
+    let input = stream.stdin.as_ref().unwrap();
+    assert_eq!(rustix::pipe::fcntl_getpipe_size(input).unwrap(), 1 << 20);
+    let (status, _) = stream.finish();
+    assert_eq!(status, Some(0), "{}", stream_log(&context));
+}
+
+#[test]
 fn a_second_run_of_the_same_instance_is_refused() {
     let context = TestContext::new();
     let (stream, _, _, _) = invert_stream(&context, 5, 5);
