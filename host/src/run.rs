@@ -28,9 +28,12 @@ use crate::video::{testsrc, Rate};
 use crate::Io;
 use crate::{control, guard, last_words, plugin_log, signals};
 
-/// Frames in flight between two stages. Two keeps every stage busy without
-/// holding more than a handful of frames.
-const QUEUE: usize = 2;
+/// Frames waiting between two stages (each stage also holds the one it
+/// works on). One keeps every stage busy: against two, a 1080p `invert`
+/// ran 4 % faster for 7 % less CPU and 21 % less memory (57 → 45 MiB; three
+/// `invert`s in a chain 8 % faster, 105 → 81 MiB), as fewer frames in
+/// flight stay in the caches.
+const QUEUE: usize = 1;
 /// Frame buffers the sink hands back to the source once written, so that
 /// reading a frame neither allocates nor clears memory.
 const RECYCLED: usize = 8;
