@@ -196,7 +196,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Delete old generations (never the current one)
+    /// Delete old generations (never the current one), the cache only they used, and compiled crates no host build used in 30 days
     Gc {
         /// How many of the newest generations to keep besides the current one
         #[arg(long, value_name = "N", default_value_t = 3)]

@@ -62,6 +62,32 @@ pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
             ),
         );
     }
+    if let Some(shared) = context
+        .settings
+        .build
+        .shared_target_dir
+        .as_deref()
+        .filter(|dir| dir.is_dir())
+    {
+        let pruned = crate::host_build::usage::prune(shared, std::time::SystemTime::now())?;
+        freed += pruned.bytes;
+        if pruned.entries > 0 {
+            printer.status(
+                "Removed",
+                format!(
+                    "{} compiled crate file(s) no host build used in {} days, from {}",
+                    pruned.entries,
+                    crate::host_build::usage::KEPT_FOR.as_secs() / 86_400,
+                    shared.display()
+                ),
+            );
+        }
+        for profile in &pruned.busy {
+            printer.warn(format!(
+                "a build is running in {profile}: what it holds stays until the next `gc`"
+            ));
+        }
+    }
     if collected.artifacts > 0 {
         printer.status(
             "Removed",

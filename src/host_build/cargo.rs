@@ -142,9 +142,14 @@ pub fn build(
     // Off a terminal (CI logs), a plain line now and then instead of a bar.
     let mut compiled = 0;
     let mut last_line = Instant::now();
+    let mut used = super::usage::Used::default();
     for message in Message::parse_stream(BufReader::new(stdout)) {
         match message.context("cannot read cargo's output")? {
+            Message::BuildScriptExecuted(script) => used.note(script.out_dir.as_std_path()),
             Message::CompilerArtifact(artifact) => {
+                for file in &artifact.filenames {
+                    used.note(file.as_std_path());
+                }
                 if !artifact.target.kind.contains(&TargetKind::CustomBuild) {
                     bar.inc(1);
                     bar.set_message(&artifact.target.name);
@@ -217,6 +222,16 @@ pub fn build(
         .into());
     }
     reporter.detail("Built", &format!("host from {compiled} crates"));
+    // Only in the user cache's directory, which `gc` tidies: a target
+    // directory of the user's own is theirs.
+    if builder.settings.shared_target_dir.as_deref() == Some(builder.target_dir.as_path()) {
+        if let Err(e) = used.record(target_dir) {
+            reporter.warn(&format!(
+                "cannot record what this build used in {} (`gc` may remove it): {e:#}",
+                target_dir.display()
+            ));
+        }
+    }
     binary.with_context(|| format!("cargo finished but reported no `{bin_name}` binary"))
 }
 

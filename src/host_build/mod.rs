@@ -9,6 +9,7 @@
 
 mod cargo;
 pub mod manifest;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 

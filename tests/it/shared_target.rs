@@ -60,6 +60,26 @@ fn two_homes_without_cargo_target_dir_share_the_user_caches_compiled_crates() {
             (dir.clone(), "shared by every home of this user".to_owned())
         );
     }
+    // Each build recorded the units it used (compiled or fresh), which
+    // `gc` keeps; they are the ones cargo reports.
+    let records: Vec<_> = fs_err::read_dir(dir.join("scopectl-builds"))
+        .unwrap()
+        .map(|entry| fs_err::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    let host_units = |record: &String| {
+        record.lines().any(|unit| {
+            fs_err::read_dir(dir.join("debug/deps"))
+                .unwrap()
+                .flatten()
+                .any(|f| f.file_name().to_string_lossy() == format!("scope_host-{unit}.d"))
+        })
+    };
+    assert!(
+        records
+            .iter()
+            .any(|r| r.lines().count() >= 3 && host_units(r)),
+        "no record names the host's units: {records:?}"
+    );
     // A target directory of the home's own, from before: gc removes it.
     let old = first.home().join("build/target");
     fs_err::create_dir_all(old.join("debug")).unwrap();
