@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use super::Context;
 use crate::home::Transaction;
@@ -69,7 +69,8 @@ pub fn gc(context: &Context, keep: usize) -> Result<ExitCode> {
         .as_deref()
         .filter(|dir| dir.is_dir())
     {
-        let pruned = crate::host_build::usage::prune(shared, std::time::SystemTime::now())?;
+        let pruned = crate::host_build::usage::prune(shared, std::time::SystemTime::now())
+            .with_context(|| format!("cannot tidy the compiled crates in {}", shared.display()))?;
         freed += pruned.bytes;
         if pruned.entries > 0 {
             printer.status(
