@@ -130,6 +130,11 @@ fn run_inner(
         SourcePlan::Stream(input, format) => {
             let raw: Box<dyn Read + Send> =
                 match input {
+                    #[cfg(unix)]
+                    Input::Stdin => {
+                        crate::video::by_offset::stdin_stream(stdin, *format == Format::Y4m)
+                    }
+                    #[cfg(not(unix))]
                     Input::Stdin => stdin,
                     Input::Path(path) => Box::new(File::open(path).map_err(|e| {
                         format!("cannot open input `{}`: {e}", path.to_string_lossy())

@@ -128,6 +128,8 @@ fn stdout() -> Sink {
 /// frames, or when told to.
 fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<AtomicBool>) -> Feed {
     let framing = reader.framing().clone();
+    #[cfg(target_os = "linux")]
+    let input_file = reader.input_file();
     let bound = (HOLD_BYTES / reader.framing().frame_len().max(1)).max(2);
     let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
     let counted = Arc::new(AtomicU64::new(0));
@@ -160,5 +162,7 @@ fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<Atomic
         read: counted,
         ended: Arc::new(AtomicBool::new(false)),
         unreadable,
+        #[cfg(target_os = "linux")]
+        input_file,
     }
 }

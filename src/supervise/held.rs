@@ -114,6 +114,15 @@ impl<R: Read + AsFd> HeldReader<R> {
         }
     }
 
+    /// The input file, when frames are held by their place in it.
+    #[cfg(target_os = "linux")]
+    pub fn input_file(&self) -> Option<std::sync::Arc<std::os::fd::OwnedFd>> {
+        match &self.holding {
+            Holding::File(file) => Some(file.descriptor()),
+            _ => None,
+        }
+    }
+
     /// The stream's format.
     pub fn framing(&self) -> &Framing {
         self.frames.framing()

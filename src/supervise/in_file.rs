@@ -57,6 +57,11 @@ impl InputFile {
         })
     }
 
+    /// The file, for a host that reads it by offset.
+    pub fn descriptor(&self) -> Arc<OwnedFd> {
+        self.file.clone()
+    }
+
     /// Where the next unread byte is: the file's position less what
     /// `buffered` bytes were read ahead of it.
     pub fn position(&self, buffered: usize) -> io::Result<u64> {
@@ -112,6 +117,11 @@ impl FileFrame {
             }
         }
         Ok(true)
+    }
+
+    /// Where the frame (line and payload) lies in the file, and its length.
+    pub fn range(&self) -> (u64, u64) {
+        (self.start, (self.line_len + self.len) as u64)
     }
 
     /// The payload's bytes, read from the file.

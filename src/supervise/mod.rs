@@ -17,6 +17,8 @@
 //! refused), its control socket (`control.sock`, see [`control`]) and the
 //! host's own socket.
 
+#[cfg(target_os = "linux")]
+mod by_offset;
 pub mod control;
 mod ends;
 mod frame_pool;

@@ -266,6 +266,10 @@ pub struct Feed {
     /// Set when the input could not be read to its end (a frame cut
     /// short, a read error): the stream ends there, and not with success.
     pub unreadable: Arc<AtomicBool>,
+    /// The input, when it is a regular file: hosts that can read it by
+    /// offset are given it (`scope_host::video::by_offset`).
+    #[cfg(target_os = "linux")]
+    pub input_file: Option<Arc<std::os::fd::OwnedFd>>,
 }
 
 impl Session {
@@ -304,8 +308,16 @@ impl Session {
         if let Some(slots) = &output_slots {
             super::slots::lend(&mut command, slots);
         }
+        // A host that answers through slots may read a file input itself.
+        #[cfg(target_os = "linux")]
+        let by_offset = match (&output_slots, feed.and_then(|f| f.input_file.as_ref())) {
+            (Some(slots), Some(input)) => slots.file().ok().inspect(|_| {
+                super::by_offset::offer(&mut command, input);
+            }),
+            _ => None,
+        };
         #[cfg(not(target_os = "linux"))]
-        let output_slots: Option<()> = None;
+        let (output_slots, by_offset): (Option<()>, Option<()>) = (None, None);
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start `{}`", binary.display()))?;
@@ -323,6 +335,7 @@ impl Session {
                 in_flight.clone(),
                 hand_off.clone(),
                 output.as_ref().map(|(o, _)| (*o).clone()),
+                by_offset,
             )),
             _ => None,
         };
@@ -411,20 +424,15 @@ fn spawn_feeder(
     in_flight: InFlight,
     hand_off: Arc<AtomicBool>,
     output: Option<Arc<Output>>,
+    // The host's output slots' file, when it was offered the input file.
+    #[cfg(target_os = "linux")] by_offset: Option<std::fs::File>,
+    #[cfg(not(target_os = "linux"))] by_offset: Option<()>,
 ) -> JoinHandle<()> {
     let header = feed.framing.header_bytes();
     let frames = feed.frames.clone();
     let ended = feed.ended.clone();
     std::thread::spawn(move || {
         let mut stdin = stdin;
-        let mut giver = Giver::default();
-        let mut give = |stdin: &mut ChildStdin, frame: Shared| {
-            lock(&in_flight).push_back(frame.clone());
-            if let Some(output) = &output {
-                lock(&output.given).push_back(Instant::now());
-            }
-            give(stdin, &frame, &mut giver)
-        };
         // A host that dies while frames are replayed to it leaves the rest
         // in flight too, for the next one (they were dropped here: a host
         // crashing at every start lost frames, and the stream ended with
@@ -434,6 +442,23 @@ fn spawn_feeder(
             lock(&in_flight).extend(replay);
             return;
         }
+        #[cfg(target_os = "linux")]
+        let by_offset =
+            by_offset.is_some_and(|slots| super::by_offset::host_reads(&stdin, &slots, &hand_off));
+        #[cfg(not(target_os = "linux"))]
+        let by_offset = by_offset.is_some();
+        let mut giver = Giver::default();
+        let mut give = |stdin: &mut ChildStdin, frame: Shared| {
+            lock(&in_flight).push_back(frame.clone());
+            if let Some(output) = &output {
+                lock(&output.given).push_back(Instant::now());
+            }
+            #[cfg(target_os = "linux")]
+            if by_offset {
+                return super::by_offset::give(stdin, &frame);
+            }
+            give(stdin, &frame, &mut giver)
+        };
         while let Some(frame) = replay.next() {
             if give(&mut stdin, frame).is_err() {
                 lock(&in_flight).extend(replay);

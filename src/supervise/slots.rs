@@ -81,8 +81,20 @@ impl OutputSlots {
 /// Gives the host `command` starts `output`'s slots: the descriptor stays
 /// open across its exec, named by `SCOPE_OUTPUT_SLOTS`.
 pub fn lend(command: &mut Command, output: &OutputSlots) {
-    let fd: RawFd = output.file.as_raw_fd();
-    command.env(OUTPUT_SLOTS, fd.to_string());
+    lend_fd(command, OUTPUT_SLOTS, output.file.as_raw_fd());
+}
+
+impl OutputSlots {
+    /// The slots' file, to read what the host wrote at its head.
+    pub fn file(&self) -> io::Result<std::fs::File> {
+        Ok(self.file.try_clone()?.into())
+    }
+}
+
+/// Gives the host `command` starts the descriptor `fd`, named by `variable`:
+/// it stays open across the host's exec (and only the host's).
+pub fn lend_fd(command: &mut Command, variable: &str, fd: RawFd) {
+    command.env(variable, fd.to_string());
     // SAFETY: between fork and exec, only fcntl(2) (async-signal-safe) on a
     // descriptor this process keeps open until the host has started.
     #[allow(unsafe_code)]

@@ -1,6 +1,8 @@
 //! Video in and out: YUV4MPEG2 and raw RGB24 streams, the colour conversion
 //! between them and the host's RGB frames, and the built-in test pattern.
 
+#[cfg(unix)]
+pub mod by_offset;
 pub mod color;
 pub mod framing;
 pub mod rgb24;

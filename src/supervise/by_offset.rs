@@ -1,0 +1,66 @@
+//! The supervisor's end of a host reading its input file by offset
+//! (`scope_host::video::by_offset`): the host is given the file, and says
+//! before it reads its stdin whether it reads by offset; then each frame
+//! it is given is a record of where the frame lies in the file, and the
+//! host reads it as a bare host reads its input. The kernel then spares the
+//! `splice(2)` of every page into the host's pipe, and the two processes
+//! the wake-ups of a frame crossing a pipe a megabyte at a time.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::{ChildStdin, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use scope_host::video::by_offset::{bytes_record, file_record, said_by_offset, INPUT_FILE};
+
+use super::held::Held;
+use super::session::Shared;
+
+/// Gives the host `command` starts the input file (`SCOPE_INPUT_FILE`).
+pub fn offer(command: &mut Command, input: &OwnedFd) {
+    super::slots::lend_fd(command, INPUT_FILE, input.as_raw_fd());
+}
+
+/// Whether the host behind `stdin` reads by offset: once it has read the
+/// stream's header, it has said so in its output slots' file `slots` or
+/// it never will. False when it is gone first, or the stream hands off.
+pub fn host_reads(stdin: &ChildStdin, slots: &File, hand_off: &AtomicBool) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    loop {
+        if said_by_offset(slots) {
+            return true;
+        }
+        let unread = rustix::io::ioctl_fionread(stdin).unwrap_or(0);
+        if unread == 0 {
+            // Said before it read anything, or not at all.
+            return said_by_offset(slots);
+        }
+        let mut gone = [PollFd::new(stdin, PollFlags::OUT)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let ready = poll(&mut gone, Some(&now)).unwrap_or(0);
+        if hand_off.load(Ordering::SeqCst)
+            || (ready > 0 && gone[0].revents().contains(PollFlags::ERR))
+        {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// Gives `frame` to a host that reads by offset: where it lies in the
+/// input file, or its bytes when it is held elsewhere.
+pub fn give(stdin: &mut ChildStdin, frame: &Shared) -> io::Result<()> {
+    if let Held::InFile { frame, .. } = &**frame {
+        let (at, len) = frame.range();
+        return stdin.write_all(&file_record(at, len));
+    }
+    let mut bytes = Vec::new();
+    frame.write_to(&mut bytes)?;
+    stdin.write_all(&bytes_record(bytes.len() as u64))?;
+    stdin.write_all(&bytes)
+}
