@@ -18,6 +18,17 @@ use scope_host::video::by_offset::{bytes_record, file_record, said_by_offset, IN
 use super::held::Held;
 use super::session::Shared;
 
+/// The input file as a host may have it: opened anew for reading only
+/// (stdin may be open for writing too, `<> FILE`, and a plugin must not
+/// get that), with an offset of its own. `None` without `/proc`: hosts
+/// are then given frames on stdin.
+pub fn read_only(input: &OwnedFd) -> Option<std::sync::Arc<OwnedFd>> {
+    use rustix::fs::{Mode, OFlags};
+    let path = format!("/proc/self/fd/{}", input.as_raw_fd());
+    let file = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    Some(std::sync::Arc::new(file))
+}
+
 /// Gives the host `command` starts the input file (`SCOPE_INPUT_FILE`).
 pub fn offer(command: &mut Command, input: &OwnedFd) {
     super::slots::lend_fd(command, INPUT_FILE, input.as_raw_fd());
@@ -63,4 +74,29 @@ pub fn give(stdin: &mut ChildStdin, frame: &Shared) -> io::Result<()> {
     frame.write_to(&mut bytes)?;
     stdin.write_all(&bytes_record(bytes.len() as u64))?;
     stdin.write_all(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_gets_the_input_file_for_reading_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.y4m");
+        fs_err::write(&path, "YUV4MPEG2 W2 H2\n").unwrap();
+        let both = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let given = read_only(&OwnedFd::from(both.into_parts().0)).unwrap();
+        let mode = rustix::fs::fcntl_getfl(&*given).unwrap();
+        assert_eq!(
+            mode & rustix::fs::OFlags::RWMODE,
+            rustix::fs::OFlags::RDONLY
+        );
+        let written = rustix::io::write(&*given, b"x");
+        assert!(written.is_err(), "a host could write the input file");
+    }
 }

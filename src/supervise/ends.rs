@@ -129,7 +129,9 @@ fn stdout() -> Sink {
 fn read_input(mut reader: HeldReader<File>, limit: Option<u64>, stop: Arc<AtomicBool>) -> Feed {
     let framing = reader.framing().clone();
     #[cfg(target_os = "linux")]
-    let input_file = reader.input_file();
+    let input_file = reader
+        .input_file()
+        .and_then(|file| super::by_offset::read_only(&file));
     let bound = (HOLD_BYTES / reader.framing().frame_len().max(1)).max(2);
     let (tx, rx): (SyncSender<Shared>, Receiver<Shared>) = sync_channel(bound);
     let counted = Arc::new(AtomicU64::new(0));

@@ -218,3 +218,74 @@ fn a_crashed_hosts_frames_are_given_again_intact_from_a_file_and_a_pipe() {
         );
     }
 }
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    fs_err::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let stat = fs_err::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            // `pid (comm) state ppid …`; comm may hold spaces, not `)`.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(1) == Some(&pid.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_host_reads_a_file_input_itself_and_a_crash_replays_from_the_file() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let input = setup(&context);
+    let video = context.temp.path().join("out.y4m");
+    let mut command = context.scopectl();
+    command.args(["run", "--", "run", "--input"]).arg(&input);
+    for pipeline in ["invert", "chaos", "invert"] {
+        command.args(["--pipeline", pipeline]);
+    }
+    // The host holds frame 10 for two seconds: time to look at it.
+    command.args(["--set", "chaos.fault=hang", "--set", "chaos.at=10"]);
+    command.args(["--set", "chaos.hang_seconds=2", "--frame-timeout", "0"]);
+    let child = command
+        .arg("--output")
+        .arg(&video)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = fs_err::canonicalize(&input).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let host = loop {
+        let reading = children_of(child.id()).into_iter().find(|host| {
+            fs_err::read_dir(format!("/proc/{host}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|fd| fs_err::read_link(fd.path()).is_ok_and(|to| to == input))
+        });
+        if let Some(host) = reading {
+            break host;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no host of the stream has the input file open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Killed mid-stream: the next host is given the frames this one held
+    // again, from the file.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(host as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        support::probe(&video, "nb_read_frames"),
+        "60",
+        "{}",
+        stderr(&out)
+    );
+}
