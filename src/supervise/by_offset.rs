@@ -13,7 +13,9 @@ use std::process::{ChildStdin, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use scope_host::video::by_offset::{bytes_record, file_record, said_by_offset, INPUT_FILE};
+use scope_host::video::by_offset::{
+    bytes_record, file_record, said_by_offset, INPUT_FILE, RECORD_LEN,
+};
 
 use super::held::Held;
 use super::session::Shared;
@@ -37,16 +39,23 @@ pub fn offer(command: &mut Command, input: &OwnedFd) {
 /// Whether the host behind `stdin` reads by offset: once it has read the
 /// stream's header, it has said so in its output slots' file `slots` or
 /// it never will. False when it is gone first, or the stream hands off.
+/// When it does, its stdin is made to hold one record: the host is given
+/// a frame only once it took the one before (tiny records would otherwise
+/// give it the whole file at once, and a host handed off would finish all
+/// of it first).
 pub fn host_reads(stdin: &ChildStdin, slots: &File, hand_off: &AtomicBool) -> bool {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     loop {
-        if said_by_offset(slots) {
+        if said_by_offset(slots) && rustix::io::ioctl_fionread(stdin).unwrap_or(1) == 0 {
+            // An empty pipe always shrinks; were it refused, the host would
+            // still read records, only further ahead.
+            let _ = rustix::pipe::fcntl_setpipe_size(stdin, RECORD_LEN);
             return true;
         }
         let unread = rustix::io::ioctl_fionread(stdin).unwrap_or(0);
-        if unread == 0 {
+        if unread == 0 && !said_by_offset(slots) {
             // Said before it read anything, or not at all.
-            return said_by_offset(slots);
+            return false;
         }
         let mut gone = [PollFd::new(stdin, PollFlags::OUT)];
         let now = Timespec {

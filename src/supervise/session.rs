@@ -309,8 +309,14 @@ impl Session {
             super::slots::lend(&mut command, slots);
         }
         // A host that answers through slots may read a file input itself.
+        // Only y4m: the supervisor knows whether the host does once it
+        // read the stream's header, and rgb24 has none.
         #[cfg(target_os = "linux")]
-        let by_offset = match (&output_slots, feed.and_then(|f| f.input_file.as_ref())) {
+        let input_file = feed
+            .filter(|f| !f.framing.header_bytes().is_empty())
+            .and_then(|f| f.input_file.as_ref());
+        #[cfg(target_os = "linux")]
+        let by_offset = match (&output_slots, input_file) {
             (Some(slots), Some(input)) => slots.file().ok().inspect(|_| {
                 super::by_offset::offer(&mut command, input);
             }),

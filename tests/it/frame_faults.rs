@@ -234,27 +234,35 @@ fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-#[test]
-fn a_host_reads_a_file_input_itself_and_a_crash_replays_from_the_file() {
-    support::require_ffmpeg();
-    let context = TestContext::new();
-    let input = setup(&context);
-    let video = context.temp.path().join("out.y4m");
+/// `scopectl run` of `invert → chaos → invert` from the file `input` into
+/// `video`, each host holding its tenth frame for `hang` seconds, and the
+/// pid of its first host once that has the input file open (a host reads
+/// a file input itself).
+fn hanging_run_from_a_file(
+    context: &TestContext,
+    input: &Path,
+    video: &Path,
+    hang: &str,
+) -> (std::process::Child, u32) {
     let mut command = context.scopectl();
-    command.args(["run", "--", "run", "--input"]).arg(&input);
+    command.args(["run", "--", "run", "--input"]).arg(input);
     for pipeline in ["invert", "chaos", "invert"] {
         command.args(["--pipeline", pipeline]);
     }
-    // The host holds frame 10 for two seconds: time to look at it.
     command.args(["--set", "chaos.fault=hang", "--set", "chaos.at=10"]);
-    command.args(["--set", "chaos.hang_seconds=2", "--frame-timeout", "0"]);
+    command.args([
+        "--set",
+        &format!("chaos.hang_seconds={hang}"),
+        "--frame-timeout",
+        "0",
+    ]);
     let child = command
         .arg("--output")
-        .arg(&video)
+        .arg(video)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let input = fs_err::canonicalize(&input).unwrap();
+    let input = fs_err::canonicalize(input).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let host = loop {
         let reading = children_of(child.id()).into_iter().find(|host| {
@@ -273,6 +281,16 @@ fn a_host_reads_a_file_input_itself_and_a_crash_replays_from_the_file() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
+    (child, host)
+}
+
+#[test]
+fn a_host_reads_a_file_input_itself_and_a_crash_replays_from_the_file() {
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let input = setup(&context);
+    let video = context.temp.path().join("out.y4m");
+    let (child, host) = hanging_run_from_a_file(&context, &input, &video, "2");
     // Killed mid-stream: the next host is given the frames this one held
     // again, from the file.
     rustix::process::kill_process(
@@ -288,4 +306,23 @@ fn a_host_reads_a_file_input_itself_and_a_crash_replays_from_the_file() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_host_reading_a_file_input_hands_off_with_little_left_to_finish() {
+    // Frames given by offset are tiny records: without a pipe that holds
+    // one, the first host had the whole file queued, finished all of it
+    // after the restart, and the new host never got a frame.
+    support::require_ffmpeg();
+    let context = TestContext::new();
+    let input = setup(&context);
+    let video = context.temp.path().join("out.y4m");
+    let (child, _) = hanging_run_from_a_file(&context, &input, &video, "1");
+    let restart = output(context.scopectl().args(["ctl", "restart"]));
+    assert!(restart.status.success(), "{}", stderr(&restart));
+    let out = child.wait_with_output().unwrap();
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("1 handoffs"), "{said}");
+    assert_eq!(support::probe(&video, "nb_read_frames"), "60", "{said}");
 }

@@ -1,17 +1,22 @@
 //! A supervised host reading its input file itself, by offset.
 //!
-//! When the stream's input is a regular file, `scopectl run` gives a host
+//! When the stream's input is a y4m file, `scopectl run` gives a host
 //! that file (`SCOPE_INPUT_FILE=<fd>`) beside its output slots
 //! ([`super::slots`]). Before it reads stdin, the host says it can read by
 //! offset: it writes [`MAGIC`] at [`MAGIC_AT`] of the output slots' file.
-//! The supervisor writes the stream's header to stdin as usual (a y4m
-//! line; nothing for rgb24) and, once the host has read it and said so,
-//! records instead of frames: `F`, then the offset and length of a frame
-//! in the file (line and payload, two little-endian `u64`s), which the host
-//! reads with `pread(2)` as a bare host reads its input file; or `D`, a
-//! little-endian `u64` length and that many bytes (a frame the supervisor
-//! holds in memory). A host that did not say so (built before this) gets
-//! frames on stdin, as before.
+//! The supervisor writes the stream's header line to stdin as usual and,
+//! once the host has read it and said so (an rgb24 stream has no header
+//! to tell by, and is not read by offset),
+//! records instead of frames, each [`RECORD_LEN`] bytes: `F`, then the
+//! offset and length of a frame in the file (line and payload, two
+//! little-endian `u64`s), which the host reads with `pread(2)` as a bare
+//! host reads its input file; or `D` and a little-endian `u64` length,
+//! followed by that many bytes (a frame the supervisor holds in memory).
+//! The supervisor shrinks the host's stdin pipe to one record, so that it
+//! gives a frame only once the host took the one before — as a pipe that
+//! holds less than a frame did — and a host handed off has no more than
+//! that left to finish. A host that did not say so (built before this)
+//! gets frames on stdin, as before.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -27,6 +32,9 @@ pub const MAGIC: [u8; 8] = *b"BYOFFSET";
 pub const RECORD_FILE: u8 = b'F';
 /// A record of bytes inline.
 pub const RECORD_BYTES: u8 = b'D';
+/// Every record's length (the rest of it is zeros): a page, which a pipe
+/// of one page holds one of.
+pub const RECORD_LEN: usize = 4096;
 
 /// The host's stdin as the stream it stands for: `stdin` itself when no
 /// input file was given (or it cannot say so), else its header passed
@@ -108,21 +116,19 @@ impl ByOffset {
 
     /// Reads the next record's head; false at the end of the records.
     fn next_record(&mut self) -> io::Result<bool> {
-        let mut tag = [0u8];
-        if self.records.read(&mut tag)? == 0 {
+        let mut record = [0u8; RECORD_LEN];
+        if self.records.read(&mut record[..1])? == 0 {
             return Ok(false);
         }
-        let mut number = || -> io::Result<u64> {
-            let mut bytes = [0u8; 8];
-            self.records.read_exact(&mut bytes)?;
-            Ok(u64::from_le_bytes(bytes))
-        };
-        match tag[0] {
+        self.records.read_exact(&mut record[1..])?;
+        let number =
+            |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().expect("8 bytes"));
+        match record[0] {
             RECORD_FILE => {
-                self.at = number()?;
-                self.file_left = number()?;
+                self.at = number(1);
+                self.file_left = number(9);
             }
-            RECORD_BYTES => self.inline_left = number()?,
+            RECORD_BYTES => self.inline_left = number(1),
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -182,19 +188,19 @@ fn pread(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
 }
 
 /// A record of `len` bytes of the input file at `at`.
-pub fn file_record(at: u64, len: u64) -> [u8; 17] {
-    let mut record = [0u8; 17];
+pub fn file_record(at: u64, len: u64) -> [u8; RECORD_LEN] {
+    let mut record = [0u8; RECORD_LEN];
     record[0] = RECORD_FILE;
     record[1..9].copy_from_slice(&at.to_le_bytes());
-    record[9..].copy_from_slice(&len.to_le_bytes());
+    record[9..17].copy_from_slice(&len.to_le_bytes());
     record
 }
 
-/// The head of a record of `len` inline bytes (the bytes follow it).
-pub fn bytes_record(len: u64) -> [u8; 9] {
-    let mut record = [0u8; 9];
+/// A record of `len` inline bytes (the bytes follow it).
+pub fn bytes_record(len: u64) -> [u8; RECORD_LEN] {
+    let mut record = [0u8; RECORD_LEN];
     record[0] = RECORD_BYTES;
-    record[1..].copy_from_slice(&len.to_le_bytes());
+    record[1..9].copy_from_slice(&len.to_le_bytes());
     record
 }
 
