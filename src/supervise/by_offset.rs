@@ -46,16 +46,16 @@ pub fn offer(command: &mut Command, input: &OwnedFd) {
 pub fn host_reads(stdin: &ChildStdin, slots: &File, hand_off: &AtomicBool) -> bool {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     loop {
-        if said_by_offset(slots) && rustix::io::ioctl_fionread(stdin).unwrap_or(1) == 0 {
-            // An empty pipe always shrinks; were it refused, the host would
-            // still read records, only further ahead.
-            let _ = rustix::pipe::fcntl_setpipe_size(stdin, RECORD_LEN);
-            return true;
-        }
-        let unread = rustix::io::ioctl_fionread(stdin).unwrap_or(0);
-        if unread == 0 && !said_by_offset(slots) {
-            // Said before it read anything, or not at all.
-            return false;
+        // A host says so before it reads anything: once the header is
+        // read (asked first), it has said so or never will.
+        if rustix::io::ioctl_fionread(stdin).unwrap_or(0) == 0 {
+            let said = said_by_offset(slots);
+            if said {
+                // An empty pipe always shrinks; were it refused, the host
+                // would still read records, only further ahead.
+                let _ = rustix::pipe::fcntl_setpipe_size(stdin, RECORD_LEN);
+            }
+            return said;
         }
         let mut gone = [PollFd::new(stdin, PollFlags::OUT)];
         let now = Timespec {

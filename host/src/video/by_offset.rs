@@ -20,7 +20,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::RawFd;
 
 /// The variable naming the input file's descriptor.
 pub const INPUT_FILE: &str = "SCOPE_INPUT_FILE";
@@ -39,22 +39,18 @@ pub const RECORD_LEN: usize = 4096;
 /// The host's stdin as the stream it stands for: `stdin` itself when no
 /// input file was given (or it cannot say so), else its header passed
 /// through and its records read from the file.
-#[allow(clippy::disallowed_methods)] // the host reads its own environment
 pub fn stdin_stream(stdin: Box<dyn Read + Send>, y4m: bool) -> Box<dyn Read + Send> {
-    let fd = |name: &str| -> Option<RawFd> { std::env::var(name).ok()?.parse().ok() };
-    let (Some(input), Some(slots)) = (fd(INPUT_FILE), fd(super::slots::OUTPUT_SLOTS)) else {
+    use super::slots::{inherited, named_fd, OUTPUT_SLOTS};
+    let Some(slots) = named_fd(OUTPUT_SLOTS) else {
         return stdin;
     };
-    // SAFETY: F_GETFD only asks whether the descriptor is open.
-    #[allow(unsafe_code)]
-    if unsafe { libc::fcntl(input, libc::F_GETFD) } < 0 || say_by_offset(slots).is_err() {
+    if named_fd(INPUT_FILE).is_none() || say_by_offset(slots).is_err() {
         return stdin;
     }
-    // SAFETY: the supervisor gave this descriptor to this process alone,
-    // and nothing else in it takes ownership of it.
-    #[allow(unsafe_code)]
-    let file = unsafe { File::from_raw_fd(input) };
-    Box::new(ByOffset::new(stdin, file, y4m))
+    match inherited(INPUT_FILE) {
+        Some(file) => Box::new(ByOffset::new(stdin, File::from(file), y4m)),
+        None => stdin,
+    }
 }
 
 /// Writes [`MAGIC`] into the output slots' file (sized to a page first, if
@@ -214,7 +210,7 @@ pub fn said_by_offset(slots: &File) -> bool {
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, FromRawFd};
 
     /// An empty file in memory.
     fn memory_file() -> File {

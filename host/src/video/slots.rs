@@ -124,17 +124,24 @@ impl Drop for Mapping {
     }
 }
 
-/// The descriptor a variable names, when it is set and open.
+/// The descriptor a variable names, when it is set and open (not owned).
 #[allow(clippy::disallowed_methods)] // the host reads its own environment
-fn inherited(variable: &str) -> Option<OwnedFd> {
+pub(super) fn named_fd(variable: &str) -> Option<RawFd> {
     let fd: RawFd = std::env::var_os(variable)?.to_str()?.parse().ok()?;
     // SAFETY: F_GETFD only asks whether the descriptor is open.
     #[allow(unsafe_code)]
     let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+    open.then_some(fd)
+}
+
+/// The descriptor a variable names, when it is set and open, owned from
+/// here on.
+pub(super) fn inherited(variable: &str) -> Option<OwnedFd> {
+    let fd = named_fd(variable)?;
     // SAFETY: the supervisor gave this descriptor to this process alone, and
     // nothing else in it takes ownership of it.
     #[allow(unsafe_code)]
-    open.then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// A descriptor of our own for stdout (closed on exec).
