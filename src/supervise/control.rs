@@ -510,13 +510,13 @@ fn serve_connection(
             Command::Snapshot => {
                 let latest = live.output.as_ref().and_then(|o| {
                     let framing = lock(&o.header).clone();
-                    let frame = lock(&o.latest).clone();
+                    // Copied under the lock: a frame in a host's slot stays
+                    // there until the next one is the latest.
+                    let frame = lock(&o.latest).as_ref().map(|latest| latest.raw());
                     framing.zip(frame)
                 });
-                let png = latest.map(|(framing, frame)| {
-                    let raw = frame
-                        .raw()
-                        .map_err(|e| format!("cannot read the latest frame: {e}"))?;
+                let png = latest.map(|(framing, raw)| {
+                    let raw = raw.map_err(|e| format!("cannot read the latest frame: {e}"))?;
                     snapshot::png(&framing, &raw)
                 });
                 match png {

@@ -26,6 +26,7 @@ pub mod gate;
 mod held;
 #[cfg(target_os = "linux")]
 mod in_file;
+mod latest;
 pub mod notify;
 mod pipe_io;
 #[cfg(target_os = "linux")]

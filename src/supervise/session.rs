@@ -21,10 +21,11 @@ use anyhow::{Context, Result};
 
 use super::frame_pool;
 use super::held::{Held, HeldReader};
+use super::latest::Latest;
 use super::pipe_io::{give, Giver};
 #[cfg(target_os = "linux")]
 use super::slots::OutputSlots;
-use scope_host::video::framing::{Framing, RawFrame};
+use scope_host::video::framing::Framing;
 
 /// A frame shared between the input, the in-flight queue and a host.
 pub type Shared = Arc<Held>;
@@ -58,11 +59,12 @@ pub struct Output {
     pub writer: Mutex<Option<(Sink, Giver)>>,
     /// The header the first host wrote; later hosts must write the same.
     pub header: Mutex<Option<Framing>>,
-    /// The frame most recently kept for `ctl snapshot`: every frame of a
-    /// stream slower than one frame a [`FAST`], and otherwise one at least
-    /// every [`KEEP_EVERY`] (the others are given away, see
+    /// The frame most recently kept for `ctl snapshot`: from a host's
+    /// output slots, every frame, where it is; from its stdout, every frame
+    /// of a stream slower than one frame a [`FAST`], and otherwise one at
+    /// least every [`KEEP_EVERY`] (the others are given away, see
     /// [`Output::write_host_frame`]).
-    pub latest: Mutex<Option<Shared>>,
+    pub latest: Mutex<Option<Latest>>,
     /// When `latest` was last kept, and when the host's last frame came.
     pub kept_at: Mutex<Option<Instant>>,
     pub came_at: Mutex<Option<Instant>>,
@@ -148,53 +150,68 @@ impl Output {
             None => {}
         }
         self.frames.fetch_add(1, Ordering::Relaxed);
-        let before = lock(&self.latest).replace(frame.clone());
+        let before = lock(&self.latest).replace(Latest::Held(frame.clone()));
         *lock(&self.kept_at) = Some(Instant::now());
         if let Some(before) = before {
-            frame_pool::release(before);
+            before.release();
         }
         Ok(())
     }
 
-    /// Writes a frame a host put in its output slots (with its `FRAME`
-    /// line when `y4m`), copied: the slot goes back to the host as soon as
-    /// this returns. Keeps a copy for `ctl snapshot` as [`Output::latest`]
-    /// says.
+    /// Writes a frame a host put in its output slots, copied (with its
+    /// `FRAME` line when `y4m`), and keeps it there as the latest; the
+    /// slots before it go back to the host.
     ///
     /// Not lent with `vmsplice(2)`, which measured 3–8 % faster: a reader
     /// that moves the pipe's pages on instead of copying them (`pv` splices
     /// them into its own output pipe) would leave them referring to a slot
     /// the host fills again, and a frame further down would change.
     #[cfg(target_os = "linux")]
-    pub fn write_payload(&self, y4m: bool, payload: &[u8]) -> std::io::Result<()> {
-        let now = Instant::now();
-        let fast = lock(&self.came_at)
-            .replace(now)
-            .is_some_and(|before| now - before < FAST);
+    pub fn write_slot(
+        &self,
+        y4m: bool,
+        slots: &mut OutputSlots,
+        len: usize,
+    ) -> std::io::Result<()> {
+        let frame = slots.next(len)?;
         let line = if y4m { "FRAME" } else { "" };
         match lock(&self.writer).as_mut() {
-            Some((Sink::File(file), _)) => write_frame(file, line, payload)?,
+            Some((Sink::File(file), _)) => write_frame(file, line, frame.bytes())?,
             Some((Sink::Null, _)) | None => {}
             Some((Sink::Other(out), _)) => {
-                write_frame(out, line, payload)?;
+                write_frame(out, line, frame.bytes())?;
                 out.flush()?;
             }
         }
         self.frames.fetch_add(1, Ordering::Relaxed);
-        let recent = lock(&self.kept_at).is_some_and(|at| now - at < KEEP_EVERY);
-        if !(fast && recent) {
-            let mut data = frame_pool::take();
-            data.clear();
-            data.extend_from_slice(payload);
-            let line = line.to_owned();
-            let kept = Arc::new(Held::Bytes(RawFrame { line, data }));
-            let before = lock(&self.latest).replace(kept);
-            *lock(&self.kept_at) = Some(now);
-            if let Some(before) = before {
-                frame_pool::release(before);
-            }
+        let now = Instant::now();
+        *lock(&self.came_at) = Some(now);
+        let before = {
+            let mut latest = lock(&self.latest);
+            let before = latest.replace(Latest::InSlot { frame, line });
+            // Under the lock: no snapshot is copying the frame before.
+            slots.give_back_all_but_latest();
+            before
+        };
+        *lock(&self.kept_at) = Some(now);
+        if let Some(before) = before {
+            before.release();
         }
         Ok(())
+    }
+
+    /// Copies the latest frame out of its slot, which then goes back to
+    /// the host (the output failed, and the host must not be stuck).
+    #[cfg(target_os = "linux")]
+    pub fn take_latest_out_of(&self, slots: &mut OutputSlots) {
+        let mut latest = lock(&self.latest);
+        if let Some(kept @ Latest::InSlot { .. }) = latest.take() {
+            *latest = kept
+                .raw()
+                .ok()
+                .map(|raw| Latest::Held(Arc::new(Held::Bytes(raw))));
+        }
+        slots.give_back_all();
     }
 }
 
@@ -552,17 +569,16 @@ fn collect_slots(
             match answer {
                 FRAME_OUT if failed.is_none() => {
                     answered(output, in_flight);
-                    let written = slots
-                        .next(len)
-                        .and_then(|payload| output.write_payload(y4m, payload));
-                    match written {
+                    match output.write_slot(y4m, &mut slots, len) {
                         Ok(()) => collected.frames += 1,
-                        Err(e) => failed = Some(format!("cannot write the output: {e}")),
+                        Err(e) => {
+                            failed = Some(format!("cannot write the output: {e}"));
+                            output.take_latest_out_of(&mut slots);
+                        }
                     }
-                    slots.done();
                 }
                 // Given back unwritten, so that the host is not stuck.
-                FRAME_OUT => slots.done(),
+                FRAME_OUT => slots.skip(),
                 other => {
                     failed.get_or_insert_with(|| format!(
                         "the host answered with byte {other:#04x}, which is not in the protocol of this scopectl's hosts"
@@ -699,6 +715,48 @@ mod tests {
         let written = drain.join().unwrap();
         let mut expected = Vec::new();
         for byte in 1..=3 {
+            expected.extend_from_slice(b"FRAME\n");
+            expected.extend(std::iter::repeat_n(byte, len));
+        }
+        assert!(written == expected, "every frame went out whole, in order");
+    }
+
+    #[test]
+    fn a_frame_from_a_slot_is_written_and_stays_there_as_the_latest() {
+        use scope_host::video::slots::SlotOutput;
+        let len = 5000;
+        let mut slots = OutputSlots::new().unwrap();
+        let (doorbell_out, doorbell_in) = rustix::pipe::pipe().unwrap();
+        let mut host = SlotOutput::new(
+            slots.file().unwrap().into(),
+            std::fs::File::from(doorbell_in),
+        );
+        let filler = std::thread::spawn(move || {
+            for byte in 1..=4u8 {
+                host.put(len, |bytes| bytes.fill(byte)).unwrap();
+            }
+        });
+        let mut doorbell = std::fs::File::from(doorbell_out);
+        assert!(slots.used_by(&doorbell));
+        let (output, drain) = output();
+        for byte in 1..=4u8 {
+            let mut rung = [0u8];
+            doorbell.read_exact(&mut rung).unwrap();
+            output.write_slot(true, &mut slots, len).unwrap();
+            assert_eq!(
+                latest_byte(&output),
+                byte,
+                "the latest is the frame written"
+            );
+        }
+        filler.join().unwrap();
+        // The host is gone, its slots' file closed: the latest is still there.
+        drop(slots);
+        assert_eq!(latest_byte(&output), 4);
+        drop(lock(&output.writer).take());
+        let written = drain.join().unwrap();
+        let mut expected = Vec::new();
+        for byte in 1..=4u8 {
             expected.extend_from_slice(b"FRAME\n");
             expected.extend(std::iter::repeat_n(byte, len));
         }

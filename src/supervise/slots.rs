@@ -1,11 +1,17 @@
 //! The supervisor's end of a host's output slots
 //! (`scope_host::video::slots`): a memory file per host, which the host
 //! fills with whole frames and the supervisor writes them out from.
+//!
+//! The frame written out last stays in its slot, not given back to the
+//! host, as the stream's latest frame (`ctl snapshot`): a copy of it would
+//! cost a frame's copy and fresh pages every time one is kept, on the
+//! frame path. The host fills the other two slots meanwhile.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::process::Command;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use rustix::fs::{MemfdFlags, SealFlags};
 use scope_host::video::slots::{
@@ -15,10 +21,27 @@ use scope_host::video::slots::{
 /// One host's output slots.
 pub struct OutputSlots {
     file: OwnedFd,
-    mapping: Option<Mapping>,
+    mapping: Option<Arc<Mapping>>,
     stride: usize,
-    /// Frames written out so far (wrapping, as the host's counter does).
-    written: u32,
+    /// Frames given back to the host so far (wrapping, as the host's
+    /// counter does).
+    given_back: u32,
+    /// Frames taken so far: all but the last are given back.
+    taken: u32,
+}
+
+/// A frame in one of a host's output slots. Its bytes stay the frame's
+/// while its slot is not given back (the mapping outlives the host).
+pub struct SlotFrame {
+    mapping: Arc<Mapping>,
+    at: usize,
+    len: usize,
+}
+
+impl SlotFrame {
+    pub fn bytes(&self) -> &[u8] {
+        &self.mapping.bytes()[self.at..self.at + self.len]
+    }
 }
 
 impl OutputSlots {
@@ -30,7 +53,8 @@ impl OutputSlots {
             )?,
             mapping: None,
             stride: 0,
-            written: 0,
+            given_back: 0,
+            taken: 0,
         })
     }
 
@@ -45,9 +69,9 @@ impl OutputSlots {
     }
 
     /// The next frame the host filled, of `len` bytes; its slot is the
-    /// supervisor's until [`OutputSlots::done`]. The first time, the file's
-    /// size is sealed (the host sized it) and checked.
-    pub fn next(&mut self, len: usize) -> io::Result<&[u8]> {
+    /// supervisor's until given back. The first time, the file's size is
+    /// sealed (the host sized it) and checked.
+    pub fn next(&mut self, len: usize) -> io::Result<SlotFrame> {
         if self.mapping.is_none() {
             rustix::fs::fcntl_add_seals(&self.file, SealFlags::SHRINK | SealFlags::GROW)?;
             let size = rustix::fs::fstat(&self.file)?.st_size;
@@ -58,21 +82,42 @@ impl OutputSlots {
                 )));
             }
             // Writable for the count at its head; the slots are only read.
-            self.mapping = Some(Mapping::new(self.file.as_raw_fd(), 0, needed, true)?);
+            let mapping = Mapping::new(self.file.as_raw_fd(), 0, needed, true)?;
+            self.mapping = Some(Arc::new(mapping));
             self.stride = stride(len);
         }
-        let at = PAGE + (self.written as usize % OUT_SLOTS) * self.stride;
-        let mapping = self.mapping.as_ref().expect("mapped above");
-        Ok(&mapping.bytes()[at..at + len])
+        let at = PAGE + (self.taken as usize % OUT_SLOTS) * self.stride;
+        self.taken = self.taken.wrapping_add(1);
+        let mapping = self.mapping.clone().expect("mapped above");
+        Ok(SlotFrame { mapping, at, len })
     }
 
-    /// The frame [`OutputSlots::next`] gave was written out: the host may
-    /// fill its slot again.
-    pub fn done(&mut self) {
-        self.written = self.written.wrapping_add(1);
+    /// Gives back to the host every slot taken but the last one's.
+    pub fn give_back_all_but_latest(&mut self) {
+        self.give_back(self.taken.wrapping_sub(1));
+    }
+
+    /// Gives back every slot taken, the last one's too (nothing may refer
+    /// to its frame any longer).
+    pub fn give_back_all(&mut self) {
+        self.give_back(self.taken);
+    }
+
+    /// Skips the next frame, unread, and gives back every slot (the
+    /// output failed: the host must not be stuck).
+    pub fn skip(&mut self) {
+        self.taken = self.taken.wrapping_add(1);
+        self.give_back_all();
+    }
+
+    fn give_back(&mut self, frames: u32) {
+        if frames == self.given_back {
+            return;
+        }
+        self.given_back = frames;
         if let Some(mapping) = &self.mapping {
             let counter = mapping.counter();
-            counter.store(self.written, Ordering::Release);
+            counter.store(frames, Ordering::Release);
             wake(counter);
         }
     }
@@ -157,9 +202,51 @@ mod tests {
                 assert_eq!(one[0], FRAME_OUT);
             }
             let frame = slots.next(len).unwrap();
-            assert_eq!(frame.len(), len);
-            assert!(frame.iter().all(|&b| b == i as u8 + 1), "frame {i}");
-            slots.done();
+            assert_eq!(frame.bytes().len(), len);
+            assert!(frame.bytes().iter().all(|&b| b == i as u8 + 1), "frame {i}");
+            slots.give_back_all_but_latest();
+        }
+        filler.join().unwrap();
+    }
+
+    #[test]
+    fn the_latest_frame_stays_in_its_slot_while_the_host_fills_the_others() {
+        let mut slots = OutputSlots::new().unwrap();
+        let (doorbell_out, doorbell_in) = rustix::pipe::pipe().unwrap();
+        let mut doorbell = File::from(doorbell_out);
+        let mut host = SlotOutput::new(slots.file.try_clone().unwrap(), File::from(doorbell_in));
+        let len = 5000;
+        let filler = std::thread::spawn(move || {
+            for i in 0..8u8 {
+                host.put(len, |bytes| bytes.fill(i + 1)).unwrap();
+            }
+        });
+        assert!(slots.used_by(&doorbell));
+        let mut one = [0u8];
+        doorbell.read_exact(&mut one).unwrap();
+        let latest = slots.next(len).unwrap();
+        slots.give_back_all_but_latest();
+        // Two more frames fit beside the latest; a third would be filled
+        // over it.
+        for _ in 0..2 {
+            assert!(rings(&doorbell), "the host was not given the other slots");
+            doorbell.read_exact(&mut one).unwrap();
+        }
+        assert!(!rings(&doorbell), "a frame was filled over the latest");
+        assert!(latest.bytes().iter().all(|&b| b == 1), "the latest changed");
+        // Taking the next frame gives the latest's slot back.
+        let next = slots.next(len).unwrap();
+        slots.give_back_all_but_latest();
+        assert!(rings(&doorbell), "the latest's slot was not given back");
+        assert!(next.bytes().iter().all(|&b| b == 2));
+        // The rest, each once the host said it filled it.
+        for i in 2..8 {
+            if i >= 3 {
+                doorbell.read_exact(&mut one).unwrap();
+            }
+            let frame = slots.next(len).unwrap();
+            assert!(frame.bytes().iter().all(|&b| b == i + 1), "frame {i}");
+            slots.give_back_all_but_latest();
         }
         filler.join().unwrap();
     }
@@ -176,7 +263,7 @@ mod tests {
     fn slots_smaller_than_their_frames_are_refused() {
         let mut slots = OutputSlots::new().unwrap();
         rustix::fs::ftruncate(&slots.file, PAGE as u64).unwrap();
-        let error = slots.next(5000).unwrap_err().to_string();
+        let error = slots.next(5000).err().unwrap().to_string();
         assert!(error.contains("hold 4096 bytes"), "{error}");
     }
 }
