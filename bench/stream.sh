@@ -6,7 +6,8 @@
 #    writes the stream itself: whole frames go to the host's stdin, and come
 #    back through the host's output slots in shared memory),
 #    in paired interleaved runs (bench/stream_pairs.py), on an idle machine
-#    and with two CPU-bound processes beside them: throughput, CPU time of
+#    and with two CPU-bound processes beside them (BUSY_RUNS, 3x RUNS):
+#    throughput, CPU time of
 #    every process (user + sys) and the largest process's peak memory.
 #    Targets: throughput >= 0.95x, CPU <= 1.10x, peak memory <= 1.5x.
 # 2. The handoff gap: a 320x240 stream at 30 fps under `scopectl run`,
@@ -30,9 +31,12 @@ host=$home/bin/scope-host
 bare="$host run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"
 supervised="$scopectl --home $home run -- run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"
 runs=${RUNS:-10}
+# Beside CPU-bound processes single runs swing by half: three times the runs.
+busy_runs=${BUSY_RUNS:-$((runs * 3))}
+runs_beside() { if [ "$1" = 0 ]; then echo "$runs"; else echo "$busy_runs"; fi; }
 for busy in 0 2; do
-  echo "1080p, $frames frames, stdin to stdout: $runs paired interleaved runs, $busy CPU-bound processes beside them ($(nproc) cores); medians"
-  python3 bench/stream_pairs.py "$runs" "$busy" "$frames" \
+  echo "1080p, $frames frames, stdin to stdout: $(runs_beside $busy) paired interleaved runs, $busy CPU-bound processes beside them ($(nproc) cores); medians"
+  python3 bench/stream_pairs.py "$(runs_beside $busy)" "$busy" "$frames" \
     "scope-host" "$bare" "scopectl run" "$supervised"
 done
 # Steady state: 600 frames (the input five times), where the supervisor's
@@ -40,8 +44,8 @@ done
 long="$work/in1080x600.y4m"
 [ -f "$long" ] || ffmpeg -v error -y -stream_loop 4 -i "$input" -f yuv4mpegpipe -pix_fmt yuv420p "$long"
 for busy in 0 2; do
-  echo "1080p, 600 frames: $runs paired interleaved runs, $busy CPU-bound processes beside them; medians"
-  python3 bench/stream_pairs.py "$runs" "$busy" 600 \
+  echo "1080p, 600 frames: $(runs_beside $busy) paired interleaved runs, $busy CPU-bound processes beside them; medians"
+  python3 bench/stream_pairs.py "$(runs_beside $busy)" "$busy" 600 \
     "scope-host" "${bare//$input/$long}" "scopectl run" "${supervised//$input/$long}"
 done
 # From a pipe, as a server's camera or ffmpeg feeds it: the supervisor

@@ -4,7 +4,11 @@ its largest process; optionally with CPU-bound processes beside them.
 
     python3 bench/stream_pairs.py RUNS BUSY FRAMES NAME_A CMD_A NAME_B CMD_B
 
-Prints each command's medians and the ratios B/A (throughput, CPU, memory).
+Prints each command's medians and the ratios B/A (throughput, CPU, memory),
+then the same ratios pair by pair (each B run against the A run beside it):
+their median and middle half, which shows how far one run of the script
+can be trusted (beside CPU-bound processes the scheduler swings single
+runs by half).
 """
 import os
 import statistics
@@ -57,6 +61,16 @@ def main():
         f"  {b} / {a}: throughput {medians[b][0] / medians[a][0]:.2f}, "
         f"CPU {medians[b][1] / medians[a][1]:.2f}, peak memory {medians[b][2] / medians[a][2]:.2f}"
     )
+    pairs = list(zip(results[a], results[b]))
+    throughput = [ra[0] / rb[0] for ra, rb in pairs]
+    cpu = [rb[1] / ra[1] for ra, rb in pairs]
+    print(f"  pair by pair: throughput {spread(throughput)}, CPU {spread(cpu)}")
+
+
+def spread(ratios):
+    """The median and the middle half of `ratios`."""
+    low, middle, high = statistics.quantiles(ratios, n=4)
+    return f"{middle:.2f} ({low:.2f}–{high:.2f})"
 
 
 main()
