@@ -6,8 +6,8 @@
 #    writes the stream itself: whole frames go to the host's stdin, and come
 #    back through the host's output slots in shared memory),
 #    in paired interleaved runs (bench/stream_pairs.py), on an idle machine
-#    and with two CPU-bound processes beside them (BUSY_RUNS, 3x RUNS):
-#    throughput, CPU time of
+#    and with two CPU-bound processes beside them (RUNS pairs, default 20;
+#    BUSY_RUNS beside them, default 30): throughput, CPU time of
 #    every process (user + sys) and the largest process's peak memory.
 #    Targets: throughput >= 0.95x, CPU <= 1.10x, peak memory <= 1.5x.
 # 2. The handoff gap: a 320x240 stream at 30 fps under `scopectl run`,
@@ -30,9 +30,11 @@ host=$home/bin/scope-host
 
 bare="$host run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"
 supervised="$scopectl --home $home run -- run --input - --pipeline invert --output - < $input 2>/dev/null | cat > /dev/null"
-runs=${RUNS:-10}
-# Beside CPU-bound processes single runs swing by half: three times the runs.
-busy_runs=${BUSY_RUNS:-$((runs * 3))}
+# 10 pairs of the 120-frame case gave 0.94–0.99 in three runs of this
+# script, 30 pairs 0.96–0.97; beside CPU-bound processes single runs swing
+# by half.
+runs=${RUNS:-20}
+busy_runs=${BUSY_RUNS:-30}
 runs_beside() { if [ "$1" = 0 ]; then echo "$runs"; else echo "$busy_runs"; fi; }
 for busy in 0 2; do
   echo "1080p, $frames frames, stdin to stdout: $(runs_beside $busy) paired interleaved runs, $busy CPU-bound processes beside them ($(nproc) cores); medians"
