@@ -557,6 +557,13 @@ fn collect_slots(
     let y4m = matches!(framing, Framing::Y4m { .. });
     let len = framing.frame_len();
     let mut failed = agree_on_header(output, &framing).err();
+    // The host sized its slots before it wrote anything. Slots it cannot
+    // be given back end it: its stdout closes, and it stops at its next
+    // frame instead of waiting for a slot for good.
+    if let Err(e) = slots.map(len) {
+        collected.error = Some(e.to_string());
+        return collected;
+    }
     let mut buffer = [0u8; 64];
     loop {
         let answers = match answers.read(&mut buffer) {
@@ -761,5 +768,35 @@ mod tests {
             expected.extend(std::iter::repeat_n(byte, len));
         }
         assert!(written == expected, "every frame went out whole, in order");
+    }
+
+    #[test]
+    fn a_host_whose_slots_are_not_this_scopectls_is_refused_and_not_waited_for() {
+        let slots = OutputSlots::new().unwrap();
+        // One page: no slot at all for its frames.
+        rustix::fs::ftruncate(slots.file().unwrap(), 4096).unwrap();
+        let mut host = Command::new("sh")
+            .args(["-c", "printf 'YUV4MPEG2 W2 H2 F30:1\\n'; sleep 30"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (output, _drain) = output();
+        let started = Instant::now();
+        let collected = collect_slots(
+            host.stdout.take().unwrap(),
+            OutputFraming::Y4m,
+            &output,
+            &InFlight::default(),
+            slots,
+        );
+        let waited = started.elapsed();
+        let _ = host.kill();
+        let _ = host.wait();
+        let error = collected.error.unwrap_or_default();
+        assert!(error.contains("another version of scopectl"), "{error}");
+        assert!(
+            waited < Duration::from_secs(10),
+            "waited for the host: {waited:?}"
+        );
     }
 }

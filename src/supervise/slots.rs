@@ -68,24 +68,33 @@ impl OutputSlots {
         rustix::fs::fstat(&self.file).is_ok_and(|stat| stat.st_size > 0)
     }
 
-    /// The next frame the host filled, of `len` bytes; its slot is the
-    /// supervisor's until given back. The first time, the file's size is
-    /// sealed (the host sized it) and checked.
-    pub fn next(&mut self, len: usize) -> io::Result<SlotFrame> {
-        if self.mapping.is_none() {
-            rustix::fs::fcntl_add_seals(&self.file, SealFlags::SHRINK | SealFlags::GROW)?;
-            let size = rustix::fs::fstat(&self.file)?.st_size;
-            let needed = output_file_len(len);
-            if usize::try_from(size).unwrap_or(0) < needed {
-                return Err(io::Error::other(format!(
-                    "the host's output slots hold {size} bytes, not the {needed} its frames need"
-                )));
-            }
-            // Writable for the count at its head; the slots are only read.
-            let mapping = Mapping::new(self.file.as_raw_fd(), 0, needed, true)?;
-            self.mapping = Some(Arc::new(mapping));
-            self.stride = stride(len);
+    /// Maps the slots for frames of `len` bytes, once: the file's size is
+    /// sealed (the host sized it) and must be exactly that of this
+    /// scopectl's slots — a host built for slots of another count or size
+    /// would fill them where they are not looked for.
+    pub fn map(&mut self, len: usize) -> io::Result<()> {
+        if self.mapping.is_some() {
+            return Ok(());
         }
+        rustix::fs::fcntl_add_seals(&self.file, SealFlags::SHRINK | SealFlags::GROW)?;
+        let size = rustix::fs::fstat(&self.file)?.st_size;
+        let needed = output_file_len(len);
+        if usize::try_from(size).ok() != Some(needed) {
+            return Err(io::Error::other(format!(
+                "the host's output slots are {size} bytes, not the {needed} of {OUT_SLOTS} slots for its frames: it was built for another version of scopectl; rebuild it with `scopectl build --force`"
+            )));
+        }
+        // Writable for the count at its head; the slots are only read.
+        let mapping = Mapping::new(self.file.as_raw_fd(), 0, needed, true)?;
+        self.mapping = Some(Arc::new(mapping));
+        self.stride = stride(len);
+        Ok(())
+    }
+
+    /// The next frame the host filled, of `len` bytes; its slot is the
+    /// supervisor's until given back.
+    pub fn next(&mut self, len: usize) -> io::Result<SlotFrame> {
+        self.map(len)?;
         let at = PAGE + (self.taken as usize % OUT_SLOTS) * self.stride;
         self.taken = self.taken.wrapping_add(1);
         let mapping = self.mapping.clone().expect("mapped above");
@@ -264,6 +273,17 @@ mod tests {
         let mut slots = OutputSlots::new().unwrap();
         rustix::fs::ftruncate(&slots.file, PAGE as u64).unwrap();
         let error = slots.next(5000).err().unwrap().to_string();
-        assert!(error.contains("hold 4096 bytes"), "{error}");
+        assert!(error.contains("are 4096 bytes"), "{error}");
+    }
+
+    #[test]
+    fn slots_of_another_count_are_refused() {
+        let mut slots = OutputSlots::new().unwrap();
+        let len = 5000;
+        let more = output_file_len(len) + stride(len);
+        rustix::fs::ftruncate(&slots.file, more as u64).unwrap();
+        let error = slots.map(len).unwrap_err().to_string();
+        assert!(error.contains("another version of scopectl"), "{error}");
+        assert!(slots.next(len).is_err(), "mapped after all");
     }
 }
